@@ -1,0 +1,34 @@
+"""Validated engine options: bad values fail here, with the fix, before anything compiles."""
+
+from __future__ import annotations
+
+from hierax.engines.nuts import NUTSConfig
+from hierax.errors import HieraxError
+
+
+def _whole(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise HieraxError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def nuts_config(chains=4, warmup=1000, draws=1000, target_accept=0.8, max_tree_depth=10) -> NUTSConfig:
+    """Check NUTS options and return a frozen :class:`NUTSConfig`."""
+    if not isinstance(target_accept, (int, float)) or not 0.0 < target_accept < 1.0:
+        raise HieraxError(f"target_accept must be between 0 and 1 (e.g. 0.8, or 0.95 for hard posteriors), got {target_accept!r}")
+    return NUTSConfig(
+        chains=_whole("chains", chains, 1),
+        warmup=_whole("warmup", warmup, 0),
+        draws=_whole("draws", draws, 1),
+        target_accept=float(target_accept),
+        max_tree_depth=_whole("max_tree_depth", max_tree_depth, 1),
+    )
+
+
+def check_seed(seed) -> int:
+    """A seed is a whole number >= 0; None draws one (and the result records it)."""
+    if seed is None:
+        import secrets
+
+        return secrets.randbelow(2**31)
+    return _whole("seed", seed, 0)

@@ -1,0 +1,257 @@
+"""Build the model matrices from a resolved formula and a data frame.
+
+Fixed effects become a dense ``X`` (n x p). Each group term becomes a :class:`RandomBlock`:
+the per-row effect design ``Z`` (n x q, dense but only q wide), an integer ``group_index``
+(n,), and the level names. The full random-effects matrix (n x levels*q) is never formed: the
+linear predictor adds ``sum(Z * b[group_index], axis=1)`` for each block.
+
+Categorical predictors use treatment contrasts by R's rule: a factor in a term is coded by
+contrasts (first level dropped) when the term without that factor is also in the model
+(the intercept counts as the empty term), and by full indicators otherwise. Labels are
+``name[level]``, joined with ``:`` in interactions, as in ``period[2]`` or ``a[x]:b``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hierax.design.evaluate import Categorical, as_categorical, evaluate
+from hierax.errors import DataError
+from hierax.formula.nodes import Name, to_text
+from hierax.formula.terms import Formula, GroupTerm, Term
+
+
+@dataclass(frozen=True)
+class RandomBlock:
+    """One group term: effects ``terms`` that vary over ``levels`` of ``group``.
+
+    Attributes
+    ----------
+    name : unique name of the block (the group label, with ``.2`` etc. if a group repeats).
+    group : the grouping factor's label, e.g. ``county`` or ``batch:cask``.
+    terms : coefficient names of the varying effects, e.g. ``("(Intercept)", "floor")``.
+    Z : (n, q) float array, the value multiplying each effect in each row.
+    group_index : (n,) int array, the level of each row.
+    levels : level names, in the order of ``b``'s rows.
+    correlated : False for ``||`` (independent effects).
+    """
+
+    name: str
+    group: str
+    terms: tuple
+    Z: np.ndarray
+    group_index: np.ndarray
+    levels: tuple
+    correlated: bool
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def num_terms(self) -> int:
+        return len(self.terms)
+
+
+@dataclass(frozen=True)
+class DesignInfo:
+    """What is needed to encode new data the way the fit's data were encoded."""
+
+    formula: Formula
+    categorical_levels: dict = field(default_factory=dict)
+    transform_state: dict = field(default_factory=dict)
+    response_levels: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Design:
+    """Numeric arrays for one formula and one data set; engines never see the formula.
+
+    ``trials`` is set for binomial data, ``se`` for a known measurement sd, ``offset`` for
+    ``offset(...)``; each is None otherwise.
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    fixed_names: tuple
+    random: tuple
+    response_name: str
+    info: DesignInfo
+    trials: np.ndarray | None = None
+    se: np.ndarray | None = None
+    offset: np.ndarray | None = None
+
+    @property
+    def num_obs(self) -> int:
+        return len(self.y)
+
+
+def build_design(formula: Formula, data) -> Design:
+    """Evaluate ``formula`` on ``data``: response, fixed-effect matrix and random blocks.
+
+    Parameters
+    ----------
+    formula : Formula
+        From :func:`hierax.formula.parse_formula`.
+    data : pandas.DataFrame, polars.DataFrame or a mapping of columns.
+
+    Raises
+    ------
+    DataError
+        For a missing column (with the closest names), missing values, a non-numeric
+        response, a grouping factor with a single level, or collinear fixed effects.
+    """
+    data = as_pandas(data)
+    check_columns(formula, data)
+    state: dict = {}
+    levels: dict = {}
+    y, failures, response_levels = _response(formula, data, state)
+    trials = None
+    if failures is not None:
+        trials = y + failures
+    elif formula.response.trials is not None:
+        trials = _numeric_column(formula.response.trials, data, state, "trials()")
+    se = None if formula.response.se is None else _numeric_column(formula.response.se, data, state, "se()")
+    offset = None if formula.offset is None else _numeric_column(formula.offset, data, state, "offset()")
+    X, names = term_matrix(formula.intercept, formula.fixed, data, state, levels)
+    check_full_rank(X, names)
+    blocks = _random_blocks(formula.random, data, state, levels)
+    info = DesignInfo(formula, levels, state, response_levels)
+    return Design(y, X, tuple(names), blocks, formula.response.label, info, trials, se, offset)
+
+
+def as_pandas(data) -> pd.DataFrame:
+    """Accept pandas, polars (via ``to_pandas``) or a dict of columns."""
+    if isinstance(data, pd.DataFrame):
+        return data.reset_index(drop=True)
+    if hasattr(data, "to_pandas"):
+        return data.to_pandas().reset_index(drop=True)
+    if isinstance(data, dict):
+        return pd.DataFrame(data)
+    raise DataError(f"data must be a pandas or polars DataFrame (or a dict of columns), got {type(data).__name__}")
+
+
+def check_columns(formula: Formula, data: pd.DataFrame) -> None:
+    """Every column the formula names exists and has no missing values."""
+    if len(data) == 0:
+        raise DataError("the data have no rows")
+    for name in formula.variables:
+        if name not in data.columns:
+            close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=3)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise DataError(f"column {name!r} (used in the formula) is not in the data{hint}")
+        missing = int(data[name].isna().sum())
+        if missing:
+            raise DataError(
+                f"column {name!r} has {missing} missing value(s); drop or impute them first, "
+                f"e.g. data.dropna(subset={list(formula.variables)!r})"
+            )
+
+
+def _response(formula: Formula, data, state):
+    """The outcome as floats; a two-level categorical becomes 0/1 (second level = 1)."""
+    value = evaluate(formula.response.value, data, state)
+    label = formula.response.label
+    response_levels = None
+    if isinstance(value, Categorical):
+        if len(value.levels) != 2 or formula.response.failures is not None:
+            raise DataError(
+                f"the response {label!r} is not numeric (levels {list(value.levels)[:5]}); "
+                "use a numeric column, or a two-level one for a bernoulli model"
+            )
+        response_levels = value.levels
+        value = value.codes.astype(float)
+    failures = None
+    if formula.response.failures is not None:
+        failures = _numeric_column(formula.response.failures, data, state, "cbind()")
+    if not np.all(np.isfinite(value)):
+        raise DataError(f"the response {label!r} has non-finite values")
+    return np.asarray(value, dtype=float), failures, response_levels
+
+
+def _numeric_column(node, data, state, where: str) -> np.ndarray:
+    value = evaluate(node, data, state)
+    if isinstance(value, Categorical):
+        raise DataError(f"{to_text(node)!r} in {where} must be numeric")
+    if not np.all(np.isfinite(value)):
+        raise DataError(f"{to_text(node)!r} in {where} has non-finite values")
+    return np.asarray(value, dtype=float)
+
+
+def term_matrix(intercept: bool, terms: tuple, data, state, levels) -> tuple[np.ndarray, list[str]]:
+    """Columns for an intercept and ``terms``, with R's contrast rule."""
+    present = {frozenset()} if intercept else set()
+    present |= {t.key for t in terms}
+    columns = [np.ones(len(data))] if intercept else []
+    names = ["(Intercept)"] if intercept else []
+    for term in terms:
+        cols, labels = _term_columns(term, present, data, state, levels)
+        columns.extend(cols)
+        names.extend(labels)
+    X = np.column_stack(columns) if columns else np.zeros((len(data), 0))
+    return X, names
+
+
+def _term_columns(term: Term, present: set, data, state, levels):
+    cols, labels = [np.ones(len(data))], [""]
+    for factor in term.factors:
+        text = to_text(factor)
+        value = evaluate(factor, data, state, levels)
+        if isinstance(value, Categorical):
+            levels[text] = value.levels
+            contrast = (term.key - {text}) in present
+            used = value.levels[1:] if contrast else value.levels
+            offset = 1 if contrast else 0
+            f_cols = [(value.codes == i + offset).astype(float) for i in range(len(used))]
+            f_labels = [f"{text}[{lev}]" for lev in used]
+        else:
+            f_cols, f_labels = [value], [text]
+        # The earlier factors vary fastest, as in R's model.matrix.
+        cols = [c * fc for fc in f_cols for c in cols]
+        labels = [_join(lab, fl) for fl in f_labels for lab in labels]
+    return cols, labels
+
+
+def _join(left: str, right: str) -> str:
+    return right if not left else f"{left}:{right}"
+
+
+def check_full_rank(X: np.ndarray, names: list[str]) -> None:
+    """Fixed effects must be identifiable: report the first column that others determine."""
+    if X.shape[1] == 0 or np.linalg.matrix_rank(X) == X.shape[1]:
+        return
+    for j in range(1, X.shape[1] + 1):
+        if np.linalg.matrix_rank(X[:, :j]) < j:
+            raise DataError(
+                f"fixed effect {names[j - 1]!r} is a linear combination of the columns before it "
+                f"({', '.join(names[: j - 1])}); remove it or the terms it duplicates"
+            )
+
+
+def _random_blocks(group_terms: tuple, data, state, levels) -> tuple:
+    blocks, seen = [], {}
+    for g in group_terms:
+        Z, names = term_matrix(g.intercept, g.terms, data, state, levels)
+        group_index, group_levels = _group_index(g, data)
+        seen[g.group_label] = seen.get(g.group_label, 0) + 1
+        name = g.group_label if seen[g.group_label] == 1 else f"{g.group_label}.{seen[g.group_label]}"
+        blocks.append(RandomBlock(name, g.group_label, tuple(names), Z, group_index, group_levels, g.correlated))
+    return tuple(blocks)
+
+
+def _group_index(g: GroupTerm, data) -> tuple[np.ndarray, tuple]:
+    """Levels of a (possibly interacted) grouping factor, sorted by the levels of its parts."""
+    parts = [as_categorical(data[f.name].astype(object) if isinstance(f, Name) else f) for f in g.group.factors]
+    codes = np.column_stack([p.codes for p in parts])
+    unique, inverse = np.unique(codes, axis=0, return_inverse=True)
+    level_names = tuple(":".join(parts[k].levels[row[k]] for k in range(len(parts))) for row in unique)
+    if len(level_names) < 2:
+        raise DataError(
+            f"grouping factor {g.group_label!r} has only one level ({level_names[0]!r}); a varying "
+            "effect needs at least two groups. Remove the group term or check the column"
+        )
+    return inverse.reshape(-1).astype(np.int32), level_names

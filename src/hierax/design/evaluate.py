@@ -1,0 +1,136 @@
+"""Evaluate formula expressions on a data frame.
+
+An expression gives either a numeric vector or a :class:`Categorical`. Transforms that depend on
+the data (``scale``, ``center``) record what they learned (mean, sd) so that new data are
+encoded the same way; that record is part of ``DesignInfo``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hierax.errors import DataError
+from hierax.formula.nodes import BinOp, Call, Name, Neg, Number, Paren, to_text
+
+_ELEMENTWISE = {
+    "log": np.log, "log1p": np.log1p, "log2": np.log2, "log10": np.log10,
+    "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs,
+}
+_ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power}
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A categorical variable: integer ``codes`` into ``levels`` (strings, in order)."""
+
+    codes: np.ndarray
+    levels: tuple
+
+
+def is_categorical_series(series: pd.Series) -> bool:
+    """Strings, booleans and pandas categoricals are categorical; numbers are numeric."""
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def level_label(value) -> str:
+    """How a level is written in labels: ``3.0`` as ``3``, strings as they are."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_categorical(series: pd.Series, levels: tuple | None = None) -> Categorical:
+    """Encode ``series`` with the given ``levels``, or with its own levels in sorted order.
+
+    Levels of a pandas categorical keep their declared order (as R factors do); other values
+    are sorted (numbers numerically), as R's ``factor()`` does.
+    """
+    if levels is None:
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            present = set(series.dropna().unique())
+            raw = [c for c in series.cat.categories if c in present]
+        else:
+            raw = sorted(series.dropna().unique(), key=_sort_key)
+        levels = tuple(level_label(v) for v in raw)
+    labels = series.map(level_label)
+    index = {level: i for i, level in enumerate(levels)}
+    codes = labels.map(index)
+    if codes.isna().any():
+        unseen = sorted(set(labels[codes.isna()]))[:5]
+        raise DataError(f"column {series.name!r} has levels not seen when the model was built: {unseen}")
+    return Categorical(codes.to_numpy(dtype=np.int32), tuple(levels))
+
+
+def _sort_key(value):
+    return (0, float(value), "") if isinstance(value, (int, float, np.number, bool)) else (1, 0.0, str(value))
+
+
+def evaluate(node, data: pd.DataFrame, state: dict, categorical_levels: dict | None = None):
+    """Value of expression ``node`` on ``data``.
+
+    Parameters
+    ----------
+    node : formula node
+    data : the data frame (already checked to hold every column the formula names).
+    state : dict
+        Learned transform parameters keyed by expression text; filled in when empty (fitting),
+        read when present (new data).
+    categorical_levels : dict, optional
+        Levels of categorical expressions keyed by text, to encode new data like the fit.
+    """
+    categorical_levels = categorical_levels or {}
+    if isinstance(node, Paren):
+        return evaluate(node.inner, data, state, categorical_levels)
+    if isinstance(node, Number):
+        return np.full(len(data), node.value)
+    if isinstance(node, Name):
+        column = data[node.name]
+        if is_categorical_series(column):
+            return as_categorical(column, categorical_levels.get(node.name))
+        return column.to_numpy(dtype=float)
+    if isinstance(node, Neg):
+        return -_numeric(evaluate(node.operand, data, state, categorical_levels), node)
+    if isinstance(node, BinOp):
+        left = _numeric(evaluate(node.left, data, state, categorical_levels), node.left)
+        right = _numeric(evaluate(node.right, data, state, categorical_levels), node.right)
+        return _ARITHMETIC[node.op](left, right)
+    if isinstance(node, Call):
+        return _call(node, data, state, categorical_levels)
+    raise TypeError(f"cannot evaluate {node!r}")
+
+
+def _call(node: Call, data, state, categorical_levels):
+    text = to_text(node)
+    if node.func in ("factor", "as.factor"):
+        inner = node.args[0]
+        if isinstance(inner, Name):
+            return as_categorical(data[inner.name], categorical_levels.get(text))
+        values = evaluate(inner, data, state, categorical_levels)
+        return as_categorical(pd.Series(values, name=text), categorical_levels.get(text))
+    values = _numeric(evaluate(node.args[0], data, state, categorical_levels), node.args[0])
+    if node.func == "I":
+        return values
+    if node.func in _ELEMENTWISE:
+        with np.errstate(all="ignore"):
+            out = _ELEMENTWISE[node.func](values)
+        if not np.all(np.isfinite(out)):
+            raise DataError(f"{text} is not finite for some rows (e.g. log of a value <= 0); transform the column first")
+        return out
+    if node.func in ("scale", "center"):
+        if text not in state:
+            sd = float(np.std(values, ddof=1)) if node.func == "scale" else 1.0
+            if sd == 0.0:
+                raise DataError(f"{text}: the column is constant, so it cannot be scaled")
+            state[text] = (float(np.mean(values)), sd)
+        mean, sd = state[text]
+        return (values - mean) / sd
+    raise TypeError(f"unknown function {node.func}")
+
+
+def _numeric(value, node):
+    if isinstance(value, Categorical):
+        raise DataError(f"{to_text(node)!r} is categorical, but arithmetic needs a numeric column")
+    return value

@@ -1,0 +1,204 @@
+"""Recursive-descent parser for lme4/brms formulas.
+
+Precedence follows R, from loosest to tightest: ``~``; ``|`` and ``||`` (only inside parentheses,
+or on the response side for brms addition terms such as ``y | se(s)``); ``+`` and ``-``;
+``*`` and ``/``; ``:``; unary minus; ``^``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hierax.errors import FormulaError
+from hierax.formula.nodes import Bar, BinOp, Call, Name, Neg, Number, Paren
+from hierax.formula.scanner import Token, scan
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """The two sides of ``lhs ~ rhs`` as syntax trees, with the original text."""
+
+    text: str
+    lhs: object
+    rhs: object
+
+
+def parse(text: str) -> ParsedFormula:
+    """Parse formula ``text`` into syntax trees.
+
+    Raises
+    ------
+    FormulaError
+        With the position of the first problem, e.g. an unclosed parenthesis.
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be a string such as 'y ~ x + (1 | g)', got {type(text).__name__}")
+    if not text.strip():
+        raise FormulaError("the formula is empty; write it as 'response ~ predictors', e.g. 'y ~ x + (1 | g)'")
+    return _Parser(text).formula()
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = scan(text)
+        self.i = 0
+
+    # -- token helpers -------------------------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def at(self, *ops: str) -> bool:
+        return self.tok.kind == "op" and self.tok.text in ops
+
+    def advance(self) -> Token:
+        tok = self.tok
+        self.i += 1
+        return tok
+
+    def fail(self, message: str, position: int | None = None):
+        raise FormulaError(message, self.text, self.tok.position if position is None else position)
+
+    # -- grammar -------------------------------------------------------------------------------
+    def formula(self) -> ParsedFormula:
+        if self.at("~"):
+            self.fail("a response is needed on the left of '~', e.g. 'y ~ x'")
+        if "~" not in (t.text for t in self.tokens if t.kind == "op"):
+            self.fail("missing '~' between the response and the predictors, e.g. 'y ~ x'", len(self.text))
+        lhs = self.bar_expr(context="response")
+        if not self.at("~"):
+            self.unexpected()
+        self.advance()
+        rhs = self.sum_expr()
+        if self.at("|", "||"):
+            self.fail("a group term must be in parentheses, e.g. 'y ~ x + (1 | g)'")
+        if self.at("~"):
+            self.fail("a formula has exactly one '~'")
+        if self.tok.kind != "end":
+            self.unexpected()
+        return ParsedFormula(self.text, lhs, rhs)
+
+    def unexpected(self):
+        tok = self.tok
+        if tok.kind == "end":
+            self.fail("the formula ends too early")
+        if tok.text == ")":
+            self.fail("unmatched ')'")
+        if tok.text == "=":
+            self.fail("'=' is not part of the formula language (keyword arguments are not supported)")
+        self.fail(f"unexpected {tok.text!r}")
+
+    def bar_expr(self, context: str):
+        start = self.tok.position
+        if self.at("|", "||"):
+            self.fail(f"expected terms before {self.tok.text!r}, e.g. '(1 | g)'")
+        left = self.sum_expr()
+        if not self.at("|", "||"):
+            return left
+        op = self.advance()
+        if self.at(")", "~") or self.tok.kind == "end":
+            what = "a grouping factor" if context == "group" else "an addition term such as se(s) or trials(n)"
+            self.fail(f"expected {what} after {op.text!r}")
+        right = self.sum_expr()
+        if self.at("|", "||"):
+            self.fail("only one '|' is allowed in a group term")
+        return Bar(left, right, op.text == "|", start)
+
+    def sum_expr(self):
+        left = self.product_expr()
+        while self.at("+", "-"):
+            op = self.advance()
+            self.expect_operand(op)
+            left = BinOp(op.text, left, self.product_expr(), op.position)
+        return left
+
+    def product_expr(self):
+        left = self.colon_expr()
+        while self.at("*", "/"):
+            op = self.advance()
+            self.expect_operand(op)
+            left = BinOp(op.text, left, self.colon_expr(), op.position)
+        return left
+
+    def colon_expr(self):
+        left = self.unary_expr()
+        while self.at(":"):
+            op = self.advance()
+            self.expect_operand(op)
+            left = BinOp(":", left, self.unary_expr(), op.position)
+        return left
+
+    def unary_expr(self):
+        if self.at("-"):
+            op = self.advance()
+            self.expect_operand(op)
+            return Neg(self.unary_expr(), op.position)
+        if self.at("+"):
+            op = self.advance()
+            self.expect_operand(op)
+            return self.unary_expr()
+        return self.power_expr()
+
+    def power_expr(self):
+        base = self.atom()
+        if self.at("^"):
+            op = self.advance()
+            self.expect_operand(op)
+            return BinOp("^", base, self.unary_expr(), op.position)
+        return base
+
+    def expect_operand(self, op: Token):
+        if self.tok.kind == "end" or self.at(")", "~", "|", "||", ",", "+", "*", "/", ":", "^"):
+            if op.text == "+" and self.at("+"):
+                return
+            self.fail(f"expected a term after {op.text!r}")
+
+    def atom(self):
+        tok = self.tok
+        if tok.kind == "number":
+            self.advance()
+            return Number(tok.text, tok.position)
+        if tok.kind == "name":
+            self.advance()
+            if self.at("("):
+                return self.call(tok)
+            return Name(tok.text, tok.position)
+        if self.at("("):
+            return self.paren()
+        if tok.kind == "end":
+            self.fail("the formula ends too early: expected a term")
+        if self.at(")"):
+            self.fail("unmatched ')'" if self.i == 0 or not self.tokens[self.i - 1].text == "(" else "empty parentheses")
+        self.fail(f"expected a term, found {tok.text!r}")
+
+    def paren(self):
+        open_tok = self.advance()
+        if self.at(")"):
+            self.fail("empty parentheses")
+        inner = self.bar_expr(context="group")
+        if not self.at(")"):
+            if self.tok.kind == "end":
+                self.fail("unclosed '('", open_tok.position)
+            self.unexpected()
+        self.advance()
+        return inner if isinstance(inner, Bar) else Paren(inner, open_tok.position)
+
+    def call(self, name: Token):
+        open_tok = self.advance()
+        args = []
+        if self.at(")"):
+            self.fail(f"{name.text}() needs an argument")
+        while True:
+            args.append(self.sum_expr())
+            if self.at(","):
+                self.advance()
+                continue
+            if self.at(")"):
+                self.advance()
+                return Call(name.text, tuple(args), name.position)
+            if self.tok.kind == "end":
+                self.fail(f"unclosed '(' after {name.text}", open_tok.position)
+            if self.at("|", "||"):
+                self.fail(f"'|' cannot appear inside {name.text}(...)")
+            self.unexpected()

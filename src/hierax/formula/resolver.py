@@ -1,0 +1,249 @@
+"""Expand formula syntax trees into terms: ``*``, ``:``, ``/``, ``^``, ``-``, ``0``/``1`` and group terms.
+
+The rules are R's (Chambers & Hastie 1992) as lme4 and brms use them:
+``a*b = a + b + a:b``; ``a/b = a + a:b``; ``(a+b)^2 = a + b + a:b``; ``- 1`` or ``0 +`` drops the
+intercept; ``(1 | a/b) = (1 | a) + (1 | a:b)``; ``(1 + x || g)`` gives independent effects.
+"""
+
+from __future__ import annotations
+
+from hierax.errors import FormulaError
+from hierax.formula.nodes import Bar, BinOp, Call, Name, Neg, Number, Paren, to_text
+from hierax.formula.parser import ParsedFormula, parse
+from hierax.formula.terms import Formula, GroupTerm, Response, Term
+
+#: Functions of columns allowed as predictors, with the number of arguments each takes.
+TRANSFORMS = {
+    "log": 1, "log1p": 1, "log2": 1, "log10": 1, "exp": 1, "sqrt": 1, "abs": 1,
+    "scale": 1, "center": 1, "I": 1, "factor": 1, "as.factor": 1,
+}
+#: Functions that only make sense on the response side.
+RESPONSE_FUNCTIONS = {"cbind": 2}
+ADDITION_TERMS = {"se": 1, "trials": 1}
+
+
+def parse_formula(text: str) -> Formula:
+    """Parse and resolve an lme4/brms formula.
+
+    Parameters
+    ----------
+    text : str
+        For example ``"log_radon ~ floor + (1 + floor | county)"``.
+
+    Returns
+    -------
+    Formula
+        Immutable terms, with no reference to data.
+
+    Raises
+    ------
+    FormulaError
+        Naming the offending position.
+
+    Examples
+    --------
+    >>> f = parse_formula("y ~ x * z + (1 | g/h)")
+    >>> [t.label for t in f.fixed]
+    ['x', 'z', 'x:z']
+    >>> [g.group_label for g in f.random]
+    ['g', 'g:h']
+    """
+    parsed = parse(text)
+    return _Resolver(parsed).resolve()
+
+
+class _Resolver:
+    def __init__(self, parsed: ParsedFormula):
+        self.parsed = parsed
+        self.text = parsed.text
+
+    def fail(self, message: str, node) -> None:
+        raise FormulaError(message, self.text, getattr(node, "position", None))
+
+    # -- the whole formula ---------------------------------------------------------------------
+    def resolve(self) -> Formula:
+        response = self.response(self.parsed.lhs)
+        intercept, terms, groups = self.expand(self.parsed.rhs, allow_groups=True)
+        offset = None
+        fixed = []
+        for term in terms:
+            if len(term.factors) == 1 and isinstance(term.factors[0], Call) and term.factors[0].func == "offset":
+                call = term.factors[0]
+                self.check_arity(call, 1)
+                self.check_arithmetic(call.args[0])
+                if offset is not None:
+                    self.fail("only one offset() is supported; add the columns inside it", call)
+                offset = call.args[0]
+            else:
+                fixed.append(term)
+        return Formula(
+            text=self.text,
+            response=response,
+            intercept=True if intercept is None else intercept,
+            fixed=tuple(sorted(fixed, key=lambda t: len(t.factors))),
+            random=tuple(groups),
+            offset=offset,
+        )
+
+    def response(self, node) -> Response:
+        additions = {}
+        if isinstance(node, Bar):
+            if not node.correlated:
+                self.fail("use a single '|' before addition terms, e.g. 'y | se(s) ~ 1'", node)
+            for term in self.sum_items(node.group):
+                if not isinstance(term, Call) or term.func not in ADDITION_TERMS:
+                    self.fail(f"unknown addition term {to_text(term)!r}; known: se(sd), trials(n)", term)
+                self.check_arity(term, ADDITION_TERMS[term.func])
+                self.check_arithmetic(term.args[0])
+                additions[term.func] = term.args[0]
+            node = node.lhs
+        node = self.strip(node)
+        if isinstance(node, Call) and node.func == "cbind":
+            self.check_arity(node, 2)
+            for arg in node.args:
+                self.check_arithmetic(arg)
+            if "trials" in additions:
+                self.fail("use either cbind(successes, failures) or successes | trials(n), not both", node)
+            return Response(value=node.args[0], failures=node.args[1], se=additions.get("se"))
+        self.check_arithmetic(node)
+        if isinstance(node, Number):
+            self.fail("the response must be a column or an expression of columns, not a number", node)
+        return Response(value=node, trials=additions.get("trials"), se=additions.get("se"))
+
+    def sum_items(self, node):
+        node = self.strip(node)
+        if isinstance(node, BinOp) and node.op == "+":
+            return self.sum_items(node.left) + self.sum_items(node.right)
+        return [node]
+
+    # -- term algebra --------------------------------------------------------------------------
+    def expand(self, node, allow_groups: bool):
+        """Return (intercept: True/False/None for unspecified, terms, group terms)."""
+        node = self.strip(node)
+        if isinstance(node, Number):
+            if node.value not in (0.0, 1.0):
+                self.fail(f"a number alone may only be 0 or 1 (no intercept / intercept), not {node.text}", node)
+            return bool(node.value), [], []
+        if isinstance(node, Name):
+            return None, [Term((node,))], []
+        if isinstance(node, Call):
+            self.check_call(node)
+            return None, [Term((node,))], []
+        if isinstance(node, Bar):
+            if not allow_groups:
+                self.fail("a group term (… | g) cannot be part of an interaction or a function; add it with '+'", node)
+            return None, [], self.group_terms(node)
+        if isinstance(node, Neg):
+            intercept, terms, groups = self.expand(node.operand, allow_groups=False)
+            if terms or groups or intercept is None:
+                self.fail("'-' can only remove a term that was added before it, e.g. 'y ~ a * b - a:b'", node)
+            return (not intercept), [], []
+        if isinstance(node, BinOp):
+            return self.binop(node, allow_groups)
+        self.fail(f"unexpected {to_text(node)!r}", node)
+
+    def binop(self, node: BinOp, allow_groups: bool):
+        if node.op == "+":
+            li, lt, lg = self.expand(node.left, allow_groups)
+            ri, rt, rg = self.expand(node.right, allow_groups)
+            return (ri if ri is not None else li), _union(lt, rt), lg + rg
+        if node.op == "-":
+            li, lt, lg = self.expand(node.left, allow_groups)
+            ri, rt, rg = self.expand(node.right, allow_groups=False)
+            if rg:
+                self.fail("a group term cannot be removed with '-'", node.right)
+            intercept = (not ri) if ri is not None else li
+            return intercept, [t for t in lt if t not in rt], lg
+        left_int, left, _ = self.expand(node.left, allow_groups=False)
+        if node.op == "^":
+            return self.power(node, left)
+        _, right, _ = self.expand(node.right, allow_groups=False)
+        if left_int is not None and node.op != "/":
+            self.fail(f"0 and 1 cannot be used with {node.op!r}", node)
+        if not left or not right:
+            self.fail(f"{node.op!r} needs a term on each side", node)
+        products = [a * b for a in left for b in right]
+        if node.op == ":":
+            return None, _union(products, []), []
+        if node.op == "*":
+            return None, _union(_union(left, right), products), []
+        if node.op == "/":
+            whole = left[0]
+            for t in left[1:]:
+                whole = whole * t
+            return None, _union(left, [whole * b for b in right]), []
+        self.fail(f"unknown operator {node.op!r}", node)
+
+    def power(self, node: BinOp, base: list):
+        exponent = self.strip(node.right)
+        if not isinstance(exponent, Number) or exponent.value != int(exponent.value) or exponent.value < 1:
+            self.fail("the power of a sum of terms must be a positive whole number, e.g. (a + b + c)^2", node.right)
+        terms = list(base)
+        for _ in range(int(exponent.value) - 1):
+            terms = _union(terms, [a * b for a in terms for b in base])
+        return None, terms, []
+
+    def group_terms(self, bar: Bar) -> list[GroupTerm]:
+        intercept, terms, _ = self.expand(bar.lhs, allow_groups=False)
+        intercept = True if intercept is None else intercept
+        if not intercept and not terms:
+            self.fail("a group term needs at least one varying effect, e.g. (1 | g) or (0 + x | g)", bar)
+        group_int, group_terms, _ = self.expand(bar.group, allow_groups=False)
+        if group_int is not None or not group_terms:
+            self.fail("the grouping factor must be a column, e.g. (1 | g)", bar.group)
+        if isinstance(self.strip(bar.group), BinOp) and self.strip(bar.group).op in ("+", "-", "*"):
+            self.fail("a grouping factor cannot be a sum; write one group term per factor, e.g. (1 | a) + (1 | b)", bar.group)
+        for term in group_terms:
+            for factor in term.factors:
+                if not isinstance(factor, Name):
+                    self.fail("a grouping factor must be a column name (interactions with ':' and nesting with '/' are fine)", factor)
+        sorted_terms = tuple(sorted(terms, key=lambda t: len(t.factors)))
+        return [GroupTerm(intercept, sorted_terms, g, bar.correlated) for g in group_terms]
+
+    # -- checks ----------------------------------------------------------------------------------
+    def strip(self, node):
+        while isinstance(node, Paren):
+            node = node.inner
+        return node
+
+    def check_call(self, call: Call):
+        if call.func == "offset":
+            return
+        if call.func in RESPONSE_FUNCTIONS or call.func in ADDITION_TERMS:
+            self.fail(f"{call.func}() belongs on the left of '~'", call)
+        if call.func not in TRANSFORMS:
+            known = ", ".join(sorted(TRANSFORMS))
+            self.fail(f"unknown function {call.func!r}; known functions: {known}, offset", call)
+        self.check_arity(call, TRANSFORMS[call.func])
+        for arg in call.args:
+            self.check_arithmetic(arg)
+
+    def check_arity(self, call: Call, arity: int):
+        if len(call.args) != arity:
+            plural = "argument" if arity == 1 else "arguments"
+            self.fail(f"{call.func}() takes {arity} {plural}, got {len(call.args)}", call)
+
+    def check_arithmetic(self, node):
+        """Inside a call, only arithmetic of columns and numbers is allowed."""
+        node = self.strip(node)
+        if isinstance(node, (Name, Number)):
+            return
+        if isinstance(node, Neg):
+            return self.check_arithmetic(node.operand)
+        if isinstance(node, BinOp):
+            if node.op not in "+-*/^":
+                self.fail(f"{node.op!r} is a formula operator and cannot be used inside a function", node)
+            self.check_arithmetic(node.left)
+            self.check_arithmetic(node.right)
+            return
+        if isinstance(node, Call):
+            return self.check_call(node)
+        self.fail(f"{to_text(node)!r} cannot be used here", node)
+
+
+def _union(first: list, second: list) -> list:
+    out = list(first)
+    for term in second:
+        if term not in out:
+            out.append(term)
+    return out

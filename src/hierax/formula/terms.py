@@ -1,0 +1,127 @@
+"""The resolved formula: terms of the fixed part, group terms, and the response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hierax.formula.nodes import BinOp, Call, Name, Neg, Paren, to_text
+
+
+@dataclass(frozen=True)
+class Term:
+    """A product of factors (columns or calls); the empty product is the intercept.
+
+    Factors are kept in the order written, so ``a:b`` keeps the label ``a:b``; two terms are
+    equal when they hold the same factors in any order.
+    """
+
+    factors: tuple
+
+    @property
+    def label(self) -> str:
+        return ":".join(to_text(f) for f in self.factors) if self.factors else "1"
+
+    @property
+    def key(self) -> frozenset:
+        return frozenset(to_text(f) for f in self.factors)
+
+    def __eq__(self, other):
+        return isinstance(other, Term) and self.key == other.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __mul__(self, other: "Term") -> "Term":
+        seen = {to_text(f) for f in self.factors}
+        return Term(self.factors + tuple(f for f in other.factors if to_text(f) not in seen))
+
+
+@dataclass(frozen=True)
+class GroupTerm:
+    """``(lhs | group)``: effects ``terms`` (plus an intercept) varying by the levels of ``group``.
+
+    ``correlated`` is False for ``||``, which gives the effects independent priors.
+    """
+
+    intercept: bool
+    terms: tuple
+    group: Term
+    correlated: bool
+
+    @property
+    def group_label(self) -> str:
+        return self.group.label
+
+
+@dataclass(frozen=True)
+class Response:
+    """The left of ``~``.
+
+    ``value`` is the outcome expression; for ``cbind(s, f)`` it is ``s`` with ``failures`` ``f``;
+    ``trials`` is set by ``s | trials(n)``; ``se`` by ``y | se(s)`` (known measurement sd).
+    """
+
+    value: object
+    failures: object = None
+    trials: object = None
+    se: object = None
+
+    @property
+    def label(self) -> str:
+        return to_text(self.value)
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A resolved formula: no data yet, only the structure of the model.
+
+    Attributes
+    ----------
+    text : the formula as written.
+    response : the outcome and its addition terms.
+    intercept : whether the fixed part has an intercept.
+    fixed : the fixed-effect terms, main effects before interactions.
+    random : one ``GroupTerm`` per grouping factor (``(1 | a/b)`` gives two).
+    offset : an expression added to the linear predictor with coefficient 1, or None.
+    """
+
+    text: str
+    response: Response
+    intercept: bool
+    fixed: tuple
+    random: tuple
+    offset: object = None
+
+    @property
+    def variables(self) -> tuple:
+        """Every column name the formula refers to, in order of first appearance."""
+        names: list[str] = []
+        for node in _all_nodes(self):
+            for name in _names(node):
+                if name not in names:
+                    names.append(name)
+        return tuple(names)
+
+
+def _all_nodes(formula: Formula):
+    r = formula.response
+    yield from (n for n in (r.value, r.failures, r.trials, r.se, formula.offset) if n is not None)
+    for term in formula.fixed:
+        yield from term.factors
+    for group_term in formula.random:
+        for term in group_term.terms:
+            yield from term.factors
+        yield from group_term.group.factors
+
+
+def _names(node):
+    if isinstance(node, Name):
+        yield node.name
+    elif isinstance(node, Call):
+        for arg in node.args:
+            yield from _names(arg)
+    elif isinstance(node, BinOp):
+        yield from _names(node.left)
+        yield from _names(node.right)
+    elif isinstance(node, (Neg, Paren)):
+        yield from _names(node.operand if isinstance(node, Neg) else node.inner)

@@ -1,0 +1,217 @@
+"""Prior distributions: a small, backend-neutral description with a JAX log density and a sampler.
+
+Parameters are checked when a prior is made, so a bad prior fails where it is written.
+Half-distributions are the distribution restricted to positive values and renormalised.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from jax.scipy import stats
+
+from hierax.errors import ModelError
+
+
+def _positive(prior: str, **values):
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ModelError(f"{prior}: {name} must be a positive number, got {value!r}")
+
+
+def _finite(prior: str, **values):
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ModelError(f"{prior}: {name} must be a finite number, got {value!r}")
+
+
+class Prior:
+    """Base class. ``support`` is "real", "positive" or "correlation"."""
+
+    support = "real"
+
+    def logpdf(self, x):
+        raise NotImplementedError
+
+    def sample(self, rng_key, shape=()):
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Normal(Prior):
+    """Normal(mu, sigma), sigma the standard deviation."""
+
+    mu: float = 0.0
+    sigma: float = 1.0
+
+    def __post_init__(self):
+        _finite("Normal", mu=self.mu)
+        _positive("Normal", sigma=self.sigma)
+
+    def logpdf(self, x):
+        return stats.norm.logpdf(x, self.mu, self.sigma)
+
+    def sample(self, rng_key, shape=()):
+        return self.mu + self.sigma * jax.random.normal(rng_key, shape)
+
+    def __str__(self):
+        return f"Normal({self.mu:g}, {self.sigma:g})"
+
+
+@dataclass(frozen=True)
+class StudentT(Prior):
+    """Student-t with ``df`` degrees of freedom, location ``mu`` and scale ``sigma``."""
+
+    df: float = 3.0
+    mu: float = 0.0
+    sigma: float = 1.0
+
+    def __post_init__(self):
+        _positive("StudentT", df=self.df, sigma=self.sigma)
+        _finite("StudentT", mu=self.mu)
+
+    def logpdf(self, x):
+        return stats.t.logpdf(x, self.df, self.mu, self.sigma)
+
+    def sample(self, rng_key, shape=()):
+        return self.mu + self.sigma * jax.random.t(rng_key, self.df, shape)
+
+    def __str__(self):
+        return f"StudentT({self.df:g}, {self.mu:g}, {self.sigma:g})"
+
+
+@dataclass(frozen=True)
+class HalfNormal(Prior):
+    """|Normal(0, sigma)|."""
+
+    sigma: float = 1.0
+    support = "positive"
+
+    def __post_init__(self):
+        _positive("HalfNormal", sigma=self.sigma)
+
+    def logpdf(self, x):
+        return jnp.log(2.0) + stats.norm.logpdf(x, 0.0, self.sigma)
+
+    def sample(self, rng_key, shape=()):
+        return jnp.abs(self.sigma * jax.random.normal(rng_key, shape))
+
+    def __str__(self):
+        return f"HalfNormal({self.sigma:g})"
+
+
+@dataclass(frozen=True)
+class HalfStudentT(Prior):
+    """|StudentT(df, 0, sigma)|."""
+
+    df: float = 3.0
+    sigma: float = 1.0
+    support = "positive"
+
+    def __post_init__(self):
+        _positive("HalfStudentT", df=self.df, sigma=self.sigma)
+
+    def logpdf(self, x):
+        return jnp.log(2.0) + stats.t.logpdf(x, self.df, 0.0, self.sigma)
+
+    def sample(self, rng_key, shape=()):
+        return jnp.abs(self.sigma * jax.random.t(rng_key, self.df, shape))
+
+    def __str__(self):
+        return f"HalfStudentT({self.df:g}, {self.sigma:g})"
+
+
+@dataclass(frozen=True)
+class HalfCauchy(Prior):
+    """|Cauchy(0, scale)|."""
+
+    scale: float = 1.0
+    support = "positive"
+
+    def __post_init__(self):
+        _positive("HalfCauchy", scale=self.scale)
+
+    def logpdf(self, x):
+        return jnp.log(2.0) + stats.cauchy.logpdf(x, 0.0, self.scale)
+
+    def sample(self, rng_key, shape=()):
+        return jnp.abs(self.scale * jax.random.cauchy(rng_key, shape))
+
+    def __str__(self):
+        return f"HalfCauchy({self.scale:g})"
+
+
+@dataclass(frozen=True)
+class Exponential(Prior):
+    """Exponential with ``rate`` (mean 1/rate)."""
+
+    rate: float = 1.0
+    support = "positive"
+
+    def __post_init__(self):
+        _positive("Exponential", rate=self.rate)
+
+    def logpdf(self, x):
+        return jnp.log(self.rate) - self.rate * x
+
+    def sample(self, rng_key, shape=()):
+        return jax.random.exponential(rng_key, shape) / self.rate
+
+    def __str__(self):
+        return f"Exponential({self.rate:g})"
+
+
+@dataclass(frozen=True)
+class LKJ(Prior):
+    """LKJ(eta) on a correlation matrix, used through its Cholesky factor.
+
+    eta = 1 is uniform over correlation matrices; eta > 1 favours weaker correlations.
+    """
+
+    eta: float = 1.0
+    support = "correlation"
+
+    def __post_init__(self):
+        _positive("LKJ", eta=self.eta)
+
+    def logpdf_cholesky(self, L):
+        """Unnormalised log density of the Cholesky factor L of a K x K correlation matrix.
+
+        log p(L) = sum_{i=2..K} (K - i + 2 eta - 2) log L_ii (Lewandowski, Kurowicka and Joe
+        2009; the Cholesky form as in Stan's ``lkj_corr_cholesky``). The normalising constant
+        depends only on eta and K, which are fixed, so it is left out.
+        """
+        K = L.shape[-1]
+        exponents = K - jnp.arange(2, K + 1) + 2.0 * self.eta - 2.0
+        return jnp.sum(exponents * jnp.log(jnp.diagonal(L, axis1=-2, axis2=-1)[..., 1:]), axis=-1)
+
+    def sample_cholesky(self, rng_key, dim: int):
+        """One draw of L by the C-vine method (Lewandowski, Kurowicka and Joe 2009, sec. 2.4).
+
+        The partial correlation of (i, j) given 0..j-1 (0-based, j < i) is 2 Beta(a, a) - 1 with
+        a = eta + (K - 2 - j) / 2; row i of L is built from those partial correlations by the
+        same map that turns unconstrained values into L in ``density.transforms``.
+        """
+        K = dim
+        keys = jax.random.split(rng_key, max(K * (K - 1) // 2, 1))
+        L = jnp.zeros((K, K)).at[0, 0].set(1.0)
+        k = 0
+        for i in range(1, K):
+            remaining = 1.0
+            for j in range(i):
+                b = self.eta + (K - 2 - j) / 2.0
+                cpc = 2.0 * jax.random.beta(keys[k], b, b) - 1.0
+                k += 1
+                L = L.at[i, j].set(cpc * jnp.sqrt(remaining))
+                remaining = remaining - L[i, j] ** 2
+            L = L.at[i, i].set(jnp.sqrt(remaining))
+        return L
+
+    def __str__(self):
+        return f"LKJ({self.eta:g})"
+
+
+PRIOR_TYPES = {cls.__name__: cls for cls in (Normal, StudentT, HalfNormal, HalfStudentT, HalfCauchy, Exponential, LKJ)}

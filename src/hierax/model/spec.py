@@ -1,0 +1,132 @@
+"""The model specification: design arrays + family + priors + parameter layout.
+
+``specify`` is where a model is checked as a whole: the family against the response, the
+priors against the parameters they name. Everything after it trusts its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hierax.design import Design
+from hierax.errors import ModelError
+from hierax.model.families import Family, Link, get_family
+from hierax.model.priors import Prior
+from hierax.model.prior_rules import PriorTable, resolve_priors
+
+PARAMETERISATIONS = ("noncentered", "centered")
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A random block as the density sees it.
+
+    ``Z`` (n, q) and ``group_index`` (n,) are the block's data; ``sd_priors`` has one prior per
+    effect; ``cor_prior`` is an LKJ prior when the effects are correlated and q > 1, else None.
+    """
+
+    name: str
+    group: str
+    terms: tuple
+    levels: tuple
+    Z: np.ndarray
+    group_index: np.ndarray
+    correlated: bool
+    sd_priors: tuple
+    cor_prior: Prior | None
+    parameterisation: str = "noncentered"
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def num_terms(self) -> int:
+        return len(self.terms)
+
+    @property
+    def has_cor(self) -> bool:
+        return self.cor_prior is not None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the log density needs, and nothing about formulas or data frames."""
+
+    family: Family
+    link: Link
+    y: np.ndarray
+    X: np.ndarray
+    fixed_names: tuple
+    fixed_priors: tuple
+    blocks: tuple
+    sigma_prior: Prior | None
+    trials: np.ndarray | None
+    se: np.ndarray | None
+    offset: np.ndarray | None
+    prior_table: PriorTable
+
+    @property
+    def num_obs(self) -> int:
+        return len(self.y)
+
+    @property
+    def has_sigma(self) -> bool:
+        return self.sigma_prior is not None
+
+
+def specify(design: Design, family: str = "gaussian", link: str | None = None, priors: dict | None = None,
+            parameterisation: dict | str | None = None) -> ModelSpec:
+    """Combine a design with a family and priors into a :class:`ModelSpec`.
+
+    Parameters
+    ----------
+    design : from :func:`hierax.design.build_design`.
+    family, link : names from the registries (``hierax.model.families.FAMILIES``).
+    priors : dict, optional
+        Overrides of the default priors, keyed by class (``"Intercept"``, ``"b"``, ``"sd"``,
+        ``"cor"``, ``"sigma"``) or by class and name (``"b[floor]"``, ``"sd[county]"``,
+        ``"sd[county][floor]"``, ``"cor[county]"``).
+    parameterisation : "noncentered" (default), "centered", or a dict by group name.
+
+    Raises
+    ------
+    ModelError, DataError
+        Unknown family or link, a response the family cannot model, unknown prior keys.
+    """
+    fam, lnk = get_family(family, link)
+    fam.check(design.y, design.trials)
+    if fam.name != "binomial" and design.trials is not None:
+        raise ModelError(f"cbind()/trials() describe binomial data; use family='binomial', not {fam.name!r}")
+    if design.se is not None and fam.name != "gaussian":
+        raise ModelError("se() (a known measurement sd) is only available for the gaussian family")
+    has_sigma = fam.has_sigma and design.se is None
+    table = resolve_priors(design, fam, has_sigma, priors or {})
+    choice = _parameterisations(design, parameterisation)
+    blocks = tuple(
+        BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
+                  table.sd_priors[b.name], table.cor_priors.get(b.name), choice[b.name])
+        for b in design.random
+    )
+    return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors, blocks,
+                     table.sigma_prior if has_sigma else None, design.trials, design.se, design.offset, table)
+
+
+def _parameterisations(design: Design, option) -> dict:
+    names = [b.name for b in design.random]
+    if option is None or isinstance(option, str):
+        value = option or "noncentered"
+        choice = {name: value for name in names}
+    elif isinstance(option, dict):
+        unknown = set(option) - set(names)
+        if unknown:
+            raise ModelError(f"parameterisation given for unknown group(s) {sorted(unknown)}; groups: {names}")
+        choice = {name: option.get(name, "noncentered") for name in names}
+    else:
+        raise ModelError("parameterisation must be 'noncentered', 'centered' or a dict by group")
+    for name, value in choice.items():
+        if value not in PARAMETERISATIONS:
+            raise ModelError(f"unknown parameterisation {value!r} for {name!r}; use one of {PARAMETERISATIONS}")
+    return choice

@@ -1,0 +1,51 @@
+"""Sampler diagnostics in plain words: what went wrong and what to try."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+
+
+def nuts_warnings(idata, max_tree_depth: int, summary_table=None) -> tuple[str, ...]:
+    """Messages about divergences, saturated trees, low E-BFMI, R-hat and ESS (empty if all fine)."""
+    stats = idata.sample_stats
+    messages = []
+    diverging = stats["diverging"].values
+    total = diverging.size
+    if diverging.sum():
+        messages.append(
+            f"{int(diverging.sum())} of {total} draws after warmup were divergent: the sampler met curvature it "
+            "could not follow, so the posterior may be biased. Try target_accept=0.95 or 0.99, or another "
+            "parameterisation of the group terms (parameterisation='centered' where groups have many "
+            "observations, 'noncentered' where they have few)."
+        )
+    saturated = (stats["tree_depth"].values >= max_tree_depth).mean()
+    if saturated > 0.01:
+        messages.append(
+            f"{saturated:.0%} of draws hit the maximum tree depth ({max_tree_depth}): sampling is inefficient, "
+            "usually from strongly correlated or badly scaled parameters. Consider rescaling predictors "
+            "(scale(x)) or raising max_tree_depth."
+        )
+    if stats["energy"].shape[1] > 2:
+        bfmi = np.atleast_1d(az.bfmi(idata))
+        low = [i for i, v in enumerate(bfmi) if v < 0.3]
+        if low:
+            messages.append(
+                f"E-BFMI below 0.3 in chain(s) {low} ({', '.join(f'{bfmi[i]:.2f}' for i in low)}): the momentum "
+                "resampling explores the energy poorly, typical of heavy tails or funnels; a different "
+                "parameterisation or more informative priors on the sds usually help."
+            )
+    if summary_table is not None and len(summary_table):
+        rhat = summary_table["r_hat"].max()
+        if np.isfinite(rhat) and rhat > 1.01:
+            worst = summary_table["r_hat"].idxmax()
+            messages.append(f"R-hat up to {rhat:.3f} ({worst}): chains disagree; run longer or check the model.")
+        ess = summary_table["ess_bulk"].min()
+        chains = stats.sizes["chain"]
+        if np.isfinite(ess) and ess < 100 * chains:
+            worst = summary_table["ess_bulk"].idxmin()
+            messages.append(
+                f"bulk ESS as low as {ess:.0f} ({worst}), below 100 per chain: estimates of means and "
+                "intervals are noisy; draw more."
+            )
+    return tuple(messages)

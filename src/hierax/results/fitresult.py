@@ -1,0 +1,71 @@
+"""The immutable record of a fit, with its tidy tables as methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from hierax.results import tables
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted model: the spec, the InferenceData, and how it was made.
+
+    Attributes
+    ----------
+    formula : the formula text.
+    family : family name; ``link`` its link.
+    method : the engine ("nuts").
+    spec : the ModelSpec (design arrays, priors, layout).
+    design_info : what is needed to encode new data.
+    idata : arviz.InferenceData with posterior, sample_stats, log_likelihood, observed_data.
+    config : the engine options used; ``seed`` the seed.
+    warnings : sampler diagnostics in plain words (empty when all is well).
+    timing : seconds spent per stage.
+    versions : versions of hierax, jax, blackjax and arviz.
+    """
+
+    formula: str
+    family: str
+    link: str
+    method: str
+    spec: object
+    design_info: object
+    idata: object
+    config: object
+    seed: int
+    warnings: tuple = ()
+    timing: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    @property
+    def priors(self):
+        """The priors actually used (a printable :class:`~hierax.model.PriorTable`)."""
+        return self.spec.prior_table
+
+    def fixef(self) -> pd.DataFrame:
+        """Fixed effects: one row per coefficient (posterior mean as ``estimate``)."""
+        return tables.fixef(self.idata, self.spec)
+
+    def varcorr(self) -> pd.DataFrame:
+        """Group-level sds and correlations and the residual sd, laid out as lme4's VarCorr."""
+        return tables.varcorr(self.idata, self.spec)
+
+    def ranef(self) -> pd.DataFrame:
+        """Group-level effects as deviations from the fixed effects."""
+        return tables.ranef(self.idata, self.spec)
+
+    def coef(self) -> pd.DataFrame:
+        """Each level's coefficients: fixed plus random."""
+        return tables.coef(self.idata, self.spec)
+
+    def summary(self) -> pd.DataFrame:
+        """Fixed effects, sds, correlations and sigma with mean, sd, 5%/95%, R-hat and ESS."""
+        return tables.summary(self.idata, self.spec)
+
+    def __repr__(self) -> str:
+        blocks = ", ".join(f"{b.group} ({b.num_levels} levels)" for b in self.spec.blocks) or "none"
+        return (f"FitResult({self.formula!r}, family={self.family}/{self.link}, method={self.method}, "
+                f"n={self.spec.num_obs}, groups: {blocks})")

@@ -1,0 +1,102 @@
+"""Turn engine output into an ArviZ ``InferenceData`` with readable names and coordinates.
+
+Posterior variables: ``beta`` (dim ``fixed``), ``sigma``, and per random block ``name``:
+``sd_<name>`` (dim ``<name>__term``), ``cor_<name>`` (dim ``<name>__pair``, one entry per pair
+of effects, labelled ``a,b``), and ``b_<name>`` (dims ``<name>__level``, ``<name>__term``): the
+group-level deviations from the fixed effects.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import jax
+import numpy as np
+import xarray as xr
+
+from hierax.density import make_constrain, make_pointwise_loglik
+from hierax.model.spec import ModelSpec
+
+
+def cor_pairs(terms: tuple) -> list[tuple[int, int]]:
+    """Index pairs (i, j), i < j, in lme4's order: (1,2), (1,3), ..., (2,3), ..."""
+    return [(i, j) for i in range(len(terms)) for j in range(i + 1, len(terms))]
+
+
+def constrained_draws(spec: ModelSpec, positions, batch: int = 1000):
+    """Apply the constraining transform to every draw; returns numpy arrays (chain, draw, ...)."""
+    constrain = make_constrain(spec)
+    loglik = make_pointwise_loglik(spec)
+
+    @jax.jit
+    def one_batch(pos):
+        def one(p):
+            params, _ = constrain(p)
+            return params, loglik(params)
+
+        return jax.vmap(one)(pos)
+
+    leaves = jax.tree_util.tree_leaves(positions)
+    chains, draws = leaves[0].shape[:2]
+    flat = jax.tree_util.tree_map(lambda x: x.reshape((chains * draws,) + x.shape[2:]), positions)
+    outs = []
+    for start in range(0, chains * draws, batch):
+        part = jax.tree_util.tree_map(lambda x: x[start : start + batch], flat)
+        outs.append(jax.device_get(one_batch(part)))
+    joined = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
+    return jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), joined)
+
+
+def posterior_dataset(spec: ModelSpec, params) -> dict:
+    """Named posterior arrays and their dims/coords from constrained parameters."""
+    variables = {"beta": (("chain", "draw", "fixed"), params["beta"])}
+    coords = {"fixed": list(spec.fixed_names)}
+    if spec.has_sigma:
+        variables["sigma"] = (("chain", "draw"), params["sigma"])
+    for block in spec.blocks:
+        term_dim, level_dim = f"{block.name}__term", f"{block.name}__level"
+        coords[term_dim] = list(block.terms)
+        coords[level_dim] = list(block.levels)
+        variables[f"sd_{block.name}"] = (("chain", "draw", term_dim), params["sd"][block.name])
+        if block.has_cor:
+            L = params["cor_chol"][block.name]
+            R = np.einsum("cdik,cdjk->cdij", L, L)
+            pairs = cor_pairs(block.terms)
+            coords[f"{block.name}__pair"] = [f"{block.terms[i]},{block.terms[j]}" for i, j in pairs]
+            values = np.stack([R[..., i, j] for i, j in pairs], axis=-1)
+            variables[f"cor_{block.name}"] = (("chain", "draw", f"{block.name}__pair"), values)
+        variables[f"b_{block.name}"] = (("chain", "draw", level_dim, term_dim), params["b"][block.name])
+    return variables, coords
+
+
+def _dataset(variables: dict, coords: dict) -> xr.Dataset:
+    chains, draws = next(iter(variables.values()))[1].shape[:2]
+    base = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    used = {d for dims, _ in variables.values() for d in dims}
+    all_coords = base | {k: v for k, v in coords.items() if k in used}
+    return xr.Dataset({k: xr.DataArray(v, dims=dims) for k, (dims, v) in variables.items()}, coords=all_coords)
+
+
+def build_inference_data(spec: ModelSpec, output, response_name: str) -> az.InferenceData:
+    """Posterior, log-likelihood, sample stats and observed data for a NUTS run."""
+    params, loglik = constrained_draws(spec, output.positions)
+    variables, coords = posterior_dataset(spec, params)
+    chains, draws = output.diverging.shape
+    stats = {
+        "diverging": output.diverging,
+        "tree_depth": output.tree_depth,
+        "n_steps": output.num_steps,
+        "energy": output.energy,
+        "acceptance_rate": output.acceptance_rate,
+        "lp": output.logdensity,
+        "step_size": np.repeat(np.asarray(output.step_size).reshape(chains, 1), draws, axis=1),
+    }
+    sample_stats = _dataset({k: (("chain", "draw"), v) for k, v in stats.items()}, {})
+    obs = {"obs": np.arange(spec.num_obs)}
+    log_likelihood = _dataset({response_name: (("chain", "draw", "obs"), loglik)}, obs)
+    observed = xr.Dataset({response_name: xr.DataArray(spec.y, dims=("obs",))}, coords=obs)
+    return az.InferenceData(
+        posterior=_dataset(variables, coords),
+        sample_stats=sample_stats,
+        log_likelihood=log_likelihood,
+        observed_data=observed,
+    )

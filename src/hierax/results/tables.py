@@ -1,0 +1,112 @@
+"""Tidy tables that every engine provides: fixef, varcorr, ranef, coef and the summary.
+
+For NUTS fits the ``estimate`` is the posterior mean, with ``sd``, ``q05``, ``q95`` and the
+sampling diagnostics ``mcse``, ``ess_bulk``, ``ess_tail`` and ``r_hat`` (all from ArviZ).
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from hierax.results.idata import cor_pairs
+
+STAT_COLUMNS = ["estimate", "sd", "q05", "q95", "mcse", "ess_bulk", "ess_tail", "r_hat"]
+
+
+def summarize_draws(draws: np.ndarray) -> pd.DataFrame:
+    """Statistics of each column of ``draws`` shaped (chain, draw, k)."""
+    array = xr.DataArray(draws, dims=("chain", "draw", "k"))
+    data = xr.Dataset({"x": array})
+    flat = draws.reshape(-1, draws.shape[-1])
+    table = pd.DataFrame({
+        "estimate": flat.mean(axis=0),
+        "sd": flat.std(axis=0, ddof=1),
+        "q05": np.quantile(flat, 0.05, axis=0),
+        "q95": np.quantile(flat, 0.95, axis=0),
+    })
+    if draws.shape[1] >= 4:
+        table["mcse"] = az.mcse(data, method="mean")["x"].values
+        table["ess_bulk"] = az.ess(data, method="bulk")["x"].values
+        table["ess_tail"] = az.ess(data, method="tail")["x"].values
+        table["r_hat"] = az.rhat(data)["x"].values if draws.shape[0] > 1 else np.nan
+    else:
+        table[["mcse", "ess_bulk", "ess_tail", "r_hat"]] = np.nan
+    return table
+
+
+def fixef(idata, spec) -> pd.DataFrame:
+    """One row per fixed coefficient, indexed by its label."""
+    table = summarize_draws(idata.posterior["beta"].values)
+    table.index = pd.Index(list(spec.fixed_names), name="term")
+    return table
+
+
+def varcorr(idata, spec) -> pd.DataFrame:
+    """sds and correlations laid out as lme4's ``as.data.frame(VarCorr(fit))``."""
+    rows, columns = [], []
+    post = idata.posterior
+    for block in spec.blocks:
+        sd = post[f"sd_{block.name}"].values
+        for k, term in enumerate(block.terms):
+            rows.append((block.group, term, None))
+            columns.append(sd[..., k])
+        if block.has_cor:
+            cor = post[f"cor_{block.name}"].values
+            for p, (i, j) in enumerate(cor_pairs(block.terms)):
+                rows.append((block.group, block.terms[i], block.terms[j]))
+                columns.append(cor[..., p])
+    if spec.has_sigma:
+        rows.append(("Residual", None, None))
+        columns.append(post["sigma"].values)
+    if not rows:
+        return pd.DataFrame(columns=["group", "var1", "var2"] + STAT_COLUMNS)
+    table = summarize_draws(np.stack(columns, axis=-1))
+    labels = pd.DataFrame(rows, columns=["group", "var1", "var2"])
+    return pd.concat([labels, table], axis=1)
+
+
+def ranef(idata, spec) -> pd.DataFrame:
+    """One row per group level and varying effect, as deviations from the fixed effects."""
+    return _group_table(idata, spec, add_fixed=False)
+
+
+def coef(idata, spec) -> pd.DataFrame:
+    """Fixed plus random: each level's own coefficients (for effects that are also fixed)."""
+    return _group_table(idata, spec, add_fixed=True)
+
+
+def _group_table(idata, spec, add_fixed: bool) -> pd.DataFrame:
+    frames = []
+    beta = idata.posterior["beta"].values
+    fixed_index = {name: j for j, name in enumerate(spec.fixed_names)}
+    for block in spec.blocks:
+        b = idata.posterior[f"b_{block.name}"].values  # chain, draw, level, term
+        for k, term in enumerate(block.terms):
+            draws = b[..., k]
+            if add_fixed and term in fixed_index:
+                draws = draws + beta[..., fixed_index[term]][..., None]
+            table = summarize_draws(draws)
+            labels = pd.DataFrame({"group": block.group, "level": list(block.levels), "term": term})
+            frames.append(pd.concat([labels, table], axis=1))
+    if not frames:
+        return pd.DataFrame(columns=["group", "level", "term"] + STAT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def summary(idata, spec) -> pd.DataFrame:
+    """Fixed effects, sds, correlations and sigma in one table with labels as prior keys use them."""
+    fixed = fixef(idata, spec)
+    vc = varcorr(idata, spec)
+    labels = []
+    for _, row in vc.iterrows():
+        if row["group"] == "Residual":
+            labels.append("sigma")
+        elif row["var2"] is None or (isinstance(row["var2"], float) and np.isnan(row["var2"])):
+            labels.append(f"sd[{row['group']}][{row['var1']}]")
+        else:
+            labels.append(f"cor[{row['group']}][{row['var1']},{row['var2']}]")
+    vc = vc[STAT_COLUMNS].set_axis(pd.Index(labels, name="term"))
+    return pd.concat([fixed, vc])
