@@ -41,21 +41,6 @@ def position_shapes(spec: ModelSpec) -> dict:
     return shapes
 
 
-def initial_position(rng_key, spec: ModelSpec):
-    """Random start, uniform on (-2, 2) in unconstrained space as in Stan; z and cor start near 0."""
-    shapes = position_shapes(spec)
-    leaves, treedef = jax.tree_util.tree_flatten(shapes, is_leaf=lambda s: isinstance(s, tuple))
-    keys = jax.random.split(rng_key, len(leaves))
-    values = [jax.random.uniform(k, shape, minval=-2.0, maxval=2.0) for k, shape in zip(keys, leaves)]
-    position = jax.tree_util.tree_unflatten(treedef, values)
-    if "z" in position:
-        position["z"] = jax.tree_util.tree_map(lambda v: 0.1 * v, position["z"])
-        position["cor_raw"] = jax.tree_util.tree_map(lambda v: 0.1 * v, position.get("cor_raw", {}))
-        if not position["cor_raw"]:
-            del position["cor_raw"]
-    return position
-
-
 def make_constrain(spec: ModelSpec):
     """Build ``constrain(position) -> (params, log_jacobian)``.
 

@@ -81,72 +81,78 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         flat, _ = jax.flatten_util.ravel_pytree(position)
         state = hmc.init(position, logdensity_fn)
         mm_state = mm_init(flat.shape[0])
-        return AdaptState(state, da_init(1.0), mm_state, jnp.asarray(1.0), mm_state.inverse_mass_matrix)
+        return _strong(AdaptState(state, da_init(1.0), mm_state, jnp.asarray(1.0), mm_state.inverse_mass_matrix))
 
-    def warmup_step(adapt: AdaptState, xs):
-        key, (window, window_end) = xs
+    def end_window(da_state, mm_state):
+        mm_state = mm_final(mm_state)
+        da_state = da_init(jnp.exp(da_state.log_step_size))
+        return da_state, mm_state, jnp.exp(da_state.log_step_size), mm_state.inverse_mass_matrix
+
+    def adapt_update(adapt: AdaptState, state, acceptance_rate, window, window_end):
+        da_state = da_update(adapt.step_size_state, acceptance_rate)
+        mm_state = jax.lax.cond(window == 1, lambda m: mm_update(m, state.position), lambda m: m, adapt.mass_state)
+        da_state, mm_state, step_size, imm = jax.lax.cond(
+            window_end, end_window,
+            lambda d, m: (d, m, jnp.exp(d.log_step_size), adapt.inverse_mass_matrix), da_state, mm_state)
+        return AdaptState(state, da_state, mm_state, step_size, imm)
+
+    def one_step(adapt: AdaptState, xs):
+        """One NUTS transition; stage 0/1 adapt (fast/slow window), stage 2 is frozen sampling."""
+        key, (stage, window_end) = xs
         state, info = kernel(key, adapt.chain, logdensity_fn, adapt.step_size, adapt.inverse_mass_matrix,
                              max_num_doublings=max_doublings)
-        da_state = da_update(adapt.step_size_state, info.acceptance_rate)
-        mm_state = jax.lax.cond(window == 1, lambda m: mm_update(m, state.position), lambda m: m, adapt.mass_state)
-        step_size = jnp.exp(da_state.log_step_size)
-
-        def end_window(args):
-            da_s, mm_s = args
-            mm_s = mm_final(mm_s)
-            da_s = da_init(jnp.exp(da_s.log_step_size))
-            return da_s, mm_s, jnp.exp(da_s.log_step_size), mm_s.inverse_mass_matrix
-
-        da_state, mm_state, step_size, imm = jax.lax.cond(
-            window_end, end_window, lambda a: (a[0], a[1], step_size, adapt.inverse_mass_matrix), (da_state, mm_state))
-        return AdaptState(state, da_state, mm_state, step_size, imm), None
-
-    def sample_step(carry, key):
-        state, step_size, imm = carry
-        state, info = kernel(key, state, logdensity_fn, step_size, imm, max_num_doublings=max_doublings)
+        adapt = jax.lax.cond(
+            stage < 2, lambda a: adapt_update(a, state, info.acceptance_rate, stage, window_end),
+            lambda a: a._replace(chain=state), adapt)
         stats = (info.is_divergent, info.num_trajectory_expansions, info.num_integration_steps, info.energy,
                  info.acceptance_rate, state.logdensity)
-        return (state, step_size, imm), (state.position, stats)
+        return adapt, (state.position, stats)
 
-    def run_warmup_chunk(adapt, keys, schedule):
-        return jax.lax.scan(warmup_step, adapt, (keys, schedule))[0]
+    def run_chunk(adapt, keys, schedule):
+        return jax.lax.scan(one_step, adapt, (keys, schedule))
 
-    def run_sample_chunk(carry, keys):
-        return jax.lax.scan(sample_step, carry, keys)
+    def freeze(adapt: AdaptState):
+        """End of warmup: Stan keeps the averaged step size of the last window."""
+        step_size = jnp.exp(adapt.step_size_state.log_step_size_avg) if config.warmup else adapt.step_size
+        return adapt._replace(step_size=step_size)
 
-    p_init = _parallel(adapt_init, layout)
-    p_warmup = _parallel(run_warmup_chunk, layout, broadcast=(False, False, True))
-    p_sample = _parallel(run_sample_chunk, layout)
+    p_init = _parallel(adapt_init)
+    p_chunk = _parallel(run_chunk, broadcast=(False, False, True))
+    p_freeze = _parallel(freeze)
 
     warm_key, sample_key = jax.random.split(rng_key)
     adapt = p_init(_split_chains(initial_positions, layout))
-    schedule = jnp.asarray(build_schedule(config.warmup)) if config.warmup > 0 else jnp.zeros((0, 2), int)
-    chain_keys = jax.random.split(warm_key, config.chains)
-    for start in range(0, config.warmup, config.chunk):
-        stop = min(start + config.chunk, config.warmup)
-        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, start), stop - start))(chain_keys)
-        adapt = p_warmup(adapt, _split_chains(keys, layout), schedule[start:stop])
-        if progress:
-            progress("warmup", stop - start)
-    step_size = _final_step_size(adapt, da_final, config.warmup)
-    carry = (adapt.chain, step_size, adapt.inverse_mass_matrix)
+    schedule = jnp.asarray(build_schedule(config.warmup)).astype(jnp.int32) if config.warmup else None
+    adapt, _ = _run_phase(p_chunk, adapt, warm_key, schedule, config, layout, progress, "warmup", keep=False)
+    adapt = p_freeze(adapt)
+    frozen = jnp.tile(jnp.asarray([[2, 0]], dtype=jnp.int32), (config.draws, 1))
+    adapt, chunks = _run_phase(p_chunk, adapt, sample_key, frozen, config, layout, progress, "sampling", keep=True)
+    return _collect(chunks, jax.device_get(adapt.step_size), jax.device_get(adapt.inverse_mass_matrix))
+
+
+def _run_phase(p_chunk, adapt, rng_key, schedule, config, layout, progress, phase, keep):
+    """Run ``schedule`` in chunks of ``config.chunk`` steps; keep the draws if asked."""
     chunks = []
-    chain_keys = jax.random.split(sample_key, config.chains)
-    for start in range(0, config.draws, config.chunk):
-        stop = min(start + config.chunk, config.draws)
+    if schedule is None:
+        return adapt, chunks
+    total = schedule.shape[0]
+    chain_keys = jax.random.split(rng_key, config.chains)
+    for start in range(0, total, config.chunk):
+        stop = min(start + config.chunk, total)
         keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, start), stop - start))(chain_keys)
-        carry, out = p_sample(carry, _split_chains(keys, layout))
-        chunks.append(jax.device_get(out))
+        adapt, out = p_chunk(adapt, _split_chains(keys, layout), schedule[start:stop])
+        if keep:
+            chunks.append(jax.device_get(out))
+        else:
+            jax.block_until_ready(adapt)
         if progress:
-            progress("sampling", stop - start)
-    return _collect(chunks, layout, jax.device_get(carry[1]), jax.device_get(carry[2]), max_doublings)
+            progress(phase, stop - start)
+    return adapt, chunks
 
 
-def _final_step_size(adapt: AdaptState, da_final, num_warmup: int):
-    """The averaged step size of the last window (Stan's choice), or the current one if no warmup."""
-    if num_warmup == 0:
-        return adapt.step_size
-    return jax.vmap(jax.vmap(lambda s: jnp.exp(s.log_step_size_avg)))(adapt.step_size_state)
+def _strong(tree):
+    """Drop weak types so that the state's signature does not change after the first chunk."""
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype) + jnp.zeros((), jnp.asarray(x).dtype), tree)
 
 
 def _device_layout(chains: int) -> tuple[int, int]:
@@ -157,7 +163,7 @@ def _device_layout(chains: int) -> tuple[int, int]:
     return devices, chains // devices
 
 
-def _parallel(fn, layout, broadcast=None):
+def _parallel(fn, broadcast=None):
     """pmap over devices of vmap over chains; arguments marked in ``broadcast`` are shared."""
     broadcast = broadcast or ()
     in_axes = tuple(None if b else 0 for b in broadcast) if broadcast else 0
@@ -175,7 +181,7 @@ def _merge(x):
     return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
 
 
-def _collect(chunks, layout, step_size, imm, max_doublings) -> NUTSOutput:
+def _collect(chunks, step_size, imm) -> NUTSOutput:
     """Join chunks along the draw axis and flatten (device, chain) into one chain axis."""
     positions = jax.tree_util.tree_map(lambda *xs: np.concatenate([_merge(x) for x in xs], axis=1),
                                        *[c[0] for c in chunks])

