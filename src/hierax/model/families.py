@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
@@ -84,6 +85,23 @@ def _check_poisson(y, trials):
         raise DataError("a poisson response must be counts: whole numbers >= 0")
 
 
+def _sample_gaussian(rng_key, eta, sigma, trials, link):
+    return eta + sigma * jax.random.normal(rng_key, eta.shape)
+
+
+def _sample_bernoulli(rng_key, eta, sigma, trials, link):
+    return jax.random.bernoulli(rng_key, LINKS[link].inverse(eta)).astype(eta.dtype)
+
+
+def _sample_binomial(rng_key, eta, sigma, trials, link):
+    return jax.random.binomial(rng_key, trials, LINKS[link].inverse(eta)).astype(eta.dtype)
+
+
+def _sample_poisson(rng_key, eta, sigma, trials, link):
+    # Wide priors can put exp(eta) beyond any count; cap the rate so draws stay finite.
+    return jax.random.poisson(rng_key, jnp.minimum(jnp.exp(eta), 1e9)).astype(eta.dtype)
+
+
 @dataclass(frozen=True)
 class Family:
     """A response distribution.
@@ -95,6 +113,7 @@ class Family:
     has_sigma : whether the family has a residual sd parameter.
     log_likelihood : ``(y, eta, sigma, trials, link_name) -> pointwise log density``.
     check : ``(y, trials) -> None``, raising DataError for impossible responses.
+    sample : ``(rng_key, eta, sigma, trials, link_name) -> simulated responses``.
     """
 
     name: str
@@ -102,6 +121,7 @@ class Family:
     has_sigma: bool
     log_likelihood: Callable
     check: Callable
+    sample: Callable
 
     @property
     def default_link(self) -> str:
@@ -109,10 +129,10 @@ class Family:
 
 
 FAMILIES = {
-    "gaussian": Family("gaussian", ("identity",), True, _gaussian, _check_gaussian),
-    "bernoulli": Family("bernoulli", ("logit", "probit"), False, _bernoulli, _check_bernoulli),
-    "binomial": Family("binomial", ("logit", "probit"), False, _binomial, _check_binomial),
-    "poisson": Family("poisson", ("log",), False, _poisson, _check_poisson),
+    "gaussian": Family("gaussian", ("identity",), True, _gaussian, _check_gaussian, _sample_gaussian),
+    "bernoulli": Family("bernoulli", ("logit", "probit"), False, _bernoulli, _check_bernoulli, _sample_bernoulli),
+    "binomial": Family("binomial", ("logit", "probit"), False, _binomial, _check_binomial, _sample_binomial),
+    "poisson": Family("poisson", ("log",), False, _poisson, _check_poisson, _sample_poisson),
 }
 
 
