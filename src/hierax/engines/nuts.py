@@ -152,7 +152,7 @@ def _run_phase(p_chunk, adapt, rng_key, schedule, config, layout, progress, phas
 
 def _strong(tree):
     """Drop weak types so that the state's signature does not change after the first chunk."""
-    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype) + jnp.zeros((), jnp.asarray(x).dtype), tree)
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
 
 def _device_layout(chains: int) -> tuple[int, int]:
