@@ -2,7 +2,8 @@
 
 Tolerances, as ../shared/reference/README.md states them: for each parameter,
 |mean - ref| <= 4 sqrt(mcse_ref^2 + mcse_ours^2) and |sd - ref_sd| <= 10% of ref_sd; and no
-divergent transitions. Our MCSE is ArviZ's MCSE of the mean over our draws.
+divergent transitions, all at default sampler settings (target_accept and parameterisation), as
+item 4 asks. Our MCSE is ArviZ's MCSE of the mean over our draws.
 
 Sources:
 - eight schools: posteriordb reference draws (rstan, 10 chains x 1,000 kept draws), summarised in
@@ -70,10 +71,7 @@ def test_eight_schools_matches_posteriordb():
     data = pd.DataFrame({"y": raw["y"], "s": raw["sigma"], "school": range(1, 9)})
     fit = hx.fit("y | se(s) ~ 1 + (1 | school)", data, seed=11,
                  priors={"Intercept": hx.Normal(0, 5), "sd": hx.HalfCauchy(5)})
-    # Measured over seeds 1-8 at default settings: 0, 0, 0, 1, 0, 0, 1, 2 divergent draws of 4,000
-    # (at target_accept 0.9: one seed with 1). Issue 2 asks for none; until the defaults achieve
-    # that, this test bounds the rate at 0.1% of draws and checks the posterior itself.
-    assert int(fit.idata.sample_stats["diverging"].sum()) <= 4, fit.warnings
+    assert_no_divergences(fit)
     ref = pd.read_csv(folder / "reference_summary.csv").set_index("parameter")
     reference = {p: (r["mean"], r["sd"], r["mcse_mean"]) for p, r in ref.iterrows()}
     mu = post(fit, "beta", fixed="(Intercept)")
@@ -159,13 +157,12 @@ def test_cbpp_binomial_matches_stan():
 
 
 def test_grouseticks_poisson_matches_stan():
-    # Not yet at default settings: with every group non-centred, NUTS at target_accept 0.8 gives
-    # 20-90 divergent transitions here (Stan's reference also needed adapt_delta 0.99). Centring
-    # the observation-level term and target_accept 0.95 give none; see issue 2's notes.
+    # The hardest of the references (Stan's needed adapt_delta 0.99): at default settings warmup
+    # centres the counts that pin their observation-level effect (about 80 of 403) and the
+    # broods with the most ticks, finds divergences late in warmup at 0.95 and moves to 0.99.
     data = pd.read_csv(SHARED / "data" / "teaching" / "grouseticks.csv").astype({"YEAR": str})
     fit = hx.fit("TICKS ~ YEAR + cHEIGHT + (1 | INDEX) + (1 | BROOD) + (1 | LOCATION)", data, family="poisson",
-                 seed=1, target_accept=0.95, parameterisation={"INDEX": "centered"},
-                 priors={"Intercept": hx.Normal(0, 5), "b": hx.Normal(0, 5), "sd": hx.HalfNormal(1)})
+                 seed=1, priors={"Intercept": hx.Normal(0, 5), "b": hx.Normal(0, 5), "sd": hx.HalfNormal(1)})
     assert_no_divergences(fit)
     pairs = {"b0": post(fit, "beta", fixed="(Intercept)"), "b96": post(fit, "beta", fixed="YEAR[96]"),
              "b97": post(fit, "beta", fixed="YEAR[97]"), "bh": post(fit, "beta", fixed="cHEIGHT")}

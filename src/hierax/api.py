@@ -10,6 +10,8 @@ from tqdm.auto import tqdm
 
 from hierax.config import check_seed, nuts_config
 from hierax.density import initial_position, make_logdensity
+from hierax.density.centering import describe_centering, make_retune
+from hierax.density.logdensity import default_centering
 from hierax.design import build_design
 from hierax.engines import sample_nuts
 from hierax.errors import HieraxError
@@ -25,7 +27,7 @@ METHODS = ("nuts",)
 
 def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", priors: dict | None = None,
         chains: int = 4, warmup: int = 1000, draws: int = 1000, seed: int | None = None,
-        target_accept: float = 0.8, max_tree_depth: int = 10, link: str | None = None,
+        target_accept: float | None = None, max_tree_depth: int = 10, link: str | None = None,
         parameterisation=None, progress: bool = False) -> FitResult:
     """Fit a hierarchical model written as an lme4/brms formula.
 
@@ -38,7 +40,14 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     method : "nuts" (full Bayesian inference; the default).
     priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`.
     chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings.
-    parameterisation : "noncentered" (default), "centered", or a dict by group.
+        ``target_accept=None`` (default) is 0.95, raised to 0.99 when divergent transitions
+        appear late in warmup or in sampling (then discarded, the end of warmup rerun and
+        sampling restarted, see :func:`hierax.engines.sample_nuts`); a number is used as given.
+        ``fit.adaptation`` reports what happened.
+    parameterisation : "auto" (default), "noncentered", "centered", or a dict of these by group.
+        "auto" starts every level non-centred and, early in warmup, centres the levels that the
+        data inform strongly (see ``hierax.density.centering``); ``fit.parameterisation`` reports
+        the outcome.
     progress : show a progress bar.
 
     Returns
@@ -63,11 +72,14 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     timing["setup"] = time.perf_counter() - start
     output = _run_nuts(spec, config, seed, progress, timing)
     start = time.perf_counter()
-    idata = build_inference_data(spec, output, design.response_name)
+    idata = build_inference_data(spec, output, design.response_name, output.aux)
     messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec))
     timing["results"] = time.perf_counter() - start
     return FitResult(formula, spec.family.name, spec.link.name, method, spec, design.info, idata, config,
-                     seed, messages, timing, _versions())
+                     seed, messages, timing, _versions(), describe_centering(spec, output.aux),
+                     {"target_accept": output.target_accept,
+                      "raised": [{"phase": phase, "target_accept": t, "divergent": n}
+                                 for phase, t, n in output.escalations]})
 
 
 def _run_nuts(spec, config, seed, progress, timing):
@@ -83,7 +95,8 @@ def _run_nuts(spec, config, seed, progress, timing):
         bar.update(steps)
 
     try:
-        output = sample_nuts(run_key, logdensity, positions, config, update)
+        output = sample_nuts(run_key, logdensity, positions, config, update,
+                             aux=default_centering(spec), retune=make_retune(spec))
     finally:
         bar.close()
     timing["sampling"] = time.perf_counter() - start

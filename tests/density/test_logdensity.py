@@ -26,9 +26,9 @@ DATA["b01"] = (DATA["s"] > 2).astype(float)
 PRIORS = {"Intercept": hx.Normal(0, 2), "b": hx.Normal(0, 1), "sd": hx.HalfNormal(1), "cor": hx.LKJ(1.5)}
 
 
-def expected_logdensity(spec, position, loglik):
-    """log p(y | params) + log priors + log Jacobian, written out with scipy."""
-    params, _ = make_constrain(spec)(position)
+def expected_logdensity(spec, position, loglik, centring):
+    """log p(y | params) + log priors + log Jacobian, written out with scipy, level by level."""
+    params, _ = make_constrain(spec)(position, centring)
     beta = np.asarray(params["beta"])
     sd = np.asarray(params["sd"]["g"])
     L = np.asarray(params["cor_chol"]["g"])
@@ -41,11 +41,16 @@ def expected_logdensity(spec, position, loglik):
     total += (2 * 1.5 - 2) * np.log(L[1, 1])                                 # LKJ(1.5), K = 2
     raw = np.asarray(position["cor_raw"]["g"])
     total += np.sum(np.log1p(-np.tanh(raw) ** 2))                          # tanh Jacobian
+    v = np.asarray(position["z"]["g"])
     cov = np.diag(sd) @ L @ L.T @ np.diag(sd)
-    if block.parameterisation == "noncentered":
-        total += stats.norm.logpdf(np.asarray(position["z"]["g"])).sum()
-    else:
-        total += stats.multivariate_normal(np.zeros(2), cov).logpdf(b).sum()
+    for level, w in enumerate(centring["g"]):
+        # coordinates v: b = diag(sd^(1-w)) (A v - w * m), A = diag(1-w) L + diag(w), m = the fixed
+        # coefficients (both effects of g have one); density of v = that of b times |det diag(sd^(1-w)) A|
+        A = np.diag(1 - w) @ L + np.diag(w)
+        expected_b = np.diag(sd ** (1 - w)) @ (A @ v[level] - w * beta)
+        np.testing.assert_allclose(b[level], expected_b, rtol=1e-12, atol=1e-12)
+        total += stats.multivariate_normal(np.zeros(2), cov).logpdf(expected_b)
+        total += np.sum((1 - w) * np.log(sd)) + np.log(np.abs(np.linalg.det(A)))
     if spec.has_sigma:
         sigma = float(params["sigma"])
         total += stats.expon(scale=1 / spec.sigma_prior.rate).logpdf(sigma) + np.log(sigma)
@@ -61,12 +66,54 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("parameterisation", ["noncentered", "centered"])
+WEIGHTS = {
+    "noncentered": np.zeros((5, 2)),
+    "centered": np.ones((5, 2)),
+    "mixed": np.array([[1, 1], [0, 0], [0.3, 0.7], [1, 0], [0.5, 0.5]]),   # what "auto" can produce
+}
+
+
+def test_full_weight_makes_the_whole_effect_the_coordinate():
+    """w = 1 (Gelfand's centring): v is the level's whole effect, fixed coefficient included."""
+    spec = specify(build_design(parse_formula("y ~ x + (1 + x | g)"), DATA), priors=PRIORS)
+    position = initial_position(jax.random.PRNGKey(1), spec)
+    params, _ = make_constrain(spec)(position, {"g": WEIGHTS["centered"]})
+    whole = np.asarray(params["b"]["g"]) + np.asarray(params["beta"])
+    np.testing.assert_allclose(whole, np.asarray(position["z"]["g"]), rtol=1e-12)
+
+
+def test_nested_levels_are_centred_on_their_parents():
+    data = DATA.assign(sub=[f"{g}{i % 2}" for i, g in enumerate(DATA["g"])])
+    spec = specify(build_design(parse_formula("y ~ 1 + (1 | g/sub)"), data), priors=PRIORS)
+    names = {b.group: b.name for b in spec.blocks}
+    position = initial_position(jax.random.PRNGKey(1), spec)
+    weights = {b.name: np.ones((b.num_levels, 1)) for b in spec.blocks}
+    params, _ = make_constrain(spec)(position, weights)
+    fine = next(b for b in spec.blocks if b.group == "g:sub")
+    parent_of = np.asarray([levels.split(":")[0] for levels in fine.levels])
+    coarse = next(b for b in spec.blocks if b.group == "g")
+    b_coarse = dict(zip(coarse.levels, np.asarray(params["b"][names["g"]])[:, 0]))
+    whole = (np.asarray(params["b"][names["g:sub"]])[:, 0] + float(params["beta"][0])
+             + np.asarray([b_coarse[p] for p in parent_of]))
+    np.testing.assert_allclose(whole, np.asarray(position["z"][names["g:sub"]])[:, 0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("weights", WEIGHTS)
 @pytest.mark.parametrize("formula, family, loglik", CASES)
-def test_logdensity_matches_direct_computation(formula, family, loglik, parameterisation):
-    spec = specify(build_design(parse_formula(formula), DATA), family, priors=PRIORS, parameterisation=parameterisation)
+def test_logdensity_matches_direct_computation(formula, family, loglik, weights):
+    spec = specify(build_design(parse_formula(formula), DATA), family, priors=PRIORS)
     position = initial_position(jax.random.PRNGKey(1), spec)
     position["cor_raw"]["g"] = position["cor_raw"]["g"] + 0.4
-    got = float(make_logdensity(spec)(position))
-    want = expected_logdensity(spec, position, lambda eta, p: loglik(spec.y, eta, p, DATA))
+    position["z"]["g"] = position["z"]["g"] + jax.random.normal(jax.random.PRNGKey(2), (5, 2))
+    centring = {"g": WEIGHTS[weights]}
+    got = float(make_logdensity(spec)(position, centring))
+    want = expected_logdensity(spec, position, lambda eta, p: loglik(spec.y, eta, p, DATA), centring)
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("choice, weight", [("centered", 1.0), ("noncentered", 0.0), ("auto", 0.0)])
+def test_default_weights_follow_the_requested_parameterisation(choice, weight):
+    spec = specify(build_design(parse_formula("y ~ x + (1 + x | g)"), DATA), priors=PRIORS, parameterisation=choice)
+    position = initial_position(jax.random.PRNGKey(1), spec)
+    expected = make_logdensity(spec)(position, {"g": np.full((5, 2), weight)})
+    np.testing.assert_allclose(float(make_logdensity(spec)(position)), float(expected), rtol=1e-12)

@@ -20,7 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--warmup", type=int, default=1000)
     fit.add_argument("--draws", type=int, default=1000)
     fit.add_argument("--seed", type=int, default=None)
-    fit.add_argument("--target-accept", type=float, default=0.8)
+    fit.add_argument("--target-accept", type=float, default=None,
+                     help="default: 0.95, raised to 0.99 if late warmup meets divergences")
+    fit.add_argument("--parameterisation", default="auto", choices=["auto", "noncentered", "centered"],
+                     help="of the group effects: auto (default) chooses per level during warmup")
     fit.add_argument("--out", default=None, help="save the fit (netCDF) to this path")
     fit.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -55,7 +58,8 @@ def run_fit(args) -> int:
         raise HieraxError(f"{args.out} already exists; choose another name or add --force")
     data = load_data(args.data)
     fit = hx.fit(args.formula, data, family=args.family, link=args.link, chains=args.chains, warmup=args.warmup,
-                 draws=args.draws, seed=args.seed, target_accept=args.target_accept, progress=not args.no_progress)
+                 draws=args.draws, seed=args.seed, target_accept=args.target_accept,
+                 parameterisation=args.parameterisation, progress=not args.no_progress)
     print_fit(fit)
     if args.out:
         print(f"\nsaved to {save(fit, args.out, overwrite=args.force)}")

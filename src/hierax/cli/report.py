@@ -20,11 +20,11 @@ def print_fit(fit) -> None:
     print(f"Family: {fit.family} (link: {fit.link});  {spec.num_obs} observations")
     for block in spec.blocks:
         kind = "correlated" if block.has_cor else "independent"
-        print(f"  group {block.group}: {block.num_levels} levels, effects {', '.join(block.terms)} ({kind}, "
-              f"{block.parameterisation})")
+        print(f"  group {block.group}: {block.num_levels} levels, effects {', '.join(block.terms)} ({kind}; "
+              f"{_centering_text(fit.parameterisation.get(block.name))})")
     cfg = fit.config
     print(f"NUTS: {cfg.chains} chains x {cfg.draws} draws after {cfg.warmup} warmup, seed {fit.seed}, "
-          f"{fit.timing.get('sampling', 0):.1f} s sampling")
+          f"{fit.timing.get('sampling', 0):.1f} s sampling, target_accept {_target_text(fit)}")
     print("\nPriors:")
     print(fit.priors)
     print("\nPosterior summary (estimate = posterior mean):")
@@ -35,3 +35,20 @@ def print_fit(fit) -> None:
             print(f"  - {message}")
     else:
         print("\nDiagnostics: no divergences, no saturated trees, E-BFMI, R-hat and ESS fine.")
+
+
+def _centering_text(choice: dict | None) -> str:
+    if not choice:
+        return "parameterisation unknown"
+    counts = f"{choice['centered']} levels centred, {choice['noncentered']} non-centred"
+    return f"{counts}, chosen during warmup" if choice["choice"] == "auto" else f"{choice['choice']}: {counts}"
+
+
+def _target_text(fit) -> str:
+    used = fit.adaptation.get("target_accept", fit.config.target_accept)
+    raised = fit.adaptation.get("raised", [])
+    if not raised:
+        return f"{used:g}"
+    steps = "; ".join(f"{r['divergent']} divergent transitions in {r['phase']} at {r['target_accept']:g}"
+                      + (", draws discarded" if r["phase"] == "sampling" else "") for r in raised)
+    return f"{used:g} (raised after {steps})"

@@ -56,5 +56,13 @@ def initial_position(rng_key, spec: ModelSpec):
         position["log_sd"] = {n: jnp.log(sd_start) + jitter(s, 0.5) for n, s in shapes["log_sd"].items()}
         if "cor_raw" in shapes:
             position["cor_raw"] = {n: jitter(s, 0.2) for n, s in shapes["cor_raw"].items()}
-        position["z"] = {n: jitter(s, 0.2) for n, s in shapes["z"].items()}
+        position["z"] = {b.name: jitter(shapes["z"][b.name], 0.2) + _centred_start(b, beta) for b in spec.blocks}
     return position
+
+
+def _centred_start(block, beta: np.ndarray) -> np.ndarray:
+    """Coordinates of b = 0 for levels centred by the user's choice: the level's mean (its fixed
+    part; nested parents' effects start near 0). Non-centred coordinates start at 0."""
+    if block.parameterisation != "centered":
+        return np.zeros((block.num_levels, block.num_terms))
+    return block.mean_design @ beta

@@ -6,9 +6,21 @@ The model, for observation i and random block k with levels l = g_k[i]:
     y_i ~ family(link^-1(eta_i), sigma)
     b_k[l] ~ MVN(0, diag(sd_k) R_k diag(sd_k)),   R_k = L_k L_k^T,  L_k ~ LKJ-Cholesky(eta)
 
-Non-centred blocks hold z_k[l] ~ N(0, I) and set b_k[l] = diag(sd_k) L_k z_k[l]; centred
-blocks hold b_k directly. Either way the random effects are a (levels, q) array per block and
-the predictor gathers rows by the integer group index: no dense Z is ever formed.
+Each level l of a block is held in coordinates v_l with a centring weight w_l in [0, 1] per
+effect (Papaspiliopoulos, Roberts and Skold 2007; Gorinova, Moore and Hoffman 2020):
+
+    b_l = diag(sd^(1 - w_l)) (A_l v_l - w_l * m_l),   A_l = diag(1 - w_l) L + diag(w_l),
+
+where m_l is the mean the level varies around: its fixed coefficient plus the effects of the
+coarser groups that nest it (``hierax.model.hierarchy``). w = 0 is the non-centred form
+(v_l ~ N(0, I)); w = 1 makes v_l = m_l + b_l, the level's whole effect, the coordinate
+(Gelfand, Sahu and Carlin 1995), with neither sd nor the correlations in the map; values between
+are partially centred. The density of v_l is that of b_l times the Jacobian
+|det diag(sd^(1 - w_l)) A_l| (the shift depends on other parameters only, so it adds nothing). The weights {block: (levels, q)} are an argument of the
+density rather than part of the spec, so that a sampler can set them during warmup without
+recompiling (``hierax.density.centering``). Either way the random effects are a (levels, q)
+array per block and the predictor gathers rows by the integer group index: no dense Z is ever
+formed.
 
 Position layout (a dict pytree of unconstrained arrays):
 ``beta`` (p,), ``log_sigma`` (), ``log_sd`` {block: (q,)}, ``cor_raw`` {block: (q(q-1)/2,)},
@@ -41,22 +53,31 @@ def position_shapes(spec: ModelSpec) -> dict:
     return shapes
 
 
+def default_centering(spec: ModelSpec) -> dict:
+    """The starting weights: 1 for every level of a "centered" block, 0 elsewhere."""
+    return {b.name: np.full((b.num_levels, b.num_terms), float(b.parameterisation == "centered"))
+            for b in spec.blocks}
+
+
 def make_constrain(spec: ModelSpec):
-    """Build ``constrain(position) -> (params, log_jacobian)``.
+    """Build ``constrain(position, centring=None) -> (params, log_jacobian)``.
 
     ``params`` holds ``beta``, ``sigma`` (if any) and per block ``sd``, ``cor_chol`` (identity
-    when independent) and ``b`` (levels, q): the quantities a user reads.
+    when independent) and ``b`` (levels, q): the quantities a user reads. ``centring`` holds the
+    per-level weights (default: :func:`default_centering`).
     """
     blocks = spec.blocks
+    default = default_centering(spec)
 
-    def constrain(position):
+    def constrain(position, centring=None):
+        centring = default if centring is None else centring
         params = {"beta": position["beta"]}
         log_jac = 0.0
         if spec.has_sigma:
             params["sigma"] = jnp.exp(position["log_sigma"])
             log_jac += position["log_sigma"]
         sds, chols, bs = {}, {}, {}
-        for block in blocks:
+        for block in spec.blocks_coarse_to_fine:
             log_sd = position["log_sd"][block.name]
             sd = jnp.exp(log_sd)
             log_jac += jnp.sum(log_sd)
@@ -65,17 +86,26 @@ def make_constrain(spec: ModelSpec):
                 log_jac += jac
             else:
                 L = jnp.eye(block.num_terms)
-            z = position["z"][block.name]
-            if block.parameterisation == "noncentered":
-                b = (z @ L.T) * sd if block.has_cor else z * sd
-            else:
-                b = z
+            v = position["z"][block.name]
+            weight = jnp.asarray(centring[block.name])
+            rotated = (1.0 - weight) * (v @ L.T) + weight * v if block.has_cor else v
+            shift = weight * parent_mean(block, position["beta"], bs)
+            b = (rotated - shift) * jnp.exp((1.0 - weight) * log_sd)
             sds[block.name], chols[block.name], bs[block.name] = sd, L, b
         if blocks:
             params.update(sd=sds, cor_chol=chols, b=bs)
         return params, log_jac
 
     return constrain
+
+
+def parent_mean(block, beta, bs: dict):
+    """m_l (levels, q): the fixed part of each level's mean plus the nesting blocks' effects."""
+    mean = jnp.asarray(block.mean_design) @ beta
+    for parent in block.parents:
+        for here, there in parent.terms:
+            mean = mean.at[:, here].add(bs[parent.block][parent.index, there])
+    return mean
 
 
 def make_linear_predictor(spec: ModelSpec):
@@ -109,10 +139,10 @@ def make_pointwise_loglik(spec: ModelSpec):
 
 
 def make_log_prior(spec: ModelSpec):
-    """Build ``log_prior(params, position) -> scalar`` (random-effect densities included)."""
+    """Build ``log_prior(params, position, centring) -> scalar`` (random-effect densities included)."""
     fixed_priors = spec.fixed_priors
 
-    def log_prior(params, position):
+    def log_prior(params, position, centring):
         beta = params["beta"]
         total = sum(prior.logpdf(beta[j]) for j, prior in enumerate(fixed_priors)) if fixed_priors else 0.0
         if spec.has_sigma:
@@ -123,24 +153,33 @@ def make_log_prior(spec: ModelSpec):
             L = params["cor_chol"][block.name]
             if block.has_cor:
                 total += block.cor_prior.logpdf_cholesky(L)
-            total += _random_effects_logpdf(block, position["z"][block.name], sd, L)
+            weight = jnp.asarray(centring[block.name])
+            total += _random_effects_logpdf(params["b"][block.name], jnp.log(sd), L, weight, block.has_cor)
         return total
 
     return log_prior
 
 
-def _random_effects_logpdf(block, z, sd, L):
-    """Standard normal on z (non-centred) or MVN(0, diag(sd) R diag(sd)) on b (centred)."""
-    if block.parameterisation == "noncentered":
-        return -0.5 * jnp.sum(z**2) - 0.5 * z.size * _LOG_2PI
-    chol = sd[:, None] * L
-    white = jax.scipy.linalg.solve_triangular(chol, z.T, lower=True)
-    return (-0.5 * jnp.sum(white**2) - block.num_levels * jnp.sum(jnp.log(jnp.diagonal(chol)))
-            - 0.5 * z.size * _LOG_2PI)
+def _random_effects_logpdf(b, log_sd, L, weight, has_cor):
+    """Density of the coordinates v: sum over levels of log MVN(b_l; 0, diag(sd) R diag(sd))
+    plus log |det diag(sd^(1 - w_l)) A_l|, A_l = diag(1 - w_l) L + diag(w_l) (lower triangular).
+
+    The MVN's -log sd and the Jacobian's (1 - w) log sd combine into -w log sd. One triangular
+    solve per level: O(levels q^2), small beside the likelihood's O(n q).
+    """
+    scaled = b * jnp.exp(-log_sd)
+    total = -0.5 * jnp.sum(scaled**2) if not has_cor else \
+        -0.5 * jnp.sum(jax.scipy.linalg.solve_triangular(L, scaled.T, lower=True) ** 2)
+    if has_cor:
+        diag_L = jnp.diagonal(L)
+        total += jnp.sum(jnp.log((1.0 - weight) * diag_L + weight)) - b.shape[0] * jnp.sum(jnp.log(diag_L))
+    return total - jnp.sum(weight * log_sd) - 0.5 * b.size * _LOG_2PI
 
 
 def make_logdensity(spec: ModelSpec):
-    """Build ``logdensity(position) -> scalar``: log posterior up to a constant, unconstrained.
+    """Build ``logdensity(position, centring=None) -> scalar``: log posterior up to a constant.
+
+    The position is unconstrained; ``centring`` holds the per-level weights (default: the spec's).
 
     Examples
     --------
@@ -150,9 +189,11 @@ def make_logdensity(spec: ModelSpec):
     constrain = make_constrain(spec)
     loglik = make_pointwise_loglik(spec)
     log_prior = make_log_prior(spec)
+    default = default_centering(spec)
 
-    def logdensity(position):
-        params, log_jac = constrain(position)
-        return jnp.sum(loglik(params)) + log_prior(params, position) + log_jac
+    def logdensity(position, centring=None):
+        centring = default if centring is None else centring
+        params, log_jac = constrain(position, centring)
+        return jnp.sum(loglik(params)) + log_prior(params, position, centring) + log_jac
 
     return logdensity

@@ -25,7 +25,11 @@ from blackjax.mcmc import hmc, nuts
 
 @dataclass(frozen=True)
 class NUTSConfig:
-    """Options of the sampler (validated by ``hierax.config``)."""
+    """Options of the sampler (validated by ``hierax.config``).
+
+    ``escalate``: target acceptance rates to move to, in turn, while divergent transitions appear
+    late in warmup or in sampling (see :func:`sample_nuts`).
+    """
 
     chains: int = 4
     warmup: int = 1000
@@ -33,6 +37,7 @@ class NUTSConfig:
     target_accept: float = 0.8
     max_tree_depth: int = 10
     chunk: int = 100
+    escalate: tuple = ()
 
 
 class AdaptState(NamedTuple):
@@ -46,7 +51,10 @@ class AdaptState(NamedTuple):
 
 
 class NUTSOutput(NamedTuple):
-    """Draws with leading (chain, draw) axes and the sampler's per-draw statistics."""
+    """Draws with leading (chain, draw) axes and the sampler's per-draw statistics.
+
+    ``aux`` is the density's auxiliary argument as it was while sampling (after any retune).
+    """
 
     positions: object
     diverging: np.ndarray
@@ -57,38 +65,128 @@ class NUTSOutput(NamedTuple):
     logdensity: np.ndarray
     step_size: np.ndarray
     inverse_mass_matrix: np.ndarray
+    aux: object = None
+    target_accept: float = 0.8
+    escalations: tuple = ()
+
+
+SKIP = 3  # schedule stage of a padding step: nothing moves, so every chunk has one length
 
 
 def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUTSConfig,
-                progress: Callable | None = None) -> NUTSOutput:
+                progress: Callable | None = None, aux=None, retune: Callable | None = None) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
     ----------
     rng_key : a JAX PRNG key.
-    logdensity_fn : log density of one position (a pytree).
+    logdensity_fn : ``logdensity_fn(position, aux)``, the log density of one position (a pytree).
     initial_positions : pytree with a leading axis of length ``chains``.
     config : NUTSConfig
     progress : optional ``progress(phase, steps_done)`` called after each chunk.
+    aux : pytree of arrays shared by all chains and passed to the density (None if unused). It
+        is an argument of the compiled chunk, so changing it costs no recompilation.
+    retune : optional host callback ``retune(positions, inverse_mass_matrix, aux) -> (positions,
+        inverse_mass_matrix, aux)``, called once, at the end of an early slow warmup window,
+        with a leading chain axis on every array. It may move the chains to new coordinates of
+        the same distribution (e.g. centre some random effects); warmup then adapts to them.
+
+    Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
+    acceptance rate to the next one: if they appear in the second half of warmup's last slow
+    window, that window runs again; if they appear in sampling, the draws are discarded, the last
+    slow and final fast windows run again at the new target, and sampling starts over. (The
+    first half of a window is not counted: each window restarts the step-size search at ten
+    times the last step size, and its first trials diverge on easy posteriors too.) Warmup may
+    adapt in any way; the draws returned come from one run with fixed settings.
+
+    Returns
+    -------
+    NUTSOutput
+        With the target acceptance rate finally used and, in ``escalations``, a (phase, target,
+        divergent transitions) record of each run that made it rise.
+    """
+    run = _Run(_build_steps(logdensity_fn, config.max_tree_depth), config, _device_layout(config.chains), progress)
+    warm_key, sample_key = jax.random.split(rng_key)
+    adapt = run.steps.init(_split_chains(initial_positions, run.layout), aux)
+    schedule = np.asarray(build_schedule(config.warmup), dtype=np.int32).reshape(-1, 2)
+    cut = _retune_index(schedule) if retune is not None else None
+    last = _last_slow_window(schedule)
+    pieces = _pieces(len(schedule), cut, last)
+    target, rates, history = config.target_accept, list(config.escalate), []
+
+    def warm(adapt, part, lo, hi):
+        key = jax.random.fold_in(warm_key, 1000 * len(history) + part)
+        return _run_phase(run, adapt, key, schedule[lo:hi], aux, target, "warmup", False, (hi - lo) // 2)
+
+    for part, (lo, hi) in enumerate(pieces):
+        adapt, found = warm(adapt, part, lo, hi)
+        while (lo, hi) == last and found and rates:
+            history.append(("warmup", target, found))
+            target = rates.pop(0)
+            adapt, found = warm(adapt, part, lo, hi)
+        if hi == cut:
+            adapt, aux = _apply_retune(run, retune, adapt, aux)
+    while True:
+        adapt = run.steps.freeze(adapt, jnp.asarray(config.warmup > 0))
+        frozen = np.tile(np.asarray([[2, 0]], dtype=np.int32), (config.draws, 1))
+        key = jax.random.fold_in(sample_key, len(history))
+        adapt, chunks = _run_phase(run, adapt, key, frozen, aux, target, "sampling", keep=True)
+        output = _collect(chunks, config.draws, jax.device_get(adapt.step_size),
+                          jax.device_get(adapt.inverse_mass_matrix), aux)
+        found = int(output.diverging.sum())
+        if not (found and rates and last):
+            return output._replace(target_accept=target, escalations=tuple(history))
+        history.append(("sampling", target, found))
+        target = rates.pop(0)
+        for part, (lo, hi) in enumerate(pieces):
+            if lo >= last[0]:
+                adapt, _ = warm(adapt, part, lo, hi)
+
+
+class _Run(NamedTuple):
+    steps: object
+    config: NUTSConfig
+    layout: tuple
+    progress: Callable | None
+
+
+class _Steps(NamedTuple):
+    init: Callable
+    chunk: Callable
+    reinit: Callable
+    freeze: Callable
+
+
+def _build_steps(logdensity_fn: Callable, max_tree_depth: int) -> _Steps:
+    """The compiled per-chain functions (each pmap over devices of vmap over chains).
+
+    ``chunk(adapt, keys, schedule, aux, target)`` runs one scan over a schedule of (stage,
+    window_end) rows: stage 0/1 adapt (fast/slow window) towards acceptance rate ``target``, 2
+    samples with frozen settings, 3 skips. ``target`` is an argument, so raising it costs no
+    recompilation; only the dual averaging's gradient (target - acceptance rate) reads it.
     """
     kernel = nuts.build_kernel()
     mm_init, mm_update, mm_final = mass_matrix_adaptation(True)
-    da_init, da_update, da_final = dual_averaging_adaptation(config.target_accept)
-    layout = _device_layout(config.chains)
-    max_doublings = config.max_tree_depth
+    da_init, _, _ = dual_averaging_adaptation(0.8)
 
-    def adapt_init(position):
+    def init(position, aux):
         flat, _ = jax.flatten_util.ravel_pytree(position)
-        state = hmc.init(position, logdensity_fn)
+        state = hmc.init(position, lambda p: logdensity_fn(p, aux))
         mm_state = mm_init(flat.shape[0])
         return _strong(AdaptState(state, da_init(1.0), mm_state, jnp.asarray(1.0), mm_state.inverse_mass_matrix))
+
+    def reinit(adapt: AdaptState, position, inverse_mass_matrix, aux):
+        """New coordinates mid-warmup: recompute the state; keep the step size's adaptation."""
+        state = hmc.init(position, lambda p: logdensity_fn(p, aux))
+        return _strong(adapt._replace(chain=state, inverse_mass_matrix=inverse_mass_matrix))
 
     def end_window(da_state, mm_state):
         mm_state = mm_final(mm_state)
         da_state = da_init(jnp.exp(da_state.log_step_size))
         return da_state, mm_state, jnp.exp(da_state.log_step_size), mm_state.inverse_mass_matrix
 
-    def adapt_update(adapt: AdaptState, state, acceptance_rate, window, window_end):
+    def adapt_update(adapt: AdaptState, state, acceptance_rate, window, window_end, target):
+        da_update = dual_averaging_adaptation(target)[1]
         da_state = da_update(adapt.step_size_state, acceptance_rate)
         mm_state = jax.lax.cond(window == 1, lambda m: mm_update(m, state.position), lambda m: m, adapt.mass_state)
         da_state, mm_state, step_size, imm = jax.lax.cond(
@@ -96,58 +194,102 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
             lambda d, m: (d, m, jnp.exp(d.log_step_size), adapt.inverse_mass_matrix), da_state, mm_state)
         return AdaptState(state, da_state, mm_state, step_size, imm)
 
-    def one_step(adapt: AdaptState, xs):
-        """One NUTS transition; stage 0/1 adapt (fast/slow window), stage 2 is frozen sampling."""
-        key, (stage, window_end) = xs
-        state, info = kernel(key, adapt.chain, logdensity_fn, adapt.step_size, adapt.inverse_mass_matrix,
-                             max_num_doublings=max_doublings)
-        adapt = jax.lax.cond(
-            stage < 2, lambda a: adapt_update(a, state, info.acceptance_rate, stage, window_end),
-            lambda a: a._replace(chain=state), adapt)
-        stats = (info.is_divergent, info.num_trajectory_expansions, info.num_integration_steps, info.energy,
-                 info.acceptance_rate, state.logdensity)
-        return adapt, (state.position, stats)
+    def chunk(adapt, keys, schedule, aux, target):
+        def logdensity(position):
+            return logdensity_fn(position, aux)
 
-    def run_chunk(adapt, keys, schedule):
+        def move(adapt: AdaptState, key, stage, window_end):
+            state, info = kernel(key, adapt.chain, logdensity, adapt.step_size, adapt.inverse_mass_matrix,
+                                 max_num_doublings=max_tree_depth)
+            adapt = jax.lax.cond(
+                stage < 2, lambda a: adapt_update(a, state, info.acceptance_rate, stage, window_end, target),
+                lambda a: a._replace(chain=state), adapt)
+            stats = (info.is_divergent, info.num_trajectory_expansions, info.num_integration_steps, info.energy,
+                     info.acceptance_rate, state.logdensity)
+            return adapt, (state.position, stats)
+
+        def one_step(adapt: AdaptState, xs):
+            key, (stage, window_end) = xs
+            shapes = jax.eval_shape(move, adapt, key, stage, window_end)[1]
+
+            def skip(adapt, *_):
+                return adapt, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+            return jax.lax.cond(stage == SKIP, skip, move, adapt, key, stage, window_end)
+
         return jax.lax.scan(one_step, adapt, (keys, schedule))
 
-    def freeze(adapt: AdaptState):
+    def freeze(adapt: AdaptState, warmed):
         """End of warmup: Stan keeps the averaged step size of the last window."""
-        step_size = jnp.exp(adapt.step_size_state.log_step_size_avg) if config.warmup else adapt.step_size
-        return adapt._replace(step_size=step_size)
+        averaged = jnp.exp(adapt.step_size_state.log_step_size_avg)
+        return adapt._replace(step_size=jnp.where(warmed, averaged, adapt.step_size))
 
-    p_init = _parallel(adapt_init)
-    p_chunk = _parallel(run_chunk, broadcast=(False, False, True))
-    p_freeze = _parallel(freeze)
-
-    warm_key, sample_key = jax.random.split(rng_key)
-    adapt = p_init(_split_chains(initial_positions, layout))
-    schedule = jnp.asarray(build_schedule(config.warmup)).astype(jnp.int32) if config.warmup else None
-    adapt, _ = _run_phase(p_chunk, adapt, warm_key, schedule, config, layout, progress, "warmup", keep=False)
-    adapt = p_freeze(adapt)
-    frozen = jnp.tile(jnp.asarray([[2, 0]], dtype=jnp.int32), (config.draws, 1))
-    adapt, chunks = _run_phase(p_chunk, adapt, sample_key, frozen, config, layout, progress, "sampling", keep=True)
-    return _collect(chunks, jax.device_get(adapt.step_size), jax.device_get(adapt.inverse_mass_matrix))
+    return _Steps(_parallel(init, broadcast=(False, True)),
+                  _parallel(chunk, broadcast=(False, False, True, True, True)),
+                  _parallel(reinit, broadcast=(False, False, False, True)), _parallel(freeze, broadcast=(False, True)))
 
 
-def _run_phase(p_chunk, adapt, rng_key, schedule, config, layout, progress, phase, keep):
-    """Run ``schedule`` in chunks of ``config.chunk`` steps; keep the draws if asked."""
-    chunks = []
-    if schedule is None:
-        return adapt, chunks
+def _retune_index(schedule: np.ndarray) -> int | None:
+    """Where warmup may change coordinates: the end of the second slow window when at least
+    three slow windows follow the fast one (so two remain to adapt to the new coordinates),
+    else the end of the first of two; None for warmups too short to adapt twice."""
+    slow_ends = [i + 1 for i, (stage, end) in enumerate(schedule) if stage == 1 and end]
+    if len(slow_ends) >= 3:
+        return slow_ends[1]
+    if len(slow_ends) == 2:
+        return slow_ends[0]
+    return None
+
+
+def _last_slow_window(schedule: np.ndarray) -> tuple[int, int] | None:
+    """(start, end) of the last slow window: the one whose divergences predict sampling's."""
+    ends = [i + 1 for i, (stage, end) in enumerate(schedule) if end]
+    slow = [(a, b) for a, b in zip([0] + ends, ends) if schedule[b - 1][0] == 1]
+    return slow[-1] if slow else None
+
+
+def _pieces(total: int, cut: int | None, window: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """Warmup cut at the retune point and around the last slow window."""
+    bounds = sorted({0, total} | ({cut} if cut else set()) | (set(window) if window else set()))
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _apply_retune(run: _Run, retune, adapt, aux):
+    """Hand the chains to ``retune`` on the host and restart them in its coordinates."""
+    positions = jax.tree_util.tree_map(_merge, jax.device_get(adapt.chain.position))
+    imm = _merge(jax.device_get(adapt.inverse_mass_matrix))
+    positions, imm, aux = retune(positions, imm, aux)
+    positions = jax.tree_util.tree_map(jnp.asarray, positions)
+    adapt = run.steps.reinit(adapt, _split_chains(positions, run.layout), _split_chains(jnp.asarray(imm), run.layout), aux)
+    return adapt, aux
+
+
+def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, count_from=0):
+    """Run ``schedule`` in chunks of ``config.chunk`` steps (the last padded with SKIP steps).
+
+    Returns the final state and, if ``keep``, the chunks' draws, else the number of divergent
+    transitions met from step ``count_from`` on (SKIP steps report none).
+    """
+    config, chunks, divergent = run.config, [], 0
     total = schedule.shape[0]
+    if total == 0:
+        return adapt, chunks if keep else 0
+    padded = -(-total // config.chunk) * config.chunk
+    schedule = np.concatenate([schedule, np.tile([[SKIP, 0]], (padded - total, 1)).astype(np.int32)])
     chain_keys = jax.random.split(rng_key, config.chains)
-    for start in range(0, total, config.chunk):
-        stop = min(start + config.chunk, total)
-        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, start), stop - start))(chain_keys)
-        adapt, out = p_chunk(adapt, _split_chains(keys, layout), schedule[start:stop])
+    for start in range(0, padded, config.chunk):
+        stop = start + config.chunk
+        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, start), config.chunk))(chain_keys)
+        adapt, out = run.steps.chunk(adapt, _split_chains(keys, run.layout), jnp.asarray(schedule[start:stop]), aux,
+                                     jnp.asarray(target))
         if keep:
             chunks.append(jax.device_get(out))
         else:
-            jax.block_until_ready(adapt)
-        if progress:
-            progress(phase, stop - start)
-    return adapt, chunks
+            diverging = np.asarray(jax.device_get(out[1][0]))          # (devices, chains, steps)
+            divergent += int(diverging[..., max(count_from - start, 0):].sum())
+        if run.progress:
+            run.progress(phase, min(stop, total) - start)
+    return adapt, chunks if keep else divergent
 
 
 def _strong(tree):
@@ -181,11 +323,11 @@ def _merge(x):
     return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
 
 
-def _collect(chunks, step_size, imm) -> NUTSOutput:
-    """Join chunks along the draw axis and flatten (device, chain) into one chain axis."""
-    positions = jax.tree_util.tree_map(lambda *xs: np.concatenate([_merge(x) for x in xs], axis=1),
+def _collect(chunks, draws, step_size, imm, aux) -> NUTSOutput:
+    """Join chunks along the draw axis, drop padding, flatten (device, chain) into one chain axis."""
+    positions = jax.tree_util.tree_map(lambda *xs: np.concatenate([_merge(x) for x in xs], axis=1)[:, :draws],
                                        *[c[0] for c in chunks])
-    stats = [np.concatenate([_merge(c[1][i]) for c in chunks], axis=1) for i in range(6)]
+    stats = [np.concatenate([_merge(c[1][i]) for c in chunks], axis=1)[:, :draws] for i in range(6)]
     diverging, expansions, steps, energy, accept, logdensity = stats
     return NUTSOutput(positions, diverging.astype(bool), expansions.astype(int), steps.astype(int), energy,
-                      accept, logdensity, _merge(step_size), _merge(imm))
+                      accept, logdensity, _merge(step_size), _merge(imm), aux)

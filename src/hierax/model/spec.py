@@ -13,10 +13,11 @@ import numpy as np
 from hierax.design import Design
 from hierax.errors import ModelError
 from hierax.model.families import Family, Link, get_family
+from hierax.model.hierarchy import level_mean_design, nesting_parents
 from hierax.model.priors import Prior
 from hierax.model.prior_rules import PriorTable, resolve_priors
 
-PARAMETERISATIONS = ("noncentered", "centered")
+PARAMETERISATIONS = ("auto", "noncentered", "centered")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class BlockSpec:
 
     ``Z`` (n, q) and ``group_index`` (n,) are the block's data; ``sd_priors`` has one prior per
     effect; ``cor_prior`` is an LKJ prior when the effects are correlated and q > 1, else None.
+    ``parameterisation`` is "noncentered" or "centered" for every level, or "auto": each level
+    chosen by the sampler from how strongly the data inform it (``hierax.density.centering``).
+    ``mean_design`` (levels, q, p: the fixed part of each level's mean is ``mean_design @ beta``)
+    and ``parents`` (coarser blocks that nest this one) say what each effect varies around, which
+    centred coordinates include (``hierax.model.hierarchy``).
     """
 
     name: str
@@ -36,7 +42,9 @@ class BlockSpec:
     correlated: bool
     sd_priors: tuple
     cor_prior: Prior | None
-    parameterisation: str = "noncentered"
+    parameterisation: str = "auto"
+    mean_design: np.ndarray | None = None
+    parents: tuple = ()
 
     @property
     def num_levels(self) -> int:
@@ -76,6 +84,11 @@ class ModelSpec:
     def has_sigma(self) -> bool:
         return self.sigma_prior is not None
 
+    @property
+    def blocks_coarse_to_fine(self) -> tuple:
+        """Blocks by increasing number of levels, so that every parent comes before its children."""
+        return tuple(sorted(self.blocks, key=lambda b: b.num_levels))
+
 
 def specify(design: Design, family: str = "gaussian", link: str | None = None, priors: dict | None = None,
             parameterisation: dict | str | None = None) -> ModelSpec:
@@ -89,7 +102,8 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
         Overrides of the default priors, keyed by class (``"Intercept"``, ``"b"``, ``"sd"``,
         ``"cor"``, ``"sigma"``) or by class and name (``"b[floor]"``, ``"sd[county]"``,
         ``"sd[county][floor]"``, ``"cor[county]"``).
-    parameterisation : "noncentered" (default), "centered", or a dict by group name.
+    parameterisation : "auto" (default: chosen per level during warmup), "noncentered",
+        "centered", or a dict of these keyed by group name (groups not named get "auto").
 
     Raises
     ------
@@ -107,7 +121,8 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     choice = _parameterisations(design, parameterisation)
     blocks = tuple(
         BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
-                  table.sd_priors[b.name], table.cor_priors.get(b.name), choice[b.name])
+                  table.sd_priors[b.name], table.cor_priors.get(b.name), choice[b.name],
+                  level_mean_design(b, design.X), nesting_parents(b, design.random))
         for b in design.random
     )
     return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors, blocks,
@@ -117,15 +132,15 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
 def _parameterisations(design: Design, option) -> dict:
     names = [b.name for b in design.random]
     if option is None or isinstance(option, str):
-        value = option or "noncentered"
+        value = option or "auto"
         choice = {name: value for name in names}
     elif isinstance(option, dict):
         unknown = set(option) - set(names)
         if unknown:
             raise ModelError(f"parameterisation given for unknown group(s) {sorted(unknown)}; groups: {names}")
-        choice = {name: option.get(name, "noncentered") for name in names}
+        choice = {name: option.get(name, "auto") for name in names}
     else:
-        raise ModelError("parameterisation must be 'noncentered', 'centered' or a dict by group")
+        raise ModelError("parameterisation must be 'auto', 'noncentered', 'centered' or a dict by group")
     for name, value in choice.items():
         if value not in PARAMETERISATIONS:
             raise ModelError(f"unknown parameterisation {value!r} for {name!r}; use one of {PARAMETERISATIONS}")

@@ -15,9 +15,10 @@ def nuts_warnings(idata, max_tree_depth: int, summary_table=None) -> tuple[str, 
     if diverging.sum():
         messages.append(
             f"{int(diverging.sum())} of {total} draws after warmup were divergent: the sampler met curvature it "
-            "could not follow, so the posterior may be biased. Try target_accept=0.95 or 0.99, or another "
-            "parameterisation of the group terms (parameterisation='centered' where groups have many "
-            "observations, 'noncentered' where they have few)."
+            "could not follow, so the posterior may be biased. Try target_accept=0.95 or 0.99, more warmup (the "
+            "per-level choice of centred coordinates is made early in warmup, see fit.parameterisation), "
+            "or fix it by group: parameterisation={'<group>': 'centered'} where levels have many "
+            "observations, 'noncentered' where they have few."
         )
     saturated = (stats["tree_depth"].values >= max_tree_depth).mean()
     if saturated > 0.01:

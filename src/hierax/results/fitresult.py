@@ -25,6 +25,10 @@ class FitResult:
     warnings : sampler diagnostics in plain words (empty when all is well).
     timing : seconds spent per stage.
     versions : versions of hierax, jax, blackjax and arviz.
+    parameterisation : per group block, the choice asked for and how many levels were sampled
+        centred and non-centred.
+    adaptation : the target acceptance rate used for sampling and, under ``raised``, each run
+        whose divergent transitions made it rise (phase, the target then, the count).
     """
 
     formula: str
@@ -39,6 +43,8 @@ class FitResult:
     warnings: tuple = ()
     timing: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    parameterisation: dict = field(default_factory=dict)
+    adaptation: dict = field(default_factory=dict)
 
     @property
     def priors(self):

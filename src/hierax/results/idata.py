@@ -22,15 +22,18 @@ def cor_pairs(terms: tuple) -> list[tuple[int, int]]:
     return [(i, j) for i in range(len(terms)) for j in range(i + 1, len(terms))]
 
 
-def constrained_draws(spec: ModelSpec, positions, batch: int = 1000):
-    """Apply the constraining transform to every draw; returns numpy arrays (chain, draw, ...)."""
+def constrained_draws(spec: ModelSpec, positions, centring=None, batch: int = 1000):
+    """Apply the constraining transform to every draw; returns numpy arrays (chain, draw, ...).
+
+    ``centring`` holds the per-level weights the draws were made under (default: the spec's).
+    """
     constrain = make_constrain(spec)
     loglik = make_pointwise_loglik(spec)
 
     @jax.jit
     def one_batch(pos):
         def one(p):
-            params, _ = constrain(p)
+            params, _ = constrain(p, centring)
             return params, loglik(params)
 
         return jax.vmap(one)(pos)
@@ -76,9 +79,9 @@ def _dataset(variables: dict, coords: dict) -> xr.Dataset:
     return xr.Dataset({k: xr.DataArray(v, dims=dims) for k, (dims, v) in variables.items()}, coords=all_coords)
 
 
-def build_inference_data(spec: ModelSpec, output, response_name: str) -> az.InferenceData:
+def build_inference_data(spec: ModelSpec, output, response_name: str, centring=None) -> az.InferenceData:
     """Posterior, log-likelihood, sample stats and observed data for a NUTS run."""
-    params, loglik = constrained_draws(spec, output.positions)
+    params, loglik = constrained_draws(spec, output.positions, centring)
     variables, coords = posterior_dataset(spec, params)
     chains, draws = output.diverging.shape
     stats = {

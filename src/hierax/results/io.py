@@ -12,7 +12,8 @@ from hierax.errors import HieraxError
 
 
 def fit_attributes(fit) -> dict:
-    """Provenance stored beside the draws: formula, family, priors, engine settings, seed, versions."""
+    """Provenance stored beside the draws: formula, family, priors, engine settings, seed, versions,
+    and how each group's levels were parameterised (needed to read the draws' coordinates)."""
     return {
         "hierax_formula": fit.formula,
         "hierax_family": fit.family,
@@ -22,6 +23,8 @@ def fit_attributes(fit) -> dict:
         "hierax_config": json.dumps(dataclasses.asdict(fit.config)),
         "hierax_priors": fit.priors.to_frame().to_json(orient="records"),
         "hierax_versions": json.dumps(fit.versions),
+        "hierax_parameterisation": json.dumps(fit.parameterisation),
+        "hierax_adaptation": json.dumps(fit.adaptation),
     }
 
 

@@ -1,0 +1,81 @@
+"""The NUTS driver: warmup schedule pieces, draws from known targets, retune and escalation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from blackjax.adaptation.window_adaptation import build_schedule
+
+from hierax.engines.nuts import NUTSConfig, _last_slow_window, _pieces, _retune_index, sample_nuts
+
+CHAINS = 4
+
+
+def test_schedule_pieces_for_stans_default_warmup():
+    schedule = np.asarray(build_schedule(1000))
+    # windows end at 75 (fast), 100, 150, 250, 450, 950 (slow) and 1000 (fast)
+    assert _retune_index(schedule) == 150
+    assert _last_slow_window(schedule) == (450, 950)
+    assert _pieces(1000, 150, (450, 950)) == [(0, 150), (150, 450), (450, 950), (950, 1000)]
+    assert _pieces(1000, None, None) == [(0, 1000)]
+    assert _retune_index(np.asarray(build_schedule(100))) is None     # one slow window: no room to adapt twice
+
+
+def standard_normal(x, aux):
+    return -0.5 * jnp.sum(x**2)
+
+
+def starts(dim, scale=1.0):
+    return scale * jax.random.normal(jax.random.PRNGKey(7), (CHAINS, dim))
+
+
+def test_draws_of_a_standard_normal_have_the_right_moments():
+    config = NUTSConfig(chains=CHAINS, warmup=300, draws=500, chunk=128)
+    out = sample_nuts(jax.random.PRNGKey(0), standard_normal, starts(5), config)
+    draws = out.positions.reshape(-1, 5)
+    assert out.positions.shape == (CHAINS, 500, 5) and out.diverging.shape == (CHAINS, 500)
+    # 2,000 draws of nearly independent N(0, 1): the mean's sd is ~0.022, the variance's ~0.032
+    np.testing.assert_allclose(draws.mean(axis=0), 0.0, atol=4 * 0.022 * 1.5)
+    np.testing.assert_allclose(draws.var(axis=0), 1.0, atol=4 * 0.032 * 1.5)
+    assert out.target_accept == 0.8 and out.escalations == ()
+
+
+def test_retune_moves_chains_to_new_coordinates_of_the_same_distribution():
+    """y ~ N(0, 1) held as x with y = s x; retune changes s from 1 to 4 in mid-warmup."""
+
+    def density(x, s):
+        return -0.5 * jnp.sum((s * x) ** 2)          # the Jacobian (log s per coordinate) is constant
+
+    calls = []
+
+    def retune(positions, inverse_mass_matrix, s):
+        calls.append(positions.shape)
+        new = 4.0
+        return positions * s / new, inverse_mass_matrix * (s / new) ** 2, jnp.asarray(new)
+
+    config = NUTSConfig(chains=CHAINS, warmup=300, draws=500, chunk=64)
+    out = sample_nuts(jax.random.PRNGKey(1), density, starts(3), config, aux=jnp.asarray(1.0), retune=retune)
+    assert calls == [(CHAINS, 3)] and float(out.aux) == 4.0
+    y = 4.0 * out.positions.reshape(-1, 3)
+    np.testing.assert_allclose(y.mean(axis=0), 0.0, atol=4 * 0.022 * 1.5)
+    np.testing.assert_allclose(y.var(axis=0), 1.0, atol=4 * 0.032 * 1.5)
+
+
+def funnel(x, aux):
+    """Neal's funnel, centred: v ~ N(0, 3), x_k | v ~ N(0, exp(v / 2)). It diverges at 0.8."""
+    v, rest = x[0], x[1:]
+    return -v**2 / 18 - 0.5 * jnp.sum(rest**2) * jnp.exp(-v) - 0.5 * rest.size * v
+
+
+@pytest.mark.parametrize("escalate", [(), (0.95, 0.99)])
+def test_divergences_raise_the_target_only_when_allowed(escalate):
+    config = NUTSConfig(chains=CHAINS, warmup=400, draws=200, chunk=100, escalate=escalate)
+    out = sample_nuts(jax.random.PRNGKey(3), funnel, starts(10, 0.5), config)
+    if escalate:
+        # the funnel defeats a step tuned for 0.8: late warmup or sampling sees it, and the target rises
+        assert out.escalations and out.escalations[0][:2] in (("warmup", 0.8), ("sampling", 0.8))
+        assert all(n > 0 for _, _, n in out.escalations)
+        assert out.target_accept == escalate[len(out.escalations) - 1]
+    else:
+        assert out.target_accept == 0.8 and out.escalations == ()
+        assert out.diverging.sum() > 0          # nothing raised it, and the funnel shows
