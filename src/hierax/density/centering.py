@@ -30,12 +30,10 @@ see :func:`choose_weights`.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from hierax.density.logdensity import make_constrain, parent_mean
-from hierax.density.transforms import corr_cholesky
 from hierax.model.spec import ModelSpec
 
 CENTRED_FROM = 0.5  # a level whose weights average at least this is reported as centred
@@ -59,21 +57,30 @@ def make_retune(spec: ModelSpec):
 
     constrain = make_constrain(spec)
 
-    def retune(positions, inverse_mass_matrix, centring):
-        params = jax.vmap(lambda p: constrain(p, centring)[0])(positions)
-        positions = jax.tree_util.tree_map(np.array, positions)
+    @jax.jit
+    def chain_state(positions, inverse_mass_matrix, centring):
+        """Per chain: the effects b, their means m, the correlation factors and the variances of
+        the coordinates (one compiled call: op by op, these dozens of small ops cost seconds)."""
         _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], positions))
-        variances = jax.tree_util.tree_map(np.array, jax.vmap(unravel)(jnp.asarray(inverse_mass_matrix)))
+        params = jax.vmap(lambda p: constrain(p, centring)[0])(positions)
+        means = {b.name: jax.vmap(lambda p, b=b: parent_mean(b, p["beta"], p["b"]))(params) for b in blocks}
+        return params["b"], means, params["cor_chol"], jax.vmap(unravel)(inverse_mass_matrix)
+
+    ravel_all = jax.jit(jax.vmap(lambda tree: ravel_pytree(tree)[0]))
+
+    def retune(positions, inverse_mass_matrix, centring):
+        effects, means, chols, variances = jax.device_get(chain_state(positions, inverse_mass_matrix, centring))
+        positions = jax.tree_util.tree_map(np.array, positions)
+        variances = jax.tree_util.tree_map(np.array, variances)
         centring = {name: np.array(weight, dtype=float) for name, weight in centring.items()}
         for block in blocks:
             old = centring[block.name]
             new = choose_weights(variances["z"][block.name].mean(axis=0),
                                  variances["log_sd"][block.name].mean(axis=0), old)
-            mean = np.asarray(jax.vmap(lambda p: parent_mean(block, p["beta"], p["b"]))(params))
-            _move_levels(block, positions, variances, old, new, np.asarray(params["b"][block.name]), mean)
+            _move_levels(block, positions, variances, old, new, effects[block.name], means[block.name],
+                         chols[block.name])
             centring[block.name] = new
-        flat = jax.vmap(lambda tree: ravel_pytree(tree)[0])(variances)
-        return positions, np.asarray(flat), centring
+        return positions, np.asarray(ravel_all(variances)), centring
 
     return retune
 
@@ -95,7 +102,7 @@ def choose_weights(var_z: np.ndarray, var_log_sd: np.ndarray, old: np.ndarray) -
     return np.where(well_informed[:, None], 1.0, old)
 
 
-def _move_levels(block, positions: dict, variances: dict, old, new, b, mean) -> None:
+def _move_levels(block, positions: dict, variances: dict, old, new, b, mean, L) -> None:
     """Change every chain's weights from ``old`` to ``new`` (levels, q) at fixed b (in place).
 
     b = sd^(1 - w) (A_w v - w m), A_w = diag(1 - w) L + diag(w), so
@@ -104,12 +111,7 @@ def _move_levels(block, positions: dict, variances: dict, old, new, b, mean) -> 
     (correlations between coordinates ignored, as a diagonal mass matrix ignores them).
     """
     log_sd = positions["log_sd"][block.name]                                      # (chains, q)
-    chains, q = log_sd.shape
-    if block.has_cor:
-        raw = jnp.asarray(positions["cor_raw"][block.name])
-        L = np.asarray(jax.vmap(lambda r: corr_cholesky(r, q)[0])(raw))
-    else:
-        L = np.broadcast_to(np.eye(q), (chains, q, q))
+    q = log_sd.shape[1]
     eye = np.eye(q)
     A_old = (1.0 - old)[None, :, :, None] * L[:, None] + old[None, :, :, None] * eye  # (chains, levels, q, q)
     A_new_inv = np.linalg.inv((1.0 - new)[None, :, :, None] * L[:, None] + new[None, :, :, None] * eye)

@@ -107,7 +107,9 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     """
     run = _Run(_build_steps(logdensity_fn, config.max_tree_depth), config, _device_layout(config.chains), progress)
     warm_key, sample_key = jax.random.split(rng_key)
-    adapt = run.steps.init(_split_chains(initial_positions, run.layout), aux)
+    dim = jax.flatten_util.ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], initial_positions))[0].shape[0]
+    unit = jnp.ones((config.chains, dim))
+    adapt = run.steps.init(_split_chains(initial_positions, run.layout), _split_chains(unit, run.layout), aux)
     schedule = np.asarray(build_schedule(config.warmup), dtype=np.int32).reshape(-1, 2)
     cut = _retune_index(schedule) if retune is not None else None
     last = _last_slow_window(schedule)
@@ -153,7 +155,6 @@ class _Run(NamedTuple):
 class _Steps(NamedTuple):
     init: Callable
     chunk: Callable
-    reinit: Callable
     freeze: Callable
 
 
@@ -169,16 +170,10 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int) -> _Steps:
     mm_init, mm_update, mm_final = mass_matrix_adaptation(True)
     da_init, _, _ = dual_averaging_adaptation(0.8)
 
-    def init(position, aux):
-        flat, _ = jax.flatten_util.ravel_pytree(position)
+    def init(position, inverse_mass_matrix, aux):
         state = hmc.init(position, lambda p: logdensity_fn(p, aux))
-        mm_state = mm_init(flat.shape[0])
-        return _strong(AdaptState(state, da_init(1.0), mm_state, jnp.asarray(1.0), mm_state.inverse_mass_matrix))
-
-    def reinit(adapt: AdaptState, position, inverse_mass_matrix, aux):
-        """New coordinates mid-warmup: recompute the state; keep the step size's adaptation."""
-        state = hmc.init(position, lambda p: logdensity_fn(p, aux))
-        return _strong(adapt._replace(chain=state, inverse_mass_matrix=inverse_mass_matrix))
+        mm_state = mm_init(inverse_mass_matrix.shape[0])
+        return _strong(AdaptState(state, da_init(1.0), mm_state, jnp.asarray(1.0), inverse_mass_matrix))
 
     def end_window(da_state, mm_state):
         mm_state = mm_final(mm_state)
@@ -224,9 +219,9 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int) -> _Steps:
         averaged = jnp.exp(adapt.step_size_state.log_step_size_avg)
         return adapt._replace(step_size=jnp.where(warmed, averaged, adapt.step_size))
 
-    return _Steps(_parallel(init, broadcast=(False, True)),
+    return _Steps(_parallel(init, broadcast=(False, False, True)),
                   _parallel(chunk, broadcast=(False, False, True, True, True)),
-                  _parallel(reinit, broadcast=(False, False, False, True)), _parallel(freeze, broadcast=(False, True)))
+                  _parallel(freeze, broadcast=(False, True)))
 
 
 def _retune_index(schedule: np.ndarray) -> int | None:
@@ -260,7 +255,11 @@ def _apply_retune(run: _Run, retune, adapt, aux):
     imm = _merge(jax.device_get(adapt.inverse_mass_matrix))
     positions, imm, aux = retune(positions, imm, aux)
     positions = jax.tree_util.tree_map(jnp.asarray, positions)
-    adapt = run.steps.reinit(adapt, _split_chains(positions, run.layout), _split_chains(jnp.asarray(imm), run.layout), aux)
+    # the chain state is recomputed in the new coordinates by init (compiled already, and its
+    # outputs are laid out over the devices as the chunks expect); the step size's adaptation is
+    # kept, and the mass matrix is the one retune mapped
+    fresh = run.steps.init(_split_chains(positions, run.layout), _split_chains(jnp.asarray(imm), run.layout), aux)
+    adapt = adapt._replace(chain=fresh.chain, inverse_mass_matrix=fresh.inverse_mass_matrix)
     return adapt, aux
 
 
