@@ -14,11 +14,12 @@ from hierax.errors import DataError, FormulaError, HieraxError, ModelError
 from hierax.formula import parse_formula
 from hierax.model.priors import LKJ, Exponential, HalfCauchy, HalfNormal, HalfStudentT, Normal, StudentT
 from hierax.results import FitResult
+from hierax.results.mixedfit import MixedFit, likelihood_ratio_test as lrt
 from hierax.workflow import sample_prior
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "fit", "sample_prior", "FitResult", "parse_formula", "HieraxError", "FormulaError", "DataError", "ModelError",
+    "fit", "sample_prior", "FitResult", "MixedFit", "lrt", "parse_formula", "HieraxError", "FormulaError", "DataError", "ModelError",
     "Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "LKJ",
 ]

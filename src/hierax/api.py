@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from importlib import metadata
 
@@ -14,15 +15,18 @@ from hierax.density.centering import describe_centering, make_retune
 from hierax.density.logdensity import default_centering
 from hierax.design import build_design
 from hierax.engines import sample_nuts
+from hierax.engines.lmm import fit_lmm
+from hierax.engines.pls import Block
 from hierax.errors import HieraxError
 from hierax.formula import parse_formula
 from hierax.model import specify
 from hierax.results import FitResult
-from hierax.results.diagnostics import nuts_warnings
+from hierax.results.diagnostics import mixed_warnings, nuts_warnings
+from hierax.results.mixedfit import MixedFit
 from hierax.results.idata import build_inference_data
 from hierax.results.tables import summary
 
-METHODS = ("nuts",)
+METHODS = ("nuts", "reml", "ml")
 
 
 def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", priors: dict | None = None,
@@ -37,7 +41,9 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         e.g. ``"log_radon ~ floor + (1 + floor | county)"``.
     data : pandas or polars DataFrame.
     family : "gaussian", "bernoulli", "binomial" or "poisson"; ``link`` overrides the default link.
-    method : "nuts" (full Bayesian inference; the default).
+    method : "nuts" (full Bayesian inference; the default), or "reml" / "ml" for a frequentist fit
+        of a gaussian model by the profiled deviance (lme4's method), returning a
+        :class:`~hierax.results.mixedfit.MixedFit` with the same tables.
     priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`.
     chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings.
         ``target_accept=None`` (default) is 0.95, raised to 0.99 when divergent transitions
@@ -63,6 +69,12 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     """
     if method not in METHODS:
         raise HieraxError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+    if method in ("reml", "ml"):
+        result = fit_mixed(formula, data, family, method, link)
+        if priors:
+            note = f"priors are not used by method={method!r} (they apply to method='nuts')"
+            result = dataclasses.replace(result, warnings=result.warnings + (note,))
+        return result
     config = nuts_config(chains, warmup, draws, target_accept, max_tree_depth)
     seed = check_seed(seed)
     timing = {}
@@ -80,6 +92,28 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
                      {"target_accept": output.target_accept,
                       "raised": [{"phase": phase, "target_accept": t, "divergent": n}
                                  for phase, t, n in output.escalations]})
+
+
+def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml", link: str | None = None) -> MixedFit:
+    """REML or ML fit of a linear mixed model (see :func:`fit`); no priors are involved."""
+    start = time.perf_counter()
+    design = build_design(parse_formula(formula), data)
+    spec = specify(design, family, link)
+    if spec.family.name != "gaussian" or spec.link.name != "identity":
+        raise HieraxError(f"method={method!r} fits gaussian models with the identity link; for "
+                          f"{spec.family.name} use method='nuts' (Laplace fits of GLMMs are not available yet)")
+    if spec.se is not None:
+        raise HieraxError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
+    if not spec.blocks:
+        raise HieraxError("the formula has no group terms such as (1 | g); a linear model without them "
+                          "needs no REML")
+    blocks = [Block(b.Z, b.group_index, b.num_levels, b.correlated) for b in spec.blocks]
+    timing = {"setup": time.perf_counter() - start}
+    start = time.perf_counter()
+    output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
+    timing["optimisation"] = time.perf_counter() - start
+    return MixedFit(formula, spec.family.name, spec.link.name, method, spec, design.info, output,
+                    mixed_warnings(output, spec), timing, _versions())
 
 
 def _run_nuts(spec, config, seed, progress, timing):

@@ -50,3 +50,44 @@ def nuts_warnings(idata, max_tree_depth: int, summary_table=None) -> tuple[str, 
                 "intervals are noisy; draw more."
             )
     return tuple(messages)
+
+
+def mixed_warnings(output, spec) -> tuple[str, ...]:
+    """Messages for a REML/ML fit: each component at the boundary, by name, and convergence."""
+    messages = []
+    for t in output.singular:
+        k, i, _ = output.theta_entries[t]
+        block = spec.blocks[k]
+        term = block.terms[i]
+        if i == 0 or not block.has_cor:
+            what = f"the sd of {term} across {block.group} is estimated as 0"
+        else:
+            what = (f"the covariance of {', '.join(block.terms)} across {block.group} is degenerate: {term} adds "
+                    "no variation beyond the effects before it (a correlation of +-1 or a zero sd)")
+        simpler = [x for x in block.terms if x != term]
+        reduced = (f"(0 + {' + '.join(simpler)} | {block.group})" if simpler and "(Intercept)" not in simpler
+                   else f"({' + '.join(['1'] + [x for x in simpler if x != '(Intercept)'])} | {block.group})"
+                   if simpler else f"no {block.group} term")
+        messages.append(
+            f"singular fit: {what}. The data do not support this variation; the estimate is at the boundary "
+            f"and its standard errors are unreliable. Consider the reduced model with {reduced}, or a Bayesian "
+            "fit (method='nuts') whose prior on the sd gives a posterior that is not piled at zero."
+        )
+    record = output.optimisation
+    if not record.converged:
+        names = [_theta_name(spec, entry) for entry in output.theta_entries]
+        worst = int(np.argmax(np.abs(record.gradient)))
+        messages.append(
+            f"the optimiser did not converge ({record.message}): the exact gradient of the objective is "
+            f"{record.gradient[worst]:.2g} in {names[worst]} after {record.evaluations} evaluations. Try "
+            "rescaling predictors (scale(x)) or a simpler random-effects structure."
+        )
+    return tuple(messages)
+
+
+def _theta_name(spec, entry) -> str:
+    k, i, j = entry
+    block = spec.blocks[k]
+    if i == j:
+        return f"theta[{block.group}: {block.terms[i]}]"
+    return f"theta[{block.group}: {block.terms[i]}, {block.terms[j]}]"

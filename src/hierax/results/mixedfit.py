@@ -1,0 +1,176 @@
+"""The result of a REML or ML fit: estimates, tidy tables with the NUTS tables' layout, and the
+likelihood quantities lme4 users look for (logLik, deviance, REML criterion, AIC, BIC, df)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from hierax.results.idata import cor_pairs
+
+
+@dataclass(frozen=True)
+class MixedFit:
+    """A frequentist fit of a linear mixed model.
+
+    Attributes
+    ----------
+    formula, family, link, method : as given ("reml" or "ml").
+    spec : the ModelSpec; ``design_info`` what is needed to encode new data.
+    output : the engine's :class:`hierax.engines.lmm.LMMOutput` (theta, estimates, optimisation).
+    warnings : singular fits and convergence problems, in plain words.
+    timing, versions : seconds per stage; versions of hierax and its numerical libraries.
+    """
+
+    formula: str
+    family: str
+    link: str
+    method: str
+    spec: object
+    design_info: object
+    output: object
+    warnings: tuple = ()
+    timing: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    # -- likelihood quantities (lme4's definitions) -------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return self.spec.num_obs
+
+    @property
+    def df(self) -> int:
+        """Number of estimated parameters: fixed effects, theta and the residual sd."""
+        return len(self.spec.fixed_names) + len(self.output.theta) + 1
+
+    @property
+    def loglik(self) -> float:
+        """The log likelihood (ML) or restricted log likelihood (REML) at the estimates."""
+        return -0.5 * self.output.objective
+
+    @property
+    def deviance(self) -> float:
+        """-2 loglik (for a REML fit, -2 times the restricted log likelihood)."""
+        return self.output.objective
+
+    @property
+    def reml_criterion(self) -> float | None:
+        return self.output.objective if self.output.reml else None
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.df
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + self.df * np.log(self.nobs)
+
+    @property
+    def sigma(self) -> float:
+        return self.output.sigma
+
+    @property
+    def singular(self) -> bool:
+        return bool(self.output.singular)
+
+    @property
+    def optimisation(self):
+        """Start, end, evaluations, optimiser, message, exact gradient: the audit trail."""
+        return self.output.optimisation
+
+    # -- tidy tables ------------------------------------------------------------------------------
+    def fixef(self, level: float = 0.95) -> pd.DataFrame:
+        """Fixed effects: estimate, standard error, t statistic and Wald interval."""
+        out = self.output
+        se = np.sqrt(np.diag(out.vcov_beta))
+        z = stats.norm.ppf(0.5 + level / 2)
+        return pd.DataFrame({"estimate": out.beta, "se": se, "statistic": out.beta / se,
+                             "lower": out.beta - z * se, "upper": out.beta + z * se},
+                            index=pd.Index(list(self.spec.fixed_names), name="term"))
+
+    def varcorr(self) -> pd.DataFrame:
+        """sds and correlations as lme4's ``as.data.frame(VarCorr(fit))``: ``estimate`` is the sd or
+        correlation (lme4's sdcor), ``vcov`` the variance or covariance."""
+        rows = []
+        sigma2 = self.output.sigma**2
+        for block, T in zip(self.spec.blocks, self.output.factors):
+            cov = sigma2 * T @ T.T
+            sd = np.sqrt(np.diag(cov))
+            for k, term in enumerate(block.terms):
+                rows.append((block.group, term, None, sd[k], cov[k, k]))
+            if block.has_cor:
+                for i, j in cor_pairs(block.terms):
+                    cor = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
+                    rows.append((block.group, block.terms[i], block.terms[j], cor, cov[i, j]))
+        rows.append(("Residual", None, None, self.output.sigma, sigma2))
+        return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "vcov"])
+
+    def ranef(self) -> pd.DataFrame:
+        """Conditional modes of the group effects (``estimate``) and their conditional sds (``se``)."""
+        return self._group_table(add_fixed=False)
+
+    def coef(self) -> pd.DataFrame:
+        """Each level's coefficients: fixed effect plus conditional mode, for effects also fixed."""
+        return self._group_table(add_fixed=True)
+
+    def summary(self) -> pd.DataFrame:
+        """Fixed effects (with se) then sds, correlations and sigma, labelled as in the NUTS summary."""
+        fixed = self.fixef()[["estimate", "se"]]
+        vc = self.varcorr()
+        labels = []
+        for _, row in vc.iterrows():
+            if row["group"] == "Residual":
+                labels.append("sigma")
+            elif pd.isna(row["var2"]):
+                labels.append(f"sd[{row['group']}][{row['var1']}]")
+            else:
+                labels.append(f"cor[{row['group']}][{row['var1']},{row['var2']}]")
+        vc = pd.DataFrame({"estimate": vc["estimate"].to_numpy(), "se": np.nan}, index=pd.Index(labels, name="term"))
+        return pd.concat([fixed, vc])
+
+    def _group_table(self, add_fixed: bool) -> pd.DataFrame:
+        frames = []
+        fixed = dict(zip(self.spec.fixed_names, self.output.beta))
+        for block, modes, variances in zip(self.spec.blocks, self.output.random_effects,
+                                           self.output.random_variances):
+            for k, term in enumerate(block.terms):
+                estimate = modes[:, k] + (fixed.get(term, 0.0) if add_fixed else 0.0)
+                frame = pd.DataFrame({"group": block.group, "level": list(block.levels), "term": term,
+                                      "estimate": estimate})
+                if not add_fixed:
+                    frame["se"] = np.sqrt(variances[:, k])
+                frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def __repr__(self) -> str:
+        kind = "REML criterion" if self.output.reml else "deviance"
+        return (f"MixedFit({self.formula!r}, method={self.method}, n={self.nobs}, {kind} "
+                f"{self.output.objective:.4f}{', singular' if self.singular else ''})")
+
+
+def likelihood_ratio_test(smaller: MixedFit, larger: MixedFit) -> pd.DataFrame:
+    """Likelihood-ratio test of nested ML fits (chi-squared on the difference in df).
+
+    REML criteria of models with different fixed effects are not comparable, so both fits must be
+    ML (refit with ``method="ml"``), as lme4's ``anova`` refits them.
+    """
+    from hierax.errors import HieraxError
+
+    for fit in (smaller, larger):
+        if not isinstance(fit, MixedFit) or fit.method != "ml":
+            raise HieraxError("a likelihood-ratio test needs two fits with method='ml' (REML criteria of "
+                              "models with different fixed effects are not comparable); refit with method='ml'")
+    if smaller.nobs != larger.nobs:
+        raise HieraxError(f"the fits use different data ({smaller.nobs} and {larger.nobs} observations)")
+    if larger.df <= smaller.df:
+        raise HieraxError("the second fit must be the larger model (more parameters than the first)")
+    chisq = max(smaller.deviance - larger.deviance, 0.0)
+    ddf = larger.df - smaller.df
+    return pd.DataFrame({
+        "df": [smaller.df, larger.df], "aic": [smaller.aic, larger.aic], "bic": [smaller.bic, larger.bic],
+        "loglik": [smaller.loglik, larger.loglik], "deviance": [smaller.deviance, larger.deviance],
+        "chisq": [np.nan, chisq], "chi_df": [np.nan, ddf], "p_value": [np.nan, stats.chi2.sf(chisq, ddf)],
+    }, index=pd.Index([smaller.formula, larger.formula], name="model"))
