@@ -38,3 +38,12 @@ def test_errors_are_one_line_messages(tmp_path, capsys):
     assert err.startswith("hierax: error: column 'gg'") and "Traceback" not in err
     assert main(["fit", "y ~ x", "--data", str(tmp_path / "missing.csv")]) == 2
     assert "no data file" in capsys.readouterr().err
+
+
+def test_reml_fit_prints_lme4_style_summary(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    write_data(data)
+    assert main(["fit", "y ~ x + (1 | g)", "--data", str(data), "--method", "reml"]) == 0
+    printed = capsys.readouterr().out
+    assert "Linear mixed model fit by REML" in printed and "REML criterion" in printed
+    assert "Random effects" in printed and "Fixed effects" in printed and "converged" in printed

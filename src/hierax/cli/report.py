@@ -52,3 +52,25 @@ def _target_text(fit) -> str:
     steps = "; ".join(f"{r['divergent']} divergent transitions in {r['phase']} at {r['target_accept']:g}"
                       + (", draws discarded" if r["phase"] == "sampling" else "") for r in raised)
     return f"{used:g} (raised after {steps})"
+
+
+def print_mixed_fit(fit) -> None:
+    """A REML/ML fit, laid out as lme4's summary: criterion, random effects, fixed effects."""
+    spec = fit.spec
+    print(f"Model: {fit.formula}")
+    print(f"Linear mixed model fit by {'REML' if fit.method == 'reml' else 'maximum likelihood'};  "
+          f"{spec.num_obs} observations")
+    kind = "REML criterion" if fit.method == "reml" else "deviance"
+    print(f"{kind} {fit.deviance:.4f};  logLik {fit.loglik:.4f};  AIC {fit.aic:.4f};  BIC {fit.bic:.4f};  "
+          f"df {fit.df}")
+    record = fit.optimisation
+    print(f"Optimiser: {record.optimiser}, {record.evaluations} evaluations, "
+          f"{'converged' if record.converged else 'NOT converged'}")
+    print("\nRandom effects (estimate = sd or correlation):")
+    print(format_table(fit.varcorr()))
+    print("\nFixed effects (Wald 95% intervals):")
+    print(format_table(fit.fixef()))
+    if fit.warnings:
+        print("\nDiagnostics:")
+        for message in fit.warnings:
+            print(f"  - {message}")
