@@ -17,8 +17,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hierax.engines.pls import (
-    conditional_variances, cross_products, make_objective, solve_pls, theta_layout, theta_start,
-    unscaled_random_effects,
+    conditional_variances, deviance_and_gradient, prepare, random_effects, solution, theta_lower, theta_start,
 )
 
 SINGULAR_BELOW = 1e-4      # a relative sd (theta on the diagonal) this small is at the boundary
@@ -49,7 +48,7 @@ class LMMOutput(NamedTuple):
     sigma: float
     factors: list                 # per block, T_k (q, q): covariance = sigma^2 T_k T_k'
     random_effects: list          # per block, conditional modes b (levels, q)
-    random_variances: list        # per block, conditional variances of b (levels, q)
+    random_variances: object      # callable: per block, conditional variances of b (levels, q)
     objective: float              # REML criterion or deviance (-2 log likelihood)
     reml: bool
     optimisation: Optimisation
@@ -67,34 +66,31 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
     start : theta to start from (default: lme4's, identity factors).
     """
     y = np.asarray(y, float) - (0.0 if offset is None else np.asarray(offset, float))
-    cp = cross_products(np.asarray(X, float), y, blocks)
-    layout = theta_layout(blocks)
-    objective = make_objective(cp, blocks, layout, reml)
-    value_and_grad = jax.jit(jax.value_and_grad(objective))
-    theta0 = theta_start(layout) if start is None else np.asarray(start, float)
+    shape, data = prepare(np.asarray(X, float), y, blocks)
+    lower = theta_lower(shape.entries)
+    theta0 = theta_start(shape.entries) if start is None else np.asarray(start, float)
 
     def fun(theta):
-        value, grad = value_and_grad(jnp.asarray(theta))
+        value, grad = deviance_and_gradient(jnp.asarray(theta), data, shape, reml)
         return float(value), np.asarray(grad, dtype=float)
 
-    result = _minimise(fun, theta0, layout)
-    result = _restart_from_edge(fun, result, layout)
+    result = _restart_from_edge(fun, _minimise(fun, theta0, lower), lower)
     theta = np.asarray(result.x, float)
     value, grad = fun(theta)
-    projected = _projected_gradient(theta, grad, layout.lower)
+    projected = _projected_gradient(theta, grad, lower)
     record = Optimisation("scipy L-BFGS-B (exact gradient)", theta0, theta, value, int(result.nfev),
                           int(result.nit), bool(np.max(np.abs(projected), initial=0.0) < GRADIENT_TOLERANCE),
                           str(result.message), grad)
-    return _estimates(theta, cp, blocks, layout, reml, value, record)
+    return _estimates(theta, data, shape, reml, value, record)
 
 
-def _minimise(fun, theta0, layout):
-    bounds = [(0.0 if np.isfinite(lo) else None, None) for lo in layout.lower]
+def _minimise(fun, theta0, lower):
+    bounds = [(0.0 if np.isfinite(lo) else None, None) for lo in lower]
     return minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-                    options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000, "maxcor": 20})
+                    options={"ftol": 1e-12, "gtol": 1e-10, "maxiter": 2000, "maxcor": 20})
 
 
-def _restart_from_edge(fun, result, layout, rounds: int = 3):
+def _restart_from_edge(fun, result, lower, rounds: int = 3):
     """Leave the boundary when that lowers the deviance.
 
     A diagonal theta at 0 can be a stationary point that is not a minimum: the deviance depends on
@@ -104,10 +100,10 @@ def _restart_from_edge(fun, result, layout, rounds: int = 3):
     """
     for _ in range(rounds):
         theta = np.asarray(result.x, float)
-        edge = np.isfinite(layout.lower) & (theta < SINGULAR_BELOW)
+        edge = np.isfinite(lower) & (theta < SINGULAR_BELOW)
         if not edge.any():
             return result
-        retry = _minimise(fun, np.where(edge, 0.1, theta), layout)
+        retry = _minimise(fun, np.where(edge, 0.1, theta), lower)
         if retry.fun >= result.fun - 1e-10 * max(abs(result.fun), 1.0):
             return result
         result = retry
@@ -120,18 +116,23 @@ def _projected_gradient(theta, grad, lower):
     return np.where(at_bound, 0.0, grad)
 
 
-def _estimates(theta, cp, blocks, layout, reml, value, record) -> LMMOutput:
+def _estimates(theta, data, shape, reml, value, record) -> LMMOutput:
     theta_j = jnp.asarray(theta)
-    solution = solve_pls(theta_j, cp, blocks, layout)
-    n, p = cp.n, cp.XtX.shape[0]
-    sigma2 = float(solution.r2) / (n - p if reml else n)
-    RX_inv = np.linalg.inv(np.asarray(solution.RX))
+    f, u = solution(theta_j, data, shape)
+    n, p = shape.n, shape.p
+    sigma2 = float(f.r2) / (n - p if reml else n)
+    RX_inv = np.linalg.inv(np.asarray(f.RX))
     vcov = sigma2 * RX_inv.T @ RX_inv
-    factors = [np.zeros((b.num_terms, b.num_terms)) for b in blocks]
-    for t, (k, i, j) in enumerate(layout.entries):
+    num_blocks = len(shape.order)
+    terms = {k: shape.terms[m] for m, k in enumerate(shape.order)}
+    factors = [np.zeros((terms[k], terms[k])) for k in range(num_blocks)]
+    for t, (k, i, j) in enumerate(shape.entries):
         factors[k][i, j] = theta[t]
-    singular = tuple(t for t, (k, i, j) in enumerate(layout.entries) if i == j and theta[t] < SINGULAR_BELOW)
-    modes = [np.asarray(b) for b in unscaled_random_effects(solution, theta_j, blocks, layout)]
-    variances = [np.asarray(v) for v in conditional_variances(solution, theta_j, sigma2, blocks, layout)]
-    return LMMOutput(theta, layout.entries, np.asarray(solution.beta), vcov, float(np.sqrt(sigma2)), factors,
+    singular = tuple(t for t, (k, i, j) in enumerate(shape.entries) if i == j and theta[t] < SINGULAR_BELOW)
+    modes = random_effects(u, theta_j, shape)
+
+    def variances():
+        return conditional_variances(f, theta_j, sigma2, data, shape)
+
+    return LMMOutput(theta, shape.entries, np.asarray(f.beta), vcov, float(np.sqrt(sigma2)), factors,
                      modes, variances, value, reml, record, singular)

@@ -134,8 +134,8 @@ class MixedFit:
     def _group_table(self, add_fixed: bool) -> pd.DataFrame:
         frames = []
         fixed = dict(zip(self.spec.fixed_names, self.output.beta))
-        for block, modes, variances in zip(self.spec.blocks, self.output.random_effects,
-                                           self.output.random_variances):
+        all_variances = self.output.random_variances() if not add_fixed else [None] * len(self.spec.blocks)
+        for block, modes, variances in zip(self.spec.blocks, self.output.random_effects, all_variances):
             for k, term in enumerate(block.terms):
                 estimate = modes[:, k] + (fixed.get(term, 0.0) if add_fixed else 0.0)
                 frame = pd.DataFrame({"group": block.group, "level": list(block.levels), "term": term,
