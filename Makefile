@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/radon_nuts.py
+	$(BIN)/python benchmarks/radon_nuts.py --repeats 3
+	$(BIN)/python benchmarks/reml.py --repeats 5 --timeout 600
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
