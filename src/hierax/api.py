@@ -15,6 +15,7 @@ from hierax.density.centering import describe_centering, make_retune
 from hierax.density.logdensity import default_centering
 from hierax.design import build_design
 from hierax.engines import sample_nuts
+from hierax.engines.laplace import fit_glmm
 from hierax.engines.lmm import fit_lmm
 from hierax.engines.pls import Block
 from hierax.errors import HieraxError
@@ -26,7 +27,7 @@ from hierax.results.mixedfit import MixedFit
 from hierax.results.idata import build_inference_data
 from hierax.results.tables import summary
 
-METHODS = ("nuts", "reml", "ml")
+METHODS = ("nuts", "reml", "ml", "laplace")
 
 
 def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", priors: dict | None = None,
@@ -42,7 +43,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     data : pandas or polars DataFrame.
     family : "gaussian", "bernoulli", "binomial" or "poisson"; ``link`` overrides the default link.
     method : "nuts" (full Bayesian inference; the default), or "reml" / "ml" for a frequentist fit
-        of a gaussian model by the profiled deviance (lme4's method), returning a
+        of a gaussian model by the profiled deviance (lme4's method), or "laplace" for a GLMM
+        (bernoulli, binomial, poisson; lme4's glmer with nAGQ = 1), each returning a
         :class:`~hierax.results.mixedfit.MixedFit` with the same tables.
     priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`.
     chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings.
@@ -69,7 +71,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     """
     if method not in METHODS:
         raise HieraxError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
-    if method in ("reml", "ml"):
+    if method in ("reml", "ml", "laplace"):
         result = fit_mixed(formula, data, family, method, link)
         if priors:
             note = f"priors are not used by method={method!r} (they apply to method='nuts')"
@@ -95,13 +97,16 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
 
 
 def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml", link: str | None = None) -> MixedFit:
-    """REML or ML fit of a linear mixed model (see :func:`fit`); no priors are involved."""
+    """REML/ML fit of a linear mixed model or Laplace fit of a GLMM (see :func:`fit`); no priors."""
     start = time.perf_counter()
     design = build_design(parse_formula(formula), data)
     spec = specify(design, family, link)
-    if spec.family.name != "gaussian" or spec.link.name != "identity":
+    gaussian = spec.family.name == "gaussian" and spec.link.name == "identity"
+    if method == "laplace" and gaussian:
+        raise HieraxError("method='laplace' is for GLMMs; a gaussian model is fitted exactly by method='reml' or 'ml'")
+    if method != "laplace" and not gaussian:
         raise HieraxError(f"method={method!r} fits gaussian models with the identity link; for "
-                          f"{spec.family.name} use method='nuts' (Laplace fits of GLMMs are not available yet)")
+                          f"{spec.family.name} use method='laplace' or method='nuts'")
     if spec.se is not None:
         raise HieraxError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
     if not spec.blocks:
@@ -110,10 +115,27 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     blocks = [Block(b.Z, b.group_index, b.num_levels, b.correlated) for b in spec.blocks]
     timing = {"setup": time.perf_counter() - start}
     start = time.perf_counter()
-    output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
+    if method == "laplace":
+        output = fit_glmm(spec.X, _data_loglik(spec), blocks, offset=spec.offset)
+    else:
+        output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
     timing["optimisation"] = time.perf_counter() - start
     return MixedFit(formula, spec.family.name, spec.link.name, method, spec, design.info, output,
                     mixed_warnings(output, spec), timing, _versions())
+
+
+def _data_loglik(spec):
+    """eta -> pointwise log-likelihood of the observed response, for the Laplace engine."""
+    import jax.numpy as jnp
+
+    y = jnp.asarray(spec.y)
+    trials = None if spec.trials is None else jnp.asarray(spec.trials)
+    family, link = spec.family, spec.link.name
+
+    def loglik(eta):
+        return family.log_likelihood(y, eta, None, trials, link)
+
+    return loglik
 
 
 def _run_nuts(spec, config, seed, progress, timing):

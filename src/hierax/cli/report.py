@@ -58,9 +58,11 @@ def print_mixed_fit(fit) -> None:
     """A REML/ML fit, laid out as lme4's summary: criterion, random effects, fixed effects."""
     spec = fit.spec
     print(f"Model: {fit.formula}")
-    print(f"Linear mixed model fit by {'REML' if fit.method == 'reml' else 'maximum likelihood'};  "
-          f"{spec.num_obs} observations")
-    kind = "REML criterion" if fit.method == "reml" else "deviance"
+    how = {"reml": "Linear mixed model fit by REML", "ml": "Linear mixed model fit by maximum likelihood",
+           "laplace": f"Generalized linear mixed model ({fit.family}, {fit.link} link) fit by maximum likelihood "
+                      "(Laplace approximation)"}[fit.method]
+    print(f"{how};  {spec.num_obs} observations")
+    kind = {"reml": "REML criterion", "ml": "deviance", "laplace": "-2 logLik"}[fit.method]
     print(f"{kind} {fit.deviance:.4f};  logLik {fit.loglik:.4f};  AIC {fit.aic:.4f};  BIC {fit.bic:.4f};  "
           f"df {fit.df}")
     record = fit.optimisation

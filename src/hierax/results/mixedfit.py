@@ -14,11 +14,11 @@ from hierax.results.idata import cor_pairs
 
 @dataclass(frozen=True)
 class MixedFit:
-    """A frequentist fit of a linear mixed model.
+    """A frequentist fit: REML/ML of a linear mixed model, or Laplace of a GLMM.
 
     Attributes
     ----------
-    formula, family, link, method : as given ("reml" or "ml").
+    formula, family, link, method : as given ("reml", "ml" or "laplace").
     spec : the ModelSpec; ``design_info`` what is needed to encode new data.
     output : the engine's :class:`hierax.engines.lmm.LMMOutput` (theta, estimates, optimisation).
     warnings : singular fits and convergence problems, in plain words.
@@ -43,8 +43,8 @@ class MixedFit:
 
     @property
     def df(self) -> int:
-        """Number of estimated parameters: fixed effects, theta and the residual sd."""
-        return len(self.spec.fixed_names) + len(self.output.theta) + 1
+        """Number of estimated parameters: fixed effects, theta and the residual sd (if any)."""
+        return len(self.spec.fixed_names) + len(self.output.theta) + (self.output.sigma is not None)
 
     @property
     def loglik(self) -> float:
@@ -69,7 +69,8 @@ class MixedFit:
         return -2.0 * self.loglik + self.df * np.log(self.nobs)
 
     @property
-    def sigma(self) -> float:
+    def sigma(self) -> float | None:
+        """Residual sd (None for families without one)."""
         return self.output.sigma
 
     @property
@@ -95,7 +96,7 @@ class MixedFit:
         """sds and correlations as lme4's ``as.data.frame(VarCorr(fit))``: ``estimate`` is the sd or
         correlation (lme4's sdcor), ``vcov`` the variance or covariance."""
         rows = []
-        sigma2 = self.output.sigma**2
+        sigma2 = 1.0 if self.output.sigma is None else self.output.sigma**2
         for block, T in zip(self.spec.blocks, self.output.factors):
             cov = sigma2 * T @ T.T
             sd = np.sqrt(np.diag(cov))
@@ -105,7 +106,8 @@ class MixedFit:
                 for i, j in cor_pairs(block.terms):
                     cor = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                     rows.append((block.group, block.terms[i], block.terms[j], cor, cov[i, j]))
-        rows.append(("Residual", None, None, self.output.sigma, sigma2))
+        if self.output.sigma is not None:
+            rows.append(("Residual", None, None, self.output.sigma, sigma2))
         return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "vcov"])
 
     def ranef(self) -> pd.DataFrame:
@@ -146,7 +148,7 @@ class MixedFit:
         return pd.concat(frames, ignore_index=True)
 
     def __repr__(self) -> str:
-        kind = "REML criterion" if self.output.reml else "deviance"
+        kind = "REML criterion" if self.output.reml else "deviance" if self.method == "ml" else "-2 logLik (Laplace)"
         return (f"MixedFit({self.formula!r}, method={self.method}, n={self.nobs}, {kind} "
                 f"{self.output.objective:.4f}{', singular' if self.singular else ''})")
 
