@@ -3,8 +3,9 @@
 For each model and tool: the first fit (hierax compiles its objective then), the median of the
 next ``--repeats`` fits of the same model (hierax reuses the compiled code), and the REML
 criterion reached (-2 x statsmodels' REML log-likelihood), so that a fast wrong answer shows.
-lme4's seconds per fit, measured by the reference's authors on a machine like this one, are read
-from ../shared/reference/lme4.json and shown for orientation (Rscript is not on this machine).
+lme4 is timed in the same run when ``Rscript`` with lme4 is installed (Debian: r-cran-lme4), by
+``benchmarks/lme4_times.R``; lme4's seconds per fit from ../shared/reference/lme4.json are shown
+beside them.
 statsmodels fits crossed effects (InstEval) only as variance components of one all-embracing
 group; each statsmodels fit runs in a child process stopped after ``--timeout`` seconds.
 
@@ -17,6 +18,8 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -74,23 +77,40 @@ def time_statsmodels(data, spec, timeout: float):
     return seconds, criterion, ""
 
 
+def time_lme4(repeats: int) -> dict:
+    """lme4's median seconds per REML fit in this run, by model, or {} without R and lme4."""
+    if shutil.which("Rscript") is None:
+        return {}
+    script = Path(__file__).with_name("lme4_times.R")
+    done = subprocess.run(["Rscript", str(script), str(repeats)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    if done.returncode != 0:
+        print(f"lme4 not timed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'Rscript failed'}")
+        return {}
+    return json.loads(done.stdout)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
+    lme4_now = time_lme4(args.repeats)
     rows = []
     for label, (name, response, fixed, group, re_formula, vc) in MODELS.items():
         entry = reference(name)
         data = pd.read_csv(SHARED / "data" / entry["data"])
         first, again, ours = time_hierax(entry, data, args.repeats)
         sm_seconds, sm_criterion, note = time_statsmodels(data, (response, fixed, group, re_formula, vc), args.timeout)
-        lme4 = entry["seconds_per_fit"]
-        rows.append((label, first, again, ours, sm_seconds, sm_criterion, lme4, entry["objective"],
-                     sm_seconds / again, lme4 / again, note))
+        lme4 = lme4_now.get(label, {}).get("seconds", float("nan"))
+        rows.append((label, first, again, ours, sm_seconds, sm_criterion, lme4, entry["seconds_per_fit"],
+                     entry["objective"], sm_seconds / again, lme4 / again, note))
     table = pd.DataFrame(rows, columns=["model", "hierax first s", "hierax again s", "hierax REML crit",
-                                        "statsmodels s", "statsmodels REML crit", "lme4 s (reference)",
-                                        "lme4 REML crit", "statsmodels / hierax", "lme4 / hierax", "note"])
+                                        "statsmodels s", "statsmodels REML crit", "lme4 s (this run)",
+                                        "lme4 s (reference)", "lme4 REML crit", "statsmodels / hierax",
+                                        "lme4 / hierax", "note"])
+    if lme4_now:
+        print(f"lme4 {lme4_now['version']} timed in this run")
     print(f"REML fits; {platform.processor() or platform.machine()}; hierax 'again' = median of {args.repeats} "
           "refits with the compiled objective reused")
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
