@@ -29,12 +29,16 @@ def print_fit(fit) -> None:
     print(fit.priors)
     print("\nPosterior summary (estimate = posterior mean):")
     print(format_table(fit.summary()))
-    if fit.warnings:
+    _print_diagnostics(fit.warnings, "no divergences, no saturated trees, E-BFMI, R-hat and ESS fine.")
+
+
+def _print_diagnostics(warnings, all_clear: str | None = None) -> None:
+    if warnings:
         print("\nDiagnostics:")
-        for message in fit.warnings:
+        for message in warnings:
             print(f"  - {message}")
-    else:
-        print("\nDiagnostics: no divergences, no saturated trees, E-BFMI, R-hat and ESS fine.")
+    elif all_clear:
+        print(f"\nDiagnostics: {all_clear}")
 
 
 def _centering_text(choice: dict | None) -> str:
@@ -72,7 +76,4 @@ def print_mixed_fit(fit) -> None:
     print(format_table(fit.varcorr()))
     print("\nFixed effects (Wald 95% intervals):")
     print(format_table(fit.fixef()))
-    if fit.warnings:
-        print("\nDiagnostics:")
-        for message in fit.warnings:
-            print(f"  - {message}")
+    _print_diagnostics(fit.warnings)

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hierax.engines.lmm import GRADIENT_TOLERANCE, SINGULAR_BELOW, Optimisation, _projected_gradient
-from hierax.engines.pls import theta_entries, theta_lower, theta_start
+from hierax.engines.pls import block_factors, theta_entries, theta_lower, theta_start
 
 NEWTON_STEPS = 12        # per evaluation, from the previous mode (quadratic convergence)
 STEP_LENGTHS = jnp.asarray([1.0, 0.5, 0.25, 0.125, 0.0625, 0.0])
@@ -165,10 +165,7 @@ class _Lambda(NamedTuple):
 
 
 def _lambda(theta, blocks, entries) -> _Lambda:
-    Ts = [jnp.zeros((b.num_terms, b.num_terms)) for b in blocks]
-    for t, (k, i, j) in enumerate(entries):
-        Ts[k] = Ts[k].at[i, j].set(theta[t])
-    return _Lambda(Ts, tuple(blocks))
+    return _Lambda(block_factors(theta, entries, [b.num_terms for b in blocks]), tuple(blocks))
 
 
 def _make_deviance(problem: _Problem, blocks, entries, loglik):
@@ -241,10 +238,8 @@ def _estimates(x, num_theta, hessian, u, problem, blocks, entries, loglik, devia
     theta, beta = x[:num_theta], x[num_theta:]
     value, u_hat, L = deviance(jnp.asarray(x), jnp.asarray(u), NEWTON_STEPS)
     cov = 2.0 * np.linalg.inv(hessian)
-    factors = [np.zeros((b.num_terms, b.num_terms)) for b in blocks]
-    for t, (k, i, j) in enumerate(entries):
-        factors[k][i, j] = theta[t]
     Lam = _lambda(jnp.asarray(theta), blocks, entries)
+    factors = [np.asarray(T) for T in Lam.Ts]
     b_all = np.asarray(Lam.times(u_hat))
     L_inv = np.linalg.inv(np.asarray(L))
     modes, start = [], 0

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize
 
 from hierax.engines.pls import (
-    conditional_variances, deviance_and_gradient, prepare, random_effects, solution, theta_lower, theta_start,
+    block_factors, conditional_variances, deviance_and_gradient, prepare, random_effects, solution, theta_lower,
+    theta_start, user_terms,
 )
 
 SINGULAR_BELOW = 1e-4      # a relative sd (theta on the diagonal) this small is at the boundary
@@ -123,11 +123,7 @@ def _estimates(theta, data, shape, reml, value, record) -> LMMOutput:
     sigma2 = float(f.r2) / (n - p if reml else n)
     RX_inv = np.linalg.inv(np.asarray(f.RX))
     vcov = sigma2 * RX_inv.T @ RX_inv
-    num_blocks = len(shape.order)
-    terms = {k: shape.terms[m] for m, k in enumerate(shape.order)}
-    factors = [np.zeros((terms[k], terms[k])) for k in range(num_blocks)]
-    for t, (k, i, j) in enumerate(shape.entries):
-        factors[k][i, j] = theta[t]
+    factors = [np.asarray(T) for T in block_factors(theta_j, shape.entries, user_terms(shape))]
     singular = tuple(t for t, (k, i, j) in enumerate(shape.entries) if i == j and theta[t] < SINGULAR_BELOW)
     modes = random_effects(u, theta_j, shape)
 

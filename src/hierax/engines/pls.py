@@ -167,13 +167,27 @@ def _level_pairs(C21: sp.csc_matrix, L1: int, q1: int) -> tuple:
     return tuple(jnp.asarray(np.concatenate(x)) for x in (a_all, b_all, lev_all, i_all, j_all, v_all))
 
 
-def factors(theta, shape: Shape) -> list:
-    """The lower-triangular T_k of every block, in the first-block-first order."""
-    position = {k: m for m, k in enumerate(shape.order)}
-    Ts = [jnp.zeros((q, q)) for q in shape.terms]
-    for t, (k, i, j) in enumerate(shape.entries):
-        Ts[position[k]] = Ts[position[k]].at[i, j].set(theta[t])
+def block_factors(theta, entries, terms) -> list:
+    """The lower-triangular T_k of every block from theta, in the blocks' own order.
+
+    ``terms[k]`` is block k's number of effects; works on traced and concrete theta alike.
+    """
+    Ts = [jnp.zeros((q, q)) for q in terms]
+    for t, (k, i, j) in enumerate(entries):
+        Ts[k] = Ts[k].at[i, j].set(theta[t])
     return Ts
+
+
+def factors(theta, shape: Shape) -> list:
+    """The T_k in the first-block-first order that the factorisation uses."""
+    Ts = block_factors(theta, shape.entries, user_terms(shape))
+    return [Ts[k] for k in shape.order]
+
+
+def user_terms(shape: Shape) -> list:
+    """Number of effects of each block, in the user's order."""
+    terms = {k: shape.terms[m] for m, k in enumerate(shape.order)}
+    return [terms[k] for k in range(len(shape.order))]
 
 
 class Factorisation(NamedTuple):
