@@ -246,9 +246,16 @@ def _random_blocks(group_terms: tuple, data, state, levels) -> tuple:
 def _group_index(g: GroupTerm, data) -> tuple[np.ndarray, tuple]:
     """Levels of a (possibly interacted) grouping factor, sorted by the levels of its parts."""
     parts = [as_categorical(data[f.name].astype(object) if isinstance(f, Name) else f) for f in g.group.factors]
-    codes = np.column_stack([p.codes for p in parts])
-    unique, inverse = np.unique(codes, axis=0, return_inverse=True)
-    level_names = tuple(":".join(parts[k].levels[row[k]] for k in range(len(parts))) for row in unique)
+    key = np.zeros(len(parts[0].codes), dtype=np.int64)
+    for part in parts:                              # mixed radix: sorts as the parts' levels do
+        key = key * len(part.levels) + part.codes
+    unique, inverse = np.unique(key, return_inverse=True)
+    rows = []
+    for part in reversed(parts):
+        rows.append(unique % len(part.levels))
+        unique = unique // len(part.levels)
+    rows = np.column_stack(rows[::-1])
+    level_names = tuple(":".join(parts[k].levels[row[k]] for k in range(len(parts))) for row in rows)
     if len(level_names) < 2:
         raise DataError(
             f"grouping factor {g.group_label!r} has only one level ({level_names[0]!r}); a varying "

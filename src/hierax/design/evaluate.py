@@ -48,20 +48,22 @@ def as_categorical(series: pd.Series, levels: tuple | None = None) -> Categorica
     Levels of a pandas categorical keep their declared order (as R factors do); other values
     are sorted (numbers numerically), as R's ``factor()`` does.
     """
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)   # label each distinct value once
+    uniques = list(uniques)
     if levels is None:
         if isinstance(series.dtype, pd.CategoricalDtype):
             present = set(series.dropna().unique())
             raw = [c for c in series.cat.categories if c in present]
         else:
-            raw = sorted(series.dropna().unique(), key=_sort_key)
+            raw = sorted((v for v in uniques if not pd.isna(v)), key=_sort_key)
         levels = tuple(level_label(v) for v in raw)
-    labels = series.map(level_label)
     index = {level: i for i, level in enumerate(levels)}
-    codes = labels.map(index)
-    if codes.isna().any():
-        unseen = sorted(set(labels[codes.isna()]))[:5]
+    labels = [level_label(v) for v in uniques]
+    position = np.array([index.get(label, -1) for label in labels], dtype=np.int32)
+    if (position < 0).any():
+        unseen = sorted(label for label, k in zip(labels, position) if k < 0)[:5]
         raise DataError(f"column {series.name!r} has levels not seen when the model was built: {unseen}")
-    return Categorical(codes.to_numpy(dtype=np.int32), tuple(levels))
+    return Categorical(position[codes], tuple(levels))
 
 
 def _sort_key(value):

@@ -1,10 +1,10 @@
 """Fit a linear mixed model by REML or ML: optimise the profiled deviance over theta.
 
-The optimiser is SciPy's L-BFGS-B with the exact gradient of the float64 objective (JAX autodiff)
-and the bounds theta_diag >= 0. The optimisation record keeps the start, the end, the number of
-evaluations, the optimiser's message and the gradient at the end, so a fit can be audited; the
-convergence check uses that exact gradient (projected onto the bounds), not a finite-difference
-Hessian as lme4's does.
+The optimiser is SciPy's L-BFGS-B with the exact gradient of the float64 objective (written out
+in ``hierax.engines.profiled``) and the bounds theta_diag >= 0. The optimisation record keeps the
+start, the end, the number of evaluations, the optimiser's message and the gradient at the end,
+so a fit can be audited; the convergence check uses that exact gradient (projected onto the
+bounds), not a finite-difference Hessian as lme4's does.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hierax.engines.pls import (
-    block_factors, conditional_variances, deviance_and_gradient, prepare, random_effects, solution, theta_lower,
-    theta_start, user_terms,
+    block_factors, conditional_variances, prepare, random_effects, solution, theta_lower, theta_start, user_terms,
 )
+from hierax.engines.profiled import deviance_and_gradient
 
 SINGULAR_BELOW = 1e-4      # a relative sd (theta on the diagonal) this small is at the boundary
 GRADIENT_TOLERANCE = 1e-3  # |projected gradient| of the deviance above this: not converged

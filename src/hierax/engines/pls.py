@@ -20,11 +20,12 @@ effects, and enters through the Schur complement
     S = Lambda_2' (C22 - C21 Lambda_1 A11^-1 Lambda_1' C12) Lambda_2 + I,
 
 whose middle term is a sum over first-block levels of small outer products. Those products are
-listed once (``PLSData.pairs``) and weighted at each theta, so one evaluation costs the per-level
+listed once (``SchurTerms``) and weighted at each theta, so one evaluation costs the per-level
 work, a scatter-add, and one dense Cholesky of size Q2 (InstEval: 1,142, not 4,114). The
 cross-products of [Z X y] are formed once, through a sparse Z; Z is never dense. The objective
 is a pure float64 JAX function of theta (data as arguments, so a model of the same shape reuses
-the compiled code), and its gradient is exact.
+the compiled code). ``hierax.engines.profiled`` evaluates it, with its exact gradient written
+out, during optimisation; ``factorise`` here gives the estimates at the optimum.
 """
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ class PLSData(NamedTuple):
     """All the data the objective needs, computed once (arrays; blocks in ``Shape`` order)."""
 
     D11: jax.Array        # (L1, q1, q1): per-level blocks of Z1'Z1
-    pairs: tuple          # (a, b, level, i, j, value): C21 column products within a first-block level
+    schur: SchurTerms     # the products that make C21 Lambda_1 A11^-1 Lambda_1' C12
     C21: object           # BCOO (Q2, Q1)
-    C22: jax.Array        # (Q2, Q2)
+    tail: jax.Array       # (Q2 + p + 1, Q2 + p + 1): cross-products of [Z2 X y]
     ZtR: jax.Array        # (Q, p + 1): Z'[X y]
     RtR: jax.Array        # (p + 1, p + 1): [X y]'[X y]
 
@@ -123,12 +124,15 @@ def prepare(X: np.ndarray, y: np.ndarray, blocks) -> tuple[Shape, PLSData]:
     R = np.column_stack([X, y])
     Q1 = first.width
     Z1, Z2 = Z[:, :Q1], Z[:, Q1:]
-    D11 = np.asarray((Z1.T @ Z1).todense()).reshape(L1, q1, L1, q1)[np.arange(L1), :, np.arange(L1), :]
+    D11 = np.stack([np.stack([np.bincount(first.group_index, first.Z[:, i] * first.Z[:, j], minlength=L1)
+                              for j in range(q1)], axis=-1) for i in range(q1)], axis=1)      # (L1, q1, q1)
     C21 = (Z2.T @ Z1).tocsc()
     shape = Shape(tuple(b.num_levels for b in ordered), tuple(b.num_terms for b in ordered),
                   theta_entries(blocks), order, n, X.shape[1])
-    data = PLSData(jnp.asarray(D11), _level_pairs(C21, L1, q1), jsparse.BCOO.from_scipy_sparse(C21.tocoo()),
-                   jnp.asarray((Z2.T @ Z2).todense()), jnp.asarray(Z.T @ R), jnp.asarray(R.T @ R))
+    Z2R = Z2.T @ R
+    tail = np.block([[(Z2.T @ Z2).toarray(), Z2R], [Z2R.T, R.T @ R]])
+    data = PLSData(jnp.asarray(D11), _schur_terms(C21, D11, q1), jsparse.BCOO.from_scipy_sparse(C21.tocoo()),
+                   jnp.asarray(tail), jnp.asarray(Z.T @ R), jnp.asarray(R.T @ R))
     return shape, data
 
 
@@ -145,26 +149,54 @@ def _sparse_z(blocks, n: int) -> sp.csc_matrix:
     return sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, offset))
 
 
-def _level_pairs(C21: sp.csc_matrix, L1: int, q1: int) -> tuple:
-    """For each first-block level l and effects i, j: the products C21[a, (l,i)] C21[b, (l,j)]."""
-    a_all, b_all, lev_all, i_all, j_all, v_all = [], [], [], [], [], []
-    for l in range(L1):
-        for i in range(q1):
-            col_i = C21[:, l * q1 + i]
-            for j in range(q1):
-                col_j = C21[:, l * q1 + j]
-                a, b = np.meshgrid(col_i.indices, col_j.indices, indexing="ij")
-                if a.size:
-                    a_all.append(a.ravel())
-                    b_all.append(b.ravel())
-                    v_all.append(np.outer(col_i.data, col_j.data).ravel())
-                    lev_all.append(np.full(a.size, l))
-                    i_all.append(np.full(a.size, i))
-                    j_all.append(np.full(a.size, j))
-    if not a_all:
-        empty = jnp.zeros(0, dtype=jnp.int32)
-        return empty, empty, empty, empty, empty, jnp.zeros(0)
-    return tuple(jnp.asarray(np.concatenate(x)) for x in (a_all, b_all, lev_all, i_all, j_all, v_all))
+class SchurTerms(NamedTuple):
+    """The first-block products of C21 Lambda_1 A11^-1 Lambda_1' C12, summed where they can be.
+
+    G = C21 blockdiag(M_l) C12 with M_l = T1 A11_l^-1 T1' is a sum over first-block levels l of
+    products C21[a, (l, i)] M_l[i, j] C21[b, (l, j)]. Levels with the same D11 block (Z1'Z1 of
+    the level: for an intercept, its number of rows) share M_l, so their products with the same
+    target (a, b) and effects (i, j) are added once, here; and only the lower triangle (a >= b)
+    is kept. InstEval: 3.56 million products become 1.06 million terms.
+    """
+
+    target: jax.Array      # a * Q2 + b, a >= b
+    effect: jax.Array      # class * q1^2 + i * q1 + j
+    value: jax.Array       # summed products
+    mirror: jax.Array      # 2 below the diagonal, 1 on it: the weight of a term in the full G
+    class_level: jax.Array  # a representative level of each class
+
+
+def _schur_terms(C21: sp.csc_matrix, D11: np.ndarray, q1: int) -> SchurTerms:
+    Q2, L1 = C21.shape[0], D11.shape[0]
+    _, first, level_class = np.unique(D11.reshape(L1, -1), axis=0, return_index=True, return_inverse=True)
+    level_class = level_class.ravel()
+    lev, i, j = (x.ravel() for x in np.meshgrid(np.arange(L1), np.arange(q1), np.arange(q1), indexing="ij"))
+    col_i, col_j = lev * q1 + i, lev * q1 + j
+    nnz = np.diff(C21.indptr)
+    k_i, k_j = nnz[col_i], nnz[col_j]
+    counts = k_i * k_j
+    combo = np.repeat(np.arange(len(counts)), counts)
+    t = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    first_entry = C21.indptr[col_i][combo] + t // k_j[combo]
+    second_entry = C21.indptr[col_j][combo] + t % k_j[combo]
+    a, b = C21.indices[first_entry], C21.indices[second_entry]
+    lower = a >= b
+    value = (C21.data[first_entry] * C21.data[second_entry])[lower]
+    effect = (level_class[lev] * q1 * q1 + i * q1 + j)[combo][lower]
+    summed = sp.coo_matrix((value, (a[lower].astype(np.int64) * Q2 + b[lower], effect)),
+                           shape=(Q2 * Q2, (level_class.max() + 1) * q1 * q1)).tocsr()
+    summed.sum_duplicates()
+    target = np.repeat(np.arange(Q2 * Q2), np.diff(summed.indptr))
+    mirror = np.where(target // Q2 > target % Q2, 2.0, 1.0)
+    return SchurTerms(jnp.asarray(target), jnp.asarray(summed.indices), jnp.asarray(summed.data),
+                      jnp.asarray(mirror), jnp.asarray(first))
+
+
+def schur_middle(M, terms: SchurTerms, Q2: int):
+    """G = C21 Lambda_1 A11^-1 Lambda_1' C12 (Q2 x Q2) from M_l = T1 A11_l^-1 T1' (L1, q1, q1)."""
+    per_effect = M[terms.class_level].reshape(-1)
+    lower = jnp.zeros(Q2 * Q2).at[terms.target].add(terms.value * per_effect[terms.effect]).reshape(Q2, Q2)
+    return lower + jnp.tril(lower, -1).T
 
 
 def block_factors(theta, entries, terms) -> list:
@@ -250,10 +282,8 @@ def _lambda_t(M, Ts, shape: Shape, rest_only: bool = False):
 def _schur(T1, A11, Ts, data: PLSData, shape: Shape):
     """S = Lambda_2' (C22 - C21 Lambda_1 A11^-1 Lambda_1' C12) Lambda_2 + I."""
     M = jnp.einsum("ij,ljk,ck->lic", T1, jnp.linalg.inv(A11), T1)           # T1 A11_l^-1 T1'
-    a, b, level, i, j, value = data.pairs
     Q2 = shape.rest_width
-    G = jnp.zeros((Q2, Q2)).at[a, b].add(value * M[level, i, j])
-    middle = data.C22 - G
+    middle = data.tail[:Q2, :Q2] - schur_middle(M, data.schur, Q2)
     left = _lambda_t(middle, Ts, shape, rest_only=True)                      # Lambda_2' (.)
     both = _lambda_t(left.T, Ts, shape, rest_only=True)                      # (.) Lambda_2
     return both.T + jnp.eye(Q2)
@@ -265,12 +295,6 @@ def profiled_deviance(f: Factorisation, n: int, p: int, reml: bool):
         dof = n - p
         return f.log_det_L + f.log_det_RX + dof * (1.0 + _LOG_2PI + jnp.log(f.r2 / dof))
     return f.log_det_L + n * (1.0 + _LOG_2PI + jnp.log(f.r2 / n))
-
-
-@partial(jax.jit, static_argnames=("shape", "reml"))
-def deviance_and_gradient(theta, data: PLSData, shape: Shape, reml: bool):
-    """The objective to minimise and its exact gradient (compiled once per model shape)."""
-    return jax.value_and_grad(lambda t: profiled_deviance(factorise(t, data, shape), shape.n, shape.p, reml))(theta)
 
 
 @partial(jax.jit, static_argnames=("shape",))

@@ -83,16 +83,15 @@ def nesting_parents(block, others) -> tuple:
         if other is block or other.num_levels >= block.num_levels:
             continue
         shared = tuple((i, other.terms.index(t)) for i, t in enumerate(block.terms) if t in other.terms)
-        index = _nesting_index(block.group_index, other.group_index, block.num_levels)
-        if shared and index is not None:
+        index = _nesting_index(block.group_index, other.group_index, block.num_levels) if shared else None
+        if index is not None:
             parents.append(Parent(other.name, index, shared))
     return tuple(parents)
 
 
 def _nesting_index(fine: np.ndarray, coarse: np.ndarray, num_fine: int) -> np.ndarray | None:
-    pairs = np.unique(np.stack([fine, coarse], axis=1), axis=0)
-    if len(pairs) != num_fine:
+    index = np.full(num_fine, -1, dtype=np.int64)
+    index[fine] = coarse                           # the last coarse level seen with each fine level
+    if np.any(index < 0) or np.any(index[fine] != coarse):
         return None
-    index = np.empty(num_fine, dtype=np.int64)
-    index[pairs[:, 0]] = pairs[:, 1]
     return index
