@@ -9,6 +9,7 @@ bounds), not a finite-difference Hessian as lme4's does.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -74,14 +75,17 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
         value, grad = deviance_and_gradient(jnp.asarray(theta), data, shape, reml)
         return float(value), np.asarray(grad, dtype=float)
 
-    result = _restart_from_edge(fun, _minimise(fun, theta0, lower), lower)
-    theta = np.asarray(result.x, float)
-    value, grad = fun(theta)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # XLA compiles on one core: the estimates' function compiles while the optimiser runs
+        estimates_at = pool.submit(lambda: solution.lower(jnp.asarray(theta0), data, shape).compile())
+        result = _restart_from_edge(fun, _minimise(fun, theta0, lower), lower)
+        estimates_at = estimates_at.result()
+    theta, value, grad = np.asarray(result.x, float), float(result.fun), np.asarray(result.jac, float)
     projected = _projected_gradient(theta, grad, lower)
     record = Optimisation("scipy L-BFGS-B (exact gradient)", theta0, theta, value, int(result.nfev),
                           int(result.nit), bool(np.max(np.abs(projected), initial=0.0) < GRADIENT_TOLERANCE),
                           str(result.message), grad)
-    return _estimates(theta, data, shape, reml, value, record)
+    return _estimates(theta, estimates_at(jnp.asarray(theta), data), data, shape, reml, value, record)
 
 
 def _minimise(fun, theta0, lower):
@@ -116,19 +120,18 @@ def _projected_gradient(theta, grad, lower):
     return np.where(at_bound, 0.0, grad)
 
 
-def _estimates(theta, data, shape, reml, value, record) -> LMMOutput:
-    theta_j = jnp.asarray(theta)
-    f, u = solution(theta_j, data, shape)
+def _estimates(theta, solved, data, shape, reml, value, record) -> LMMOutput:
+    f, u = solved
     n, p = shape.n, shape.p
     sigma2 = float(f.r2) / (n - p if reml else n)
     RX_inv = np.linalg.inv(np.asarray(f.RX))
     vcov = sigma2 * RX_inv.T @ RX_inv
-    factors = [np.asarray(T) for T in block_factors(theta_j, shape.entries, user_terms(shape))]
+    factors = block_factors(theta, shape.entries, user_terms(shape))
     singular = tuple(t for t, (k, i, j) in enumerate(shape.entries) if i == j and theta[t] < SINGULAR_BELOW)
-    modes = random_effects(u, theta_j, shape)
+    modes = random_effects(u, theta, shape)
 
     def variances():
-        return conditional_variances(f, theta_j, sigma2, data, shape)
+        return conditional_variances(f, theta, sigma2, data, shape)
 
     return LMMOutput(theta, shape.entries, np.asarray(f.beta), vcov, float(np.sqrt(sigma2)), factors,
                      modes, variances, value, reml, record, singular)

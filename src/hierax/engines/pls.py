@@ -202,8 +202,15 @@ def schur_middle(M, terms: SchurTerms, Q2: int):
 def block_factors(theta, entries, terms) -> list:
     """The lower-triangular T_k of every block from theta, in the blocks' own order.
 
-    ``terms[k]`` is block k's number of effects; works on traced and concrete theta alike.
+    ``terms[k]`` is block k's number of effects. A NumPy theta gives NumPy factors (no JAX
+    dispatch, which costs a compilation per operation the first time); a JAX theta, traced or
+    not, gives JAX factors.
     """
+    if isinstance(theta, np.ndarray):
+        Ts = [np.zeros((q, q)) for q in terms]
+        for t, (k, i, j) in enumerate(entries):
+            Ts[k][i, j] = theta[t]
+        return Ts
     Ts = [jnp.zeros((q, q)) for q in terms]
     for t, (k, i, j) in enumerate(entries):
         Ts[k] = Ts[k].at[i, j].set(theta[t])
