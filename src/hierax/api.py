@@ -15,7 +15,7 @@ from hierax.density.centering import describe_centering, make_retune
 from hierax.density.logdensity import default_centering
 from hierax.design import build_design
 from hierax.engines import sample_nuts
-from hierax.engines.laplace import fit_glmm
+from hierax.engines.laplace import Likelihood, fit_glmm
 from hierax.engines.lmm import fit_lmm
 from hierax.engines.pls import Block
 from hierax.errors import HieraxError
@@ -116,26 +116,13 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     timing = {"setup": time.perf_counter() - start}
     start = time.perf_counter()
     if method == "laplace":
-        output = fit_glmm(spec.X, _data_loglik(spec), blocks, offset=spec.offset)
+        output = fit_glmm(spec.X, spec.y, blocks, Likelihood(spec.family, spec.link.name), trials=spec.trials,
+                          offset=spec.offset)
     else:
         output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
     timing["optimisation"] = time.perf_counter() - start
     return MixedFit(formula, spec.family.name, spec.link.name, method, spec, design.info, output,
                     mixed_warnings(output, spec), timing, _versions())
-
-
-def _data_loglik(spec):
-    """eta -> pointwise log-likelihood of the observed response, for the Laplace engine."""
-    import jax.numpy as jnp
-
-    y = jnp.asarray(spec.y)
-    trials = None if spec.trials is None else jnp.asarray(spec.trials)
-    family, link = spec.family, spec.link.name
-
-    def loglik(eta):
-        return family.log_likelihood(y, eta, None, trials, link)
-
-    return loglik
 
 
 def _run_nuts(spec, config, seed, progress, timing):

@@ -3,24 +3,32 @@
 For relative covariance factor theta and fixed effects beta, the spherical random effects u
 (b = Lambda_theta u, u ~ N(0, I)) are integrated out by Laplace's method:
 
-    -2 log p(y | theta, beta) ~= -2 sum_i log p(y_i | eta_i(u^)) + |u^|^2 + log|L|^2,
+    D(theta, beta) = -2 log p(y | theta, beta) ~= g(u^) + log|A(u^)|,
+    g(u) = -2 sum_i log p(y_i | eta_i(u)) + |u|^2,   A(u) = Lambda' Z' W(u) Z Lambda + I,
 
-where u^ maximises log p(y | u) - |u|^2 / 2 (penalised iteratively reweighted least squares: Newton
-steps on u) and L is the Cholesky factor of Lambda' Z' W Z Lambda + I at u^, W the negative second
-derivative of the log-likelihood in eta. (theta, beta) are then optimised jointly, as lme4 does
-in its second stage. The Newton steps run a fixed number of times from the previous solution, so
-the objective is a smooth JAX function whose exact gradient flows through them; standard errors
-of beta come from the exact Hessian of the approximate deviance in (theta, beta), as lme4's
-default (``use.hessian``) takes them from a finite-difference one.
+where u^ minimises g (penalised iteratively reweighted least squares: damped Newton steps on u,
+run to convergence from the previous mode) and W is the negative second derivative of the
+log-likelihood in eta. (theta, beta) are then optimised jointly, as lme4 does in its second stage.
 
-This first version factors Lambda' Z' W Z Lambda + I densely (size Q = levels x effects, summed
-over blocks): right for the teaching data sets (cbpp: 15, grouseticks: 584), not for
-InstEval-sized problems, which need the blocked factorisation of ``hierax.engines.pls``.
+The gradient is exact without differentiating through the Newton iterations. With x = (theta, beta)
+and u^(x) defined by dg/du = 0, the implicit function theorem gives du^/dx = -(d2g/du2)^-1 d2g/du dx
+and d2g/du2 = 2A, so
+
+    dD/dx = dD/dx|_u^ - d/dx [v' dg/du]|_u^,   v = (2A)^-1 dD/du|_u^,
+
+one solve with the Cholesky factor already at hand and one Hessian-vector product. Standard errors
+of beta come from the Hessian of D in (theta, beta) by central differences of that gradient, as
+lme4's default (``use.hessian``) takes them from a finite-difference one.
+
+This version factors A densely (size Q = levels x effects, summed over blocks): right for the
+teaching data sets (cbpp: 15, grouseticks: 584), not for InstEval-sized problems, which need the
+blocked factorisation of ``hierax.engines.pls``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,10 +37,11 @@ from scipy.optimize import minimize
 
 from hierax.engines.lmm import GRADIENT_TOLERANCE, SINGULAR_BELOW, Optimisation, _projected_gradient
 from hierax.engines.pls import block_factors, theta_entries, theta_lower, theta_start
+from hierax.engines.profiled import inverse_from_cholesky
 
-NEWTON_STEPS = 12        # per evaluation, from the previous mode (quadratic convergence)
+MAX_NEWTON_STEPS = 100  # per evaluation, from the previous mode; a handful are used near it
+NEWTON_TOLERANCE = 1e-10  # on the largest step, relative to 1 + |u|
 STEP_LENGTHS = jnp.asarray([1.0, 0.5, 0.25, 0.125, 0.0625, 0.0])
-FIRST_NEWTON_STEPS = 50  # from u = 0
 
 
 class GLMMOutput(NamedTuple):
@@ -51,34 +60,67 @@ class GLMMOutput(NamedTuple):
     reml: bool = False
 
 
-class _Problem(NamedTuple):
+class Likelihood(NamedTuple):
+    """The response distribution: ``family.log_likelihood`` with its link, and nothing of the data
+    (so that it is a static, hashable argument, and a model of the same shape reuses compiled code)."""
+
+    family: object
+    link: str
+
+    def __call__(self, y, eta, trials):
+        return self.family.log_likelihood(y, eta, None, trials, self.link)
+
+
+class _Data(NamedTuple):
     X: jax.Array
     offset: jax.Array
     cols: jax.Array       # (n, K): the columns of Z each row touches
     vals: jax.Array       # (n, K): their values
-    lam_index: tuple      # static description of Lambda's blocks
-    p: int
+    y: jax.Array
+    trials: object        # (n,) or None
 
 
-def fit_glmm(X: np.ndarray, loglik: Callable, blocks, offset: np.ndarray | None = None) -> GLMMOutput:
-    """Laplace fit. ``loglik(eta) -> (n,)`` is the pointwise log-likelihood of the data."""
+class _BlockShape(NamedTuple):
+    num_levels: int
+    num_terms: int
+
+    @property
+    def width(self) -> int:
+        return self.num_levels * self.num_terms
+
+
+class _Structure(NamedTuple):
+    """Everything static about a model: block sizes, the theta layout and the likelihood."""
+
+    blocks: tuple
+    entries: tuple
+    likelihood: Likelihood
+
+    @property
+    def num_theta(self) -> int:
+        return len(self.entries)
+
+    @property
+    def width(self) -> int:
+        return int(sum(b.width for b in self.blocks))
+
+
+def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood: Likelihood, trials: np.ndarray | None = None,
+             offset: np.ndarray | None = None) -> GLMMOutput:
+    """Laplace fit of a GLMM with response ``y`` (and binomial ``trials``) and fixed design ``X``."""
     n, p = X.shape
-    entries = theta_entries(blocks)
-    problem = _problem(X, blocks, offset)
-    num_theta = len(entries)
-    deviance = _make_deviance(problem, blocks, entries, loglik)
-    # one compiled function serves the whole fit: value, the mode it found, and the gradient
-    evaluate = jax.jit(jax.value_and_grad(lambda x, u0: deviance(x, u0, NEWTON_STEPS)[:2], has_aux=True))
-    x0 = np.concatenate([theta_start(entries), _glm_start(problem, loglik)])
-    u = jnp.zeros(int(sum(b.width for b in blocks)))
-    for _ in range(FIRST_NEWTON_STEPS // NEWTON_STEPS):
-        (value, u), _ = evaluate(jnp.asarray(x0), u)
+    structure = _Structure(tuple(_BlockShape(b.num_levels, b.num_terms) for b in blocks), theta_entries(blocks),
+                           likelihood)
+    data = _data(X, y, trials, blocks, offset)
+    entries = structure.entries
+    x0 = np.concatenate([theta_start(entries), _glm_start(data, likelihood)])
+    value, _, u = _evaluate(jnp.asarray(x0), jnp.zeros(structure.width), data, structure)
     state = {"u": u, "best": float(value), "x": np.asarray(x0, float)}
 
     def fun(x):
         # Newton starts from the mode at the best point so far: trial points of a line search
         # far from it must not move the start of later evaluations
-        (value, mode), grad = evaluate(jnp.asarray(x), state["u"])
+        value, grad, mode = _evaluate(jnp.asarray(x), state["u"], data, structure)
         value, grad = float(value), np.asarray(grad, dtype=float)
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
             # overflow far from the optimum (exp of a large eta): a steep wall back towards the
@@ -99,8 +141,8 @@ def fit_glmm(X: np.ndarray, loglik: Callable, blocks, offset: np.ndarray | None 
                           int(result.nit),
                           bool(np.max(np.abs(_projected_gradient(x, grad, lower)), initial=0.0) < GRADIENT_TOLERANCE),
                           str(result.message), grad)
-    hessian = _hessian_of(lambda z: np.asarray(evaluate(jnp.asarray(z), state["u"])[1]), x)
-    return _estimates(x, num_theta, hessian, state["u"], problem, blocks, entries, loglik, deviance, record)
+    hessian = _hessian_of(lambda z: np.asarray(_evaluate(jnp.asarray(z), state["u"], data, structure)[1]), x)
+    return _estimates(x, hessian, state["u"], data, structure, record)
 
 
 def _hessian_of(gradient, x, step: float = 1e-5) -> np.ndarray:
@@ -115,7 +157,7 @@ def _hessian_of(gradient, x, step: float = 1e-5) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-def _problem(X, blocks, offset) -> _Problem:
+def _data(X, y, trials, blocks, offset) -> _Data:
     n = X.shape[0]
     cols, vals, start = [], [], 0
     for block in blocks:
@@ -124,10 +166,9 @@ def _problem(X, blocks, offset) -> _Problem:
             cols.append(start + block.group_index * q + j)
             vals.append(block.Z[:, j])
         start += block.width
-    lam_index = tuple((b.num_levels, b.num_terms) for b in blocks)
-    return _Problem(jnp.asarray(X, float), jnp.zeros(n) if offset is None else jnp.asarray(offset, float),
-                    jnp.asarray(np.stack(cols, axis=1)), jnp.asarray(np.stack(vals, axis=1), dtype=float),
-                    lam_index, X.shape[1])
+    return _Data(jnp.asarray(X, float), jnp.zeros(n) if offset is None else jnp.asarray(offset, float),
+                 jnp.asarray(np.stack(cols, axis=1)), jnp.asarray(np.stack(vals, axis=1), dtype=float),
+                 jnp.asarray(y, float), None if trials is None else jnp.asarray(trials, float))
 
 
 class _Lambda(NamedTuple):
@@ -164,86 +205,149 @@ class _Lambda(NamedTuple):
         return jnp.concatenate(rows, axis=0)
 
 
-def _lambda(theta, blocks, entries) -> _Lambda:
-    return _Lambda(block_factors(theta, entries, [b.num_terms for b in blocks]), tuple(blocks))
+def _lambda(theta, structure: _Structure) -> _Lambda:
+    return _Lambda(block_factors(theta, structure.entries, [b.num_terms for b in structure.blocks]),
+                   structure.blocks)
 
 
-def _make_deviance(problem: _Problem, blocks, entries, loglik):
-    num_theta = len(entries)
-    Q = int(sum(b.width for b in blocks))
-
-    def z_times(v):            # Z v for v in R^Q
-        return jnp.sum(problem.vals * v[problem.cols], axis=1)
-
-    def zt_times(r):           # Z' r for r in R^n
-        return jnp.zeros(Q).at[problem.cols].add(problem.vals * r[:, None])
-
-    def ztwz(w):               # Z' W Z, dense (Q, Q), from each row's products
-        products = w[:, None, None] * problem.vals[:, :, None] * problem.vals[:, None, :]
-        return jnp.zeros((Q, Q)).at[problem.cols[:, :, None], problem.cols[:, None, :]].add(products)
-
-    def derivatives(eta):
-        first = jax.grad(lambda e: jnp.sum(loglik(e)))
-        return first(eta), -jax.grad(lambda e: jnp.sum(first(e)))(eta)
-
-    def deviance(x, u0, steps):
-        theta, beta = x[:num_theta], x[num_theta:]
-        Lam = _lambda(theta, blocks, entries)
-        fixed = problem.X @ beta + problem.offset
-
-        def penalised(u):
-            return jnp.sum(loglik(fixed + z_times(Lam.times(u)))) - 0.5 * u @ u
-
-        def newton(u, _):
-            eta = fixed + z_times(Lam.times(u))
-            d1, w = derivatives(eta)
-            A = Lam.sandwich(ztwz(w)) + jnp.eye(Q)
-            step = jnp.linalg.solve(A, Lam.t_times(zt_times(d1)) - u)
-            # damped: the best of a few step lengths (a full Newton step can overshoot with a log
-            # link far from the mode); the choice is piecewise constant, so gradients pass through
-            candidates = u[None, :] + STEP_LENGTHS[:, None] * step[None, :]
-            values = jax.vmap(penalised)(candidates)
-            values = jnp.where(jnp.isfinite(values), values, -jnp.inf)
-            # the longest step within rounding of the best: at the mode all candidates tie, and the
-            # full step is the one whose derivative carries d(mode)/d(theta, beta)
-            best = jnp.argmax(values >= jnp.max(values) - 1e-10 * (1.0 + jnp.abs(jnp.max(values))))
-            return candidates[best], None
-
-        u, _ = jax.lax.scan(newton, u0, None, length=steps)
-        eta = fixed + z_times(Lam.times(u))
-        _, w = derivatives(eta)
-        L = jnp.linalg.cholesky(Lam.sandwich(ztwz(w)) + jnp.eye(Q))
-        value = -2.0 * jnp.sum(loglik(eta)) + u @ u + 2.0 * jnp.sum(jnp.log(jnp.diagonal(L)))
-        return value, u, L
-
-    return deviance
+def _z_times(v, data: _Data):             # Z v for v in R^Q
+    return jnp.sum(data.vals * v[data.cols], axis=1)
 
 
-def _glm_start(problem: _Problem, loglik) -> np.ndarray:
+def _zt_times(r, data: _Data, Q: int):    # Z' r for r in R^n
+    return jnp.zeros(Q).at[data.cols].add(data.vals * r[:, None])
+
+
+def _ztwz(w, data: _Data, Q: int):        # Z' W Z, dense (Q, Q), from each row's products
+    products = w[:, None, None] * data.vals[:, :, None] * data.vals[:, None, :]
+    return jnp.zeros((Q, Q)).at[data.cols[:, :, None], data.cols[:, None, :]].add(products)
+
+
+def _derivatives(eta, data: _Data, likelihood: Likelihood):
+    """First derivative of the log-likelihood in eta, and W, minus the second."""
+    first = jax.grad(lambda e: jnp.sum(likelihood(data.y, e, data.trials)))
+    return first(eta), -jax.grad(lambda e: jnp.sum(first(e)))(eta)
+
+
+def _linear_predictor(x, u, data: _Data, structure: _Structure):
+    Lam = _lambda(x[:structure.num_theta], structure)
+    return Lam, data.X @ x[structure.num_theta:] + data.offset + _z_times(Lam.times(u), data)
+
+
+def _g(x, u, data: _Data, structure: _Structure):
+    """-2 log p(y | u) + |u|^2."""
+    eta = _linear_predictor(x, u, data, structure)[1]
+    return -2.0 * jnp.sum(structure.likelihood(data.y, eta, data.trials)) + u @ u
+
+
+def _precision(x, u, data: _Data, structure: _Structure):
+    """A = Lambda' Z' W Z Lambda + I at (x, u), and Lambda and eta."""
+    Lam, eta = _linear_predictor(x, u, data, structure)
+    d1, w = _derivatives(eta, data, structure.likelihood)
+    Q = structure.width
+    return Lam.sandwich(_ztwz(w, data, Q)) + jnp.eye(Q), Lam, d1
+
+
+def _laplace(x, u, data: _Data, structure: _Structure):
+    log_det, L = spd_log_det(_precision(x, u, data, structure)[0])
+    return _g(x, u, data, structure) + log_det, L
+
+
+def _newton_step(x, u, data: _Data, structure: _Structure):
+    A, Lam, d1 = _precision(x, u, data, structure)
+    step = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(A), True),
+                                      Lam.t_times(_zt_times(d1, data, structure.width)) - u)
+    # damped: the best of a few step lengths (a full Newton step can overshoot with a log link
+    # far from the mode)
+    values = jax.vmap(lambda c: _g(x, u + c * step, data, structure))(STEP_LENGTHS)
+    best = jnp.argmin(jnp.where(jnp.isfinite(values), values, jnp.inf))
+    return u + STEP_LENGTHS[best] * step, jnp.max(jnp.abs(STEP_LENGTHS[best] * step))
+
+
+def _mode(x, u0, data: _Data, structure: _Structure):
+    """u^ = argmin g(x, .), by damped Newton steps from u0 until the step is negligible."""
+    def moving(state):
+        u, size, k = state
+        return (size > NEWTON_TOLERANCE * (1.0 + jnp.max(jnp.abs(u)))) & (k < MAX_NEWTON_STEPS)
+
+    def step(state):
+        u, _, k = state
+        return _newton_step(x, u, data, structure) + (k + 1,)
+
+    return jax.lax.while_loop(moving, step, (u0, jnp.inf, 0))[0]
+
+
+@partial(jax.jit, static_argnames=("structure",))
+def _evaluate(x, u0, data: _Data, structure: _Structure):
+    """D(x), its exact gradient and the mode u^ (from u0), compiled once per model shape."""
+    u = jax.lax.stop_gradient(_mode(x, u0, data, structure))
+    (value, L), (dx, du) = jax.value_and_grad(_laplace, argnums=(0, 1), has_aux=True)(x, u, data, structure)
+    v = jax.scipy.linalg.cho_solve((L, True), du) / 2.0
+    # the mode's own dependence on x, by the implicit function theorem (module docstring)
+    dmode = jax.grad(lambda z: jnp.vdot(v, jax.grad(_g, argnums=1)(z, u, data, structure)))(x)
+    return value, dx - dmode, u
+
+
+@partial(jax.jit, static_argnames=("structure",))
+def _factor(x, u, data: _Data, structure: _Structure):
+    return jnp.linalg.cholesky(_precision(x, u, data, structure)[0])
+
+
+@jax.custom_vjp
+def spd_log_det(A):
+    """log|A| and the Cholesky factor of a symmetric positive definite A.
+
+    Its derivative, A^-1, comes from LAPACK's potri on the factor: a third of the work of
+    differentiating the factorisation. The factor is for use, not differentiation (its cotangent
+    is ignored).
+    """
+    L = jnp.linalg.cholesky(A)
+    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(L))), L
+
+
+def _spd_log_det_forward(A):
+    out = spd_log_det(A)
+    return out, out[1]
+
+
+def _spd_log_det_backward(L, cotangents):
+    return (cotangents[0] * inverse_from_cholesky(L),)
+
+
+spd_log_det.defvjp(_spd_log_det_forward, _spd_log_det_backward)
+
+
+@partial(jax.jit, static_argnames=("likelihood",))
+def _glm_newton_step(beta, data: _Data, likelihood: Likelihood):
+    def objective(b):
+        return -jnp.sum(likelihood(data.y, data.X @ b + data.offset, data.trials))
+
+    return jnp.linalg.solve(jax.hessian(objective)(beta), jax.grad(objective)(beta))
+
+
+def _glm_start(data: _Data, likelihood: Likelihood) -> np.ndarray:
     """beta of the GLM without random effects (Newton on beta), lme4's starting point in spirit."""
-    def objective(beta):
-        return -jnp.sum(loglik(problem.X @ beta + problem.offset))
-
-    grad, hess = jax.jit(jax.grad(objective)), jax.jit(jax.hessian(objective))
-    beta = jnp.zeros(problem.p)
+    beta = jnp.zeros(data.X.shape[1])
     for _ in range(50):
-        step = jnp.linalg.solve(hess(beta), grad(beta))
+        step = _glm_newton_step(beta, data, likelihood)
         beta = beta - step
         if float(jnp.max(jnp.abs(step))) < 1e-10:
             break
     return np.asarray(beta)
 
 
-def _estimates(x, num_theta, hessian, u, problem, blocks, entries, loglik, deviance, record) -> GLMMOutput:
+def _estimates(x, hessian, u, data: _Data, structure: _Structure, record) -> GLMMOutput:
+    num_theta, entries = structure.num_theta, structure.entries
     theta, beta = x[:num_theta], x[num_theta:]
-    value, u_hat, L = deviance(jnp.asarray(x), jnp.asarray(u), NEWTON_STEPS)
+    value, _, u_hat = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
+    L = _factor(jnp.asarray(x), u_hat, data, structure)
     cov = 2.0 * np.linalg.inv(hessian)
-    Lam = _lambda(jnp.asarray(theta), blocks, entries)
+    Lam = _lambda(jnp.asarray(theta), structure)
     factors = [np.asarray(T) for T in Lam.Ts]
     b_all = np.asarray(Lam.times(u_hat))
     L_inv = np.linalg.inv(np.asarray(L))
     modes, start = [], 0
-    for block in blocks:
+    for block in structure.blocks:
         modes.append(b_all[start:start + block.width].reshape(block.num_levels, block.num_terms))
         start += block.width
 
@@ -252,7 +356,7 @@ def _estimates(x, num_theta, hessian, u, problem, blocks, entries, loglik, devia
         diag = np.sum(M**2, axis=1)                                                       # Var(b) = M M'
 
         out, s = [], 0
-        for block in blocks:
+        for block in structure.blocks:
             out.append(diag[s:s + block.width].reshape(block.num_levels, block.num_terms))
             s += block.width
         return out
