@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/radon_nuts.py --repeats 3
 	$(BIN)/python benchmarks/reml.py --repeats 5 --timeout 600
+	$(BIN)/python benchmarks/laplace.py --repeats 5
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

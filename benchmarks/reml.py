@@ -77,12 +77,12 @@ def time_statsmodels(data, spec, timeout: float):
     return seconds, criterion, ""
 
 
-def time_lme4(repeats: int) -> dict:
-    """lme4's median seconds per REML fit in this run, by model, or {} without R and lme4."""
+def time_lme4(repeats: int, models=MODELS) -> dict:
+    """lme4's median seconds per fit in this run, by model, or {} without R and lme4."""
     if shutil.which("Rscript") is None:
         return {}
     script = Path(__file__).with_name("lme4_times.R")
-    done = subprocess.run(["Rscript", str(script), str(repeats)], capture_output=True, text=True,
+    done = subprocess.run(["Rscript", str(script), str(repeats), *models], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[1])
     if done.returncode != 0:
         print(f"lme4 not timed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'Rscript failed'}")
