@@ -10,6 +10,8 @@ def format_table(table: pd.DataFrame) -> str:
     for column in ("ess_bulk", "ess_tail"):
         if column in shown:
             shown[column] = shown[column].round(0).astype("Int64")
+    for column in shown.select_dtypes(exclude="number").columns:
+        shown[column] = shown[column].fillna("")            # lme4's blank var2 for an sd row
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         return shown.to_string(float_format=lambda v: f"{v:.3f}")
 
