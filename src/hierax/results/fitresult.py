@@ -71,6 +71,39 @@ class FitResult:
         """Fixed effects, sds, correlations and sigma with mean, sd, 5%/95%, R-hat and ESS."""
         return tables.summary(self.idata, self.spec)
 
+    def predict(self, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
+                seed: int | None = None) -> pd.DataFrame:
+        """Posterior predictions for ``newdata`` (default: the fitted rows), one row per data row.
+
+        Parameters
+        ----------
+        newdata : DataFrame with the columns of the formula's right-hand side (the response's
+            are optional; a binomial model needs them for ``kind="response"``, for the trials).
+        kind : ``"mean"`` (the inverse link of the linear predictor: the expected response, a
+            probability for bernoulli and binomial), ``"link"`` (the linear predictor) or
+            ``"response"`` (a new observation: the posterior predictive distribution).
+        new_groups : what a level of a grouping factor the fit never saw gets: ``"sample"``
+            (effects drawn from the fitted population distribution; the honest default),
+            ``"population"`` (the population mean) or ``"error"``.
+        level : probability of the central intervals.
+
+        Returns
+        -------
+        DataFrame with ``estimate`` (posterior mean), ``sd``, ``lower``, ``upper``, and per
+        grouping factor a column ``level[<group>]`` saying whether the row's level was fitted or
+        new, and what a new one got.
+        """
+        from hierax.workflow.predict import predict
+
+        return predict(self, newdata, kind, new_groups, level, seed)
+
+    def posterior_predictive(self, seed: int | None = None):
+        """A copy of ``idata`` with a ``posterior_predictive`` group: one replicated data set per
+        draw, at the observed rows (for ArviZ's ``plot_ppc`` and hierax's PPC plots)."""
+        from hierax.workflow.predict import posterior_predictive
+
+        return posterior_predictive(self, seed)
+
     def __repr__(self) -> str:
         blocks = ", ".join(f"{b.group} ({b.num_levels} levels)" for b in self.spec.blocks) or "none"
         return (f"FitResult({self.formula!r}, family={self.family}/{self.link}, method={self.method}, "

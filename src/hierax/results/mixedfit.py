@@ -147,6 +147,21 @@ class MixedFit:
                 frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
+    def predict(self, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
+                seed: int | None = None, num_draws: int = 1000) -> pd.DataFrame:
+        """Predictions for ``newdata`` (default: the fitted rows) with simulation intervals.
+
+        ``estimate`` is the prediction at the estimates (lme4's ``predict``; new levels at the
+        population mean), except for ``kind="response"``, where it is the mean of the simulated
+        responses. Intervals come from ``num_draws`` draws of the fixed effects (N(beta^, V^)) and
+        of each level's effects from their conditional distribution, as merTools'
+        ``predictInterval``; the variance parameters are held at their estimates. Other arguments
+        and the columns returned are as for :meth:`hierax.FitResult.predict`.
+        """
+        from hierax.workflow.predict import predict
+
+        return predict(self, newdata, kind, new_groups, level, seed, num_draws)
+
     def __repr__(self) -> str:
         kind = "REML criterion" if self.output.reml else "deviance" if self.method == "ml" else "-2 logLik (Laplace)"
         return (f"MixedFit({self.formula!r}, method={self.method}, n={self.nobs}, {kind} "

@@ -1,0 +1,248 @@
+"""Predictions for existing and new groups, from NUTS and REML/ML/Laplace fits alike.
+
+Both kinds of fit are reduced to draws of the same things: fixed effects beta (S, p), each
+block's fitted effects b (S, levels, q), each block's population covariance (S, q, q), and sigma.
+For a NUTS fit they are the posterior draws. For a REML/ML/Laplace fit they are draws from the
+estimates' approximate sampling distribution: beta ~ N(beta^, V^), each level's effects from
+their conditional distribution (mode, conditional variances; effects of one level taken as
+independent), the covariance and sigma fixed at their estimates. That is what merTools'
+predictInterval does for lme4; it leaves out the uncertainty in the variance parameters, which
+is why a Bayesian fit's intervals for new groups are wider when there are few groups.
+
+A level of a grouping factor the fit never saw gets, by ``new_groups``:
+- ``"sample"`` (default): effects drawn from the fitted population distribution, afresh for each
+  draw, one draw per new level shared by its rows. This is the honest answer for an unseen group:
+  its intervals include the between-group spread.
+- ``"population"``: effects at the population mean (zero deviation), as lme4's
+  ``re.form = NA``; intervals reflect only the fixed effects' uncertainty.
+- ``"error"``: a DataError naming the unseen levels.
+The output says, per row and grouping factor, which was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from hierax.config import check_seed
+from hierax.design.newdata import NewBlock, NewDesign, encode_newdata
+from hierax.errors import DataError, HieraxError
+
+KINDS = ("mean", "response", "link")
+NEW_GROUPS = ("sample", "population", "error")
+ROWS_PER_CHUNK_DRAWS = 2_000_000     # draws x rows held at once
+
+
+@dataclass(frozen=True)
+class ParameterDraws:
+    """S joint draws of what prediction needs (numpy arrays)."""
+
+    beta: np.ndarray            # (S, p)
+    b: tuple                    # per block (S, levels, q)
+    cov: tuple                  # per block (S, q, q): population covariance of the block's effects
+    sigma: np.ndarray | None    # (S,)
+    plug_in: bool               # True: the estimate is the prediction at the point estimates
+
+
+def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
+            seed: int | None = None, num_draws: int = 1000) -> pd.DataFrame:
+    """Predictions with intervals; see :meth:`hierax.FitResult.predict`."""
+    if kind not in KINDS:
+        raise HieraxError(f"kind must be one of {KINDS}, got {kind!r}")
+    if new_groups not in NEW_GROUPS:
+        raise HieraxError(f"new_groups must be one of {NEW_GROUPS}, got {new_groups!r}")
+    if not 0.0 < level < 1.0:
+        raise HieraxError(f"level must be between 0 and 1, got {level!r}")
+    spec = fit.spec
+    if kind == "response" and spec.se is not None:
+        raise HieraxError("kind='response' is not available for a model with se(): the new rows' "
+                          "measurement sds are unknown; use kind='mean'")
+    design = observed_design(spec) if newdata is None else encode_newdata(
+        fit.design_info, spec.fixed_names, spec.blocks, newdata)
+    _check_new_levels(spec, design, new_groups)
+    rng = np.random.default_rng(check_seed(seed))
+    draws = parameter_draws(fit, rng, num_draws)
+    table = summarise(draws, spec, design, kind, new_groups, level, rng)
+    if draws.plug_in and kind != "response":
+        table["estimate"] = plug_in(fit, design, kind)
+    index = pd.RangeIndex(design.num_obs) if newdata is None or not hasattr(newdata, "index") else newdata.index
+    table.index = index
+    for block, new_block in zip(spec.blocks, design.blocks):
+        used = "new: sampled from the population" if new_groups == "sample" else "new: population mean"
+        table[f"level[{block.name}]"] = np.where(new_block.group_index < 0, used, "fitted")
+    table.attrs.update(kind=kind, new_groups=new_groups, level=level)
+    return table
+
+
+def observed_design(spec) -> NewDesign:
+    """The fit's own rows, as a NewDesign."""
+    blocks = tuple(NewBlock(b.Z, np.asarray(b.group_index, np.int64), np.full(len(b.group_index), None))
+                   for b in spec.blocks)
+    return NewDesign(spec.X, blocks, spec.offset, spec.trials, spec.num_obs)
+
+
+def _check_new_levels(spec, design: NewDesign, new_groups: str) -> None:
+    if new_groups != "error":
+        return
+    for block, new_block in zip(spec.blocks, design.blocks):
+        unseen = sorted({str(v) for v in new_block.new_labels if v is not None})
+        if unseen:
+            raise DataError(f"{len(unseen)} level(s) of {block.group!r} were not in the fit "
+                            f"({', '.join(map(repr, unseen[:5]))}); pass new_groups='sample' to draw "
+                            "them from the population, or 'population' for its mean")
+
+
+def parameter_draws(fit, rng: np.random.Generator, num_draws: int) -> ParameterDraws:
+    """Posterior draws (NUTS) or draws from the estimates' sampling distribution (REML etc.)."""
+    if hasattr(fit, "idata"):
+        return _posterior_draws(fit)
+    return _estimate_draws(fit, rng, num_draws)
+
+
+def _posterior_draws(fit) -> ParameterDraws:
+    post = fit.idata.posterior
+    flat = {name: np.asarray(post[name]).reshape((-1,) + post[name].shape[2:]) for name in post.data_vars}
+    bs, covs = [], []
+    for block in fit.spec.blocks:
+        bs.append(flat[f"b_{block.name}"])
+        sd = flat[f"sd_{block.name}"]
+        R = np.broadcast_to(np.eye(block.num_terms), sd.shape + (block.num_terms,)).copy()
+        if block.has_cor:
+            pairs = [(i, j) for i in range(block.num_terms) for j in range(i + 1, block.num_terms)]
+            for p, (i, j) in enumerate(pairs):
+                R[:, i, j] = R[:, j, i] = flat[f"cor_{block.name}"][:, p]
+        covs.append(sd[:, :, None] * R * sd[:, None, :])
+    return ParameterDraws(flat["beta"], tuple(bs), tuple(covs), flat.get("sigma"), plug_in=False)
+
+
+def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
+    out = fit.output
+    beta = rng.multivariate_normal(out.beta, out.vcov_beta, size=num, method="cholesky")
+    scale2 = 1.0 if out.sigma is None else out.sigma**2
+    bs, covs = [], []
+    for modes, variances, T in zip(out.random_effects, out.random_variances(), out.factors):
+        bs.append(modes[None] + np.sqrt(variances)[None] * rng.standard_normal((num,) + modes.shape))
+        covs.append(np.broadcast_to(scale2 * T @ T.T, (num,) + T.shape))
+    sigma = None if out.sigma is None else np.full(num, out.sigma)
+    return ParameterDraws(beta, tuple(bs), tuple(covs), sigma, plug_in=True)
+
+
+def _point_draws(fit) -> ParameterDraws:
+    """The estimates as a single draw (for the plug-in prediction)."""
+    out = fit.output
+    covs = tuple((1.0 if out.sigma is None else out.sigma**2) * (T @ T.T)[None] for T in out.factors)
+    sigma = None if out.sigma is None else np.array([out.sigma])
+    return ParameterDraws(out.beta[None], tuple(m[None] for m in out.random_effects), covs, sigma, plug_in=True)
+
+
+def summarise(draws: ParameterDraws, spec, design: NewDesign, kind: str, new_groups: str, level: float,
+              rng: np.random.Generator) -> pd.DataFrame:
+    """estimate, sd, lower and upper of the predictions, row chunk by row chunk."""
+    new_effects = [_new_level_effects(draws.cov[k], nb, new_groups, rng) for k, nb in enumerate(design.blocks)]
+    S = draws.beta.shape[0]
+    chunk = max(1, ROWS_PER_CHUNK_DRAWS // S)
+    key = jax.random.PRNGKey(int(rng.integers(2**31)))
+    parts = []
+    for start in range(0, design.num_obs, chunk):
+        rows = slice(start, min(start + chunk, design.num_obs))
+        key, sub = jax.random.split(key)
+        values = _draws_of(kind, draws, spec, design, new_effects, rows, sub)
+        lower, upper = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        parts.append(pd.DataFrame({"estimate": values.mean(axis=0), "sd": values.std(axis=0, ddof=1),
+                                   "lower": lower, "upper": upper}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def plug_in(fit, design: NewDesign, kind: str) -> np.ndarray:
+    """The prediction at the point estimates, new levels at the population mean (lme4's ``predict``)."""
+    point = _point_draws(fit)
+    zero = [(sorted({v for v in nb.new_labels if v is not None}), None) for nb in design.blocks]
+    zero = [(labels, np.zeros((1, len(labels), b.shape[-1]))) for (labels, _), b in zip(zero, point.b)]
+    eta = linear_predictor_draws(point, design, zero, slice(0, design.num_obs))[0]
+    return eta if kind == "link" else np.asarray(fit.spec.link.inverse(jnp.asarray(eta)))
+
+
+def _new_level_effects(cov: np.ndarray, new_block: NewBlock, new_groups: str, rng) -> tuple:
+    """(labels, effects (S, n_new, q)) for the block's unseen levels."""
+    labels = sorted({v for v in new_block.new_labels if v is not None})
+    S, q = cov.shape[0], cov.shape[-1]
+    if not labels or new_groups != "sample":
+        return labels, np.zeros((S, len(labels), q))
+    jitter = 1e-12 * np.maximum(np.trace(cov, axis1=1, axis2=2), 1e-300)[:, None, None] * np.eye(q)
+    root = np.linalg.cholesky(cov + jitter)
+    z = rng.standard_normal((S, len(labels), q))
+    return labels, np.einsum("sij,slj->sli", root, z)
+
+
+def _draws_of(kind, draws: ParameterDraws, spec, design: NewDesign, new_effects, rows, key) -> np.ndarray:
+    eta = linear_predictor_draws(draws, design, new_effects, rows)
+    if kind == "link":
+        return eta
+    if kind == "mean":
+        return np.asarray(spec.link.inverse(jnp.asarray(eta)))
+    trials = None if design.trials is None else jnp.asarray(design.trials[rows])
+    if spec.family.name == "binomial" and trials is None:
+        raise HieraxError("kind='response' for a binomial model needs the number of trials: include the "
+                          "response's columns (those of cbind(...)) in the new data")
+    sigma = None if draws.sigma is None else jnp.asarray(draws.sigma)[:, None]
+    return np.asarray(spec.family.sample(key, jnp.asarray(eta), sigma, trials, spec.link.name))
+
+
+def linear_predictor_draws(draws: ParameterDraws, design: NewDesign, new_effects, rows) -> np.ndarray:
+    """eta (S, rows): X beta + offset + each block's effects (fitted or new level)."""
+    eta = draws.beta @ design.X[rows].T
+    if design.offset is not None:
+        eta = eta + design.offset[rows]
+    for b, new_block, (labels, effects) in zip(draws.b, design.blocks, new_effects):
+        index = new_block.group_index[rows]
+        if labels:
+            position = {label: i for i, label in enumerate(labels)}
+            new_rows = index < 0
+            index = index.copy()
+            index[new_rows] = b.shape[1] + np.array([position[v] for v in new_block.new_labels[rows][new_rows]])
+            b = np.concatenate([b, effects], axis=1)
+        eta = eta + np.einsum("snq,nq->sn", b[:, index, :], new_block.Z[rows])
+    return eta
+
+
+def posterior_predictive(fit, seed: int | None = None):
+    """The fit's InferenceData with a ``posterior_predictive`` group: one replicated data set per
+    posterior draw, at the observed rows (same groups), named as the response."""
+    import arviz as az
+    import xarray as xr
+
+    if not hasattr(fit, "idata"):
+        raise HieraxError("posterior_predictive needs posterior draws (method='nuts'); for a REML/ML/Laplace "
+                          "fit, fit.predict(kind='response') gives predictive intervals")
+    spec = fit.spec
+    draws = _posterior_draws(fit)
+    design = observed_design(spec)
+    no_new = [([], None) for _ in spec.blocks]
+    key = jax.random.PRNGKey(check_seed(seed))
+    S = draws.beta.shape[0]
+    chunk = max(1, ROWS_PER_CHUNK_DRAWS // S)
+    parts = []
+    for start in range(0, design.num_obs, chunk):
+        rows = slice(start, min(start + chunk, design.num_obs))
+        key, sub = jax.random.split(key)
+        eta = jnp.asarray(linear_predictor_draws(draws, design, no_new, rows))
+        if spec.se is not None:
+            scale = jnp.asarray(spec.se[rows])[None, :]
+        else:
+            scale = None if draws.sigma is None else jnp.asarray(draws.sigma)[:, None]
+        trials = None if spec.trials is None else jnp.asarray(spec.trials[rows])
+        parts.append(np.asarray(spec.family.sample(sub, eta, scale, trials, spec.link.name)))
+    post = fit.idata.posterior
+    chains, num = post.sizes["chain"], post.sizes["draw"]
+    name = next(iter(fit.idata.observed_data.data_vars))
+    y_rep = np.concatenate(parts, axis=1).reshape(chains, num, design.num_obs)
+    group = xr.Dataset({name: xr.DataArray(y_rep, dims=("chain", "draw", "obs"))},
+                       coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                               "obs": np.arange(design.num_obs)})
+    idata = fit.idata.copy()
+    idata.add_groups(posterior_predictive=group)
+    return az.InferenceData(**{g: idata[g] for g in idata.groups()})
