@@ -131,7 +131,7 @@ def _run_nuts(spec, config, seed, progress, timing):
     key = jax.random.PRNGKey(seed)
     init_key, run_key = jax.random.split(key)
     positions = jax.vmap(lambda k: initial_position(k, spec))(jax.random.split(init_key, config.chains))
-    bar = tqdm(total=config.warmup + config.draws, desc="warmup", disable=not progress, unit="it", leave=False)
+    bar = tqdm(total=config.warmup + config.draws, desc="warmup", disable=None if progress else True, unit="it", leave=False)
 
     def update(phase, steps):
         bar.set_description(phase)

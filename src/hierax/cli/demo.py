@@ -1,31 +1,13 @@
-"""``hierax demo``: radon with varying intercepts and slopes, and how much each county was shrunk."""
+"""``hierax demo``: radon with varying intercepts and slopes, and complete, no and partial pooling."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 FORMULA = "log_radon ~ floor + (1 + floor | county)"
-
-
-def shrinkage_table(fit, data: pd.DataFrame) -> pd.DataFrame:
-    """Per county: homes, the no-pooling mean (basement homes), the partially pooled intercept.
-
-    ``shrunk`` is the share of the distance between the county's own mean and the population
-    intercept that partial pooling removed: near 1 for counties with few homes, near 0 for large.
-    """
-    coef = fit.coef()
-    intercepts = coef[coef["term"] == "(Intercept)"].set_index("level")["estimate"]
-    population = float(fit.fixef().loc["(Intercept)", "estimate"])
-    basement = data[data["floor"] == 0].groupby("county")["log_radon"].mean()
-    table = pd.DataFrame({
-        "homes": data.groupby("county").size(),
-        "no_pooling": basement,
-        "partial_pooling": intercepts,
-    }).dropna()
-    table["shrunk"] = 1 - (table["partial_pooling"] - population) / (table["no_pooling"] - population)
-    table.loc[np.abs(table["no_pooling"] - population) < 0.05, "shrunk"] = np.nan
-    return table.sort_values("homes")
+POOLING_FORMULA = "log_radon ~ floor + (1 | county)"     # Gelman & Hill's varying-intercept model
+COLUMNS = ["n", "no_pooling", "partial_pooling", "partial_pooling_lower", "partial_pooling_upper",
+           "complete_pooling", "shrinkage"]
 
 
 def run_demo(seed: int = 2026, progress: bool = True) -> int:
@@ -38,10 +20,16 @@ def run_demo(seed: int = 2026, progress: bool = True) -> int:
     print(f"{len(data)} homes in {data['county'].nunique()} counties; log radon by floor (0 = basement).\n")
     fit = hx.fit(FORMULA, data, seed=seed, progress=progress)
     print_fit(fit)
-    table = shrinkage_table(fit, data)
-    print(f"\nPartial pooling: county intercepts (basement log radon) pulled toward the population "
-          f"intercept {fit.fixef().loc['(Intercept)', 'estimate']:.2f}.")
+    print(f"\nPooling, side by side, for the varying-intercept model {POOLING_FORMULA}:")
+    pooling = hx.compare_pooling(POOLING_FORMULA, data, method="nuts", seed=seed, progress=progress)
+    table = pooling.table.set_index("level").sort_values("n")[COLUMNS]
+    print(f"county intercepts (basement log radon) three ways. Complete pooling: one for all "
+          f"({table['complete_pooling'].iloc[0]:.2f}). No pooling: each county's own mean, given floor. "
+          f"Partial pooling: pulled toward the population mean {pooling.population_mean:.2f}; "
+          "shrinkage is the share of the way.")
     print("Smallest and largest counties:")
     print(format_table(pd.concat([table.head(6), table.tail(4)])))
-    print("\nCounties with few homes are shrunk most; large counties keep their own estimate.")
+    small, large = table["shrinkage"][table["n"] <= 3].median(), table["shrinkage"][table["n"] >= 20].median()
+    print(f"\nMedian shrinkage: {small:.2f} for counties with 3 homes or fewer, {large:.2f} for those "
+          "with 20 or more. Small counties borrow strength from the others; large ones keep their own.")
     return 0

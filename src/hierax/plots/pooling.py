@@ -12,7 +12,8 @@ def shrinkage_plot(comparison, ax=None):
     its own estimate (no pooling); on the solid horizontal line at the population mean it would
     be pooled completely into it. Partial pooling puts levels in between: small ones near the
     line, large ones near the diagonal. The dotted line is the complete-pooling estimate.
-    Levels whose no-pooling estimate is infinite (separation) are listed in the title, not drawn.
+    Levels without a finite no-pooling estimate (too few rows to separate their effects, or
+    separation in a logit or log model) are counted in the title, not drawn.
     """
     import matplotlib.pyplot as plt
 
@@ -39,7 +40,7 @@ def shrinkage_plot(comparison, ax=None):
     title = f"Shrinkage of {comparison.group} intercepts (size: rows; colour: shrinkage)"
     hidden = int((~finite).sum())
     if hidden:
-        title += f"\n{hidden} level(s) with an infinite no-pooling estimate not drawn"
+        title += f"\n{hidden} level(s) without a finite no-pooling estimate not drawn"
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     return fig

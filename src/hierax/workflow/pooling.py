@@ -149,15 +149,23 @@ def _no_pooling(spec, block, z):
     if width > MAX_NO_POOLING_COLUMNS:
         raise HieraxError(f"no pooling would estimate {width} coefficients (one per level of {block.group!r} and "
                           f"varying effect); compare_pooling is for up to {MAX_NO_POOLING_COLUMNS}")
-    n = spec.num_obs
-    per_level = np.zeros((n, block.num_levels * block.num_terms))
-    for k in range(block.num_terms):
-        per_level[np.arange(n), block.group_index * block.num_terms + k] = block.Z[:, k]
-    out = _fit_fixed(spec, np.column_stack([spec.X[:, shared], per_level]))
+    n, q = spec.num_obs, block.num_terms
+    per_level = np.zeros((n, block.num_levels * q))
+    for k in range(q):
+        per_level[np.arange(n), block.group_index * q + k] = block.Z[:, k]
+    # a level whose rows cannot separate its effects (one row, or a slope's predictor constant
+    # within it) has no no-pooling estimate of any of them
+    identified = np.array([np.linalg.matrix_rank(block.Z[block.group_index == level]) == q
+                           for level in range(block.num_levels)])
+    kept = np.repeat(identified, q)
+    out = _fit_fixed(spec, np.column_stack([spec.X[:, shared], per_level[:, kept]]))
+    coefficients = np.full(block.num_levels * q, np.nan)
+    variances = np.full(block.num_levels * q, np.nan)
+    coefficients[kept] = out.beta[len(shared):]
+    variances[kept] = np.diag(out.vcov)[len(shared):]
     k = block.terms.index(INTERCEPT)
-    columns = len(shared) + np.arange(block.num_levels) * block.num_terms + k
-    estimate = out.beta[columns]
-    se = np.sqrt(out.vcov[columns, columns])
+    estimate = coefficients.reshape(-1, q)[:, k]
+    se = np.sqrt(variances.reshape(-1, q)[:, k])
     return estimate, estimate - z * se, estimate + z * se
 
 
