@@ -305,11 +305,29 @@ def _device_layout(chains: int) -> tuple[int, int]:
 
 
 def _parallel(fn, broadcast=None):
-    """pmap over devices of vmap over chains; arguments marked in ``broadcast`` are shared."""
+    """pmap over devices of vmap over chains; arguments marked in ``broadcast`` are shared.
+
+    Each shared argument travels with a scalar beside it: jax 0.10's pmap mis-assigns the axes of
+    the other arguments when a shared one is an empty pytree (a model without group terms has no
+    centring weights: ``{}``).
+    """
     broadcast = broadcast or ()
-    in_axes = tuple(None if b else 0 for b in broadcast) if broadcast else 0
-    inner = jax.vmap(fn, in_axes=in_axes)
-    return jax.pmap(inner, in_axes=in_axes)
+    if not broadcast:
+        return jax.pmap(jax.vmap(fn))
+    in_axes = tuple(None if b else 0 for b in broadcast)
+
+    def unpacked(*args):
+        return fn(*[a[0] if b else a for a, b in zip(args, broadcast)])
+
+    mapped = jax.pmap(jax.vmap(unpacked, in_axes=in_axes), in_axes=in_axes)
+
+    def call(*args):
+        return mapped(*[(a, _NOT_EMPTY) if b else a for a, b in zip(args, broadcast)])
+
+    return call
+
+
+_NOT_EMPTY = np.zeros(())
 
 
 def _split_chains(tree, layout):
