@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 FORMULA = "log_radon ~ floor + (1 + floor | county)"
@@ -10,7 +12,16 @@ COLUMNS = ["n", "no_pooling", "partial_pooling", "partial_pooling_lower", "parti
            "complete_pooling", "shrinkage"]
 
 
-def run_demo(seed: int = 2026, progress: bool = True) -> int:
+def free_path(name: str = "hierax-demo-report.html") -> Path:
+    """``name`` in the working folder, or ``-2``, ``-3``... before its suffix if taken (never overwrite)."""
+    path, k = Path(name), 1
+    while path.exists():
+        k += 1
+        path = Path(f"{Path(name).stem}-{k}{Path(name).suffix}")
+    return path
+
+
+def run_demo(seed: int = 2026, progress: bool = True, report: str | None = None) -> int:
     import hierax as hx
     from hierax.cli.report import format_table, print_fit
     from hierax.datasets import radon
@@ -32,4 +43,8 @@ def run_demo(seed: int = 2026, progress: bool = True) -> int:
     small, large = table["shrinkage"][table["n"] <= 3].median(), table["shrinkage"][table["n"] >= 20].median()
     print(f"\nMedian shrinkage: {small:.2f} for counties with 3 homes or fewer, {large:.2f} for those "
           "with 20 or more. Small counties borrow strength from the others; large ones keep their own.")
+    from hierax.report import write_report
+
+    path = write_report(pooling.partial, Path(report) if report else free_path(), pooling=pooling)
+    print(f"\nThe report (model, priors, diagnostics, tables, plots, pooling): {path.resolve()}")
     return 0

@@ -28,10 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="of the group effects: auto (default) chooses per level during warmup")
     fit.add_argument("--out", default=None, help="save the fit (netCDF) to this path")
     fit.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    fit.add_argument("--report", default=None, help="write an HTML report of the fit to this path")
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    report = commands.add_parser("report", help="write the HTML report of a saved fit")
+    report.add_argument("fit", help="a fit saved with `hierax fit ... --out FIT.nc`")
+    report.add_argument("--data", required=True, help="the data it was fitted to (as for `hierax fit`)")
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.add_argument("--force", action="store_true", help="overwrite the output if it exists")
     demo = commands.add_parser("demo", help="fit radon with varying intercepts and slopes, explained")
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--report", default=None,
+                      help="where to write the HTML report (default: hierax-demo-report.html, or -2, -3... if taken)")
     return parser
 
 
@@ -40,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "fit":
             return run_fit(args)
+        if args.command == "report":
+            return run_report(args)
         from hierax.cli.demo import run_demo
 
-        return run_demo(seed=args.seed, progress=not args.no_progress)
+        return run_demo(seed=args.seed, progress=not args.no_progress, report=args.report)
     except HieraxError as error:
         print(f"hierax: error: {error}", file=sys.stderr)
         return 2
@@ -56,15 +66,18 @@ def run_fit(args) -> int:
     from hierax.datasets import load_data
     from hierax.results.io import save
 
-    if args.out and Path(args.out).exists() and not args.force:
-        raise HieraxError(f"{args.out} already exists; choose another name or add --force")
+    for target in (args.out, args.report):
+        if target and Path(target).exists() and not args.force:
+            raise HieraxError(f"{target} already exists; choose another name or add --force")
     data = load_data(args.data)
     if args.method != "nuts":
         from hierax.cli.report import print_mixed_fit
 
-        print_mixed_fit(hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method))
         if args.out:
             raise HieraxError("--out saves posterior draws; a REML/ML fit has none to save (print it instead)")
+        mixed = hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method)
+        print_mixed_fit(mixed)
+        _write_report(mixed, args.report, args.force)
         return 0
     fit = hx.fit(args.formula, data, family=args.family, link=args.link, chains=args.chains, warmup=args.warmup,
                  draws=args.draws, seed=args.seed, target_accept=args.target_accept,
@@ -72,7 +85,24 @@ def run_fit(args) -> int:
     print_fit(fit)
     if args.out:
         print(f"\nsaved to {save(fit, args.out, overwrite=args.force)}")
+    _write_report(fit, args.report, args.force)
     return 0
+
+
+def run_report(args) -> int:
+    from hierax.datasets import load_data
+    from hierax.results.io import restore
+
+    fit = restore(args.fit, load_data(args.data))
+    _write_report(fit, args.output, args.force)
+    return 0
+
+
+def _write_report(fit, path, force: bool) -> None:
+    if path:
+        from hierax.report import write_report
+
+        print(f"report written to {write_report(fit, path, overwrite=force)}")
 
 
 if __name__ == "__main__":

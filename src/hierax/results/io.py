@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import re
 from pathlib import Path
 
 import arviz as az
+import pandas as pd
 
 from hierax.errors import HieraxError
 
@@ -49,3 +52,68 @@ def load(path) -> az.InferenceData:
     if not path.exists():
         raise HieraxError(f"no saved fit at {path}")
     return az.from_netcdf(str(path))
+
+
+_PRIOR_TEXT = re.compile(r"^(\w+)\((.*)\)$")
+
+
+def restore(path, data):
+    """A saved fit as a :class:`~hierax.FitResult` again, given the data it was fitted to.
+
+    The formula, family, link, priors and settings come from the file; the data rebuild the
+    design (which the file does not hold). Data other than the fit's are refused when they give
+    other groups or another number of rows.
+    """
+    from hierax.design import build_design
+    from hierax.engines.nuts import NUTSConfig
+    from hierax.formula import parse_formula
+    from hierax.model import specify
+    from hierax.results.diagnostics import nuts_warnings
+    from hierax.results.fitresult import FitResult
+    from hierax.results.tables import summary
+
+    idata = load(path)
+    attrs = idata.posterior.attrs
+    if "hierax_formula" not in attrs:
+        raise HieraxError(f"{path} was not written by hierax (no hierax_formula attribute)")
+    priors = _user_priors(pd.read_json(io.StringIO(attrs["hierax_priors"]), orient="records"))
+    design = build_design(parse_formula(attrs["hierax_formula"]), data)
+    spec = specify(design, attrs["hierax_family"], attrs["hierax_link"], priors or None)
+    _check_same_data(spec, idata, path)
+    config = json.loads(attrs["hierax_config"])
+    config["escalate"] = tuple(config.get("escalate", ()))
+    config = NUTSConfig(**config)
+    messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec))
+    return FitResult(attrs["hierax_formula"], attrs["hierax_family"], attrs["hierax_link"], attrs["hierax_method"],
+                     spec, design.info, idata, config, int(attrs["hierax_seed"]), messages, {},
+                     json.loads(attrs["hierax_versions"]), json.loads(attrs["hierax_parameterisation"]),
+                     json.loads(attrs["hierax_adaptation"]))
+
+
+def _user_priors(table: pd.DataFrame) -> dict:
+    """The priors the user set, keyed as ``hx.fit`` takes them, from the saved prior table."""
+    from hierax.model import priors as prior_classes
+
+    out = {}
+    for _, row in table[table["source"] == "user"].iterrows():
+        group, coef = (str(v) if v not in (None, "") and not pd.isna(v) else "" for v in (row["group"], row["coef"]))
+        key = {"Intercept": "Intercept", "b": f"b[{coef}]", "sd": f"sd[{group}][{coef}]" if coef else f"sd[{group}]",
+               "cor": f"cor[{group}]", "sigma": "sigma"}[row["class"]]
+        match = _PRIOR_TEXT.match(str(row["prior"]))
+        kind = getattr(prior_classes, match.group(1), None) if match else None
+        if kind is None or not isinstance(kind, type) or not issubclass(kind, prior_classes.Prior):
+            raise HieraxError(f"cannot read the saved prior {row['prior']!r}")
+        out[key] = kind(*[float(a) for a in match.group(2).split(",") if a.strip()])
+    return out
+
+
+def _check_same_data(spec, idata, path) -> None:
+    observed = idata.observed_data
+    rows = next(iter(observed.data_vars.values())).shape[0]
+    if rows != spec.num_obs:
+        raise HieraxError(f"the data have {spec.num_obs} rows, the fit saved in {path} had {rows}; pass the data it "
+                          "was fitted to")
+    for block in spec.blocks:
+        saved = [str(v) for v in idata.posterior[f"{block.name}__level"].values]
+        if saved != list(block.levels):
+            raise HieraxError(f"the data's levels of {block.group!r} differ from those of the fit saved in {path}")
