@@ -128,16 +128,20 @@ def make_linear_predictor(spec: ModelSpec):
 
 
 def make_pointwise_loglik(spec: ModelSpec):
-    """Build ``loglik(params) -> (n,)``, the log density of each observation."""
-    y = jnp.asarray(spec.y)
+    """Build ``loglik(params, y=None) -> (n,)``, the log density of each observation.
+
+    ``y`` replaces the spec's response (same length): simulated data for simulation-based
+    calibration, without recompiling.
+    """
+    observed = jnp.asarray(spec.y)
     trials = None if spec.trials is None else jnp.asarray(spec.trials)
     scale = None if spec.se is None else jnp.asarray(spec.se)
     linear_predictor = make_linear_predictor(spec)
     family, link = spec.family, spec.link.name
 
-    def loglik(params):
+    def loglik(params, y=None):
         sigma = params["sigma"] if spec.has_sigma else scale
-        return family.log_likelihood(y, linear_predictor(params), sigma, trials, link)
+        return family.log_likelihood(observed if y is None else y, linear_predictor(params), sigma, trials, link)
 
     return loglik
 
@@ -188,9 +192,12 @@ def _random_effects_logpdf(b, log_sd, L, weight, has_cor):
 
 
 def make_logdensity(spec: ModelSpec):
-    """Build ``logdensity(position, centring=None) -> scalar``: log posterior up to a constant.
+    """Build ``logdensity(position, centring=None, data=None) -> scalar``: log posterior up to a constant.
 
     The position is unconstrained; ``centring`` holds the per-level weights (default: the spec's).
+    ``data`` may hold ``y`` (a response of the same length) and ``weight`` (per row, multiplying
+    its log-likelihood: 0 leaves a row out) as runtime arrays, so that simulated data sets and
+    cross-validation folds of one model reuse one compiled sampler.
 
     Examples
     --------
@@ -202,9 +209,13 @@ def make_logdensity(spec: ModelSpec):
     log_prior = make_log_prior(spec)
     default = default_centering(spec)
 
-    def logdensity(position, centring=None):
+    def logdensity(position, centring=None, data=None):
         centring = default if centring is None else centring
+        data = data or {}
         params, log_jac = constrain(position, centring)
-        return jnp.sum(loglik(params)) + log_prior(params, position, centring) + log_jac
+        pointwise = loglik(params, data.get("y"))
+        if data.get("weight") is not None:
+            pointwise = data["weight"] * pointwise
+        return jnp.sum(pointwise) + log_prior(params, position, centring) + log_jac
 
     return logdensity

@@ -11,6 +11,8 @@ The engine sees only a log density over a pytree and arrays of initial positions
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -158,6 +160,7 @@ class _Steps(NamedTuple):
     freeze: Callable
 
 
+@functools.lru_cache(maxsize=8)
 def _build_steps(logdensity_fn: Callable, max_tree_depth: int) -> _Steps:
     """The compiled per-chain functions (each pmap over devices of vmap over chains).
 

@@ -1,7 +1,11 @@
-"""Workflow around a fit: prior and posterior predictive, prediction, pooling, simulation, comparison."""
+"""Workflow around a fit: prior and posterior predictive, prediction, pooling, simulation, calibration,
+comparison."""
 
 from hierax.workflow.compare import LooResult, compare, loo, waic
 from hierax.workflow.pooling import PoolingComparison, compare_pooling
 from hierax.workflow.prior import sample_prior
+from hierax.workflow.sbc import SBCResult, sbc
+from hierax.workflow.simulate import Model, Simulated, model, recover, simulate
 
-__all__ = ["LooResult", "PoolingComparison", "compare", "compare_pooling", "loo", "sample_prior", "waic"]
+__all__ = ["LooResult", "Model", "PoolingComparison", "SBCResult", "Simulated", "compare", "compare_pooling", "loo",
+           "model", "recover", "sample_prior", "sbc", "simulate", "waic"]

@@ -1,0 +1,226 @@
+"""Simulation-based calibration (Talts, Betancourt, Simpson, Vehtari and Gelman 2018).
+
+Draw parameters from the prior, data from the model given them, and fit: if the sampler and the
+model's code are right, the rank of each true value among its posterior draws is uniform over
+simulations. Any departure (a sampler that is off, a prior in the fit that differs from the one
+that made the data) shows as a non-uniform rank histogram.
+
+Each simulation runs the same compiled sampler: the simulated response and the centring weights
+are runtime arguments of the log density, so a worker compiles once, whatever the number of
+simulations it runs. ``executor`` takes any ``concurrent.futures.Executor`` (processes,
+Dask's or Ray's); with processes, use the "spawn" start method (a forked JAX process can hang):
+``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import time
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from hierax.errors import HieraxError
+
+GROUP_EFFECTS_RANKED = 3      # per block: the first levels' effects are ranked too
+
+
+@dataclass(frozen=True)
+class SBCResult:
+    """Ranks of the true values among ``num_draws`` posterior draws, one row per simulation.
+
+    Attributes
+    ----------
+    ranks : DataFrame, simulations x parameters, values 0..num_draws.
+    num_draws : posterior draws each rank is taken among (after thinning).
+    divergent : divergent transitions per simulation.
+    seconds : wall time of the whole run.
+    """
+
+    ranks: pd.DataFrame
+    num_draws: int
+    divergent: np.ndarray
+    seconds: float
+
+    def uniformity(self, bins: int | None = None) -> pd.DataFrame:
+        """Per parameter: the chi-square test of uniform ranks over ``bins`` equal bins."""
+        bins = bins or max(5, min(20, len(self.ranks) // 5))
+        rows = {}
+        for name, ranks in self.ranks.items():
+            counts = np.bincount(np.minimum(ranks.to_numpy() * bins // (self.num_draws + 1), bins - 1),
+                                 minlength=bins)
+            statistic, p_value = stats.chisquare(counts)
+            rows[name] = (statistic, p_value)
+        return pd.DataFrame.from_dict(rows, orient="index", columns=["chi2", "p_value"])
+
+    def passed(self, alpha: float = 0.01) -> bool:
+        """Whether every parameter's ranks pass the uniformity test at level alpha / parameters."""
+        return bool((self.uniformity()["p_value"] > alpha / self.ranks.shape[1]).all())
+
+    def plot(self, kind: str = "hist", parameters=None):
+        """Rank histograms with the 99% band of counts under uniformity (``kind="hist"``), or the
+        ECDF of the scaled ranks minus the uniform CDF with a pointwise 99% band (``"ecdf"``)."""
+        from hierax.plots.sbc import sbc_plot
+
+        return sbc_plot(self, kind, parameters)
+
+
+def sbc(model, num_simulations: int = 100, chains: int = 2, warmup: int = 300, draws: int = 300, thin: int = 3,
+        seed: int = 0, executor=None, fit_priors: dict | None = None, progress: bool = True) -> SBCResult:
+    """Run simulation-based calibration of ``model`` (from :func:`hierax.model`).
+
+    Parameters
+    ----------
+    num_simulations : data sets to simulate and fit.
+    chains, warmup, draws : NUTS settings of each fit; ``thin`` keeps every ``thin``-th draw, so
+        ranks are taken among chains x draws / thin draws (less autocorrelated).
+    executor : a ``concurrent.futures.Executor`` to fan out over; None runs here, in turn.
+    fit_priors : priors to fit with instead of the model's (the data are still simulated from
+        the model's): to show what a mis-specified fit does to the ranks.
+    """
+    if num_simulations < 2:
+        raise HieraxError("num_simulations must be at least 2")
+    if draws % thin:
+        raise HieraxError(f"draws ({draws}) must be a multiple of thin ({thin})")
+    payload = _Payload(model.formula, model.data, model.family, model.link, model.spec_priors(),
+                       fit_priors, chains, warmup, draws, thin)
+    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=num_simulations)
+    start = time.perf_counter()
+    if executor is None:
+        results = [run_simulation(payload, int(s)) for s in _progress(seeds, progress)]
+    else:
+        futures = [executor.submit(run_simulation, payload, int(s)) for s in seeds]
+        for _ in _progress(as_completed(futures), progress, total=len(futures)):
+            pass
+        results = [f.result() for f in futures]
+    ranks = pd.DataFrame([r[0] for r in results])
+    return SBCResult(ranks, chains * draws // thin, np.array([r[1] for r in results]), time.perf_counter() - start)
+
+
+def _progress(items, progress, total=None):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, total=total, desc="SBC", unit="fit", disable=None if progress else True, leave=False)
+
+
+@dataclass(frozen=True)
+class _Payload:
+    formula: str
+    data: pd.DataFrame
+    family: str
+    link: str | None
+    priors: dict
+    fit_priors: dict | None
+    chains: int
+    warmup: int
+    draws: int
+    thin: int
+
+    def key(self) -> str:
+        return hashlib.sha256(pickle.dumps(self)).hexdigest()
+
+
+_CALIBRATORS: dict = {}
+
+
+def run_simulation(payload: _Payload, seed: int) -> tuple[dict, int]:
+    """One simulation: (ranks by parameter, divergent transitions). Runs in a worker; the compiled
+    pieces are kept per worker process, keyed by the payload."""
+    key = payload.key()
+    if key not in _CALIBRATORS:
+        _CALIBRATORS.clear()
+        _CALIBRATORS[key] = _Calibrator(payload)
+    return _CALIBRATORS[key].run(seed)
+
+
+class _Calibrator:
+    """Everything compiled once per model: prior draws, the sampler's density, retune, constrain."""
+
+    def __init__(self, payload: _Payload):
+        import jax
+
+        from hierax.config import nuts_config
+        from hierax.density import initial_position, make_constrain, make_logdensity
+        from hierax.density.centering import make_retune
+        from hierax.density.logdensity import default_centering
+        from hierax.workflow.prior import draw_prior_params
+        from hierax.workflow.simulate import model as make_model
+        from hierax.workflow.simulate import simulate_response
+
+        truth_model = make_model(payload.formula, payload.data, payload.family, payload.link, payload.priors)
+        fit_model = truth_model if payload.fit_priors is None else make_model(
+            payload.formula, payload.data, payload.family, payload.link, {**payload.priors, **payload.fit_priors})
+        self.payload, self.spec = payload, fit_model.spec
+        spec, truth_spec = fit_model.spec, truth_model.spec
+        self.config = nuts_config(payload.chains, payload.warmup, payload.draws, None, 10)
+        density = make_logdensity(spec)
+        self.logdensity = lambda position, aux: density(position, aux["centring"], aux["data"])
+        retune = make_retune(spec)
+        self.retune = None if retune is None else _retune_with_data(retune)
+        self.centring = default_centering(spec)
+
+        @jax.jit
+        def simulate(key):
+            param_key, y_key = jax.random.split(key)
+            params = draw_prior_params(param_key, truth_spec)
+            return params, simulate_response(y_key, truth_spec, params)
+
+        constrain = make_constrain(spec)
+        self.simulate = simulate
+        self.initial = jax.jit(jax.vmap(lambda k: initial_position(k, spec)))
+        self.constrain = jax.jit(jax.vmap(jax.vmap(lambda p, c: constrain(p, c)[0], in_axes=(0, None)),
+                                          in_axes=(0, None)))
+
+    def run(self, seed: int) -> tuple[dict, int]:
+        import jax
+
+        from hierax.engines import sample_nuts
+
+        sim_key, init_key, run_key = jax.random.split(jax.random.PRNGKey(seed), 3)
+        truth, y = self.simulate(sim_key)
+        aux = {"centring": self.centring, "data": {"y": y}}
+        output = sample_nuts(run_key, self.logdensity, self.initial(jax.random.split(init_key, self.config.chains)),
+                             self.config, None, aux=aux, retune=self.retune)
+        params = jax.device_get(self.constrain(output.positions, output.aux["centring"]))
+        truth = jax.device_get(truth)
+        return _ranks(self.spec, truth, params, self.payload.thin), int(np.sum(output.diverging))
+
+
+def _retune_with_data(retune):
+    def wrapped(positions, inverse_mass_matrix, aux):
+        positions, inverse_mass_matrix, centring = retune(positions, inverse_mass_matrix, aux["centring"])
+        return positions, inverse_mass_matrix, {"centring": centring, "data": aux["data"]}
+
+    return wrapped
+
+
+def _ranks(spec, truth, params, thin: int) -> dict:
+    """Rank of each true value among the thinned draws (draws below it)."""
+    from hierax.results.idata import cor_pairs
+
+    def rank(true_value, draws):
+        return int(np.sum(np.asarray(draws)[:, ::thin] < true_value))
+
+    out = {}
+    for j, name in enumerate(spec.fixed_names):
+        out[name] = rank(truth["beta"][j], params["beta"][..., j])
+    for block in spec.blocks:
+        for k, term in enumerate(block.terms):
+            out[f"sd[{block.name}][{term}]"] = rank(truth["sd"][block.name][k], params["sd"][block.name][..., k])
+            for level in range(min(GROUP_EFFECTS_RANKED, block.num_levels)):
+                out[f"b[{block.name}][{block.levels[level]}][{term}]"] = rank(
+                    truth["b"][block.name][level, k], params["b"][block.name][..., level, k])
+        if block.has_cor:
+            L_true = truth["cor_chol"][block.name]
+            R_true = L_true @ L_true.T
+            L = params["cor_chol"][block.name]
+            R = np.einsum("cdik,cdjk->cdij", L, L)
+            for i, j in cor_pairs(block.terms):
+                out[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = rank(R_true[i, j], R[..., i, j])
+    if spec.has_sigma:
+        out["sigma"] = rank(truth["sigma"], params["sigma"])
+    return out

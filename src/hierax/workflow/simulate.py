@@ -1,0 +1,217 @@
+"""Fake data and parameter recovery: simulate from the model, fit, and see what comes back.
+
+A :class:`Model` is a formula, data (for the design: predictors and groups) and priors, fixed at
+creation: the default priors are scaled to the data given here and do not move with simulated
+responses, which simulation-based calibration requires.
+
+Parameters are named as in ``fit.summary()``: ``(Intercept)``, ``floor``,
+``sd[county][(Intercept)]``, ``cor[county][(Intercept),floor]``, ``sigma``. Group effects are
+drawn from their population distribution given the sds and correlations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from hierax.config import check_seed
+from hierax.design import as_pandas, build_design
+from hierax.errors import HieraxError
+from hierax.formula import parse_formula
+from hierax.formula.nodes import Name
+from hierax.model import specify
+from hierax.results.idata import cor_pairs
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model not yet fitted: formula, data, family, link, priors, and its specification."""
+
+    formula: str
+    data: pd.DataFrame = field(repr=False)
+    family: str
+    link: str | None
+    priors: dict | None
+    spec: object = field(repr=False)
+    response: str
+
+    def fit(self, data=None, **options):
+        """Fit this model (to ``data``, e.g. simulated, or to its own), with its priors fixed."""
+        from hierax.api import fit
+
+        priors = dict(self.spec_priors())
+        return fit(self.formula, self.data if data is None else data, family=self.family, link=self.link,
+                   priors=priors, **options)
+
+    def spec_priors(self) -> dict:
+        """Every prior of the specification, keyed as ``hx.fit`` takes them (defaults made explicit)."""
+        spec, out = self.spec, {}
+        for name, prior in zip(spec.fixed_names, spec.fixed_priors):
+            out["Intercept" if name == "(Intercept)" else f"b[{name}]"] = prior
+        for block in spec.blocks:
+            for term, prior in zip(block.terms, block.sd_priors):
+                out[f"sd[{block.name}][{term}]"] = prior
+            if block.has_cor:
+                out[f"cor[{block.name}]"] = block.cor_prior
+        if spec.has_sigma:
+            out["sigma"] = spec.sigma_prior
+        return out
+
+
+def model(formula: str, data, family: str = "gaussian", link: str | None = None, priors: dict | None = None) -> Model:
+    """A model to simulate from, recover parameters with, or calibrate (:func:`sbc`)."""
+    data = as_pandas(data)
+    formula_ = parse_formula(formula)
+    design = build_design(formula_, data)
+    spec = specify(design, family, link, priors)
+    return Model(formula, data, family, link, priors, spec, design.response_name)
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """A simulated data set: ``data`` (the model's data with the response replaced), the
+    ``truth`` (parameters, named as in ``fit.summary()``) and the group ``effects`` used."""
+
+    data: pd.DataFrame
+    truth: pd.Series
+    effects: dict
+    seed: int
+
+
+def simulate(model: Model, params: dict | None = None, seed: int | None = None) -> Simulated:
+    """Draw a data set from the prior (``params=None``) or from given parameters.
+
+    ``params`` names every parameter of ``fit.summary()`` (a missing one is an error); the group
+    effects are drawn from the population distribution they imply.
+    """
+    seed = check_seed(seed)
+    spec = model.spec
+    key = jax.random.PRNGKey(seed)
+    param_key, effect_key, y_key = jax.random.split(key, 3)
+    if params is None:
+        from hierax.workflow.prior import draw_prior_params
+
+        drawn = jax.device_get(draw_prior_params(param_key, spec))
+    else:
+        drawn = _params_from_names(spec, params, effect_key)
+    y = np.asarray(simulate_response(y_key, spec, drawn))
+    return Simulated(replace_response(model, y), truth_series(spec, drawn), drawn.get("b", {}), seed)
+
+
+def simulate_response(rng_key, spec, params):
+    from hierax.density import make_linear_predictor
+
+    eta = make_linear_predictor(spec)(jax.tree_util.tree_map(jnp.asarray, params))
+    sigma = params["sigma"] if spec.has_sigma else (None if spec.se is None else jnp.asarray(spec.se))
+    trials = None if spec.trials is None else jnp.asarray(spec.trials)
+    return spec.family.sample(rng_key, eta, sigma, trials, spec.link.name)
+
+
+def replace_response(model: Model, y: np.ndarray) -> pd.DataFrame:
+    """The model's data with the response column(s) set to ``y`` (binomial: the successes)."""
+    response = parse_formula(model.formula).response
+    if not isinstance(response.value, Name):
+        raise HieraxError(f"cannot simulate the response {response.label!r}: it is an expression; name a column "
+                          "(transform it into a new column first)")
+    data = model.data.copy()
+    name = response.value.name
+    if response.failures is not None and isinstance(response.failures, Name):
+        trials = data[name].to_numpy(float) + data[response.failures.name].to_numpy(float)
+        data[response.failures.name] = trials - y
+    data[name] = y
+    return data
+
+
+def truth_series(spec, params) -> pd.Series:
+    """Parameters named as ``fit.summary()`` names them."""
+    values = dict(zip(spec.fixed_names, np.asarray(params["beta"], float)))
+    for block in spec.blocks:
+        sd = np.asarray(params["sd"][block.name])
+        for term, value in zip(block.terms, sd):
+            values[f"sd[{block.name}][{term}]"] = float(value)
+        if block.has_cor:
+            L = np.asarray(params["cor_chol"][block.name])
+            R = L @ L.T
+            for i, j in cor_pairs(block.terms):
+                values[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = float(R[i, j])
+    if spec.has_sigma:
+        values["sigma"] = float(params["sigma"])
+    return pd.Series(values, name="truth")
+
+
+def _params_from_names(spec, params: dict, rng_key) -> dict:
+    names = list(truth_series(spec, _zero_params(spec)).index)
+    missing = [n for n in names if n not in params]
+    unknown = [n for n in params if n not in names]
+    if missing or unknown:
+        raise HieraxError(f"params must name every parameter, as fit.summary() does: missing {missing}, "
+                          f"unknown {unknown}")
+    out = {"beta": np.array([params[n] for n in spec.fixed_names], float), "sd": {}, "cor_chol": {}, "b": {}}
+    keys = jax.random.split(rng_key, max(len(spec.blocks), 1))
+    for block, key in zip(spec.blocks, keys):
+        sd = np.array([params[f"sd[{block.name}][{t}]"] for t in block.terms], float)
+        R = np.eye(block.num_terms)
+        if block.has_cor:
+            for i, j in cor_pairs(block.terms):
+                R[i, j] = R[j, i] = params[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"]
+        L = np.linalg.cholesky(R)
+        z = np.asarray(jax.random.normal(key, (block.num_levels, block.num_terms)))
+        out["sd"][block.name], out["cor_chol"][block.name] = sd, L
+        out["b"][block.name] = (z @ L.T) * sd
+    if spec.has_sigma:
+        out["sigma"] = float(params["sigma"])
+    return out
+
+
+def _zero_params(spec) -> dict:
+    out = {"beta": np.zeros(len(spec.fixed_names)), "sd": {}, "cor_chol": {}}
+    for block in spec.blocks:
+        out["sd"][block.name] = np.ones(block.num_terms)
+        out["cor_chol"][block.name] = np.eye(block.num_terms)
+    if spec.has_sigma:
+        out["sigma"] = 1.0
+    return out
+
+
+def recover(model: Model, truth: dict | None = None, seed: int | None = None, level: float = 0.9,
+            **fit_options) -> pd.DataFrame:
+    """Simulate from ``truth`` (or the prior), fit, and compare: per parameter the truth, the
+    posterior mean, the central ``level`` interval and whether it covers the truth.
+
+    ``table.attrs`` keeps the simulated data set (``simulated``) and the fit (``fit``).
+    """
+    seed = check_seed(seed)
+    simulated = simulate(model, truth, seed)
+    fit = model.fit(simulated.data, seed=seed, **fit_options)
+    post = fit.idata.posterior
+    draws = _summary_draws(fit)
+    lower, upper = np.quantile(draws.to_numpy(), [(1 - level) / 2, (1 + level) / 2], axis=0)
+    table = pd.DataFrame({"truth": simulated.truth, "estimate": draws.mean(axis=0), "lower": lower, "upper": upper})
+    table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
+    table.index.name = "parameter"
+    table.attrs.update(simulated=simulated, fit=fit, level=level, chains=post.sizes["chain"])
+    return table
+
+
+def _summary_draws(fit) -> pd.DataFrame:
+    """All posterior draws of the summary's parameters, one column each (names as the truth's)."""
+    spec, post = fit.spec, fit.idata.posterior
+    columns = {}
+    beta = post["beta"].values.reshape(-1, len(spec.fixed_names))
+    for j, name in enumerate(spec.fixed_names):
+        columns[name] = beta[:, j]
+    for block in spec.blocks:
+        sd = post[f"sd_{block.name}"].values.reshape(-1, block.num_terms)
+        for k, term in enumerate(block.terms):
+            columns[f"sd[{block.name}][{term}]"] = sd[:, k]
+        if block.has_cor:
+            cor = post[f"cor_{block.name}"].values.reshape(-1, len(cor_pairs(block.terms)))
+            for p, (i, j) in enumerate(cor_pairs(block.terms)):
+                columns[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = cor[:, p]
+    if spec.has_sigma:
+        columns["sigma"] = post["sigma"].values.ravel()
+    return pd.DataFrame(columns)
