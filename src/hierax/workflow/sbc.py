@@ -47,19 +47,24 @@ class SBCResult:
     seconds: float
 
     def uniformity(self, bins: int | None = None) -> pd.DataFrame:
-        """Per parameter: the chi-square test of uniform ranks over ``bins`` equal bins."""
+        """Per parameter, two tests that the ranks are uniform: chi-square over ``bins`` equal bins
+        (any shape of departure) and Kolmogorov-Smirnov on the scaled ranks (rank + 1/2) / (L + 1)
+        (more power against a shift, the usual sign of a prior or likelihood that differs)."""
         bins = bins or max(5, min(20, len(self.ranks) // 5))
         rows = {}
         for name, ranks in self.ranks.items():
-            counts = np.bincount(np.minimum(ranks.to_numpy() * bins // (self.num_draws + 1), bins - 1),
-                                 minlength=bins)
-            statistic, p_value = stats.chisquare(counts)
-            rows[name] = (statistic, p_value)
-        return pd.DataFrame.from_dict(rows, orient="index", columns=["chi2", "p_value"])
+            values = ranks.to_numpy()
+            counts = np.bincount(np.minimum(values * bins // (self.num_draws + 1), bins - 1), minlength=bins)
+            chi2 = stats.chisquare(counts)
+            ks = stats.kstest((values + 0.5) / (self.num_draws + 1), "uniform")
+            rows[name] = (chi2.statistic, chi2.pvalue, ks.statistic, ks.pvalue)
+        return pd.DataFrame.from_dict(rows, orient="index", columns=["chi2", "p_chi2", "ks", "p_ks"])
 
     def passed(self, alpha: float = 0.01) -> bool:
-        """Whether every parameter's ranks pass the uniformity test at level alpha / parameters."""
-        return bool((self.uniformity()["p_value"] > alpha / self.ranks.shape[1]).all())
+        """Whether every parameter passes both tests at level alpha / (2 x parameters) (Bonferroni)."""
+        table = self.uniformity()
+        threshold = alpha / (2 * len(table))
+        return bool(((table["p_chi2"] > threshold) & (table["p_ks"] > threshold)).all())
 
     def plot(self, kind: str = "hist", parameters=None):
         """Rank histograms with the 99% band of counts under uniformity (``kind="hist"``), or the
