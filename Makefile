@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/radon_nuts.py --repeats 3
 	$(BIN)/python benchmarks/reml.py --repeats 5 --timeout 600
 	$(BIN)/python benchmarks/laplace.py --repeats 5
+	$(BIN)/python benchmarks/sbc_radon.py --simulations 100 --workers 2
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
