@@ -84,6 +84,17 @@ class ModelSpec:
     def has_sigma(self) -> bool:
         return self.sigma_prior is not None
 
+    def find_block(self, group: str | None = None) -> BlockSpec:
+        """The block of grouping factor (or block name) ``group``; the first block when None."""
+        if not self.blocks:
+            raise ModelError("the model has no group terms such as (1 | g)")
+        if group is None:
+            return self.blocks[0]
+        for block in self.blocks:
+            if group in (block.group, block.name):
+                return block
+        raise ModelError(f"no group term for {group!r}; the model's are {[b.group for b in self.blocks]}")
+
     @property
     def blocks_coarse_to_fine(self) -> tuple:
         """Blocks by increasing number of levels, so that every parent comes before its children."""

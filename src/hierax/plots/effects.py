@@ -73,15 +73,7 @@ def funnel_plot(fit, group: str | None = None, level_name: str | None = None, te
 
 
 def _block(fit, group):
-    blocks = fit.spec.blocks
-    if not blocks:
-        raise HieraxError("the model has no group terms")
-    if group is None:
-        return blocks[0]
-    for block in blocks:
-        if group in (block.group, block.name):
-            return block
-    raise HieraxError(f"no group term for {group!r}; the model's are {[b.group for b in blocks]}")
+    return fit.spec.find_block(group)
 
 
 def _fixed_estimate(fit, term):

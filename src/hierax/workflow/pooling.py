@@ -93,7 +93,7 @@ def compare_pooling(formula: str, data, family: str = "gaussian", link: str | No
             method = "reml" if family == "gaussian" else "laplace"
         partial = fit_model(formula, data, family=family, link=link, method=method, **fit_options)
     spec = partial.spec
-    block = _choose_block(spec, group)
+    block = spec.find_block(group)
     if INTERCEPT not in block.terms:
         raise HieraxError(f"the group term for {block.group!r} has no intercept to compare; use (1 | ...) or (1 + x | ...)")
     rng = np.random.default_rng(check_seed(seed))
@@ -113,17 +113,6 @@ def compare_pooling(formula: str, data, family: str = "gaussian", link: str | No
         "shrinkage": shrink,
     })
     return PoolingComparison(table, block.group, population, partial, spec.link.name, level)
-
-
-def _choose_block(spec, group):
-    if not spec.blocks:
-        raise HieraxError("the formula has no group term such as (1 | g): there is nothing to pool")
-    if group is None:
-        return spec.blocks[0]
-    for block in spec.blocks:
-        if group in (block.group, block.name):
-            return block
-    raise HieraxError(f"no group term for {group!r}; the model's are {[b.group for b in spec.blocks]}")
 
 
 def _fit_fixed(spec, X):
