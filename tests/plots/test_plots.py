@@ -74,3 +74,25 @@ def test_model_graph_names_the_levels(nuts):
 def test_trace_plot_leaves_out_the_group_effects(nuts):
     titles = {ax.get_title() for ax in plots.trace_plot(nuts).axes}
     assert "beta" in titles and not any(t.startswith("b_") for t in titles)
+
+
+def test_binomial_ppc_is_a_calibration_plot_on_cbpp():
+    cbpp = pd.read_csv(SHARED / "teaching" / "cbpp.csv").astype({"period": str})
+    fit = hx.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial",
+                 chains=2, warmup=200, draws=200, seed=3, progress=False)
+    ax = plots.ppc_plot(fit).axes[0]
+    points = ax.lines[0]
+    predicted, observed = np.asarray(points.get_xdata(), float), np.asarray(points.get_ydata(), float)
+    assert ((0 <= predicted) & (predicted <= 1)).all() and ((0 <= observed) & (observed <= 1)).all()
+    # a fitted model is calibrated: binned observed rates follow the predictions
+    assert np.corrcoef(predicted, observed)[0, 1] > 0.8
+
+
+def test_count_ppc_compares_frequencies_on_grouseticks():
+    grouse = pd.read_csv(SHARED / "teaching" / "grouseticks.csv").astype({"YEAR": str})
+    fit = hx.fit("TICKS ~ YEAR + (1 | BROOD)", grouse, family="poisson", chains=2, warmup=200, draws=200, seed=4,
+                 progress=False)
+    ax = plots.ppc_plot(fit).axes[0]
+    bars = [patch.get_height() for patch in ax.patches]
+    assert sum(bars) == pytest.approx(1.0)          # shares of observations over the counts shown
+    assert bars[0] == pytest.approx((grouse["TICKS"] == 0).mean())
