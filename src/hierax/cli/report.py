@@ -79,3 +79,14 @@ def print_mixed_fit(fit) -> None:
     print("\nFixed effects (Wald 95% intervals):")
     print(format_table(fit.fixef()))
     _print_diagnostics(fit.warnings)
+
+
+def print_map_fit(fit) -> None:
+    """A posterior mode: the estimates and, where it misleads, why."""
+    print(f"Model: {fit.formula}")
+    print(f"Posterior mode (MAP), {fit.family} family, {fit.link} link;  {fit.spec.num_obs} observations")
+    print("\nPriors:")
+    print(fit.priors)
+    print("\nEstimates (the mode; no uncertainty: use --method nuts for posterior means and intervals):")
+    print(format_table(fit.summary()[["estimate"]]))
+    _print_diagnostics(fit.warnings, "no group sd at the boundary.")

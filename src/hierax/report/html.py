@@ -31,6 +31,9 @@ def write_report(fit, path, pooling=None, overwrite: bool = False) -> Path:
     file is kept unless ``overwrite``.
     """
     path = Path(path)
+    if fit.method == "map":
+        raise HieraxError("a report needs posterior draws or a frequentist fit; a posterior mode (method='map') "
+                          "has neither: fit with method='nuts' (or 'reml' / 'laplace')")
     if path.exists() and not overwrite:
         raise HieraxError(f"{path} already exists; choose another name or pass overwrite=True (--force)")
     if not path.parent.exists():

@@ -91,3 +91,34 @@ def _theta_name(spec, entry) -> str:
     if i == j:
         return f"theta[{block.group}: {block.terms[i]}]"
     return f"theta[{block.group}: {block.terms[i]}, {block.terms[j]}]"
+
+
+NEAR_ZERO = 0.05      # a mode's sd below this share of the marginal estimate is "at or near zero"
+
+
+def map_warnings(spec, params, marginal, mode) -> tuple[str, ...]:
+    """Where a posterior mode misleads: a group sd at or near zero that the marginal estimate
+    (``marginal``, a MixedFit, or None) puts well away from it; and an optimiser that stopped."""
+    messages = []
+    if not mode.converged:
+        messages.append(f"the optimiser stopped before converging ({mode.message}); the mode may be inaccurate")
+    estimates = {}
+    if marginal is not None:
+        table = marginal.varcorr()
+        rows = table[table["var2"].isna() & (table["group"] != "Residual")]
+        estimates = {(g, t): float(e) for g, t, e in zip(rows["group"], rows["var1"], rows["estimate"])}
+    for block in spec.blocks:
+        for k, term in enumerate(block.terms):
+            sd = float(np.asarray(params["sd"][block.name]).reshape(-1, block.num_terms)[0, k])
+            other = estimates.get((block.group, term))
+            label = f"sd[{block.name}][{term}]"
+            if other is not None and other > 0 and sd < NEAR_ZERO * other:
+                messages.append(
+                    f"{label}: the mode is {sd:.2g}, at or near zero, while the marginal estimate ({marginal.method}, "
+                    f"the effects integrated out) is {other:.3g}. The joint mode of a group sd collapses toward "
+                    "zero in hierarchical models although its posterior mean does not: use method='nuts' for "
+                    "posterior means (the default), or the marginal estimate.")
+            elif other is None and sd < 1e-4:
+                messages.append(f"{label}: the mode is {sd:.2g}, at zero; the posterior mean of a group sd is "
+                                "usually well away from its mode: use method='nuts'.")
+    return tuple(messages)

@@ -23,7 +23,7 @@ def summarize_draws(draws: np.ndarray) -> pd.DataFrame:
     flat = draws.reshape(-1, draws.shape[-1])
     table = pd.DataFrame({
         "estimate": flat.mean(axis=0),
-        "sd": flat.std(axis=0, ddof=1),
+        "sd": flat.std(axis=0, ddof=1) if len(flat) > 1 else np.full(flat.shape[1], np.nan),   # a mode: one draw
         "q05": np.quantile(flat, 0.05, axis=0),
         "q95": np.quantile(flat, 0.95, axis=0),
     })
