@@ -15,11 +15,16 @@ from hierax.formula import parse_formula
 from hierax.model.priors import LKJ, Exponential, HalfCauchy, HalfNormal, HalfStudentT, Normal, StudentT
 from hierax.results import FitResult
 from hierax.results.mixedfit import MixedFit, likelihood_ratio_test as lrt
-from hierax.workflow import compare, compare_pooling, logo, loo, model, recover, sample_prior, sbc, simulate, waic
+from hierax.workflow import (
+    compare, compare_pooling, logo, loo, model, recover, sample_prior, sample_prior_predictive, sbc, simulate, waic,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "fit", "sample_prior", "compare_pooling", "loo", "waic", "compare", "logo", "model", "simulate", "recover", "sbc", "FitResult", "MixedFit", "lrt", "parse_formula", "HieraxError", "FormulaError", "DataError", "ModelError",
+    "fit", "FitResult", "MixedFit", "lrt", "parse_formula",
+    "sample_prior", "sample_prior_predictive", "compare_pooling", "loo", "waic", "compare", "logo",
+    "model", "simulate", "recover", "sbc",
+    "HieraxError", "FormulaError", "DataError", "ModelError",
     "Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "LKJ",
 ]

@@ -96,3 +96,12 @@ def test_count_ppc_compares_frequencies_on_grouseticks():
     bars = [patch.get_height() for patch in ax.patches]
     assert sum(bars) == pytest.approx(1.0)          # shares of observations over the counts shown
     assert bars[0] == pytest.approx((grouse["TICKS"] == 0).mean())
+
+
+def test_prior_predictive_check_of_a_model(sleep):
+    """Before fitting: data drawn from the priors against the observed data, same plot."""
+    model = hx.model(FORMULA, sleep)
+    prior = hx.sample_prior_predictive(model, draws=200, seed=6)
+    assert prior.prior_predictive["Reaction"].shape == (1, 200, 180)
+    figure = plots.ppc_plot(model, prior, num_draws=30)
+    assert len(figure.axes[0].lines) == 31

@@ -13,11 +13,16 @@ from hierax.errors import HieraxError
 
 
 def _replicates(fit, idata):
-    if not hasattr(fit, "idata"):
-        raise HieraxError("predictive checks need posterior draws (method='nuts')")
-    idata = fit.posterior_predictive(seed=0) if idata is None else idata
+    """Observed y and replicated data sets: the posterior predictive of a NUTS fit, or of
+    ``idata`` (its ``posterior_predictive`` group, else its ``prior_predictive`` group: a prior
+    predictive check of a :func:`hierax.model` with ``hx.sample_prior_predictive``'s draws)."""
+    if idata is None:
+        if not hasattr(fit, "idata") or fit.method != "nuts":
+            raise HieraxError("predictive checks need posterior draws (method='nuts'), or prior predictive draws")
+        idata = fit.posterior_predictive(seed=0)
     name = next(iter(idata.observed_data.data_vars))
-    y_rep = idata.posterior_predictive[name].values
+    group = "posterior_predictive" if "posterior_predictive" in idata.groups() else "prior_predictive"
+    y_rep = idata[group][name].values
     return np.asarray(fit.spec.y), y_rep.reshape(-1, y_rep.shape[-1]), name
 
 

@@ -93,3 +93,8 @@ def sample_prior(formula: str, data, family: str = "gaussian", link: str | None 
     predictive = _dataset({name: (("chain", "draw", "obs"), np.asarray(y)[None])}, obs)
     observed = xr.Dataset({name: xr.DataArray(spec.y, dims=("obs",))}, coords=obs)
     return az.InferenceData(prior=_dataset(variables, coords), prior_predictive=predictive, observed_data=observed)
+
+
+def sample_prior_predictive(model, draws: int = 1000, seed: int | None = None) -> az.InferenceData:
+    """:func:`sample_prior` for a :func:`hierax.model` (its formula, data, family and priors)."""
+    return sample_prior(model.formula, model.data, model.family, model.link, model.spec_priors(), draws, seed)
