@@ -16,7 +16,7 @@ import pandas as pd
 from hierax.design.build import DesignInfo, as_pandas, term_matrix
 from hierax.design.evaluate import as_categorical, evaluate
 from hierax.errors import DataError
-from hierax.formula.terms import _names
+from hierax.formula.terms import names_in, right_hand_nodes
 
 
 @dataclass(frozen=True)
@@ -65,25 +65,14 @@ def encode_newdata(info: DesignInfo, fixed_names: tuple, blocks, data) -> NewDes
 def _check_columns(formula, data: pd.DataFrame) -> None:
     """The columns the right-hand side needs (the response's are optional)."""
     needed = []
-    for node in _right_hand_nodes(formula):
-        needed += [name for name in _names(node) if name not in needed]
+    for node in right_hand_nodes(formula):
+        needed += [name for name in names_in(node) if name not in needed]
     missing = [name for name in needed if name not in data.columns]
     if missing:
         raise DataError(f"the new data lack column(s) {missing} that the formula uses")
     for name in needed:
         if data[name].isna().any():
             raise DataError(f"column {name!r} of the new data has missing values; drop or fill them first")
-
-
-def _right_hand_nodes(formula):
-    if formula.offset is not None:
-        yield formula.offset
-    for term in formula.fixed:
-        yield from term.factors
-    for group_term in formula.random:
-        for term in group_term.terms:
-            yield from term.factors
-        yield from group_term.group.factors
 
 
 def _group_labels(g, data) -> np.ndarray:
@@ -100,12 +89,13 @@ def _trials(formula, data, state, levels) -> np.ndarray | None:
     response = formula.response
     node = response.trials
     if response.failures is not None:
-        present = all(name in data.columns for node_ in (response.value, response.failures) for name in _names(node_))
+        needed = [name for part in (response.value, response.failures) for name in names_in(part)]
+        present = all(name in data.columns for name in needed)
         if not present:
             return None
         return _numeric(evaluate(response.value, data, state, levels)) + \
             _numeric(evaluate(response.failures, data, state, levels))
-    if node is None or not all(name in data.columns for name in _names(node)):
+    if node is None or not all(name in data.columns for name in names_in(node)):
         return None
     return _numeric(evaluate(node, data, state, levels))
 

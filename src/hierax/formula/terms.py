@@ -97,7 +97,7 @@ class Formula:
         """Every column name the formula refers to, in order of first appearance."""
         names: list[str] = []
         for node in _all_nodes(self):
-            for name in _names(node):
+            for name in names_in(node):
                 if name not in names:
                     names.append(name)
         return tuple(names)
@@ -105,7 +105,15 @@ class Formula:
 
 def _all_nodes(formula: Formula):
     r = formula.response
-    yield from (n for n in (r.value, r.failures, r.trials, r.se, formula.offset) if n is not None)
+    yield from (n for n in (r.value, r.failures, r.trials, r.se) if n is not None)
+    yield from right_hand_nodes(formula)
+
+
+def right_hand_nodes(formula: Formula):
+    """The expressions of the right-hand side: offset, fixed terms' factors, group terms' factors
+    and grouping factors (what new data for prediction must provide)."""
+    if formula.offset is not None:
+        yield formula.offset
     for term in formula.fixed:
         yield from term.factors
     for group_term in formula.random:
@@ -114,14 +122,14 @@ def _all_nodes(formula: Formula):
         yield from group_term.group.factors
 
 
-def _names(node):
+def names_in(node):
     if isinstance(node, Name):
         yield node.name
     elif isinstance(node, Call):
         for arg in node.args:
-            yield from _names(arg)
+            yield from names_in(arg)
     elif isinstance(node, BinOp):
-        yield from _names(node.left)
-        yield from _names(node.right)
+        yield from names_in(node.left)
+        yield from names_in(node.right)
     elif isinstance(node, (Neg, Paren)):
-        yield from _names(node.operand if isinstance(node, Neg) else node.inner)
+        yield from names_in(node.operand if isinstance(node, Neg) else node.inner)

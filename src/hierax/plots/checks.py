@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hierax.plots._axes import figure_and_axes
+
 from hierax.errors import HieraxError
 
 
@@ -28,13 +30,9 @@ def _replicates(fit, idata):
 
 def ppc_plot(fit, idata=None, num_draws: int = 50, ax=None):
     """The observed response against replicated data sets, in the form its family calls for."""
-    import matplotlib.pyplot as plt
 
     y, y_rep, name = _replicates(fit, idata)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.0, 4.2))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, (6.0, 4.2))
     family = fit.spec.family.name
     if family == "gaussian":
         _densities(ax, y, y_rep, num_draws)
@@ -97,7 +95,6 @@ def _calibration(ax, fit, y, y_rep, bins: int = 10):
 
 def group_ppc_plot(fit, idata=None, group: str | None = None, ax=None):
     """Each level's observed mean response against its 90% posterior predictive interval."""
-    import matplotlib.pyplot as plt
 
     from hierax.plots.effects import _block
 
@@ -111,10 +108,7 @@ def group_ppc_plot(fit, idata=None, group: str | None = None, ax=None):
     low, high = np.quantile(replicated, [0.05, 0.95], axis=0)
     order = np.argsort(observed)
     outside = (observed < low) | (observed > high)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, (6.5, 4.2))
     position = np.arange(len(order))
     ax.vlines(position, low[order], high[order], color="lightsteelblue", linewidth=2, label="replicated 90%")
     ax.plot(position, observed[order], "o", markersize=3, color="black", label="observed mean")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+
+from hierax.plots._axes import figure_and_axes
 import pandas as pd
 
 from hierax.errors import HieraxError
@@ -15,16 +17,11 @@ def forest_plot(fit, group: str | None = None, term: str = "(Intercept)", level:
     the conditional modes (plus the fixed effect) with +-z conditional sds. The vertical line is
     the fixed effect, the population mean the levels vary around.
     """
-    import matplotlib.pyplot as plt
-
     block = _block(fit, group)
     if term not in block.terms:
         raise HieraxError(f"{term!r} does not vary over {block.group!r}; its effects are {list(block.terms)}")
     table = _level_intervals(fit, block, term, level).sort_values("estimate")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.0, max(3.0, 0.12 * len(table) + 1.2)))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, (6.0, max(3.0, 0.12 * len(table) + 1.2)))
     position = np.arange(len(table))
     ax.hlines(position, table["lower"], table["upper"], color="steelblue", linewidth=1)
     ax.plot(table["estimate"], position, "o", color="navy", markersize=3)
@@ -46,8 +43,6 @@ def funnel_plot(fit, group: str | None = None, level_name: str | None = None, te
     Where the data say little about a level, its effect's spread collapses as the sd shrinks, a
     funnel that a sampler in centred coordinates cannot enter (divergences mark where it failed).
     """
-    import matplotlib.pyplot as plt
-
     if not hasattr(fit, "idata"):
         raise HieraxError("the funnel plot needs posterior draws (method='nuts')")
     block = _block(fit, group)
@@ -57,10 +52,7 @@ def funnel_plot(fit, group: str | None = None, level_name: str | None = None, te
     effect = post[f"b_{block.name}"].sel({f"{block.name}__level": level_name}).values[..., k].ravel()
     log_sd = np.log(post[f"sd_{block.name}"].values[..., k].ravel())
     diverging = fit.idata.sample_stats["diverging"].values.ravel().astype(bool)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, (5.5, 4.5))
     ax.scatter(effect[~diverging], log_sd[~diverging], s=4, alpha=0.3, color="grey", label="draws")
     if diverging.any():
         ax.scatter(effect[diverging], log_sd[diverging], s=12, color="crimson", label="divergent")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hierax.plots._axes import figure_and_axes
+
 
 def model_graph(fit, ax=None):
     """Hyperpriors -> population distributions -> group effects -> linear predictor -> data.
@@ -11,15 +13,10 @@ def model_graph(fit, ax=None):
     One box per node, labelled with what it is and how many; arrows point from a quantity to what
     is drawn given it.
     """
-    import matplotlib.pyplot as plt
-
     spec = fit.spec
     blocks = spec.blocks
     width = max(len(blocks), 1) + 1
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(2.6 * width + 1, 5.2))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, (2.6 * width + 1, 5.2))
     ax.set_xlim(0, width)
     ax.set_ylim(0, 5)
     ax.axis("off")

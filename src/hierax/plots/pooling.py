@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hierax.plots._axes import figure_and_axes
+
 
 def shrinkage_plot(comparison, ax=None):
     """Each level's no-pooling estimate (x) against its partial-pooling estimate (y).
@@ -15,13 +17,8 @@ def shrinkage_plot(comparison, ax=None):
     Levels without a finite no-pooling estimate (too few rows to separate their effects, or
     separation in a logit or log model) are counted in the title, not drawn.
     """
-    import matplotlib.pyplot as plt
-
     table = comparison.table
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.0, 5.5))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, (6.0, 5.5))
     finite = np.isfinite(table["no_pooling"]) & np.isfinite(table["partial_pooling"])
     shown = table[finite]
     sizes = 12 + 150 * shown["n"] / max(shown["n"].max(), 1)

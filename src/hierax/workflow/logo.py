@@ -14,9 +14,6 @@ Folds fan out over any ``concurrent.futures.Executor``, as :func:`hierax.sbc` do
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-from concurrent.futures import as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +21,8 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from hierax.errors import HieraxError
+from hierax.workflow.refit import CompiledSampler, RefitSpec, worker_cached
+from hierax.workflow.sbc import fan_out
 
 
 @dataclass(frozen=True)
@@ -49,75 +48,32 @@ def logo(model, group: str | None = None, levels=None, chains: int = 2, warmup: 
     unknown = [v for v in chosen if v not in block.levels]
     if unknown:
         raise HieraxError(f"levels {unknown[:5]} are not levels of {block.group!r}")
-    payload = _Payload(model.formula, model.data, model.family, model.link, model.spec_priors(), block.name,
-                       chains, warmup, draws)
-    rng = np.random.default_rng(seed)
-    seeds = rng.integers(0, 2**31 - 1, size=len(chosen))
-    from hierax.workflow.sbc import _progress
-
-    if executor is None:
-        results = [run_fold(payload, level, int(s)) for level, s in _progress(list(zip(chosen, seeds)), progress)]
-    else:
-        futures = [executor.submit(run_fold, payload, level, int(s)) for level, s in zip(chosen, seeds)]
-        for _ in _progress(as_completed(futures), progress, total=len(futures)):
-            pass
-        results = [f.result() for f in futures]
+    refit = RefitSpec(model.formula, model.data, model.family, model.link, model.spec_priors(), chains, warmup, draws)
+    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(chosen))
+    arguments = [(refit, block.name, level, int(s)) for level, s in zip(chosen, seeds)]
+    results = fan_out(run_fold, arguments, executor, progress, "leave one group out")
     table = pd.DataFrame(results, columns=["level", "n", "elpd", "divergent"]).set_index("level")
     return LogoResult(table, float(table["elpd"].sum()), float(np.sqrt(len(table)) * table["elpd"].std(ddof=1)),
                       block.group)
 
 
-@dataclass(frozen=True)
-class _Payload:
-    formula: str
-    data: pd.DataFrame
-    family: str
-    link: str | None
-    priors: dict
-    block: str
-    chains: int
-    warmup: int
-    draws: int
-
-    def key(self) -> str:
-        return hashlib.sha256(pickle.dumps(self)).hexdigest()
-
-
-_REFITTERS: dict = {}
-
-
-def run_fold(payload: _Payload, level: str, seed: int):
-    """One fold: (level, rows, elpd of its rows, divergent transitions). Runs in a worker."""
-    key = payload.key()
-    if key not in _REFITTERS:
-        _REFITTERS.clear()
-        _REFITTERS[key] = _Refitter(payload)
-    return _REFITTERS[key].run(level, seed)
+def run_fold(refit: RefitSpec, block: str, level: str, seed: int):
+    """One fold: (level, rows, elpd of its rows, divergent transitions). Runs in a worker, which
+    keeps the compiled sampler for the next fold."""
+    return worker_cached(lambda: _Refitter(refit, block), "logo", refit.key(), block).run(level, seed)
 
 
 class _Refitter:
-    """The compiled sampler with per-row weights as runtime data, and the pointwise log-likelihood."""
+    """The sampler, with the held-out rows weighted 0, and the pointwise log-likelihood."""
 
-    def __init__(self, payload: _Payload):
+    def __init__(self, refit: RefitSpec, block: str):
         import jax
 
-        from hierax.config import nuts_config
-        from hierax.density import initial_position, make_constrain, make_logdensity, make_pointwise_loglik
-        from hierax.density.centering import make_retune
-        from hierax.density.logdensity import default_centering
-        from hierax.workflow.sbc import _retune_with_data
-        from hierax.workflow.simulate import model as make_model
+        from hierax.density import make_constrain, make_pointwise_loglik
 
-        spec = make_model(payload.formula, payload.data, payload.family, payload.link, payload.priors).spec
-        self.spec = spec
-        self.block = next(b for b in spec.blocks if b.name == payload.block)
-        self.config = nuts_config(payload.chains, payload.warmup, payload.draws, None, 10)
-        density = make_logdensity(spec)
-        self.logdensity = lambda position, aux: density(position, aux["centring"], aux["data"])
-        retune = make_retune(spec)
-        self.retune = None if retune is None else _retune_with_data(retune)
-        self.centring = default_centering(spec)
-        self.initial = jax.jit(jax.vmap(lambda k: initial_position(k, spec)))
+        spec = refit.model().spec
+        self.sampler = CompiledSampler(spec, refit.chains, refit.warmup, refit.draws)
+        self.block = spec.find_block(block)
         constrain, loglik = make_constrain(spec), make_pointwise_loglik(spec)
         self.loglik = jax.jit(jax.vmap(jax.vmap(lambda p, c: loglik(constrain(p, c)[0]), in_axes=(0, None)),
                                        in_axes=(0, None)))
@@ -126,14 +82,8 @@ class _Refitter:
         import jax
         import jax.numpy as jnp
 
-        from hierax.engines import sample_nuts
-
         held_out = self.block.group_index == self.block.levels.index(level)
-        weight = jnp.asarray((~held_out).astype(float))
-        init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
-        aux = {"centring": self.centring, "data": {"weight": weight}}
-        output = sample_nuts(run_key, self.logdensity, self.initial(jax.random.split(init_key, self.config.chains)),
-                             self.config, None, aux=aux, retune=self.retune)
+        output = self.sampler.sample(jax.random.PRNGKey(seed), {"weight": jnp.asarray((~held_out).astype(float))})
         pointwise = np.asarray(jax.device_get(self.loglik(output.positions, output.aux["centring"])))
         per_draw = pointwise[..., held_out].sum(axis=-1).ravel()
         elpd = float(logsumexp(per_draw) - np.log(per_draw.size))

@@ -14,8 +14,6 @@ Dask's or Ray's); with processes, use the "spawn" start method (a forked JAX pro
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from hierax.errors import HieraxError
+from hierax.workflow.refit import CompiledSampler, RefitSpec, worker_cached
 
 GROUP_EFFECTS_RANKED = 3      # per block: the first levels' effects are ranked too
 
@@ -91,82 +90,45 @@ def sbc(model, num_simulations: int = 100, chains: int = 2, warmup: int = 300, d
         raise HieraxError("num_simulations must be at least 2")
     if draws % thin:
         raise HieraxError(f"draws ({draws}) must be a multiple of thin ({thin})")
-    payload = _Payload(model.formula, model.data, model.family, model.link, model.spec_priors(),
-                       fit_priors, chains, warmup, draws, thin)
-    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=num_simulations)
+    refit = RefitSpec(model.formula, model.data, model.family, model.link, model.spec_priors(), chains, warmup, draws)
+    seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=num_simulations)]
     start = time.perf_counter()
-    if executor is None:
-        results = [run_simulation(payload, int(s)) for s in _progress(seeds, progress)]
-    else:
-        futures = [executor.submit(run_simulation, payload, int(s)) for s in seeds]
-        for _ in _progress(as_completed(futures), progress, total=len(futures)):
-            pass
-        results = [f.result() for f in futures]
+    results = fan_out(run_simulation, [(refit, fit_priors, thin, s) for s in seeds], executor, progress, "SBC")
     ranks = pd.DataFrame([r[0] for r in results])
     return SBCResult(ranks, chains * draws // thin, np.array([r[1] for r in results]), time.perf_counter() - start)
 
 
-def _progress(items, progress, total=None):
+def fan_out(function, arguments: list, executor, progress: bool, label: str) -> list:
+    """``function(*a)`` for each ``a`` here in turn, or over ``executor``; results in order."""
     from tqdm.auto import tqdm
 
-    return tqdm(items, total=total, desc="SBC", unit="fit", disable=None if progress else True, leave=False)
+    bar = dict(desc=label, unit="fit", disable=None if progress else True, leave=False)
+    if executor is None:
+        return [function(*a) for a in tqdm(arguments, **bar)]
+    futures = [executor.submit(function, *a) for a in arguments]
+    for _ in tqdm(as_completed(futures), total=len(futures), **bar):
+        pass
+    return [f.result() for f in futures]
 
 
-@dataclass(frozen=True)
-class _Payload:
-    formula: str
-    data: pd.DataFrame
-    family: str
-    link: str | None
-    priors: dict
-    fit_priors: dict | None
-    chains: int
-    warmup: int
-    draws: int
-    thin: int
-
-    def key(self) -> str:
-        return hashlib.sha256(pickle.dumps(self)).hexdigest()
-
-
-_CALIBRATORS: dict = {}
-
-
-def run_simulation(payload: _Payload, seed: int) -> tuple[dict, int]:
-    """One simulation: (ranks by parameter, divergent transitions). Runs in a worker; the compiled
-    pieces are kept per worker process, keyed by the payload."""
-    key = payload.key()
-    if key not in _CALIBRATORS:
-        _CALIBRATORS.clear()
-        _CALIBRATORS[key] = _Calibrator(payload)
-    return _CALIBRATORS[key].run(seed)
+def run_simulation(refit: RefitSpec, fit_priors: dict | None, thin: int, seed: int) -> tuple[dict, int]:
+    """One simulation: (ranks by parameter, divergent transitions). Runs in a worker, which keeps
+    the compiled pieces for the next simulation of the same model."""
+    calibrator = worker_cached(lambda: _Calibrator(refit, fit_priors), "sbc", refit.key(), repr(fit_priors))
+    return calibrator.run(seed, thin)
 
 
 class _Calibrator:
-    """Everything compiled once per model: prior draws, the sampler's density, retune, constrain."""
+    """Prior draws and simulated data (from the model's priors), and the sampler (with the fit's)."""
 
-    def __init__(self, payload: _Payload):
+    def __init__(self, refit: RefitSpec, fit_priors: dict | None):
         import jax
 
-        from hierax.config import nuts_config
-        from hierax.density import initial_position, make_constrain, make_logdensity
-        from hierax.density.centering import make_retune
-        from hierax.density.logdensity import default_centering
         from hierax.workflow.prior import draw_prior_params
-        from hierax.workflow.simulate import model as make_model
         from hierax.workflow.simulate import simulate_response
 
-        truth_model = make_model(payload.formula, payload.data, payload.family, payload.link, payload.priors)
-        fit_model = truth_model if payload.fit_priors is None else make_model(
-            payload.formula, payload.data, payload.family, payload.link, {**payload.priors, **payload.fit_priors})
-        self.payload, self.spec = payload, fit_model.spec
-        spec, truth_spec = fit_model.spec, truth_model.spec
-        self.config = nuts_config(payload.chains, payload.warmup, payload.draws, None, 10)
-        density = make_logdensity(spec)
-        self.logdensity = lambda position, aux: density(position, aux["centring"], aux["data"])
-        retune = make_retune(spec)
-        self.retune = None if retune is None else _retune_with_data(retune)
-        self.centring = default_centering(spec)
+        truth_spec = refit.model().spec
+        self.sampler = CompiledSampler(refit.model(fit_priors).spec, refit.chains, refit.warmup, refit.draws)
 
         @jax.jit
         def simulate(key):
@@ -174,33 +136,16 @@ class _Calibrator:
             params = draw_prior_params(param_key, truth_spec)
             return params, simulate_response(y_key, truth_spec, params)
 
-        constrain = make_constrain(spec)
         self.simulate = simulate
-        self.initial = jax.jit(jax.vmap(lambda k: initial_position(k, spec)))
-        self.constrain = jax.jit(jax.vmap(jax.vmap(lambda p, c: constrain(p, c)[0], in_axes=(0, None)),
-                                          in_axes=(0, None)))
 
-    def run(self, seed: int) -> tuple[dict, int]:
+    def run(self, seed: int, thin: int) -> tuple[dict, int]:
         import jax
 
-        from hierax.engines import sample_nuts
-
-        sim_key, init_key, run_key = jax.random.split(jax.random.PRNGKey(seed), 3)
+        sim_key, fit_key = jax.random.split(jax.random.PRNGKey(seed))
         truth, y = self.simulate(sim_key)
-        aux = {"centring": self.centring, "data": {"y": y}}
-        output = sample_nuts(run_key, self.logdensity, self.initial(jax.random.split(init_key, self.config.chains)),
-                             self.config, None, aux=aux, retune=self.retune)
-        params = jax.device_get(self.constrain(output.positions, output.aux["centring"]))
-        truth = jax.device_get(truth)
-        return _ranks(self.spec, truth, params, self.payload.thin), int(np.sum(output.diverging))
-
-
-def _retune_with_data(retune):
-    def wrapped(positions, inverse_mass_matrix, aux):
-        positions, inverse_mass_matrix, centring = retune(positions, inverse_mass_matrix, aux["centring"])
-        return positions, inverse_mass_matrix, {"centring": centring, "data": aux["data"]}
-
-    return wrapped
+        output = self.sampler.sample(fit_key, {"y": y})
+        ranks = _ranks(self.sampler.spec, jax.device_get(truth), self.sampler.params(output), thin)
+        return ranks, int(np.sum(output.diverging))
 
 
 def _ranks(spec, truth, params, thin: int) -> dict:
