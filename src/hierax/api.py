@@ -96,7 +96,15 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
                      seed, messages, timing, _versions(), describe_centering(spec, output.aux),
                      {"target_accept": output.target_accept,
                       "raised": [{"phase": phase, "target_accept": t, "divergent": n}
-                                 for phase, t, n in output.escalations]})
+                                 for phase, t, n in output.escalations]},
+                     used_columns(formula, data))
+
+
+def used_columns(formula: str, data):
+    """The columns of ``data`` that ``formula`` names (kept with a fit, and saved with it)."""
+    from hierax.design import as_pandas
+
+    return as_pandas(data)[list(parse_formula(formula).variables)].copy()
 
 
 def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml", link: str | None = None) -> MixedFit:

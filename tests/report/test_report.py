@@ -69,9 +69,13 @@ def test_report_of_a_reml_fit_and_of_a_saved_fit(tmp_path, radon, report):
     page = write_report(reml, tmp_path / "reml.html").read_text()
     assert "Estimates" in page and "Posterior predictive" not in page
     saved = save(fit, tmp_path / "fit.nc")
-    again = restore(saved, radon)
+    again = restore(saved)                         # the formula's columns travel in the file
     np.testing.assert_array_equal(again.summary()["estimate"], fit.summary()["estimate"])
+    np.testing.assert_array_equal(again.spec.X, fit.spec.X)
+    assert again.spec.blocks[0].levels == fit.spec.blocks[0].levels
     assert write_report(again, tmp_path / "again.html").exists()
+    with pytest.raises(hx.HieraxError, match="rows"):
+        restore(saved, radon.iloc[:100])
 
 
 def _chromium(*arguments, timeout=120):

@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     report = commands.add_parser("report", help="write the HTML report of a saved fit")
     report.add_argument("fit", help="a fit saved with `hierax fit ... --out FIT.nc`")
-    report.add_argument("--data", required=True, help="the data it was fitted to (as for `hierax fit`)")
+    report.add_argument("--data", default=None,
+                        help="the data it was fitted to (default: the copy saved in the fit's file)")
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
     report.add_argument("--force", action="store_true", help="overwrite the output if it exists")
     demo = commands.add_parser("demo", help="fit radon with varying intercepts and slopes, explained")
@@ -101,7 +102,7 @@ def run_report(args) -> int:
     from hierax.datasets import load_data
     from hierax.results.io import restore
 
-    fit = restore(args.fit, load_data(args.data))
+    fit = restore(args.fit, None if args.data is None else load_data(args.data))
     _write_report(fit, args.output, args.force)
     return 0
 

@@ -29,6 +29,8 @@ class FitResult:
         centred and non-centred.
     adaptation : the target acceptance rate used for sampling and, under ``raised``, each run
         whose divergent transitions made it rise (phase, the target then, the count).
+    data : the columns of the data the formula uses (saved with the fit, so that a saved fit can
+        be reported on, predicted from or checked without the original file).
     """
 
     formula: str
@@ -45,6 +47,7 @@ class FitResult:
     versions: dict = field(default_factory=dict)
     parameterisation: dict = field(default_factory=dict)
     adaptation: dict = field(default_factory=dict)
+    data: object = field(default=None, repr=False)
 
     @property
     def priors(self):

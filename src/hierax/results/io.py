@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import arviz as az
+import numpy as np
 import pandas as pd
 
 from hierax.errors import HieraxError
@@ -40,6 +41,8 @@ def save(fit, path, overwrite: bool = False) -> Path:
         raise HieraxError(f"folder {path.parent} does not exist")
     idata = fit.idata.copy()
     idata.posterior.attrs.update(fit_attributes(fit))
+    if fit.data is not None and "constant_data" not in idata.groups():
+        idata.add_groups(constant_data=_columns_dataset(fit.data))
     tmp = path.with_name(path.name + ".partial")
     idata.to_netcdf(str(tmp))
     tmp.replace(path)
@@ -57,12 +60,25 @@ def load(path) -> az.InferenceData:
 _PRIOR_TEXT = re.compile(r"^(\w+)\((.*)\)$")
 
 
-def restore(path, data):
-    """A saved fit as a :class:`~hierax.FitResult` again, given the data it was fitted to.
+def _columns_dataset(frame: pd.DataFrame):
+    """The formula's columns as ArviZ's ``constant_data`` group (text columns as strings)."""
+    import xarray as xr
 
-    The formula, family, link, priors and settings come from the file; the data rebuild the
-    design (which the file does not hold). Data other than the fit's are refused when they give
-    other groups or another number of rows.
+    columns = {}
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        if values.dtype.kind not in "biuf":
+            values = frame[name].astype(str).to_numpy(dtype=object)
+        columns[str(name)] = xr.DataArray(values, dims=("row",))
+    return xr.Dataset(columns, coords={"row": np.arange(len(frame))})
+
+
+def restore(path, data=None):
+    """A saved fit as a :class:`~hierax.FitResult` again.
+
+    The formula, family, link, priors and settings come from the file, and so do the data (the
+    formula's columns, in its ``constant_data`` group), unless ``data`` is given. Data other
+    than the fit's are refused when they give other groups or another number of rows.
     """
     from hierax.design import build_design
     from hierax.engines.nuts import NUTSConfig
@@ -76,6 +92,10 @@ def restore(path, data):
     attrs = idata.posterior.attrs
     if "hierax_formula" not in attrs:
         raise HieraxError(f"{path} was not written by hierax (no hierax_formula attribute)")
+    if data is None:
+        if "constant_data" not in idata.groups():
+            raise HieraxError(f"{path} holds no data (saved by an older hierax); pass the data it was fitted to")
+        data = idata.constant_data.to_dataframe().reset_index(drop=True)
     priors = _user_priors(pd.read_json(io.StringIO(attrs["hierax_priors"]), orient="records"))
     design = build_design(parse_formula(attrs["hierax_formula"]), data)
     spec = specify(design, attrs["hierax_family"], attrs["hierax_link"], priors or None)
@@ -87,7 +107,7 @@ def restore(path, data):
     return FitResult(attrs["hierax_formula"], attrs["hierax_family"], attrs["hierax_link"], attrs["hierax_method"],
                      spec, design.info, idata, config, int(attrs["hierax_seed"]), messages, {},
                      json.loads(attrs["hierax_versions"]), json.loads(attrs["hierax_parameterisation"]),
-                     json.loads(attrs["hierax_adaptation"]))
+                     json.loads(attrs["hierax_adaptation"]), data)
 
 
 def _user_priors(table: pd.DataFrame) -> dict:
