@@ -47,7 +47,7 @@ class FitResult:
     versions: dict = field(default_factory=dict)
     parameterisation: dict = field(default_factory=dict)
     adaptation: dict = field(default_factory=dict)
-    data: object = field(default=None, repr=False)
+    data: object = field(default=None, repr=False, compare=False)
 
     @property
     def priors(self):
