@@ -16,8 +16,10 @@ def test_the_mode_collapses_the_group_sds_and_says_so():
     as the effects and their sd shrink together), while REML, which integrates the effects out,
     gives 24.7 and 5.9 (lme4's values). The warning names each sd and gives both numbers."""
     sleep = pd.read_csv(SHARED / "teaching" / "sleepstudy.csv")
-    fit = hx.fit("Reaction ~ Days + (Days | Subject)", sleep, method="map", seed=1)
+    with pytest.warns(hx.ModeWarning, match="at or near zero"):
+        fit = hx.fit("Reaction ~ Days + (Days | Subject)", sleep, method="map", seed=1)
     summary = fit.summary()
+    assert summary.attrs["warnings"] == fit.warnings
     assert summary.loc["sd[Subject][Days]", "estimate"] < 0.05 * 5.92
     assert summary["sd"].isna().all()                              # a mode carries no uncertainty
     assert len(fit.warnings) == 2
@@ -32,6 +34,7 @@ def test_a_report_of_a_mode_is_refused(tmp_path):
     from hierax.report import write_report
 
     sleep = pd.read_csv(SHARED / "teaching" / "sleepstudy.csv")
-    fit = hx.fit("Reaction ~ Days + (1 | Subject)", sleep, method="map", seed=2)
+    with pytest.warns(hx.ModeWarning):
+        fit = hx.fit("Reaction ~ Days + (1 | Subject)", sleep, method="map", seed=2)
     with pytest.raises(hx.HieraxError, match="posterior mode"):
         write_report(fit, tmp_path / "r.html")

@@ -10,7 +10,7 @@ warnings.filterwarnings("ignore", message="ArviZ is undergoing", category=Future
 
 from hierax import _jax_setup  # noqa: F401,E402  (must run before JAX starts)
 from hierax.api import fit
-from hierax.errors import DataError, FormulaError, HieraxError, ModelError
+from hierax.errors import DataError, FormulaError, HieraxError, ModelError, ModeWarning
 from hierax.formula import parse_formula
 from hierax.model.priors import LKJ, Exponential, HalfCauchy, HalfNormal, HalfStudentT, Normal, StudentT
 from hierax.results import FitResult
@@ -25,6 +25,6 @@ __all__ = [
     "fit", "FitResult", "MixedFit", "lrt", "parse_formula",
     "sample_prior", "sample_prior_predictive", "compare_pooling", "loo", "waic", "compare", "logo",
     "model", "simulate", "recover", "sbc",
-    "HieraxError", "FormulaError", "DataError", "ModelError",
+    "HieraxError", "FormulaError", "DataError", "ModelError", "ModeWarning",
     "Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "LKJ",
 ]

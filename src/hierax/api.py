@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from importlib import metadata
 
 import jax
@@ -18,7 +19,7 @@ from hierax.engines import sample_nuts
 from hierax.engines.laplace import Likelihood, fit_glmm
 from hierax.engines.lmm import fit_lmm
 from hierax.engines.pls import Block
-from hierax.errors import HieraxError
+from hierax.errors import HieraxError, ModeWarning
 from hierax.formula import parse_formula
 from hierax.model import specify
 from hierax.results import FitResult
@@ -170,6 +171,8 @@ def fit_map(formula: str, data, family: str = "gaussian", link: str | None = Non
     variables, coords = posterior_dataset(spec, params)
     idata = az.InferenceData(posterior=_dataset(variables, coords))
     messages = map_warnings(spec, params, _marginal_fit(formula, data, spec, family, link), mode)
+    for message in messages:                # said at once too: a notebook user may not read fit.warnings
+        warnings.warn(message, ModeWarning, stacklevel=3)
     return FitResult(formula, spec.family.name, spec.link.name, "map", spec, design.info, idata, None, seed, messages,
                      {"optimisation": time.perf_counter() - start}, _versions())
 

@@ -32,3 +32,7 @@ class DataError(HieraxError):
 
 class ModelError(HieraxError):
     """An unknown family, link or prior, or a prior that does not fit its parameter."""
+
+
+class ModeWarning(UserWarning):
+    """A posterior mode (``method="map"``) that misleads: a group sd at or near zero."""

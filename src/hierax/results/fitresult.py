@@ -71,8 +71,13 @@ class FitResult:
         return tables.coef(self.idata, self.spec)
 
     def summary(self) -> pd.DataFrame:
-        """Fixed effects, sds, correlations and sigma with mean, sd, 5%/95%, R-hat and ESS."""
-        return tables.summary(self.idata, self.spec)
+        """Fixed effects, sds, correlations and sigma with mean, sd, 5%/95%, R-hat and ESS.
+
+        ``attrs["warnings"]`` holds the fit's diagnostics in words (empty when all is well).
+        """
+        table = tables.summary(self.idata, self.spec)
+        table.attrs["warnings"] = tuple(self.warnings)
+        return table
 
     def predict(self, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
                 seed: int | None = None) -> pd.DataFrame:
