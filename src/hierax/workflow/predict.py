@@ -152,7 +152,8 @@ def summarise(draws: ParameterDraws, spec, design: NewDesign, kind: str, new_gro
         key, sub = jax.random.split(key)
         values = _draws_of(kind, draws, spec, design, new_effects, rows, sub)
         lower, upper = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        parts.append(pd.DataFrame({"estimate": values.mean(axis=0), "sd": values.std(axis=0, ddof=1),
+        spread = values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
+        parts.append(pd.DataFrame({"estimate": values.mean(axis=0), "sd": spread,
                                    "lower": lower, "upper": upper}))
     return pd.concat(parts, ignore_index=True)
 
