@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from hierax.engines.pls import PLSData, Shape, factors, schur_middle
+from hierax.engines.pls import PLSData, Shape, _lambda, _lambda_t, factors, schur_middle
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -48,7 +48,7 @@ def deviance_and_gradient(theta, data: PLSData, shape: Shape, reml: bool):
     (log_det_11, M), first_vjp = jax.vjp(lambda T1: first_block(T1, data.D11), Ts[0])
     R1 = data.ZtR[:shape.levels[0] * shape.terms[0]].reshape(shape.levels[0], shape.terms[0], shape.p + 1)
     B = tail_matrix(M, R1, data, shape)
-    lam = _Lambda(Ts[1:], shape)
+    lam = _Lambda(Ts, shape)
     Q2, m = shape.rest_width, B.shape[0]
     S = lam.both(B, transpose=True) + jnp.diag((jnp.arange(m) < Q2).astype(B.dtype))
     L = jax.lax.linalg.cholesky(S, symmetrize_input=False)
@@ -140,8 +140,8 @@ def _middle_cotangent(G_B, R1, data: PLSData, shape: Shape):
 class _Lambda:
     """Lambda~ = diag(Lambda_2, I_{p+1}) acting on m x m matrices, and its factor gradients.
 
-    When every other block is scalar, Lambda~ is a diagonal, held as a vector; otherwise each
-    block's rows (or columns) are reshaped to (levels, q, .) and multiplied by T_k.
+    When every other block is scalar, Lambda~ is a diagonal, held as a vector; otherwise the
+    first Q2 rows (or columns) go through ``pls``'s Lambda_2 products and the rest are kept.
     """
 
     def __init__(self, Ts, shape: Shape):
@@ -149,20 +149,17 @@ class _Lambda:
         self.sizes = [(shape.levels[k], shape.terms[k]) for k in range(1, len(shape.levels))]
         self.scalar = all(q == 1 for _, q in self.sizes)
         if self.scalar:
-            parts = [jnp.full(L, T[0, 0]) for (L, _), T in zip(self.sizes, Ts)]
+            parts = [jnp.full(L, T[0, 0]) for (L, _), T in zip(self.sizes, Ts[1:])]
             self.diagonal = jnp.concatenate(parts + [jnp.ones(shape.p + 1)])
 
     def left(self, A, transpose: bool):
         """Lambda~' A (transpose) or Lambda~ A."""
         if self.scalar:
             return self.diagonal[:, None] * A
-        parts, start = [], 0
-        for (L, q), T in zip(self.sizes, self.Ts):
-            rows = A[start:start + L * q].reshape(L, q, -1)
-            rule = "lim,ic->lcm" if transpose else "lim,ci->lcm"
-            parts.append(jnp.einsum(rule, rows, T).reshape(L * q, -1))
-            start += L * q
-        return jnp.concatenate(parts + [A[start:]], axis=0)
+        Q2 = self.shape.rest_width
+        rest = (_lambda_t(A[:Q2], self.Ts, self.shape, rest_only=True) if transpose
+                else _lambda(A[:Q2], self.Ts, self.shape))
+        return jnp.concatenate([rest, A[Q2:]], axis=0)
 
     def right(self, A, transpose: bool):
         """A Lambda~' (transpose) or A Lambda~."""
