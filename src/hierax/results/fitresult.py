@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hierax.results import tables
+from hierax.results.base import FittedModel
 
 
 @dataclass(frozen=True)
-class FitResult:
+class FitResult(FittedModel):
     """A fitted model: the spec, the InferenceData, and how it was made.
 
     Attributes
@@ -33,12 +34,6 @@ class FitResult:
         be reported on, predicted from or checked without the original file).
     """
 
-    formula: str
-    family: str
-    link: str
-    method: str
-    spec: object
-    design_info: object
     idata: object
     config: object
     seed: int

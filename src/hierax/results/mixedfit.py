@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hierax.results.base import FittedModel
 from hierax.results.idata import cor_pairs
 
 
 @dataclass(frozen=True)
-class MixedFit:
+class MixedFit(FittedModel):
     """A frequentist fit: REML/ML of a linear mixed model, or Laplace of a GLMM.
 
     Attributes
@@ -25,22 +26,12 @@ class MixedFit:
     timing, versions : seconds per stage; versions of hierax and its numerical libraries.
     """
 
-    formula: str
-    family: str
-    link: str
-    method: str
-    spec: object
-    design_info: object
     output: object
     warnings: tuple = ()
     timing: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
     # -- likelihood quantities (lme4's definitions) -------------------------------------------
-    @property
-    def nobs(self) -> int:
-        return self.spec.num_obs
-
     @property
     def df(self) -> int:
         """Number of estimated parameters: fixed effects, theta and the residual sd (if any)."""
