@@ -21,8 +21,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from hierax.errors import HieraxError
-from hierax.workflow.refit import CompiledSampler, RefitSpec, worker_cached
-from hierax.workflow.sbc import fan_out
+from hierax.workflow.refit import CompiledSampler, RefitSpec, fan_out, worker_cached
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 
 import pandas as pd
@@ -98,3 +99,16 @@ def worker_cached(build, *key):
         _CACHE.clear()
         _CACHE[key] = build()
     return _CACHE[key]
+
+
+def fan_out(function, arguments: list, executor, progress: bool, label: str) -> list:
+    """``function(*a)`` for each ``a`` here in turn, or over ``executor``; results in order."""
+    from tqdm.auto import tqdm
+
+    bar = dict(desc=label, unit="fit", disable=None if progress else True, leave=False)
+    if executor is None:
+        return [function(*a) for a in tqdm(arguments, **bar)]
+    futures = [executor.submit(function, *a) for a in arguments]
+    for _ in tqdm(as_completed(futures), total=len(futures), **bar):
+        pass
+    return [f.result() for f in futures]

@@ -15,7 +15,6 @@ Dask's or Ray's); with processes, use the "spawn" start method (a forked JAX pro
 from __future__ import annotations
 
 import time
-from concurrent.futures import as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from hierax.errors import HieraxError
-from hierax.workflow.refit import CompiledSampler, RefitSpec, worker_cached
+from hierax.workflow.refit import CompiledSampler, RefitSpec, fan_out, worker_cached
 
 GROUP_EFFECTS_RANKED = 3      # per block: the first levels' effects are ranked too
 
@@ -96,19 +95,6 @@ def sbc(model, num_simulations: int = 100, chains: int = 2, warmup: int = 300, d
     results = fan_out(run_simulation, [(refit, fit_priors, thin, s) for s in seeds], executor, progress, "SBC")
     ranks = pd.DataFrame([r[0] for r in results])
     return SBCResult(ranks, chains * draws // thin, np.array([r[1] for r in results]), time.perf_counter() - start)
-
-
-def fan_out(function, arguments: list, executor, progress: bool, label: str) -> list:
-    """``function(*a)`` for each ``a`` here in turn, or over ``executor``; results in order."""
-    from tqdm.auto import tqdm
-
-    bar = dict(desc=label, unit="fit", disable=None if progress else True, leave=False)
-    if executor is None:
-        return [function(*a) for a in tqdm(arguments, **bar)]
-    futures = [executor.submit(function, *a) for a in arguments]
-    for _ in tqdm(as_completed(futures), total=len(futures), **bar):
-        pass
-    return [f.result() for f in futures]
 
 
 def run_simulation(refit: RefitSpec, fit_priors: dict | None, thin: int, seed: int) -> tuple[dict, int]:
