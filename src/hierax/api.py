@@ -11,11 +11,9 @@ import jax
 from tqdm.auto import tqdm
 
 from hierax.config import check_seed, nuts_config
-from hierax.density import initial_position, make_logdensity
-from hierax.density.centering import describe_centering, make_retune
+from hierax.density import initial_position
 from hierax.density.logdensity import default_centering
 from hierax.design import build_design
-from hierax.engines import sample_nuts
 from hierax.engines.laplace import Likelihood, fit_glmm
 from hierax.engines.lmm import fit_lmm
 from hierax.engines.pls import Block
@@ -27,6 +25,7 @@ from hierax.results.diagnostics import mixed_warnings, nuts_warnings
 from hierax.results.mixedfit import MixedFit
 from hierax.results.idata import build_inference_data
 from hierax.results.tables import summary
+from hierax.sampler import SpecSampler
 
 METHODS = ("nuts", "reml", "ml", "laplace", "map")
 
@@ -34,7 +33,7 @@ METHODS = ("nuts", "reml", "ml", "laplace", "map")
 def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", priors: dict | None = None,
         chains: int = 4, warmup: int = 1000, draws: int = 1000, seed: int | None = None,
         target_accept: float | None = None, max_tree_depth: int = 10, link: str | None = None,
-        parameterisation=None, progress: bool = False) -> FitResult:
+        parameterisation=None, collapse: bool | None = None, progress: bool = False) -> FitResult:
     """Fit a hierarchical model written as an lme4/brms formula.
 
     Parameters
@@ -58,6 +57,11 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         "auto" starts every level non-centred and, early in warmup, centres the levels that the
         data inform strongly (see ``hierax.density.centering``); ``fit.parameterisation`` reports
         the outcome.
+    collapse : None (default) integrates the group effects out exactly wherever that is possible
+        (a gaussian model with one grouping factor: ``hierax.density.collapsed``), samples the
+        few remaining parameters and draws the effects from their exact conditional; the result
+        is the same posterior, sampled faster. True insists (and fails, saying why, where it is
+        not possible); False samples every effect.
     progress : show a progress bar.
 
     Returns
@@ -88,13 +92,15 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     design = build_design(parse_formula(formula), data)
     spec = specify(design, family, link, priors, parameterisation)
     timing["setup"] = time.perf_counter() - start
-    output = _run_nuts(spec, config, seed, progress, timing)
+    sampler = SpecSampler(spec, config, collapse)
+    output = _run_nuts(sampler, seed, progress, timing)
     start = time.perf_counter()
-    idata = build_inference_data(spec, output, design.response_name, output.aux)
+    params = sampler.params(output, jax.random.fold_in(jax.random.PRNGKey(seed), 1))
+    idata = build_inference_data(spec, output, design.response_name, params)
     messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec))
     timing["results"] = time.perf_counter() - start
     return FitResult(formula, spec.family.name, spec.link.name, method, spec, design.info, idata, config,
-                     seed, messages, timing, _versions(), describe_centering(spec, output.aux),
+                     seed, messages, timing, _versions(), sampler.describe(output),
                      {"target_accept": output.target_accept,
                       "raised": [{"phase": phase, "target_accept": t, "divergent": n}
                                  for phase, t, n in output.escalations]},
@@ -186,12 +192,9 @@ def _marginal_fit(formula, data, spec, family, link):
         return None
 
 
-def _run_nuts(spec, config, seed, progress, timing):
+def _run_nuts(sampler: SpecSampler, seed, progress, timing):
     start = time.perf_counter()
-    logdensity = make_logdensity(spec)
-    key = jax.random.PRNGKey(seed)
-    init_key, run_key = jax.random.split(key)
-    positions = jax.vmap(lambda k: initial_position(k, spec))(jax.random.split(init_key, config.chains))
+    config = sampler.config
     bar = tqdm(total=config.warmup + config.draws, desc="warmup", disable=None if progress else True, unit="it", leave=False)
 
     def update(phase, steps):
@@ -199,8 +202,7 @@ def _run_nuts(spec, config, seed, progress, timing):
         bar.update(steps)
 
     try:
-        output = sample_nuts(run_key, logdensity, positions, config, update,
-                             aux=default_centering(spec), retune=make_retune(spec))
+        output = sampler.sample(jax.random.PRNGKey(seed), progress=update)
     finally:
         bar.close()
     timing["sampling"] = time.perf_counter() - start

@@ -42,7 +42,9 @@ def test_logo_matches_refits_by_hand():
     model = hx.model(FORMULA, radon)
     before = _build_steps.cache_info().misses
     result = hx.logo(model, levels=COUNTIES, seed=1, progress=False, **SETTINGS)
-    assert _build_steps.cache_info().misses - before == 1          # one sampler for every fold
+    # one sampler for every fold (none at all when a model of this structure compiled it already:
+    # the collapsed density is shared by structure)
+    assert _build_steps.cache_info().misses - before <= 1
     assert list(result.table.index) == COUNTIES
     assert list(result.table["n"]) == [2, 4]
     for county in COUNTIES:

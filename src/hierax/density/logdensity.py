@@ -60,6 +60,34 @@ def default_centering(spec: ModelSpec) -> dict:
             for b in spec.blocks}
 
 
+def hyper_layout(spec: ModelSpec) -> tuple:
+    """(name, q, has_cor) per block, coarse to fine: all a transform of the hyperparameters needs."""
+    return tuple((b.name, b.num_terms, b.has_cor) for b in spec.blocks_coarse_to_fine)
+
+
+def constrain_hyper(position, has_sigma: bool, layout: tuple):
+    """beta, sigma and per block sd and cor_chol (identity when independent) from the unconstrained
+    position, and the log-Jacobian of the map: everything but the group effects."""
+    params = {"beta": position["beta"]}
+    log_jac = 0.0
+    if has_sigma:
+        params["sigma"] = jnp.exp(position["log_sigma"])
+        log_jac += position["log_sigma"]
+    sds, chols = {}, {}
+    for name, q, has_cor in layout:
+        log_sd = position["log_sd"][name]
+        sds[name] = jnp.exp(log_sd)
+        log_jac += jnp.sum(log_sd)
+        if has_cor:
+            chols[name], jac = corr_cholesky(position["cor_raw"][name], q)
+            log_jac += jac
+        else:
+            chols[name] = jnp.eye(q)
+    if layout:
+        params.update(sd=sds, cor_chol=chols)
+    return params, log_jac
+
+
 def make_constrain(spec: ModelSpec):
     """Build ``constrain(position, centring=None) -> (params, log_jacobian)``.
 
@@ -67,26 +95,15 @@ def make_constrain(spec: ModelSpec):
     when independent) and ``b`` (levels, q): the quantities a user reads. ``centring`` holds the
     per-level weights (default: :func:`default_centering`).
     """
-    blocks = spec.blocks
     default = default_centering(spec)
+    layout = hyper_layout(spec)
 
     def constrain(position, centring=None):
         centring = default if centring is None else centring
-        params = {"beta": position["beta"]}
-        log_jac = 0.0
-        if spec.has_sigma:
-            params["sigma"] = jnp.exp(position["log_sigma"])
-            log_jac += position["log_sigma"]
-        sds, chols, bs = {}, {}, {}
+        params, log_jac = constrain_hyper(position, spec.has_sigma, layout)
+        bs = {}
         for block in spec.blocks_coarse_to_fine:
-            log_sd = position["log_sd"][block.name]
-            sd = jnp.exp(log_sd)
-            log_jac += jnp.sum(log_sd)
-            if block.has_cor:
-                L, jac = corr_cholesky(position["cor_raw"][block.name], block.num_terms)
-                log_jac += jac
-            else:
-                L = jnp.eye(block.num_terms)
+            sd, L = params["sd"][block.name], params["cor_chol"][block.name]
             v = position["z"][block.name]
             if block.parameterisation == "noncentered":      # w = 0 throughout, known when building
                 b = (v @ L.T if block.has_cor else v) * sd
@@ -94,10 +111,10 @@ def make_constrain(spec: ModelSpec):
                 weight = jnp.asarray(centring[block.name])
                 rotated = (1.0 - weight) * (v @ L.T) + weight * v if block.has_cor else v
                 shift = weight * parent_mean(block, position["beta"], bs)
-                b = (rotated - shift) * jnp.exp((1.0 - weight) * log_sd)
-            sds[block.name], chols[block.name], bs[block.name] = sd, L, b
-        if blocks:
-            params.update(sd=sds, cor_chol=chols, b=bs)
+                b = (rotated - shift) * jnp.exp((1.0 - weight) * position["log_sd"][block.name])
+            bs[block.name] = b
+        if spec.blocks:
+            params["b"] = bs
         return params, log_jac
 
     return constrain
@@ -146,26 +163,46 @@ def make_pointwise_loglik(spec: ModelSpec):
     return loglik
 
 
+def hyper_priors(spec: ModelSpec) -> dict:
+    """The priors of everything but the group effects, as a pytree (priors are pytrees of their
+    numbers, ``hierax.model.priors``): a runtime argument of a density, so that new data with
+    data-scaled default priors need no recompilation."""
+    priors = {"fixed": tuple(spec.fixed_priors)}
+    if spec.has_sigma:
+        priors["sigma"] = spec.sigma_prior
+    if spec.blocks:
+        priors["sd"] = {b.name: tuple(b.sd_priors) for b in spec.blocks}
+        priors["cor"] = {b.name: b.cor_prior for b in spec.blocks if b.has_cor}
+    return priors
+
+
+def log_prior_hyper(priors: dict, params: dict):
+    """log p(beta) + log p(sigma) + log p(sds) + log p(correlations), from :func:`hyper_priors`."""
+    beta = params["beta"]
+    total = sum((prior.logpdf(beta[j]) for j, prior in enumerate(priors["fixed"])), 0.0)
+    if "sigma" in priors:
+        total += priors["sigma"].logpdf(params["sigma"])
+    for name, sd_priors in priors.get("sd", {}).items():
+        sd = params["sd"][name]
+        total += sum(prior.logpdf(sd[k]) for k, prior in enumerate(sd_priors))
+    for name, cor_prior in priors.get("cor", {}).items():
+        total += cor_prior.logpdf_cholesky(params["cor_chol"][name])
+    return total
+
+
 def make_log_prior(spec: ModelSpec):
     """Build ``log_prior(params, position, centring) -> scalar`` (random-effect densities included)."""
-    fixed_priors = spec.fixed_priors
+    priors = hyper_priors(spec)
 
     def log_prior(params, position, centring):
-        beta = params["beta"]
-        total = sum(prior.logpdf(beta[j]) for j, prior in enumerate(fixed_priors)) if fixed_priors else 0.0
-        if spec.has_sigma:
-            total += spec.sigma_prior.logpdf(params["sigma"])
+        total = log_prior_hyper(priors, params)
         for block in spec.blocks:
-            sd = params["sd"][block.name]
-            total += sum(prior.logpdf(sd[k]) for k, prior in enumerate(block.sd_priors))
-            L = params["cor_chol"][block.name]
-            if block.has_cor:
-                total += block.cor_prior.logpdf_cholesky(L)
-            weight = jnp.asarray(centring[block.name])
+            sd, L = params["sd"][block.name], params["cor_chol"][block.name]
             if block.parameterisation == "noncentered":
                 v = position["z"][block.name]
                 total += -0.5 * jnp.sum(v**2) - 0.5 * v.size * _LOG_2PI
             else:
+                weight = jnp.asarray(centring[block.name])
                 total += _random_effects_logpdf(params["b"][block.name], jnp.log(sd), L, weight, block.has_cor)
         return total
 

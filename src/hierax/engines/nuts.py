@@ -73,10 +73,13 @@ class NUTSOutput(NamedTuple):
 
 
 SKIP = 3  # schedule stage of a padding step: nothing moves, so every chunk has one length
+# per-step statistics: divergent, tree depth, leapfrog steps, energy, acceptance rate, log density
+_STAT_TYPES = (jnp.bool_, jnp.int32, jnp.int32, jnp.float64, jnp.float64, jnp.float64)
 
 
 def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUTSConfig,
-                progress: Callable | None = None, aux=None, retune: Callable | None = None) -> NUTSOutput:
+                progress: Callable | None = None, aux=None, retune: Callable | None = None,
+                dense_mass: bool = False) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
@@ -92,6 +95,10 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         inverse_mass_matrix, aux)``, called once, at the end of an early slow warmup window,
         with a leading chain axis on every array. It may move the chains to new coordinates of
         the same distribution (e.g. centre some random effects); warmup then adapts to them.
+        It needs the diagonal mass matrix.
+    dense_mass : adapt a dense mass matrix (Stan's ``metric = dense_e``) rather than a diagonal
+        one: worth it when the posterior has few dimensions that are correlated (a collapsed
+        model's fixed effects and variance parameters), where it costs little.
 
     Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
     acceptance rate to the next one: if they appear in the second half of warmup's last slow
@@ -107,10 +114,13 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         With the target acceptance rate finally used and, in ``escalations``, a (phase, target,
         divergent transitions) record of each run that made it rise.
     """
-    run = _Run(_build_steps(logdensity_fn, config.max_tree_depth), config, _device_layout(config.chains), progress)
+    if dense_mass and retune is not None:
+        raise ValueError("retune maps a diagonal mass matrix; use dense_mass=False with it")
+    run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass), config,
+               _device_layout(config.chains), progress)
     warm_key, sample_key = jax.random.split(rng_key)
     dim = jax.flatten_util.ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], initial_positions))[0].shape[0]
-    unit = jnp.ones((config.chains, dim))
+    unit = np.tile(np.eye(dim), (config.chains, 1, 1)) if dense_mass else np.ones((config.chains, dim))
     adapt = run.steps.init(_split_chains(initial_positions, run.layout), _split_chains(unit, run.layout), aux)
     schedule = np.asarray(build_schedule(config.warmup), dtype=np.int32).reshape(-1, 2)
     cut = _retune_index(schedule) if retune is not None else None
@@ -161,7 +171,7 @@ class _Steps(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)
-def _build_steps(logdensity_fn: Callable, max_tree_depth: int) -> _Steps:
+def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool = False) -> _Steps:
     """The compiled per-chain functions (each pmap over devices of vmap over chains).
 
     ``chunk(adapt, keys, schedule, aux, target)`` runs one scan over a schedule of (stage,
@@ -170,12 +180,12 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int) -> _Steps:
     recompilation; only the dual averaging's gradient (target - acceptance rate) reads it.
     """
     kernel = nuts.build_kernel()
-    mm_init, mm_update, mm_final = mass_matrix_adaptation(True)
+    mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass)
     da_init, _, _ = dual_averaging_adaptation(0.8)
 
     def init(position, inverse_mass_matrix, aux):
         state = hmc.init(position, lambda p: logdensity_fn(p, aux))
-        mm_state = mm_init(inverse_mass_matrix.shape[0])
+        mm_state = mm_init(inverse_mass_matrix.shape[-1])
         return _strong(AdaptState(state, da_init(1.0), mm_state, jnp.asarray(1.0), inverse_mass_matrix))
 
     def end_window(da_state, mm_state):
@@ -204,15 +214,14 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int) -> _Steps:
                 lambda a: a._replace(chain=state), adapt)
             stats = (info.is_divergent, info.num_trajectory_expansions, info.num_integration_steps, info.energy,
                      info.acceptance_rate, state.logdensity)
-            return adapt, (state.position, stats)
+            return adapt, (state.position, tuple(jnp.asarray(x, d) for x, d in zip(stats, _STAT_TYPES)))
+
+        def skip(adapt: AdaptState, *_):
+            zeros = tuple(jnp.zeros((), d) for d in _STAT_TYPES)
+            return adapt, (jax.tree_util.tree_map(jnp.zeros_like, adapt.chain.position), zeros)
 
         def one_step(adapt: AdaptState, xs):
             key, (stage, window_end) = xs
-            shapes = jax.eval_shape(move, adapt, key, stage, window_end)[1]
-
-            def skip(adapt, *_):
-                return adapt, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-
             return jax.lax.cond(stage == SKIP, skip, move, adapt, key, stage, window_end)
 
         return jax.lax.scan(one_step, adapt, (keys, schedule))

@@ -7,7 +7,7 @@ Half-distributions are the distribution restricted to positive values and renorm
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import jax
 import jax.numpy as jnp
@@ -215,3 +215,26 @@ class LKJ(Prior):
 
 
 PRIOR_TYPES = {cls.__name__: cls for cls in (Normal, StudentT, HalfNormal, HalfStudentT, HalfCauchy, Exponential, LKJ)}
+
+
+def _register_pytree(cls):
+    """A prior is a pytree of its numbers (its class is the structure), so that a compiled density
+    can take priors as runtime arguments: the same model refitted to new data, whose default priors
+    scale with the data, reuses the compiled sampler. Unflattening bypasses ``__init__`` because
+    the leaves may be tracers, which the checks of ``__post_init__`` would refuse."""
+    names = tuple(f.name for f in fields(cls))
+
+    def flatten(prior):
+        return tuple(getattr(prior, name) for name in names), None
+
+    def unflatten(_, values):
+        prior = object.__new__(cls)
+        for name, value in zip(names, values):
+            object.__setattr__(prior, name, value)
+        return prior
+
+    jax.tree_util.register_pytree_node(cls, flatten, unflatten)
+
+
+for _cls in PRIOR_TYPES.values():
+    _register_pytree(_cls)

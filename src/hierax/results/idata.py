@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from hierax.density import make_constrain, make_pointwise_loglik
+from hierax.density import make_pointwise_loglik
 from hierax.model.spec import ModelSpec
 
 
@@ -22,31 +22,22 @@ def cor_pairs(terms: tuple) -> list[tuple[int, int]]:
     return [(i, j) for i in range(len(terms)) for j in range(i + 1, len(terms))]
 
 
-def constrained_draws(spec: ModelSpec, positions, centring=None, batch: int = 1000):
-    """Apply the constraining transform to every draw; returns numpy arrays (chain, draw, ...).
+LOGLIK_LIMIT = 50_000_000   # draws x rows of pointwise log-likelihood kept in a fit (400 MB)
 
-    ``centring`` holds the per-level weights the draws were made under (default: the spec's).
-    """
-    constrain = make_constrain(spec)
-    loglik = make_pointwise_loglik(spec)
 
-    @jax.jit
-    def one_batch(pos):
-        def one(p):
-            params, _ = constrain(p, centring)
-            return params, loglik(params)
-
-        return jax.vmap(one)(pos)
-
-    leaves = jax.tree_util.tree_leaves(positions)
-    chains, draws = leaves[0].shape[:2]
-    flat = jax.tree_util.tree_map(lambda x: x.reshape((chains * draws,) + x.shape[2:]), positions)
-    outs = []
-    for start in range(0, chains * draws, batch):
-        part = jax.tree_util.tree_map(lambda x: x[start : start + batch], flat)
-        outs.append(jax.device_get(one_batch(part)))
-    joined = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
-    return jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), joined)
+def pointwise_loglik_draws(spec: ModelSpec, params: dict, batch_values: int = 5_000_000):
+    """log p(y_i | draw) for every draw and row (chain, draw, obs), conditional on the group
+    effects; None when it would exceed :data:`LOGLIK_LIMIT` values (then LOO is not available
+    from the fit, and the fit says so)."""
+    chains, draws = params["beta"].shape[:2]
+    if chains * draws * spec.num_obs > LOGLIK_LIMIT:
+        return None
+    loglik = jax.jit(jax.vmap(make_pointwise_loglik(spec)))
+    flat = jax.tree_util.tree_map(lambda x: x.reshape((chains * draws,) + x.shape[2:]), params)
+    batch = max(1, batch_values // max(spec.num_obs, 1))
+    parts = [np.asarray(loglik(jax.tree_util.tree_map(lambda x: x[i:i + batch], flat)))
+             for i in range(0, chains * draws, batch)]
+    return np.concatenate(parts, axis=0).reshape(chains, draws, spec.num_obs)
 
 
 def posterior_dataset(spec: ModelSpec, params) -> dict:
@@ -79,9 +70,10 @@ def _dataset(variables: dict, coords: dict) -> xr.Dataset:
     return xr.Dataset({k: xr.DataArray(v, dims=dims) for k, (dims, v) in variables.items()}, coords=all_coords)
 
 
-def build_inference_data(spec: ModelSpec, output, response_name: str, centring=None) -> az.InferenceData:
-    """Posterior, log-likelihood, sample stats and observed data for a NUTS run."""
-    params, loglik = constrained_draws(spec, output.positions, centring)
+def build_inference_data(spec: ModelSpec, output, response_name: str, params: dict) -> az.InferenceData:
+    """Posterior, log-likelihood (unless too large, see :func:`pointwise_loglik_draws`), sample
+    stats and observed data for a NUTS run; ``params`` are its constrained draws."""
+    loglik = pointwise_loglik_draws(spec, params)
     variables, coords = posterior_dataset(spec, params)
     chains, draws = output.diverging.shape
     stats = {
@@ -95,11 +87,8 @@ def build_inference_data(spec: ModelSpec, output, response_name: str, centring=N
     }
     sample_stats = _dataset({k: (("chain", "draw"), v) for k, v in stats.items()}, {})
     obs = {"obs": np.arange(spec.num_obs)}
-    log_likelihood = _dataset({response_name: (("chain", "draw", "obs"), loglik)}, obs)
     observed = xr.Dataset({response_name: xr.DataArray(spec.y, dims=("obs",))}, coords=obs)
-    return az.InferenceData(
-        posterior=_dataset(variables, coords),
-        sample_stats=sample_stats,
-        log_likelihood=log_likelihood,
-        observed_data=observed,
-    )
+    groups = dict(posterior=_dataset(variables, coords), sample_stats=sample_stats, observed_data=observed)
+    if loglik is not None:
+        groups["log_likelihood"] = _dataset({response_name: (("chain", "draw", "obs"), loglik)}, obs)
+    return az.InferenceData(**groups)

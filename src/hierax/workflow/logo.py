@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from hierax.errors import HieraxError
-from hierax.workflow.refit import CompiledSampler, RefitSpec, fan_out, worker_cached
+from hierax.workflow.refit import RefitSpec, compiled_sampler, fan_out, worker_cached
 
 
 @dataclass(frozen=True)
@@ -68,22 +68,21 @@ class _Refitter:
     def __init__(self, refit: RefitSpec, block: str):
         import jax
 
-        from hierax.density import make_constrain, make_pointwise_loglik
+        from hierax.density import make_pointwise_loglik
 
         spec = refit.model().spec
-        self.sampler = CompiledSampler(spec, refit.chains, refit.warmup, refit.draws)
+        self.sampler = compiled_sampler(spec, refit.chains, refit.warmup, refit.draws)
         self.block = spec.find_block(block)
-        constrain, loglik = make_constrain(spec), make_pointwise_loglik(spec)
-        self.loglik = jax.jit(jax.vmap(jax.vmap(lambda p, c: loglik(constrain(p, c)[0]), in_axes=(0, None)),
-                                       in_axes=(0, None)))
+        self.loglik = jax.jit(jax.vmap(jax.vmap(make_pointwise_loglik(spec))))
 
     def run(self, level: str, seed: int):
         import jax
         import jax.numpy as jnp
 
         held_out = self.block.group_index == self.block.levels.index(level)
-        output = self.sampler.sample(jax.random.PRNGKey(seed), {"weight": jnp.asarray((~held_out).astype(float))})
-        pointwise = np.asarray(jax.device_get(self.loglik(output.positions, output.aux["centring"])))
+        sample_key, effects_key = jax.random.split(jax.random.PRNGKey(seed))
+        output = self.sampler.sample(sample_key, {"weight": jnp.asarray((~held_out).astype(float))})
+        pointwise = np.asarray(jax.device_get(self.loglik(self.sampler.params(output, effects_key))))
         per_draw = pointwise[..., held_out].sum(axis=-1).ravel()
         elpd = float(logsumexp(per_draw) - np.log(per_draw.size))
         return level, int(held_out.sum()), elpd, int(np.sum(output.diverging))

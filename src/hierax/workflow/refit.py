@@ -1,9 +1,9 @@
 """Many fits of one model, one compilation: the machinery under SBC and leave-one-group-out.
 
 A :class:`RefitSpec` is all a worker process needs to rebuild a model (picklable: formula, data,
-family, priors, NUTS settings). :class:`CompiledSampler` builds the model's log density with the
-response and per-row weights as runtime arguments, so the sampler compiled for the first fit
-serves every later one (the engine keeps its compiled steps per density function). Workers keep
+family, priors, NUTS settings). :func:`compiled_sampler` takes the response and per-row weights
+as runtime arguments, so the sampler compiled for the first fit serves every later one (the
+engine keeps its compiled steps per density function). Workers keep
 one of each per model in :func:`worker_cached`.
 """
 
@@ -38,55 +38,13 @@ class RefitSpec:
         return model(self.formula, self.data, self.family, self.link, {**self.priors, **(priors or {})})
 
 
-class CompiledSampler:
-    """NUTS for one ModelSpec; ``sample(rng_key, data)`` with ``data`` holding ``y`` and/or
-    ``weight`` (see :func:`hierax.density.make_logdensity`)."""
+def compiled_sampler(spec, chains: int, warmup: int, draws: int, collapse: bool | None = None):
+    """The sampler for many data sets of one model: ``sample(rng_key, data)`` with ``data``
+    holding ``y`` and/or ``weight`` as runtime arrays (``hierax.sampler.SpecSampler``)."""
+    from hierax.config import nuts_config
+    from hierax.sampler import SpecSampler
 
-    def __init__(self, spec, chains: int, warmup: int, draws: int):
-        import jax
-
-        from hierax.config import nuts_config
-        from hierax.density import initial_position, make_constrain, make_logdensity
-        from hierax.density.centering import make_retune
-        from hierax.density.logdensity import default_centering
-
-        self.spec = spec
-        self.config = nuts_config(chains, warmup, draws, None, 10)
-        density = make_logdensity(spec)
-        self.logdensity = lambda position, aux: density(position, aux["centring"], aux["data"])
-        retune = make_retune(spec)
-        self.retune = None if retune is None else _retune_with_data(retune)
-        self.centring = default_centering(spec)
-        self.initial = jax.jit(jax.vmap(lambda k: initial_position(k, spec)))
-        constrain = make_constrain(spec)
-        self.constrain = jax.jit(jax.vmap(jax.vmap(lambda p, c: constrain(p, c)[0], in_axes=(0, None)),
-                                          in_axes=(0, None)))
-
-    def sample(self, rng_key, data: dict):
-        """The engine's output (positions with a chain and a draw axis; ``aux["centring"]`` the
-        weights the draws were made under)."""
-        import jax
-
-        from hierax.engines import sample_nuts
-
-        init_key, run_key = jax.random.split(rng_key)
-        aux = {"centring": self.centring, "data": data}
-        return sample_nuts(run_key, self.logdensity, self.initial(jax.random.split(init_key, self.config.chains)),
-                           self.config, None, aux=aux, retune=self.retune)
-
-    def params(self, output):
-        """Constrained parameters of every draw, as numpy arrays (chain, draw, ...)."""
-        import jax
-
-        return jax.device_get(self.constrain(output.positions, output.aux["centring"]))
-
-
-def _retune_with_data(retune):
-    def wrapped(positions, inverse_mass_matrix, aux):
-        positions, inverse_mass_matrix, centring = retune(positions, inverse_mass_matrix, aux["centring"])
-        return positions, inverse_mass_matrix, {"centring": centring, "data": aux["data"]}
-
-    return wrapped
+    return SpecSampler(spec, nuts_config(chains, warmup, draws, None, 10), collapse)
 
 
 _CACHE: dict = {}

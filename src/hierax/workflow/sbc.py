@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from hierax.errors import HieraxError
-from hierax.workflow.refit import CompiledSampler, RefitSpec, fan_out, worker_cached
+from hierax.workflow.refit import RefitSpec, compiled_sampler, fan_out, worker_cached
 
 GROUP_EFFECTS_RANKED = 3      # per block: the first levels' effects are ranked too
 
@@ -114,7 +114,7 @@ class _Calibrator:
         from hierax.workflow.simulate import simulate_response
 
         truth_spec = refit.model().spec
-        self.sampler = CompiledSampler(refit.model(fit_priors).spec, refit.chains, refit.warmup, refit.draws)
+        self.sampler = compiled_sampler(refit.model(fit_priors).spec, refit.chains, refit.warmup, refit.draws)
 
         @jax.jit
         def simulate(key):
@@ -127,10 +127,10 @@ class _Calibrator:
     def run(self, seed: int, thin: int) -> tuple[dict, int]:
         import jax
 
-        sim_key, fit_key = jax.random.split(jax.random.PRNGKey(seed))
+        sim_key, fit_key, effects_key = jax.random.split(jax.random.PRNGKey(seed), 3)
         truth, y = self.simulate(sim_key)
-        output = self.sampler.sample(fit_key, {"y": y})
-        ranks = _ranks(self.sampler.spec, jax.device_get(truth), self.sampler.params(output), thin)
+        output = self.sampler.sample(fit_key, {"y": np.asarray(y)})
+        ranks = _ranks(self.sampler.spec, jax.device_get(truth), self.sampler.params(output, effects_key), thin)
         return ranks, int(np.sum(output.diverging))
 
 

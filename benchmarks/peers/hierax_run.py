@@ -1,0 +1,34 @@
+"""hierax at its defaults (the collapsed sampler where it applies) on one suite model."""
+
+from common import Clock, arguments, write
+
+from models import MODELS, load
+
+import hierax as hx  # configures JAX (devices, float64) before anything starts it
+
+
+def priors(p: dict) -> dict:
+    out = {"Intercept": hx.Normal(0, p["Intercept"]), "b": hx.Normal(0, p["b"]), "sd": hx.HalfNormal(p["sd"]),
+           "cor": hx.LKJ(p["lkj"])}
+    if p["sigma"] is not None:
+        out["sigma"] = hx.HalfNormal(p["sigma"])
+    return out
+
+
+def main():
+    args = arguments(__doc__)
+    model = MODELS[args.model]
+    data = load(args.model)
+    with Clock() as clock:
+        fit = hx.fit(model["formula"], data, family=model["family"], priors=priors(model["priors"]), seed=args.seed,
+                     chains=args.chains, warmup=args.warmup, draws=args.draws)
+    posterior = fit.idata.posterior
+    draws = {name: posterior[name].values for name in posterior.data_vars}
+    choice = {k: v["choice"] for k, v in fit.parameterisation.items()}
+    write(args.out, draws, clock.seconds, int(fit.idata.sample_stats["diverging"].sum()), fit.versions,
+          note=f"parameterisation {choice}, target_accept {fit.adaptation['target_accept']}",
+          timing=fit.timing)
+
+
+if __name__ == "__main__":
+    main()

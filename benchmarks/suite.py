@@ -1,0 +1,154 @@
+"""The sampler benchmark suite: hierax against NumPyro, PyMC, bambi and brms on issue 5's models.
+
+Every tool fits every model in a fresh process of its own (``benchmarks/peers/*_run.py`` and
+``brms_run.R``), 4 chains x 1,000 warm-up + 1,000 draws, with the same priors
+(``benchmarks/peers/models.py``). Each runner times model building, compilation and sampling
+(not interpreter start-up and imports) and hands over its draws; this driver computes, for every
+tool alike, ArviZ's bulk ESS of every scalar parameter (fixed effects, sds, correlations, sigma
+and every group effect) and reports the minimum, min ESS per second of that time, and hierax's
+ratio to the best peer and to brms.
+
+Peers run from their own environment, ``.venv-peers`` (``make bench`` builds it: PyMC and bambi
+need other versions of ArviZ's companions than hierax's environment has); brms runs where
+``Rscript`` can load it (Debian: ``apt-get install r-cran-brms``). A tool that is missing or fails
+is reported as such, never left out silently.
+
+Usage: ``python benchmarks/suite.py [--models ...] [--tools ...] [--timeout S]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "peers"
+ROOT = HERE.parent
+sys.path.insert(0, str(PEERS))
+from models import MODELS, load  # noqa: E402
+
+TOOLS = ("hierax", "numpyro", "pymc", "bambi", "brms")
+DEFAULT_MODELS = ("radon_intercepts", "radon_slopes", "sleepstudy", "cbpp", "grouseticks", "large_100k", "large_1m")
+SKIP = {("bambi", "large_1m"), ("pymc", "large_1m"), ("brms", "large_1m")}  # hours each: noted, not run
+
+
+def run_tool(tool: str, model: str, seed: int, timeout: float, peers_python: str, work: Path) -> dict:
+    """Run one tool on one model; returns its draws and meta, or {"error": ...}."""
+    out = work / f"{tool}-{model}"
+    if tool == "brms":
+        csv = work / f"{model}.csv"
+        if not csv.exists():
+            load(model).to_csv(csv, index=False)
+        command = ["Rscript", str(PEERS / "brms_run.R"), model, str(out), str(seed), str(csv)]
+    else:
+        python = sys.executable if tool == "hierax" else peers_python
+        command = [python, str(PEERS / f"{tool}_run.py"), model, f"{out}.npz", "--seed", str(seed)]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=PEERS)
+    except FileNotFoundError as error:
+        return {"error": f"not available ({error.filename})"}
+    except subprocess.TimeoutExpired:
+        return {"error": f"stopped after {timeout:.0f} s"}
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": f"failed: {last[:120]}"}
+    result = _read_brms(out) if tool == "brms" else _read_npz(f"{out}.npz")
+    result["process_s"] = time.perf_counter() - start
+    return result
+
+
+def _read_npz(path) -> dict:
+    with np.load(path) as f:
+        meta = json.loads(str(f["meta"]))
+        draws = {k.removeprefix("draws/"): f[k] for k in f.files if k.startswith("draws/")}
+    return {"meta": meta, "draws": draws}
+
+
+def _read_brms(prefix: Path) -> dict:
+    table = pd.read_csv(f"{prefix}.csv")
+    chains = table.pop(".chain").to_numpy()
+    ids = np.unique(chains)
+    stacked = np.stack([table[chains == c].to_numpy() for c in ids])           # (chain, draw, params)
+    return {"meta": json.loads(Path(f"{prefix}.json").read_text()), "draws": {"all": stacked}}
+
+
+def min_bulk_ess(draws: dict) -> tuple[float, str]:
+    """Min bulk ESS over every scalar of every array (chain, draw, ...), and which array it was in."""
+    worst, where = np.inf, ""
+    for name, values in draws.items():
+        flat = values.reshape(values.shape[0], values.shape[1], -1)
+        ess = az.ess(az.convert_to_dataset({"x": flat}), method="bulk")["x"].values
+        if np.nanmin(ess) < worst:
+            worst, where = float(np.nanmin(ess)), name
+    return worst, where
+
+
+def table_for(model: str, tools: tuple, args, work: Path) -> pd.DataFrame:
+    rows = []
+    for tool in tools:
+        if (tool, model) in SKIP:
+            rows.append({"tool": tool, "note": "not run (hours at this size)"})
+            continue
+        result = run_tool(tool, model, args.seed, args.timeout, args.peers_python, work)
+        if "error" in result:
+            rows.append({"tool": tool, "note": result["error"]})
+            print(f"  {model:17s} {tool:8s} {result['error']}", flush=True)
+            continue
+        meta = result["meta"]
+        ess, where = min_bulk_ess(result["draws"])
+        row = {"tool": tool, "seconds": meta["seconds"], "min bulk ESS": ess, "ESS/s": ess / meta["seconds"],
+               "divergences": meta["divergences"], "peak MB": meta.get("peak_mb"),
+               "note": f"min in {where}; {meta.get('note', '')}".strip("; ")}
+        rows.append(row)
+        print(f"  {model:17s} {tool:8s} {meta['seconds']:8.2f} s  min ESS {ess:7.0f}  ESS/s {ess / meta['seconds']:8.1f}"
+              f"  div {meta['divergences']}", flush=True)
+    frame = pd.DataFrame(rows).set_index("tool")
+    frame.insert(0, "model", model)
+    return frame
+
+
+def ratios(frame: pd.DataFrame) -> dict:
+    """hierax's ESS/s over the best Python peer's and over brms's."""
+    rate = frame["ESS/s"] if "ESS/s" in frame else pd.Series(dtype=float)
+    peers = rate.drop(["hierax", "brms"], errors="ignore").dropna()
+    ours = rate.get("hierax", np.nan)
+    return {"best peer": peers.idxmax() if len(peers) else None,
+            "hierax / best peer": ours / peers.max() if len(peers) else np.nan,
+            "hierax / brms": ours / rate["brms"] if "brms" in rate and np.isfinite(rate.get("brms", np.nan)) else np.nan}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=list(MODELS))
+    parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=list(TOOLS))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--peers-python", default=str(ROOT / ".venv-peers" / "bin" / "python"))
+    args = parser.parse_args()
+    print(f"suite: {platform.machine()}, {platform.python_version()}, {time.strftime('%Y-%m-%d')}; "
+          f"tools {args.tools}; 4 chains x 1000 + 1000", flush=True)
+    frames, summary = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in args.models:
+            frame = table_for(model, tuple(args.tools), args, Path(tmp))
+            frames.append(frame)
+            summary[model] = ratios(frame)
+    pd.set_option("display.width", 200)
+    print("\n" + pd.concat(frames).to_string(float_format=lambda v: f"{v:.4g}"))
+    print("\nhierax's min bulk ESS per second against the peers':")
+    print(pd.DataFrame(summary).T.to_string(float_format=lambda v: f"{v:.3g}"))
+
+
+if __name__ == "__main__":
+    main()

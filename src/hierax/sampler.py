@@ -1,0 +1,156 @@
+"""NUTS on a model spec: the collapsed density where it applies, the full one elsewhere.
+
+:class:`SpecSampler` chooses the density, runs the engine and turns its draws into constrained
+parameters named as a user reads them. It serves ``hierax.fit`` and the refitting workflows
+(SBC, leave-one-group-out) alike: the response and the row weights are runtime data, so one
+instance samples many data sets of one model with one compilation.
+
+* **Collapsed** (gaussian response, identity link, one grouping factor): the group effects are
+  integrated out (``hierax.density.collapsed``); the runtime data are the per-level statistics
+  and the priors, and the density is shared by every model of the same structure, so a refit to
+  new data compiles nothing. The effects are drawn afterwards from their exact conditional.
+* **Full**: every effect is a coordinate, centred or not per level (``hierax.density.centering``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import jax
+import numpy as np
+
+from hierax.density import initial_position, make_constrain, make_logdensity
+from hierax.density.centering import describe_centering, make_retune
+from hierax.density.collapsed import (
+    collapsed_initial_position, collapsed_structure, draw_effects, make_collapsed_logdensity, runtime_data,
+    why_not_collapsible,
+)
+from hierax.density.logdensity import constrain_hyper, default_centering, hyper_layout
+from hierax.engines import sample_nuts
+from hierax.errors import HieraxError
+from hierax.model.spec import ModelSpec
+
+COLLAPSE_CHOICES = (None, True, False)
+_BATCH = 500                       # draws per call when constraining or drawing effects
+_BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="hierax-compile")
+
+
+class SpecSampler:
+    """NUTS for one :class:`~hierax.model.spec.ModelSpec` and one configuration.
+
+    Parameters
+    ----------
+    spec : the model.
+    config : :class:`~hierax.engines.nuts.NUTSConfig`.
+    collapse : None (default: collapse wherever it applies), True (collapse, or fail saying
+        why it cannot) or False (never: sample every group effect).
+    """
+
+    def __init__(self, spec: ModelSpec, config, collapse: bool | None = None):
+        if collapse not in COLLAPSE_CHOICES:
+            raise HieraxError(f"collapse must be None (automatic), True or False, got {collapse!r}")
+        reason = why_not_collapsible(spec)
+        if collapse and reason:
+            raise HieraxError(f"collapse=True is not possible for this model: {reason}; use collapse=None")
+        self.spec, self.config = spec, config
+        self._compiled = None
+        self.collapsed = collapse is not False and reason is None
+        if self.collapsed:
+            self.logdensity = make_collapsed_logdensity(collapsed_structure(spec))
+            self.retune = None
+            self.initial = jax.jit(jax.vmap(lambda k: collapsed_initial_position(k, spec)))
+            self._effects = _effect_sampler(spec)
+        else:
+            density = make_logdensity(spec)
+            self.logdensity = lambda position, aux: density(position, aux["centring"], aux["data"])
+            retune = make_retune(spec)
+            self.retune = None if retune is None else _retune_with_data(retune)
+            self.initial = jax.jit(jax.vmap(lambda k: initial_position(k, spec)))
+            constrain = make_constrain(spec)
+            self._constrain = jax.jit(jax.vmap(lambda p, c: constrain(p, c)[0], in_axes=(0, None)))
+
+    def runtime(self, data: dict | None = None):
+        """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
+        data = {k: v for k, v in (data or {}).items() if v is not None}
+        if self.collapsed:
+            return runtime_data(self.spec, data.get("y"), data.get("weight"))
+        return {"centring": default_centering(self.spec), "data": data}
+
+    def sample(self, rng_key, data: dict | None = None, progress=None):
+        """The engine's output: positions with a chain and a draw axis, and ``aux`` as sampled."""
+        init_key, run_key = jax.random.split(rng_key)
+        positions = self.initial(jax.random.split(init_key, self.config.chains))
+        aux = self.runtime(data)
+        if self.collapsed and self._compiled is None:        # compiled on the other core while NUTS runs
+            self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"])
+        return sample_nuts(run_key, self.logdensity, positions, self.config, progress, aux=aux, retune=self.retune,
+                           dense_mass=self.collapsed)
+
+    def _batch(self) -> int:
+        return min(_BATCH, self.config.chains * self.config.draws)
+
+    def _compile_effects(self, positions, stats):
+        """The effect sampler compiled for one batch of draws, from shapes alone."""
+        def shaped(x, lead):
+            return jax.ShapeDtypeStruct((lead,) + x.shape[1:], x.dtype)
+
+        batch = self._batch()
+        part = jax.tree_util.tree_map(lambda x: shaped(x, batch), positions)
+        keys = shaped(jax.random.split(jax.random.PRNGKey(0), 1), batch)
+        return self._effects.lower(part, keys, stats).compile()
+
+    def params(self, output, rng_key) -> dict:
+        """Constrained parameters of every draw (NumPy, leading chain and draw axes), the group
+        effects included: drawn from their conditional (with ``rng_key``) when collapsed."""
+        flat, chains, draws = _flatten_draws(output.positions)
+        total, batch = chains * draws, self._batch()
+        keys = jax.random.split(rng_key, total)
+        if self.collapsed:
+            effects = self._compiled.result() if self._compiled is not None else self._effects
+        parts = []
+        for start in range(0, total, batch):
+            # the last batch is padded to full size (repeating the first draws), so one compiled
+            # function serves every batch; the padding is cut off below
+            rows = np.arange(start, start + batch) % total
+            part = jax.tree_util.tree_map(lambda x: x[rows], flat)
+            if self.collapsed:
+                parts.append(jax.device_get(effects(part, keys[rows], output.aux["stats"])))
+            else:
+                parts.append(jax.device_get(self._constrain(part, output.aux["centring"])))
+        joined = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:total], *parts)
+        return jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), joined)
+
+    def describe(self, output) -> dict:
+        """Per block, how its effects were sampled (``fit.parameterisation``)."""
+        if self.collapsed:
+            return {b.name: {"choice": "collapsed", "mean_weight": None, "centered": 0, "noncentered": 0}
+                    for b in self.spec.blocks}
+        return describe_centering(self.spec, output.aux["centring"])
+
+
+def _effect_sampler(spec: ModelSpec):
+    """Jitted (positions, keys, stats) -> params with ``b`` drawn from its exact conditional."""
+    layout = hyper_layout(spec)
+    name = spec.blocks[0].name
+
+    def one(position, key, stats):
+        params, _ = constrain_hyper(position, True, layout)
+        params["b"] = {name: draw_effects(key, params, stats, name)}
+        return params
+
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+
+
+def _flatten_draws(positions):
+    leaves = jax.tree_util.tree_leaves(positions)
+    chains, draws = leaves[0].shape[:2]
+    return jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((chains * draws,) + x.shape[2:]), positions), \
+        chains, draws
+
+
+def _retune_with_data(retune):
+    def wrapped(positions, inverse_mass_matrix, aux):
+        positions, inverse_mass_matrix, centring = retune(positions, inverse_mass_matrix, aux["centring"])
+        return positions, inverse_mass_matrix, {"centring": centring, "data": aux["data"]}
+
+    return wrapped
