@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +44,8 @@ DEFAULT_MODELS = ("radon_intercepts", "radon_slopes", "sleepstudy", "cbpp", "gro
 SKIP = {("bambi", "large_1m"), ("pymc", "large_1m"), ("brms", "large_1m")}  # hours each: noted, not run
 
 
-def run_tool(tool: str, model: str, seed: int, timeout: float, peers_python: str, work: Path) -> dict:
+def run_tool(tool: str, model: str, seed: int, timeout: float, peers_python: str, work: Path,
+             env: dict | None = None) -> dict:
     """Run one tool on one model; returns its draws and meta, or {"error": ...}."""
     out = work / f"{tool}-{model}"
     if tool == "brms":
@@ -55,7 +58,8 @@ def run_tool(tool: str, model: str, seed: int, timeout: float, peers_python: str
         command = [python, str(PEERS / f"{tool}_run.py"), model, f"{out}.npz", "--seed", str(seed)]
     start = time.perf_counter()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=PEERS)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=PEERS,
+                              env={**os.environ, **(env or {})})
     except FileNotFoundError as error:
         return {"error": f"not available ({error.filename})"}
     except subprocess.TimeoutExpired:
@@ -94,38 +98,55 @@ def min_bulk_ess(draws: dict) -> tuple[float, str]:
     return worst, where
 
 
+def runs_of(tool: str, work: Path) -> list[tuple[str, dict]]:
+    """(row label, environment) per run: hierax runs twice, first with an empty compilation cache
+    (its first fit of this model on a machine), then again in a new process with the cache the
+    first run left (any later fit of a model of this structure and size)."""
+    if tool != "hierax":
+        return [(tool, {})]
+    cache = str(work / "hierax-cache")
+    return [("hierax (empty cache)", {"HIERAX_CACHE_DIR": cache}), ("hierax (cached)", {"HIERAX_CACHE_DIR": cache})]
+
+
 def table_for(model: str, tools: tuple, args, work: Path) -> pd.DataFrame:
     rows = []
     for tool in tools:
         if (tool, model) in SKIP:
             rows.append({"tool": tool, "note": "not run (hours at this size)"})
             continue
-        result = run_tool(tool, model, args.seed, args.timeout, args.peers_python, work)
-        if "error" in result:
-            rows.append({"tool": tool, "note": result["error"]})
-            print(f"  {model:17s} {tool:8s} {result['error']}", flush=True)
-            continue
-        meta = result["meta"]
-        ess, where = min_bulk_ess(result["draws"])
-        row = {"tool": tool, "seconds": meta["seconds"], "min bulk ESS": ess, "ESS/s": ess / meta["seconds"],
-               "divergences": meta["divergences"], "peak MB": meta.get("peak_mb"),
-               "note": f"min in {where}; {meta.get('note', '')}".strip("; ")}
-        rows.append(row)
-        print(f"  {model:17s} {tool:8s} {meta['seconds']:8.2f} s  min ESS {ess:7.0f}  ESS/s {ess / meta['seconds']:8.1f}"
-              f"  div {meta['divergences']}", flush=True)
+        if tool == "hierax":
+            shutil.rmtree(work / "hierax-cache", ignore_errors=True)
+        for label, env in runs_of(tool, work):
+            rows.append(one_row(label, model, run_tool(tool, model, args.seed, args.timeout, args.peers_python, work, env)))
     frame = pd.DataFrame(rows).set_index("tool")
     frame.insert(0, "model", model)
     return frame
 
 
+def one_row(label: str, model: str, result: dict) -> dict:
+    if "error" in result:
+        print(f"  {model:17s} {label:20s} {result['error']}", flush=True)
+        return {"tool": label, "note": result["error"]}
+    meta = result["meta"]
+    ess, where = min_bulk_ess(result["draws"])
+    print(f"  {model:17s} {label:20s} {meta['seconds']:8.2f} s  min ESS {ess:7.0f}  ESS/s {ess / meta['seconds']:8.1f}"
+          f"  div {meta['divergences']}", flush=True)
+    return {"tool": label, "seconds": meta["seconds"], "min bulk ESS": ess, "ESS/s": ess / meta["seconds"],
+            "divergences": meta["divergences"], "peak MB": meta.get("peak_mb"),
+            "note": f"min in {where}; {meta.get('note', '')}".strip("; ")}
+
+
 def ratios(frame: pd.DataFrame) -> dict:
-    """hierax's ESS/s over the best Python peer's and over brms's."""
+    """hierax's ESS/s (empty and warm compilation cache) over the best Python peer's and brms's."""
     rate = frame["ESS/s"] if "ESS/s" in frame else pd.Series(dtype=float)
-    peers = rate.drop(["hierax", "brms"], errors="ignore").dropna()
-    ours = rate.get("hierax", np.nan)
-    return {"best peer": peers.idxmax() if len(peers) else None,
-            "hierax / best peer": ours / peers.max() if len(peers) else np.nan,
-            "hierax / brms": ours / rate["brms"] if "brms" in rate and np.isfinite(rate.get("brms", np.nan)) else np.nan}
+    ours = {k: rate.get(f"hierax ({k})", np.nan) for k in ("empty cache", "cached")}
+    peers = rate.drop([i for i in rate.index if i.startswith("hierax") or i == "brms"]).dropna()
+    brms = rate.get("brms", np.nan)
+    out = {"best peer": peers.idxmax() if len(peers) else None}
+    for k, value in ours.items():
+        out[f"vs best peer, {k}"] = value / peers.max() if len(peers) else np.nan
+        out[f"vs brms, {k}"] = value / brms
+    return out
 
 
 def main():

@@ -15,6 +15,7 @@ from hierax.density import initial_position
 from hierax.density.logdensity import default_centering
 from hierax.design import build_design
 from hierax.engines.laplace import Likelihood, fit_glmm
+from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.lmm import fit_lmm
 from hierax.engines.pls import Block
 from hierax.errors import HieraxError, ModeWarning
@@ -49,7 +50,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         mode (fast, and a warning where it misleads, see :func:`fit_map`).
     priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`.
     chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings.
-        ``target_accept=None`` (default) is 0.95, raised to 0.99 when divergent transitions
+        ``target_accept=None`` (default) is 0.95 (0.8 for a collapsed model, then 0.95 and 0.99
+        in turn), raised to 0.99 when divergent transitions
         appear late in warmup or in sampling (then discarded, the end of warmup rerun and
         sampling restarted, see :func:`hierax.engines.sample_nuts`); a number is used as given.
         ``fit.adaptation`` reports what happened.
@@ -95,11 +97,11 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     sampler = SpecSampler(spec, config, collapse)
     output = _run_nuts(sampler, seed, progress, timing)
     start = time.perf_counter()
-    params = sampler.params(output, jax.random.fold_in(jax.random.PRNGKey(seed), 1))
+    params = sampler.params(output, split_keys(seed_key(seed), 1, 1)[0])
     idata = build_inference_data(spec, output, design.response_name, params)
     messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec))
     timing["results"] = time.perf_counter() - start
-    return FitResult(formula, spec.family.name, spec.link.name, method, spec, design.info, idata, config,
+    return FitResult(formula, spec.family.name, spec.link.name, method, spec, design.info, idata, sampler.config,
                      seed, messages, timing, _versions(), sampler.describe(output),
                      {"target_accept": output.target_accept,
                       "raised": [{"phase": phase, "target_accept": t, "divergent": n}
@@ -202,7 +204,7 @@ def _run_nuts(sampler: SpecSampler, seed, progress, timing):
         bar.update(steps)
 
     try:
-        output = sampler.sample(jax.random.PRNGKey(seed), progress=update)
+        output = sampler.sample(seed_key(seed), progress=update)
     finally:
         bar.close()
     timing["sampling"] = time.perf_counter() - start

@@ -14,19 +14,25 @@ instance samples many data sets of one model with one compilation.
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import numpy as np
 
-from hierax.density import initial_position, make_constrain, make_logdensity
+from hierax.config import automatic_for_collapsed
+from hierax.density import initial_position
 from hierax.density.centering import describe_centering, make_retune
 from hierax.density.collapsed import (
-    collapsed_initial_position, collapsed_structure, draw_effects, make_collapsed_logdensity, runtime_data,
+    collapsed_initial_positions, collapsed_structure, draw_effects, make_collapsed_logdensity, runtime_data,
     why_not_collapsible,
 )
-from hierax.density.logdensity import constrain_hyper, default_centering, hyper_layout
+from hierax.density.logdensity import (
+    _constrain, constrain_hyper, default_centering, full_logdensity, hyper_layout, hyper_priors, model_arrays,
+    structure_of,
+)
 from hierax.engines import sample_nuts
+from hierax.engines.keys import split_keys
 from hierax.errors import HieraxError
 from hierax.model.spec import ModelSpec
 
@@ -52,34 +58,35 @@ class SpecSampler:
         reason = why_not_collapsible(spec)
         if collapse and reason:
             raise HieraxError(f"collapse=True is not possible for this model: {reason}; use collapse=None")
-        self.spec, self.config = spec, config
-        self._compiled = None
         self.collapsed = collapse is not False and reason is None
+        self.spec, self.config = spec, automatic_for_collapsed(config) if self.collapsed else config
+        self._compiled = None
         if self.collapsed:
             self.logdensity = make_collapsed_logdensity(collapsed_structure(spec))
             self.retune = None
-            self.initial = jax.jit(jax.vmap(lambda k: collapsed_initial_position(k, spec)))
-            self._effects = _effect_sampler(spec)
+            self.initial = lambda key: collapsed_initial_positions(key, spec, config.chains)
+            self._effects = _effect_sampler(hyper_layout(spec))
         else:
-            density = make_logdensity(spec)
-            self.logdensity = lambda position, aux: density(position, aux["centring"], aux["data"])
+            structure = structure_of(spec)
+            self.logdensity = full_logdensity(structure)
             retune = make_retune(spec)
             self.retune = None if retune is None else _retune_with_data(retune)
-            self.initial = jax.jit(jax.vmap(lambda k: initial_position(k, spec)))
-            constrain = make_constrain(spec)
-            self._constrain = jax.jit(jax.vmap(lambda p, c: constrain(p, c)[0], in_axes=(0, None)))
+            initial = jax.jit(jax.vmap(lambda k: initial_position(k, spec)))
+            self.initial = lambda key: initial(split_keys(key, config.chains))
+            self._constrain = _constrainer(structure)
 
     def runtime(self, data: dict | None = None):
         """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
         data = {k: v for k, v in (data or {}).items() if v is not None}
         if self.collapsed:
             return runtime_data(self.spec, data.get("y"), data.get("weight"))
-        return {"centring": default_centering(self.spec), "data": data}
+        return {"centring": default_centering(self.spec), "data": model_arrays(self.spec, data.get("y"), data.get("weight")),
+                "priors": hyper_priors(self.spec)}
 
     def sample(self, rng_key, data: dict | None = None, progress=None):
         """The engine's output: positions with a chain and a draw axis, and ``aux`` as sampled."""
-        init_key, run_key = jax.random.split(rng_key)
-        positions = self.initial(jax.random.split(init_key, self.config.chains))
+        init_key, run_key = split_keys(rng_key, 2)
+        positions = self.initial(init_key)
         aux = self.runtime(data)
         if self.collapsed and self._compiled is None:        # compiled on the other core while NUTS runs
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"])
@@ -96,7 +103,7 @@ class SpecSampler:
 
         batch = self._batch()
         part = jax.tree_util.tree_map(lambda x: shaped(x, batch), positions)
-        keys = shaped(jax.random.split(jax.random.PRNGKey(0), 1), batch)
+        keys = jax.ShapeDtypeStruct((batch, 2), np.uint32)
         return self._effects.lower(part, keys, stats).compile()
 
     def params(self, output, rng_key) -> dict:
@@ -104,7 +111,7 @@ class SpecSampler:
         effects included: drawn from their conditional (with ``rng_key``) when collapsed."""
         flat, chains, draws = _flatten_draws(output.positions)
         total, batch = chains * draws, self._batch()
-        keys = jax.random.split(rng_key, total)
+        keys = split_keys(rng_key, total)
         if self.collapsed:
             effects = self._compiled.result() if self._compiled is not None else self._effects
         parts = []
@@ -116,8 +123,11 @@ class SpecSampler:
             if self.collapsed:
                 parts.append(jax.device_get(effects(part, keys[rows], output.aux["stats"])))
             else:
-                parts.append(jax.device_get(self._constrain(part, output.aux["centring"])))
+                parts.append(jax.device_get(self._constrain(part, output.aux["centring"], output.aux["data"])))
         joined = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:total], *parts)
+        if self.collapsed:                  # the padded levels' effects (module collapsed) are cut off
+            block = self.spec.blocks[0]
+            joined["b"][block.name] = joined["b"][block.name][:, :block.num_levels]
         return jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), joined)
 
     def describe(self, output) -> dict:
@@ -128,10 +138,10 @@ class SpecSampler:
         return describe_centering(self.spec, output.aux["centring"])
 
 
-def _effect_sampler(spec: ModelSpec):
+@functools.lru_cache(maxsize=16)
+def _effect_sampler(layout: tuple):
     """Jitted (positions, keys, stats) -> params with ``b`` drawn from its exact conditional."""
-    layout = hyper_layout(spec)
-    name = spec.blocks[0].name
+    (name, _, _), = layout
 
     def one(position, key, stats):
         params, _ = constrain_hyper(position, True, layout)
@@ -139,6 +149,12 @@ def _effect_sampler(spec: ModelSpec):
         return params
 
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+
+
+@functools.lru_cache(maxsize=16)
+def _constrainer(structure):
+    """Jitted (positions, centring, arrays) -> params, for the full sampler's draws."""
+    return jax.jit(jax.vmap(lambda p, c, arrays: _constrain(structure, p, c, arrays)[0], in_axes=(0, None, None)))
 
 
 def _flatten_draws(positions):
@@ -151,6 +167,6 @@ def _flatten_draws(positions):
 def _retune_with_data(retune):
     def wrapped(positions, inverse_mass_matrix, aux):
         positions, inverse_mass_matrix, centring = retune(positions, inverse_mass_matrix, aux["centring"])
-        return positions, inverse_mass_matrix, {"centring": centring, "data": aux["data"]}
+        return positions, inverse_mass_matrix, {**aux, "centring": centring}
 
     return wrapped

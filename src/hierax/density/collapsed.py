@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hierax.density.init import initial_position
+from hierax.density.init import crude_fit
 from hierax.density.logdensity import constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper
 from hierax.model.spec import ModelSpec
 
@@ -109,9 +109,26 @@ def collapsed_structure(spec: ModelSpec) -> Collapsed:
     return Collapsed(hyper_layout(spec))
 
 
+def padded_levels(levels: int) -> int:
+    """The number of levels the statistics are padded to: the next power of two (at least 8).
+
+    A padded level has no rows (zero statistics), so it adds nothing to the density (M = sigma^2 I,
+    c = 0), and its drawn effects are cut off. The compiled sampler then depends on the number of
+    levels only through this bucket, so data sets of similar size share it (in this process and,
+    through the compilation cache, in later ones)."""
+    return max(8, 1 << (levels - 1).bit_length())
+
+
 def runtime_data(spec: ModelSpec, y=None, weight=None) -> dict:
-    """The density's runtime argument: the data's statistics and the priors."""
-    return {"stats": jax.tree_util.tree_map(jnp.asarray, group_stats(spec, y, weight)), "priors": hyper_priors(spec)}
+    """The density's runtime argument: the data's statistics (levels padded) and the priors."""
+    stats = group_stats(spec, y, weight)
+    extra = padded_levels(stats.ZtZ.shape[0]) - stats.ZtZ.shape[0]
+
+    def pad(x):
+        return np.concatenate([x, np.zeros((extra,) + x.shape[1:])])
+
+    stats = stats._replace(ZtZ=pad(stats.ZtZ), ZtX=pad(stats.ZtX), Zty=pad(stats.Zty))
+    return {"stats": jax.tree_util.tree_map(jnp.asarray, stats), "priors": hyper_priors(spec)}
 
 
 def _marginal_terms(params: dict, stats: GroupStats, name: str):
@@ -160,10 +177,20 @@ def draw_effects(rng_key, params: dict, stats: GroupStats, name: str):
     return u @ L.T
 
 
-def collapsed_initial_position(rng_key, spec: ModelSpec) -> dict:
-    """A dispersed start for the hyperparameters (the non-collapsed start without the effects)."""
-    position = initial_position(rng_key, spec)
-    position.pop("z")
+def collapsed_initial_positions(rng_key, spec: ModelSpec, chains: int) -> dict:
+    """Dispersed starts for the hyperparameters, one per chain, as the full sampler's
+    (``hierax.density.init``) without the effects. In NumPy: nothing to compile, and nothing of
+    the data enters a compiled program."""
+    rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist())   # a raw uint32 key
+    beta, scale = crude_fit(spec)
+    x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
+    spread = 0.1 * scale / np.where(x_sd > 0, x_sd, 1.0)
+    position = {"beta": beta + rng.uniform(-1.0, 1.0, (chains, len(beta))) * spread,
+                "log_sigma": np.log(scale) + rng.uniform(-0.5, 0.5, chains)}
+    (name, q, has_cor), = hyper_layout(spec)
+    position["log_sd"] = {name: np.log(0.5 * scale) + rng.uniform(-0.5, 0.5, (chains, q))}
+    if has_cor:
+        position["cor_raw"] = {name: rng.uniform(-0.2, 0.2, (chains, q * (q - 1) // 2))}
     return position
 
 

@@ -17,7 +17,7 @@ from hierax.density.logdensity import position_shapes
 from hierax.model.spec import ModelSpec
 
 
-def _crude_fit(spec: ModelSpec) -> tuple[np.ndarray, float]:
+def crude_fit(spec: ModelSpec) -> tuple[np.ndarray, float]:
     """Fixed-effect start and a scale: OLS and residual sd (gaussian), link of the mean otherwise."""
     X, y = spec.X, spec.y
     p = X.shape[1]
@@ -39,7 +39,7 @@ def _crude_fit(spec: ModelSpec) -> tuple[np.ndarray, float]:
 
 def initial_position(rng_key, spec: ModelSpec):
     """One dispersed starting position (a dict pytree matching ``position_shapes``)."""
-    beta, scale = _crude_fit(spec)
+    beta, scale = crude_fit(spec)
     shapes = position_shapes(spec)
     keys = iter(jax.random.split(rng_key, 8))
 

@@ -23,6 +23,12 @@ recompiling (``hierax.density.centering``). Blocks fixed as "noncentered" ignore
 array per block and the predictor gathers rows by the integer group index: no dense Z is ever
 formed.
 
+The density is built from a hashable :class:`Structure` (family, link, the blocks' shapes and
+nesting) and takes the data (:func:`model_arrays`), the priors (:func:`hyper_priors`) and the
+centring weights at run time, so every model of one structure and size shares one compiled
+sampler: a refit to new data (a bootstrap, a cross-validation fold, a simulated data set)
+compiles nothing, and no data set is baked into a compiled program as a constant.
+
 Position layout (a dict pytree of unconstrained arrays):
 ``beta`` (p,), ``log_sigma`` (), ``log_sd`` {block: (q,)}, ``cor_raw`` {block: (q(q-1)/2,)},
 ``z`` {block: (levels, q)}.
@@ -34,7 +40,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import functools
+from typing import NamedTuple
+
 from hierax.density.transforms import corr_cholesky, num_cor_params
+from hierax.model.families import Family
 from hierax.model.spec import ModelSpec
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -88,6 +98,97 @@ def constrain_hyper(position, has_sigma: bool, layout: tuple):
     return params, log_jac
 
 
+class BlockStructure(NamedTuple):
+    name: str
+    q: int
+    has_cor: bool
+    parameterisation: str
+    parents: tuple                      # ((parent block name, ((here, there), ...)), ...)
+
+
+class Structure(NamedTuple):
+    """What a density's code depends on, as opposed to its runtime data: hashable."""
+
+    family: Family
+    link: str
+    has_sigma: bool
+    has_trials: bool
+    has_se: bool
+    blocks: tuple                       # BlockStructure, coarse to fine
+
+
+def structure_of(spec: ModelSpec) -> Structure:
+    blocks = tuple(BlockStructure(b.name, b.num_terms, b.has_cor, b.parameterisation,
+                                  tuple((p.block, tuple(p.terms)) for p in b.parents))
+                   for b in spec.blocks_coarse_to_fine)
+    return Structure(spec.family, spec.link.name, spec.has_sigma, spec.trials is not None, spec.se is not None, blocks)
+
+
+def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
+    """The data a density reads at run time: design, response and the blocks' arrays."""
+    arrays = {"X": spec.X, "y": spec.y if y is None else y,
+              "offset": np.zeros(spec.num_obs) if spec.offset is None else spec.offset,
+              "Z": {b.name: b.Z for b in spec.blocks}, "index": {b.name: b.group_index for b in spec.blocks},
+              "mean_design": {b.name: b.mean_design for b in spec.blocks},
+              "parent_index": {b.name: tuple(p.index for p in b.parents) for b in spec.blocks}}
+    if spec.trials is not None:
+        arrays["trials"] = spec.trials
+    if spec.se is not None:
+        arrays["se"] = spec.se
+    if weight is not None:
+        arrays["weight"] = weight
+    return jax.tree_util.tree_map(jnp.asarray, arrays)
+
+
+def _constrain(structure: Structure, position, centring, arrays):
+    params, log_jac = constrain_hyper(position, structure.has_sigma,
+                                      tuple((b.name, b.q, b.has_cor) for b in structure.blocks))
+    bs = {}
+    for block in structure.blocks:
+        sd, L = params["sd"][block.name], params["cor_chol"][block.name]
+        v = position["z"][block.name]
+        if block.parameterisation == "noncentered":      # w = 0 throughout, known when building
+            b = (v @ L.T if block.has_cor else v) * sd
+        else:
+            weight = jnp.asarray(centring[block.name])
+            rotated = (1.0 - weight) * (v @ L.T) + weight * v if block.has_cor else v
+            mean = _parent_mean(arrays["mean_design"][block.name], block.parents,
+                                arrays["parent_index"][block.name], position["beta"], bs)
+            b = (rotated - weight * mean) * jnp.exp((1.0 - weight) * position["log_sd"][block.name])
+        bs[block.name] = b
+    if structure.blocks:
+        params["b"] = bs
+    return params, log_jac
+
+
+def _parent_mean(mean_design, parents, parent_index, beta, bs: dict):
+    """m_l (levels, q): the fixed part of each level's mean plus the nesting blocks' effects."""
+    mean = mean_design @ beta
+    for (parent, terms), index in zip(parents, parent_index):
+        for here, there in terms:
+            mean = mean.at[:, here].add(bs[parent][index, there])
+    return mean
+
+
+def parent_mean(block, beta, bs: dict):
+    """m_l (levels, q) of a spec's block (see :func:`_parent_mean`)."""
+    return _parent_mean(jnp.asarray(block.mean_design), tuple((p.block, tuple(p.terms)) for p in block.parents),
+                        tuple(p.index for p in block.parents), beta, bs)
+
+
+def _linear_predictor(structure: Structure, params, arrays):
+    eta = arrays["X"] @ params["beta"] + arrays["offset"]
+    for block in structure.blocks:
+        eta = eta + jnp.sum(arrays["Z"][block.name] * params["b"][block.name][arrays["index"][block.name]], axis=1)
+    return eta
+
+
+def _loglik(structure: Structure, params, arrays):
+    sigma = params["sigma"] if structure.has_sigma else arrays.get("se")
+    return structure.family.log_likelihood(arrays["y"], _linear_predictor(structure, params, arrays), sigma,
+                                           arrays.get("trials"), structure.link)
+
+
 def make_constrain(spec: ModelSpec):
     """Build ``constrain(position, centring=None) -> (params, log_jacobian)``.
 
@@ -95,53 +196,18 @@ def make_constrain(spec: ModelSpec):
     when independent) and ``b`` (levels, q): the quantities a user reads. ``centring`` holds the
     per-level weights (default: :func:`default_centering`).
     """
-    default = default_centering(spec)
-    layout = hyper_layout(spec)
+    default, structure, arrays = default_centering(spec), structure_of(spec), model_arrays(spec)
 
     def constrain(position, centring=None):
-        centring = default if centring is None else centring
-        params, log_jac = constrain_hyper(position, spec.has_sigma, layout)
-        bs = {}
-        for block in spec.blocks_coarse_to_fine:
-            sd, L = params["sd"][block.name], params["cor_chol"][block.name]
-            v = position["z"][block.name]
-            if block.parameterisation == "noncentered":      # w = 0 throughout, known when building
-                b = (v @ L.T if block.has_cor else v) * sd
-            else:
-                weight = jnp.asarray(centring[block.name])
-                rotated = (1.0 - weight) * (v @ L.T) + weight * v if block.has_cor else v
-                shift = weight * parent_mean(block, position["beta"], bs)
-                b = (rotated - shift) * jnp.exp((1.0 - weight) * position["log_sd"][block.name])
-            bs[block.name] = b
-        if spec.blocks:
-            params["b"] = bs
-        return params, log_jac
+        return _constrain(structure, position, default if centring is None else centring, arrays)
 
     return constrain
 
 
-def parent_mean(block, beta, bs: dict):
-    """m_l (levels, q): the fixed part of each level's mean plus the nesting blocks' effects."""
-    mean = jnp.asarray(block.mean_design) @ beta
-    for parent in block.parents:
-        for here, there in parent.terms:
-            mean = mean.at[:, here].add(bs[parent.block][parent.index, there])
-    return mean
-
-
 def make_linear_predictor(spec: ModelSpec):
     """Build ``eta(params) -> (n,)``: fixed part plus each block's gathered effects."""
-    X = jnp.asarray(spec.X)
-    offset = jnp.zeros(spec.num_obs) if spec.offset is None else jnp.asarray(spec.offset)
-    block_data = [(b.name, jnp.asarray(b.Z), jnp.asarray(b.group_index)) for b in spec.blocks]
-
-    def linear_predictor(params):
-        eta = X @ params["beta"] + offset
-        for name, Z, group_index in block_data:
-            eta = eta + jnp.sum(Z * params["b"][name][group_index], axis=1)
-        return eta
-
-    return linear_predictor
+    structure, arrays = structure_of(spec), model_arrays(spec)
+    return lambda params: _linear_predictor(structure, params, arrays)
 
 
 def make_pointwise_loglik(spec: ModelSpec):
@@ -150,15 +216,10 @@ def make_pointwise_loglik(spec: ModelSpec):
     ``y`` replaces the spec's response (same length): simulated data for simulation-based
     calibration, without recompiling.
     """
-    observed = jnp.asarray(spec.y)
-    trials = None if spec.trials is None else jnp.asarray(spec.trials)
-    scale = None if spec.se is None else jnp.asarray(spec.se)
-    linear_predictor = make_linear_predictor(spec)
-    family, link = spec.family, spec.link.name
+    structure, arrays = structure_of(spec), model_arrays(spec)
 
     def loglik(params, y=None):
-        sigma = params["sigma"] if spec.has_sigma else scale
-        return family.log_likelihood(observed if y is None else y, linear_predictor(params), sigma, trials, link)
+        return _loglik(structure, params, arrays if y is None else {**arrays, "y": y})
 
     return loglik
 
@@ -190,23 +251,23 @@ def log_prior_hyper(priors: dict, params: dict):
     return total
 
 
+def _log_prior(structure: Structure, params, position, centring, priors):
+    total = log_prior_hyper(priors, params)
+    for block in structure.blocks:
+        sd, L = params["sd"][block.name], params["cor_chol"][block.name]
+        if block.parameterisation == "noncentered":
+            v = position["z"][block.name]
+            total += -0.5 * jnp.sum(v**2) - 0.5 * v.size * _LOG_2PI
+        else:
+            weight = jnp.asarray(centring[block.name])
+            total += _random_effects_logpdf(params["b"][block.name], jnp.log(sd), L, weight, block.has_cor)
+    return total
+
+
 def make_log_prior(spec: ModelSpec):
     """Build ``log_prior(params, position, centring) -> scalar`` (random-effect densities included)."""
-    priors = hyper_priors(spec)
-
-    def log_prior(params, position, centring):
-        total = log_prior_hyper(priors, params)
-        for block in spec.blocks:
-            sd, L = params["sd"][block.name], params["cor_chol"][block.name]
-            if block.parameterisation == "noncentered":
-                v = position["z"][block.name]
-                total += -0.5 * jnp.sum(v**2) - 0.5 * v.size * _LOG_2PI
-            else:
-                weight = jnp.asarray(centring[block.name])
-                total += _random_effects_logpdf(params["b"][block.name], jnp.log(sd), L, weight, block.has_cor)
-        return total
-
-    return log_prior
+    structure, priors = structure_of(spec), hyper_priors(spec)
+    return lambda params, position, centring: _log_prior(structure, params, position, centring, priors)
 
 
 def _random_effects_logpdf(b, log_sd, L, weight, has_cor):
@@ -228,31 +289,43 @@ def _random_effects_logpdf(b, log_sd, L, weight, has_cor):
     return total - jnp.sum(weight * log_sd) - 0.5 * b.size * _LOG_2PI
 
 
+@functools.lru_cache(maxsize=32)
+def full_logdensity(structure: Structure):
+    """``logdensity(position, aux) -> scalar`` with ``aux`` = {"centring": weights, "data":
+    :func:`model_arrays` (with ``weight``, per row, multiplying its log-likelihood, if given),
+    "priors": :func:`hyper_priors`}: everything but the structure at run time. Cached by
+    structure, so that models of one structure share the function and its compiled sampler."""
+
+    def logdensity(position, aux):
+        data = aux["data"]
+        params, log_jac = _constrain(structure, position, aux["centring"], data)
+        pointwise = _loglik(structure, params, data)
+        if "weight" in data:
+            pointwise = data["weight"] * pointwise
+        return jnp.sum(pointwise) + _log_prior(structure, params, position, aux["centring"], aux["priors"]) + log_jac
+
+    return logdensity
+
+
 def make_logdensity(spec: ModelSpec):
     """Build ``logdensity(position, centring=None, data=None) -> scalar``: log posterior up to a constant.
 
     The position is unconstrained; ``centring`` holds the per-level weights (default: the spec's).
     ``data`` may hold ``y`` (a response of the same length) and ``weight`` (per row, multiplying
-    its log-likelihood: 0 leaves a row out) as runtime arrays, so that simulated data sets and
-    cross-validation folds of one model reuse one compiled sampler.
+    its log-likelihood: 0 leaves a row out). A sampler uses :func:`full_logdensity` instead, with
+    all the data at run time.
 
     Examples
     --------
     >>> logdensity = make_logdensity(spec)                        # doctest: +SKIP
     >>> logdensity(initial_position(jax.random.key(0), spec))     # doctest: +SKIP
     """
-    constrain = make_constrain(spec)
-    loglik = make_pointwise_loglik(spec)
-    log_prior = make_log_prior(spec)
-    default = default_centering(spec)
+    density, arrays = full_logdensity(structure_of(spec)), model_arrays(spec)
+    default, priors = default_centering(spec), hyper_priors(spec)
 
     def logdensity(position, centring=None, data=None):
-        centring = default if centring is None else centring
-        data = data or {}
-        params, log_jac = constrain(position, centring)
-        pointwise = loglik(params, data.get("y"))
-        if data.get("weight") is not None:
-            pointwise = data["weight"] * pointwise
-        return jnp.sum(pointwise) + log_prior(params, position, centring) + log_jac
+        data = {k: v for k, v in (data or {}).items() if v is not None}
+        aux = {"centring": default if centring is None else centring, "data": {**arrays, **data}, "priors": priors}
+        return density(position, aux)
 
     return logdensity

@@ -24,6 +24,8 @@ from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.adaptation.window_adaptation import build_schedule
 from blackjax.mcmc import hmc, nuts
 
+from hierax.engines.keys import split_keys
+
 
 @dataclass(frozen=True)
 class NUTSConfig:
@@ -118,7 +120,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         raise ValueError("retune maps a diagonal mass matrix; use dense_mass=False with it")
     run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass), config,
                _device_layout(config.chains), progress)
-    warm_key, sample_key = jax.random.split(rng_key)
+    warm_key, sample_key = split_keys(rng_key, 2)
     dim = jax.flatten_util.ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], initial_positions))[0].shape[0]
     unit = np.tile(np.eye(dim), (config.chains, 1, 1)) if dense_mass else np.ones((config.chains, dim))
     adapt = run.steps.init(_split_chains(initial_positions, run.layout), _split_chains(unit, run.layout), aux)
@@ -129,7 +131,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     target, rates, history = config.target_accept, list(config.escalate), []
 
     def warm(adapt, part, lo, hi):
-        key = jax.random.fold_in(warm_key, 1000 * len(history) + part)
+        key = split_keys(warm_key, 1, len(history), part)[0]
         return _run_phase(run, adapt, key, schedule[lo:hi], aux, target, "warmup", False, (hi - lo) // 2)
 
     for part, (lo, hi) in enumerate(pieces):
@@ -141,10 +143,10 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         if hi == cut:
             adapt, aux = _apply_retune(run, retune, adapt, aux)
     while True:
-        adapt = run.steps.freeze(adapt, jnp.asarray(config.warmup > 0))
         frozen = np.tile(np.asarray([[2, 0]], dtype=np.int32), (config.draws, 1))
-        key = jax.random.fold_in(sample_key, len(history))
-        adapt, chunks = _run_phase(run, adapt, key, frozen, aux, target, "sampling", keep=True)
+        key = split_keys(sample_key, 1, len(history))[0]
+        adapt, chunks = _run_phase(run, adapt, key, frozen, aux, target, "sampling", keep=True,
+                                   freeze=config.warmup > 0)
         output = _collect(chunks, config.draws, jax.device_get(adapt.step_size),
                           jax.device_get(adapt.inverse_mass_matrix), aux)
         found = int(output.diverging.sum())
@@ -167,7 +169,6 @@ class _Run(NamedTuple):
 class _Steps(NamedTuple):
     init: Callable
     chunk: Callable
-    freeze: Callable
 
 
 @functools.lru_cache(maxsize=8)
@@ -202,7 +203,12 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool 
             lambda d, m: (d, m, jnp.exp(d.log_step_size), adapt.inverse_mass_matrix), da_state, mm_state)
         return AdaptState(state, da_state, mm_state, step_size, imm)
 
-    def chunk(adapt, keys, schedule, aux, target):
+    def chunk(adapt, keys, schedule, aux, target, freeze):
+        """``freeze`` (at the end of warmup): take the averaged step size of the last window, as
+        Stan does, before the first step."""
+        averaged = jnp.exp(adapt.step_size_state.log_step_size_avg)
+        adapt = adapt._replace(step_size=jnp.where(freeze, averaged, adapt.step_size))
+
         def logdensity(position):
             return logdensity_fn(position, aux)
 
@@ -226,14 +232,8 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool 
 
         return jax.lax.scan(one_step, adapt, (keys, schedule))
 
-    def freeze(adapt: AdaptState, warmed):
-        """End of warmup: Stan keeps the averaged step size of the last window."""
-        averaged = jnp.exp(adapt.step_size_state.log_step_size_avg)
-        return adapt._replace(step_size=jnp.where(warmed, averaged, adapt.step_size))
-
     return _Steps(_parallel(init, broadcast=(False, False, True)),
-                  _parallel(chunk, broadcast=(False, False, True, True, True)),
-                  _parallel(freeze, broadcast=(False, True)))
+                  _parallel(chunk, broadcast=(False, False, True, True, True, True)))
 
 
 def _retune_index(schedule: np.ndarray) -> int | None:
@@ -275,7 +275,7 @@ def _apply_retune(run: _Run, retune, adapt, aux):
     return adapt, aux
 
 
-def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, count_from=0):
+def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, count_from=0, freeze=False):
     """Run ``schedule`` in chunks of ``config.chunk`` steps (the last padded with SKIP steps).
 
     Returns the final state and, if ``keep``, the chunks' draws, else the number of divergent
@@ -287,12 +287,12 @@ def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, co
         return adapt, chunks if keep else 0
     padded = -(-total // config.chunk) * config.chunk
     schedule = np.concatenate([schedule, np.tile([[SKIP, 0]], (padded - total, 1)).astype(np.int32)])
-    chain_keys = jax.random.split(rng_key, config.chains)
+    chain_keys = split_keys(rng_key, config.chains)
     for start in range(0, padded, config.chunk):
         stop = start + config.chunk
-        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, start), config.chunk))(chain_keys)
+        keys = np.stack([split_keys(k, config.chunk, start) for k in chain_keys])
         adapt, out = run.steps.chunk(adapt, _split_chains(keys, run.layout), jnp.asarray(schedule[start:stop]), aux,
-                                     jnp.asarray(target))
+                                     jnp.asarray(target), jnp.asarray(freeze and start == 0))
         if keep:
             chunks.append(jax.device_get(out))
         else:

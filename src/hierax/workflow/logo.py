@@ -21,6 +21,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from hierax.errors import HieraxError
+from hierax.engines.keys import seed_key, split_keys
 from hierax.workflow.refit import RefitSpec, compiled_sampler, fan_out, worker_cached
 
 
@@ -80,7 +81,7 @@ class _Refitter:
         import jax.numpy as jnp
 
         held_out = self.block.group_index == self.block.levels.index(level)
-        sample_key, effects_key = jax.random.split(jax.random.PRNGKey(seed))
+        sample_key, effects_key = split_keys(seed_key(seed), 2)
         output = self.sampler.sample(sample_key, {"weight": jnp.asarray((~held_out).astype(float))})
         pointwise = np.asarray(jax.device_get(self.loglik(self.sampler.params(output, effects_key))))
         per_draw = pointwise[..., held_out].sum(axis=-1).ravel()
