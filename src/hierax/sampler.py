@@ -24,8 +24,8 @@ from hierax.config import automatic_for_collapsed
 from hierax.density import initial_position
 from hierax.density.centering import describe_centering, make_retune
 from hierax.density.collapsed import (
-    collapsed_initial_positions, collapsed_structure, draw_effects, make_collapsed_logdensity, runtime_data,
-    why_not_collapsible,
+    collapsed_initial_positions, collapsed_structure, draw_effects, make_collapsed_logdensity, padded_levels,
+    runtime_data, why_not_collapsible,
 )
 from hierax.density.logdensity import (
     _constrain, constrain_hyper, default_centering, full_logdensity, hyper_layout, hyper_priors, model_arrays,
@@ -33,11 +33,13 @@ from hierax.density.logdensity import (
 )
 from hierax.engines import sample_nuts
 from hierax.engines.keys import split_keys
+from hierax.engines.mode import Unravel, laplace_start
 from hierax.errors import HieraxError
 from hierax.model.spec import ModelSpec
 
 COLLAPSE_CHOICES = (None, True, False)
 _BATCH = 500                       # draws per call when constraining or drawing effects
+_EFFECTS_PER_CALL = 2_000_000      # draws x levels x q per call of the effect sampler
 _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="hierax-compile")
 
 
@@ -88,13 +90,21 @@ class SpecSampler:
         init_key, run_key = split_keys(rng_key, 2)
         positions = self.initial(init_key)
         aux = self.runtime(data)
-        if self.collapsed and self._compiled is None:        # compiled on the other core while NUTS runs
+        if not self.collapsed:
+            return sample_nuts(run_key, self.logdensity, positions, self.config, progress, aux=aux, retune=self.retune)
+        if self._compiled is None:                        # compiled on the other core while NUTS runs
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"])
-        return sample_nuts(run_key, self.logdensity, positions, self.config, progress, aux=aux, retune=self.retune,
-                           dense_mass=self.collapsed)
+        whitened_aux, z, unravel = _whitened_start(self.logdensity, aux, positions, init_key)
+        output = sample_nuts(run_key, _whitened(self.logdensity, unravel), z, self.config, progress,
+                             aux=whitened_aux, dense_mass=True)
+        x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
+        return output._replace(positions=unravel.unravel(x), aux=aux)
 
     def _batch(self) -> int:
-        return min(_BATCH, self.config.chains * self.config.draws)
+        """Draws per call: up to 500, fewer for many levels, since the vectorised effect draws hold
+        a few dozen intermediate arrays of draws x levels x q (1 GB at 500 draws of 10,000 levels)."""
+        effects = padded_levels(self.spec.blocks[0].num_levels) * self.spec.blocks[0].num_terms if self.collapsed else 1
+        return max(1, min(_BATCH, _EFFECTS_PER_CALL // effects, self.config.chains * self.config.draws))
 
     def _compile_effects(self, positions, stats):
         """The effect sampler compiled for one batch of draws, from shapes alone."""
@@ -114,21 +124,23 @@ class SpecSampler:
         keys = split_keys(rng_key, total)
         if self.collapsed:
             effects = self._compiled.result() if self._compiled is not None else self._effects
-        parts = []
+        out = None
         for start in range(0, total, batch):
             # the last batch is padded to full size (repeating the first draws), so one compiled
             # function serves every batch; the padding is cut off below
             rows = np.arange(start, start + batch) % total
             part = jax.tree_util.tree_map(lambda x: x[rows], flat)
             if self.collapsed:
-                parts.append(jax.device_get(effects(part, keys[rows], output.aux["stats"])))
+                params = jax.device_get(effects(part, keys[rows], output.aux["stats"]))
+                block = self.spec.blocks[0]          # the padded levels' effects (module collapsed) are cut off
+                params["b"][block.name] = params["b"][block.name][:, :block.num_levels]
             else:
-                parts.append(jax.device_get(self._constrain(part, output.aux["centring"], output.aux["data"])))
-        joined = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:total], *parts)
-        if self.collapsed:                  # the padded levels' effects (module collapsed) are cut off
-            block = self.spec.blocks[0]
-            joined["b"][block.name] = joined["b"][block.name][:, :block.num_levels]
-        return jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), joined)
+                params = jax.device_get(self._constrain(part, output.aux["centring"], output.aux["data"]))
+            if out is None:                          # filled in place: no second copy of every draw
+                out = jax.tree_util.tree_map(lambda x: np.empty((total,) + x.shape[1:], x.dtype), params)
+            stop = min(start + batch, total)
+            jax.tree_util.tree_map(lambda o, x: o.__setitem__(slice(start, stop), x[:stop - start]), out, params)
+        return jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), out)
 
     def describe(self, output) -> dict:
         """Per block, how its effects were sampled (``fit.parameterisation``)."""
@@ -136,6 +148,45 @@ class SpecSampler:
             return {b.name: {"choice": "collapsed", "mean_weight": None, "centered": 0, "noncentered": 0}
                     for b in self.spec.blocks}
         return describe_centering(self.spec, output.aux["centring"])
+
+
+def _whitened_start(logdensity, aux, positions, rng_key):
+    """The affine map x = shift + scale z that makes the collapsed posterior roughly N(0, I) in z,
+    and the chains' starts in z.
+
+    shift is the mode and scale the Cholesky factor of the Laplace covariance there
+    (:func:`hierax.engines.mode.laplace_start`). Why: NUTS's warm-up regularises its mass matrix
+    towards 1e-3 I, as Stan does, which assumes scales near 1; with a million rows the posterior
+    sds are near 1e-3, the metric comes out several times too wide in those directions, and the
+    trees grow long (26 steps a draw against 5). In z every scale is near 1. Starts are drawn
+    from N(0, 4 I), the Laplace approximation with its sds doubled, so that R-hat can still see
+    chains that disagree. Without a positive definite curvature the map is the identity at the
+    crude starts' first chain.
+    """
+    first = jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions)
+    unravel = Unravel.of(first)
+    start = laplace_start(logdensity, aux, first)
+    chains = jax.tree_util.tree_leaves(positions)[0].shape[0]
+    if start is None:
+        shift = Unravel.ravel(first)
+        flat = np.stack([Unravel.ravel(jax.tree_util.tree_map(lambda x: np.asarray(x[c]), positions))
+                         for c in range(chains)])
+        return {"shift": shift, "scale": np.eye(len(shift)), "inner": aux}, flat - shift, unravel
+    rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist() + [7])
+    z = 2.0 * rng.standard_normal((chains, len(start.mode)))
+    return {"shift": start.mode, "scale": np.linalg.cholesky(start.covariance), "inner": aux}, z, unravel
+
+
+@functools.lru_cache(maxsize=16)
+def _whitened(logdensity, unravel: Unravel):
+    """``logdensity`` in the coordinates z of :func:`_whitened_start` (aux: shift, scale, inner);
+    the Jacobian of the map is constant, so it is left out."""
+    to_position = unravel.unravel
+
+    def density(z, aux):
+        return logdensity(to_position(aux["shift"] + aux["scale"] @ z), aux["inner"])
+
+    return density
 
 
 @functools.lru_cache(maxsize=16)

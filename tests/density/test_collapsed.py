@@ -89,13 +89,14 @@ def test_conditional_draws_have_the_exact_mean_and_covariance():
 def test_small_cholesky_and_solves_match_numpy(q):
     rng = np.random.default_rng(q)
     A = rng.normal(size=(5, q, q))
-    M = A @ np.swapaxes(A, 1, 2) + q * np.eye(q)
+    M = A @ np.swapaxes(A, 1, 2) + q * np.eye(q)          # five SPD matrices
     c = rng.normal(size=(5, q))
-    R = np.asarray(small_cholesky(jnp.asarray(M)))
+    last = lambda x: jnp.asarray(np.moveaxis(x, 0, -1))   # the levels-last layout of the module
+    R = np.moveaxis(np.asarray(small_cholesky(last(M))), -1, 0)
     np.testing.assert_allclose(R, np.linalg.cholesky(M), atol=1e-12)
-    np.testing.assert_allclose(np.asarray(forward_solve(jnp.asarray(R), jnp.asarray(c))),
+    np.testing.assert_allclose(np.asarray(forward_solve(last(R), last(c))).T,
                                np.linalg.solve(R, c[..., None])[..., 0], atol=1e-12)
-    np.testing.assert_allclose(np.asarray(backward_solve(jnp.asarray(R), jnp.asarray(c))),
+    np.testing.assert_allclose(np.asarray(backward_solve(last(R), last(c))).T,
                                np.linalg.solve(np.swapaxes(R, 1, 2), c[..., None])[..., 0], atol=1e-12)
 
 

@@ -16,8 +16,18 @@ from hierax.results.idata import cor_pairs
 STAT_COLUMNS = ["estimate", "sd", "q05", "q95", "mcse", "ess_bulk", "ess_tail", "r_hat"]
 
 
-def summarize_draws(draws: np.ndarray) -> pd.DataFrame:
-    """Statistics of each column of ``draws`` shaped (chain, draw, k)."""
+def summarize_draws(draws: np.ndarray, values_per_pass: int = 4_000_000) -> pd.DataFrame:
+    """Statistics of each column of ``draws`` shaped (chain, draw, k).
+
+    Columns are summarised a few thousand at a time: ArviZ's rank-normalised ESS and R-hat copy
+    and sort their input several times, which for 20,000 group effects of 4,000 draws would hold
+    gigabytes at once."""
+    columns = max(1, values_per_pass // max(draws.shape[0] * draws.shape[1], 1))
+    parts = [_summarize_columns(draws[..., start:start + columns]) for start in range(0, draws.shape[-1], columns)]
+    return pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0]
+
+
+def _summarize_columns(draws: np.ndarray) -> pd.DataFrame:
     array = xr.DataArray(draws, dims=("chain", "draw", "k"))
     data = xr.Dataset({"x": array})
     flat = draws.reshape(-1, draws.shape[-1])
