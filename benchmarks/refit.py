@@ -1,8 +1,9 @@
 """Refitting one formula to new data of the same shape in a warm process (issue 5, target 4).
 
-For each model: one fit to compile, then refits to bootstrap resamples of the data (rows drawn
-with replacement; the same columns, rows and levels, so the same shapes) through ``hx.fit``, as a
-user's bootstrap or cross-validation loop would call it. Reported per refit:
+For each model: one fit to compile, then refits through ``hx.fit`` to new data of the same shape,
+as a user's parametric bootstrap or simulation study would call it: the same rows and groups with
+the response replaced by a replicated data set from the first fit's posterior predictive
+distribution. Reported per refit:
 
 - time to first draw: from the call until the engine reports its first chunk of sampling draws
   (100 iterations after warm-up), so warm-up and the first 100 draws are included: an upper bound
@@ -29,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 from hierax_run import priors  # noqa: E402
-from models import MODELS, load  # noqa: E402
+from models import MODELS, RESPONSE, load  # noqa: E402
 
 from hierax.engines import nuts  # noqa: E402
 
@@ -44,10 +45,14 @@ class Events:
         original = nuts._run_phase
 
         def run_phase(run, *args, **kwargs):
-            phase = args[5]
-            if phase == "sampling" and run.progress is None:
-                run = run._replace(progress=self._progress)
-            return original(run, *args, **kwargs)
+            inner = run.progress
+
+            def progress(phase, steps):
+                self._progress(phase, steps)
+                if inner is not None:
+                    inner(phase, steps)
+
+            return original(run._replace(progress=progress), *args, **kwargs)
 
         nuts._run_phase = run_phase
 
@@ -63,9 +68,11 @@ class Events:
         self.compiles, self.first_draws_at = 0, None
 
 
-def bootstrap(data: pd.DataFrame, seed: int) -> pd.DataFrame:
-    rows = np.random.default_rng(seed).integers(0, len(data), len(data))
-    return data.iloc[rows].reset_index(drop=True)
+def replicate(fit, data: pd.DataFrame, column: str, r: int) -> pd.DataFrame:
+    """``data`` with ``column`` replaced by replicated data set ``r`` of the fit."""
+    replicated = fit.posterior_predictive(seed=r).posterior_predictive
+    values = next(iter(replicated.data_vars.values())).values.reshape(-1, len(data))[r]
+    return data.assign(**{column: values})
 
 
 def main():
@@ -80,10 +87,10 @@ def main():
         model, data = MODELS[name], load(name)
         fit_args = dict(family=model["family"], priors=priors(model["priors"]))
         start = time.perf_counter()
-        hx.fit(model["formula"], data, seed=0, **fit_args)
+        first_fit = hx.fit(model["formula"], data, seed=0, **fit_args)
         first = time.perf_counter() - start
         for r in range(1, args.refits + 1):
-            resampled = bootstrap(data, r)
+            resampled = replicate(first_fit, data, RESPONSE[name], r)
             events.reset()
             start = time.perf_counter()
             fit = hx.fit(model["formula"], resampled, seed=r, **fit_args)
@@ -97,7 +104,7 @@ def main():
         {"first fit s": "first", "to first draws s": "median", "whole refit s": "median", "compiles": "max",
          "sampler": "first"})
     print(f"\nrefits in a warm process; {platform.machine()}, {jax.local_device_count()} JAX CPU devices, "
-          f"medians of {args.refits} bootstrap refits")
+          f"medians of {args.refits} refits")
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
 
 

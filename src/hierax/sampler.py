@@ -21,14 +21,14 @@ import jax
 import numpy as np
 
 from hierax.config import automatic_for_collapsed
-from hierax.density import initial_position
+from hierax.density.init import initial_positions
 from hierax.density.centering import describe_centering, make_retune
 from hierax.density.collapsed import (
-    collapsed_initial_positions, collapsed_structure, draw_effects, make_collapsed_logdensity, padded_levels,
+    collapsed_structure, draw_effects, make_collapsed_logdensity, padded_levels,
     runtime_data, why_not_collapsible,
 )
 from hierax.density.logdensity import (
-    _constrain, constrain_hyper, default_centering, full_logdensity, hyper_layout, hyper_priors, model_arrays,
+    constrain_params, constrain_hyper, default_centering, full_logdensity, hyper_layout, hyper_priors, model_arrays,
     structure_of,
 )
 from hierax.engines import sample_nuts
@@ -66,16 +66,15 @@ class SpecSampler:
         if self.collapsed:
             self.logdensity = make_collapsed_logdensity(collapsed_structure(spec))
             self.retune = None
-            self.initial = lambda key: collapsed_initial_positions(key, spec, config.chains)
+            self.initial = lambda key: initial_positions(key, spec, config.chains, effects=False)
             self._effects = _effect_sampler(hyper_layout(spec))
         else:
             structure = structure_of(spec)
             self.logdensity = full_logdensity(structure)
             retune = make_retune(spec)
             self.retune = None if retune is None else _retune_with_data(retune)
-            initial = jax.jit(jax.vmap(lambda k: initial_position(k, spec)))
-            self.initial = lambda key: initial(split_keys(key, config.chains))
-            self._constrain = _constrainer(structure)
+            self.initial = lambda key: initial_positions(key, spec, config.chains)
+            self.constrain_params = _constrainer(structure)
 
     def runtime(self, data: dict | None = None):
         """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
@@ -135,7 +134,7 @@ class SpecSampler:
                 block = self.spec.blocks[0]          # the padded levels' effects (module collapsed) are cut off
                 params["b"][block.name] = params["b"][block.name][:, :block.num_levels]
             else:
-                params = jax.device_get(self._constrain(part, output.aux["centring"], output.aux["data"]))
+                params = jax.device_get(self.constrain_params(part, output.aux["centring"], output.aux["data"]))
             if out is None:                          # filled in place: no second copy of every draw
                 out = jax.tree_util.tree_map(lambda x: np.empty((total,) + x.shape[1:], x.dtype), params)
             stop = min(start + batch, total)
@@ -205,7 +204,7 @@ def _effect_sampler(layout: tuple):
 @functools.lru_cache(maxsize=16)
 def _constrainer(structure):
     """Jitted (positions, centring, arrays) -> params, for the full sampler's draws."""
-    return jax.jit(jax.vmap(lambda p, c, arrays: _constrain(structure, p, c, arrays)[0], in_axes=(0, None, None)))
+    return jax.jit(jax.vmap(lambda p, c, arrays: constrain_params(structure, p, c, arrays)[0], in_axes=(0, None, None)))
 
 
 def _flatten_draws(positions):

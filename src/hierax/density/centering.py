@@ -29,11 +29,13 @@ see :func:`choose_weights`.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from hierax.density.logdensity import make_constrain, parent_mean
+from hierax.density.logdensity import constrain_params, level_means, model_arrays, structure_of
 from hierax.model.spec import ModelSpec
 
 CENTRED_FROM = 0.5  # a level whose weights average at least this is reported as centred
@@ -55,21 +57,12 @@ def make_retune(spec: ModelSpec):
     if not blocks:
         return None
 
-    constrain = make_constrain(spec)
-
-    @jax.jit
-    def chain_state(positions, inverse_mass_matrix, centring):
-        """Per chain: the effects b, their means m, the correlation factors and the variances of
-        the coordinates (one compiled call: op by op, these dozens of small ops cost seconds)."""
-        _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], positions))
-        params = jax.vmap(lambda p: constrain(p, centring)[0])(positions)
-        means = {b.name: jax.vmap(lambda p, b=b: parent_mean(b, p["beta"], p["b"]))(params) for b in blocks}
-        return params["b"], means, params["cor_chol"], jax.vmap(unravel)(inverse_mass_matrix)
-
-    ravel_all = jax.jit(jax.vmap(lambda tree: ravel_pytree(tree)[0]))
+    structure, arrays = structure_of(spec), model_arrays(spec)
+    names = tuple(b.name for b in blocks)
 
     def retune(positions, inverse_mass_matrix, centring):
-        effects, means, chols, variances = jax.device_get(chain_state(positions, inverse_mass_matrix, centring))
+        effects, means, chols, variances = jax.device_get(
+            _chain_state(structure, names, positions, inverse_mass_matrix, centring, arrays))
         positions = jax.tree_util.tree_map(np.array, positions)
         variances = jax.tree_util.tree_map(np.array, variances)
         centring = {name: np.array(weight, dtype=float) for name, weight in centring.items()}
@@ -80,9 +73,26 @@ def make_retune(spec: ModelSpec):
             _move_levels(block, positions, variances, old, new, effects[block.name], means[block.name],
                          chols[block.name])
             centring[block.name] = new
-        return positions, np.asarray(ravel_all(variances)), centring
+        return positions, np.asarray(_ravel_all(variances)), centring
 
     return retune
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _chain_state(structure, names, positions, inverse_mass_matrix, centring, arrays):
+    """Per chain: the effects b, their means m, the correlation factors and the variances of the
+    coordinates (one compiled call, shared by models of one structure: op by op, these dozens of
+    small ops cost seconds)."""
+    _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], positions))
+    params = jax.vmap(lambda p: constrain_params(structure, p, centring, arrays)[0])(positions)
+    by_name = {b.name: b for b in structure.blocks}
+    means = {name: jax.vmap(lambda p, block=by_name[name]: level_means(
+        arrays["mean_design"][name], block.parents, arrays["parent_index"][name], p["beta"], p["b"]))(params)
+        for name in names}
+    return params["b"], means, params["cor_chol"], jax.vmap(unravel)(inverse_mass_matrix)
+
+
+_ravel_all = jax.jit(jax.vmap(lambda tree: ravel_pytree(tree)[0]))
 
 
 def choose_weights(var_z: np.ndarray, var_log_sd: np.ndarray, old: np.ndarray) -> np.ndarray:

@@ -37,7 +37,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hierax.density.init import crude_fit
 from hierax.density.logdensity import constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper
 from hierax.model.spec import ModelSpec
 
@@ -204,23 +203,6 @@ def draw_effects(rng_key, params: dict, stats: GroupStats, name: str):
     noise = jax.random.normal(rng_key, (len(c),) + c[0].shape)
     u = backward_solve(R, [h[i] + jnp.sqrt(sigma2) * noise[i] for i in range(len(c))])  # mean M^-1 c, var sigma^2 M^-1
     return jnp.stack([sum(L[i, k] * u[k] for k in range(len(c))) for i in range(len(c))], axis=-1)
-
-
-def collapsed_initial_positions(rng_key, spec: ModelSpec, chains: int) -> dict:
-    """Dispersed starts for the hyperparameters, one per chain, as the full sampler's
-    (``hierax.density.init``) without the effects. In NumPy: nothing to compile, and nothing of
-    the data enters a compiled program."""
-    rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist())   # a raw uint32 key
-    beta, scale = crude_fit(spec)
-    x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
-    spread = 0.1 * scale / np.where(x_sd > 0, x_sd, 1.0)
-    position = {"beta": beta + rng.uniform(-1.0, 1.0, (chains, len(beta))) * spread,
-                "log_sigma": np.log(scale) + rng.uniform(-0.5, 0.5, chains)}
-    (name, q, has_cor), = hyper_layout(spec)
-    position["log_sd"] = {name: np.log(0.5 * scale) + rng.uniform(-0.5, 0.5, (chains, q))}
-    if has_cor:
-        position["cor_raw"] = {name: rng.uniform(-0.2, 0.2, (chains, q * (q - 1) // 2))}
-    return position
 
 
 def small_cholesky(M):

@@ -60,6 +60,31 @@ def initial_position(rng_key, spec: ModelSpec):
     return position
 
 
+def initial_positions(rng_key, spec: ModelSpec, chains: int, effects: bool = True) -> dict:
+    """Dispersed starts for ``chains`` chains (leading axis), as :func:`initial_position` makes
+    them, in NumPy from a raw uint32 key: nothing to compile and nothing of the data in a compiled
+    program. ``effects=False`` leaves out the group effects (a collapsed model has none)."""
+    rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist())
+    beta, scale = crude_fit(spec)
+    shapes = position_shapes(spec)
+
+    def jitter(shape, width):
+        return rng.uniform(-width, width, (chains,) + tuple(shape))
+
+    x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
+    position = {"beta": beta + jitter(beta.shape, 1.0) * (0.1 * scale / np.where(x_sd > 0, x_sd, 1.0))}
+    if spec.has_sigma:
+        position["log_sigma"] = np.log(scale) + jitter((), 0.5)
+    if spec.blocks:
+        sd_start = 0.5 * (scale if spec.family.name == "gaussian" else 1.0)
+        position["log_sd"] = {n: np.log(sd_start) + jitter(s, 0.5) for n, s in shapes["log_sd"].items()}
+        if "cor_raw" in shapes:
+            position["cor_raw"] = {n: jitter(s, 0.2) for n, s in shapes["cor_raw"].items()}
+        if effects:
+            position["z"] = {b.name: jitter(shapes["z"][b.name], 0.2) + _centred_start(b, beta) for b in spec.blocks}
+    return position
+
+
 def _centred_start(block, beta: np.ndarray) -> np.ndarray:
     """Coordinates of b = 0 for levels centred by the user's choice: the level's mean (its fixed
     part; nested parents' effects start near 0). Non-centred coordinates start at 0."""

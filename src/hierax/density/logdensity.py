@@ -140,7 +140,7 @@ def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
     return jax.tree_util.tree_map(jnp.asarray, arrays)
 
 
-def _constrain(structure: Structure, position, centring, arrays):
+def constrain_params(structure: Structure, position, centring, arrays):
     params, log_jac = constrain_hyper(position, structure.has_sigma,
                                       tuple((b.name, b.q, b.has_cor) for b in structure.blocks))
     bs = {}
@@ -152,7 +152,7 @@ def _constrain(structure: Structure, position, centring, arrays):
         else:
             weight = jnp.asarray(centring[block.name])
             rotated = (1.0 - weight) * (v @ L.T) + weight * v if block.has_cor else v
-            mean = _parent_mean(arrays["mean_design"][block.name], block.parents,
+            mean = level_means(arrays["mean_design"][block.name], block.parents,
                                 arrays["parent_index"][block.name], position["beta"], bs)
             b = (rotated - weight * mean) * jnp.exp((1.0 - weight) * position["log_sd"][block.name])
         bs[block.name] = b
@@ -161,7 +161,7 @@ def _constrain(structure: Structure, position, centring, arrays):
     return params, log_jac
 
 
-def _parent_mean(mean_design, parents, parent_index, beta, bs: dict):
+def level_means(mean_design, parents, parent_index, beta, bs: dict):
     """m_l (levels, q): the fixed part of each level's mean plus the nesting blocks' effects."""
     mean = mean_design @ beta
     for (parent, terms), index in zip(parents, parent_index):
@@ -171,21 +171,21 @@ def _parent_mean(mean_design, parents, parent_index, beta, bs: dict):
 
 
 def parent_mean(block, beta, bs: dict):
-    """m_l (levels, q) of a spec's block (see :func:`_parent_mean`)."""
-    return _parent_mean(jnp.asarray(block.mean_design), tuple((p.block, tuple(p.terms)) for p in block.parents),
+    """m_l (levels, q) of a spec's block (see :func:`level_means`)."""
+    return level_means(jnp.asarray(block.mean_design), tuple((p.block, tuple(p.terms)) for p in block.parents),
                         tuple(p.index for p in block.parents), beta, bs)
 
 
-def _linear_predictor(structure: Structure, params, arrays):
+def linear_predictor(structure: Structure, params, arrays):
     eta = arrays["X"] @ params["beta"] + arrays["offset"]
     for block in structure.blocks:
         eta = eta + jnp.sum(arrays["Z"][block.name] * params["b"][block.name][arrays["index"][block.name]], axis=1)
     return eta
 
 
-def _loglik(structure: Structure, params, arrays):
+def pointwise_loglik(structure: Structure, params, arrays):
     sigma = params["sigma"] if structure.has_sigma else arrays.get("se")
-    return structure.family.log_likelihood(arrays["y"], _linear_predictor(structure, params, arrays), sigma,
+    return structure.family.log_likelihood(arrays["y"], linear_predictor(structure, params, arrays), sigma,
                                            arrays.get("trials"), structure.link)
 
 
@@ -199,7 +199,7 @@ def make_constrain(spec: ModelSpec):
     default, structure, arrays = default_centering(spec), structure_of(spec), model_arrays(spec)
 
     def constrain(position, centring=None):
-        return _constrain(structure, position, default if centring is None else centring, arrays)
+        return constrain_params(structure, position, default if centring is None else centring, arrays)
 
     return constrain
 
@@ -207,7 +207,7 @@ def make_constrain(spec: ModelSpec):
 def make_linear_predictor(spec: ModelSpec):
     """Build ``eta(params) -> (n,)``: fixed part plus each block's gathered effects."""
     structure, arrays = structure_of(spec), model_arrays(spec)
-    return lambda params: _linear_predictor(structure, params, arrays)
+    return lambda params: linear_predictor(structure, params, arrays)
 
 
 def make_pointwise_loglik(spec: ModelSpec):
@@ -219,7 +219,7 @@ def make_pointwise_loglik(spec: ModelSpec):
     structure, arrays = structure_of(spec), model_arrays(spec)
 
     def loglik(params, y=None):
-        return _loglik(structure, params, arrays if y is None else {**arrays, "y": y})
+        return pointwise_loglik(structure, params, arrays if y is None else {**arrays, "y": y})
 
     return loglik
 
@@ -251,7 +251,7 @@ def log_prior_hyper(priors: dict, params: dict):
     return total
 
 
-def _log_prior(structure: Structure, params, position, centring, priors):
+def log_prior(structure: Structure, params, position, centring, priors):
     total = log_prior_hyper(priors, params)
     for block in structure.blocks:
         sd, L = params["sd"][block.name], params["cor_chol"][block.name]
@@ -267,7 +267,7 @@ def _log_prior(structure: Structure, params, position, centring, priors):
 def make_log_prior(spec: ModelSpec):
     """Build ``log_prior(params, position, centring) -> scalar`` (random-effect densities included)."""
     structure, priors = structure_of(spec), hyper_priors(spec)
-    return lambda params, position, centring: _log_prior(structure, params, position, centring, priors)
+    return lambda params, position, centring: log_prior(structure, params, position, centring, priors)
 
 
 def _random_effects_logpdf(b, log_sd, L, weight, has_cor):
@@ -298,11 +298,11 @@ def full_logdensity(structure: Structure):
 
     def logdensity(position, aux):
         data = aux["data"]
-        params, log_jac = _constrain(structure, position, aux["centring"], data)
-        pointwise = _loglik(structure, params, data)
+        params, log_jac = constrain_params(structure, position, aux["centring"], data)
+        pointwise = pointwise_loglik(structure, params, data)
         if "weight" in data:
             pointwise = data["weight"] * pointwise
-        return jnp.sum(pointwise) + _log_prior(structure, params, position, aux["centring"], aux["priors"]) + log_jac
+        return jnp.sum(pointwise) + log_prior(structure, params, position, aux["centring"], aux["priors"]) + log_jac
 
     return logdensity
 

@@ -8,12 +8,14 @@ group-level deviations from the fixed effects.
 
 from __future__ import annotations
 
+import functools
+
 import arviz as az
 import jax
 import numpy as np
 import xarray as xr
 
-from hierax.density import make_pointwise_loglik
+from hierax.density.logdensity import pointwise_loglik, model_arrays, structure_of
 from hierax.model.spec import ModelSpec
 
 
@@ -32,12 +34,22 @@ def pointwise_loglik_draws(spec: ModelSpec, params: dict, batch_values: int = 5_
     chains, draws = params["beta"].shape[:2]
     if chains * draws * spec.num_obs > LOGLIK_LIMIT:
         return None
-    loglik = jax.jit(jax.vmap(make_pointwise_loglik(spec)))
+    loglik, arrays = _batch_loglik(structure_of(spec)), model_arrays(spec)
     flat = jax.tree_util.tree_map(lambda x: x.reshape((chains * draws,) + x.shape[2:]), params)
-    batch = max(1, batch_values // max(spec.num_obs, 1))
-    parts = [np.asarray(loglik(jax.tree_util.tree_map(lambda x: x[i:i + batch], flat)))
-             for i in range(0, chains * draws, batch)]
-    return np.concatenate(parts, axis=0).reshape(chains, draws, spec.num_obs)
+    total = chains * draws
+    batch = min(total, max(1, batch_values // max(spec.num_obs, 1)))
+    out = np.empty((total, spec.num_obs))
+    for start in range(0, total, batch):      # the last batch padded, so one compiled function serves all
+        rows = np.arange(start, start + batch) % total
+        stop = min(start + batch, total)
+        out[start:stop] = np.asarray(loglik(jax.tree_util.tree_map(lambda x: x[rows], flat), arrays))[:stop - start]
+    return out.reshape(chains, draws, spec.num_obs)
+
+
+@functools.lru_cache(maxsize=16)
+def _batch_loglik(structure):
+    """Pointwise log-likelihood of a batch of draws, the data as an argument (shared by structure)."""
+    return jax.jit(jax.vmap(lambda params, arrays: pointwise_loglik(structure, params, arrays), in_axes=(0, None)))
 
 
 def posterior_dataset(spec: ModelSpec, params) -> dict:
