@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+PEERS  := .venv-peers
 .PHONY: demo test setup bench clean browser
 
 $(STAMP): pyproject.toml
@@ -30,11 +31,22 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+# The peers of the sampler benchmark live in their own environment: PyMC and bambi need
+# companions of ArviZ that do not work with the plotting stack of hierax's environment.
+$(PEERS)/.installed:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet "pymc==5.28.5" "bambi==0.17.2" "numpyro==0.22.0" \
+	  "jax>=0.10,<0.11" "matplotlib<3.11"
+	touch $@
+
+bench: $(STAMP) $(PEERS)/.installed
+	$(BIN)/python benchmarks/suite.py --timeout 900
+	$(BIN)/python benchmarks/refit.py --refits 3
 	$(BIN)/python benchmarks/radon_nuts.py --repeats 3
 	$(BIN)/python benchmarks/reml.py --repeats 5 --timeout 600
 	$(BIN)/python benchmarks/laplace.py --repeats 5
 	$(BIN)/python benchmarks/sbc_radon.py --simulations 100 --workers 2
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) $(PEERS) build dist src/*.egg-info

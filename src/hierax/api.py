@@ -99,7 +99,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     start = time.perf_counter()
     params = sampler.params(output, split_keys(seed_key(seed), 1, 1)[0])
     idata = build_inference_data(spec, output, design.response_name, params)
-    messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec))
+    messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec), sampler.describe(output))
     timing["results"] = time.perf_counter() - start
     return FitResult(formula, spec.family.name, spec.link.name, method, spec, design.info, idata, sampler.config,
                      seed, messages, timing, _versions(), sampler.describe(output),

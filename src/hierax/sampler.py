@@ -32,6 +32,7 @@ from hierax.density.logdensity import (
     structure_of,
 )
 from hierax.engines import sample_nuts
+from hierax.engines.nuts import prefetch
 from hierax.engines.keys import split_keys
 from hierax.engines.mode import Unravel, laplace_start
 from hierax.errors import HieraxError
@@ -93,9 +94,14 @@ class SpecSampler:
             return sample_nuts(run_key, self.logdensity, positions, self.config, progress, aux=aux, retune=self.retune)
         if self._compiled is None:                        # compiled on the other core while NUTS runs
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"])
-        whitened_aux, z, unravel = _whitened_start(self.logdensity, aux, positions, init_key)
-        output = sample_nuts(run_key, _whitened(self.logdensity, unravel), z, self.config, progress,
-                             aux=whitened_aux, dense_mass=True)
+        unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
+        density = _whitened(self.logdensity, unravel)
+        dim = sum(int(np.prod(s)) for s in unravel.shapes)
+        compiled = prefetch(density, np.zeros((self.config.chains, dim)), self.config,
+                            {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True)
+        whitened_aux, z, _ = _whitened_start(self.logdensity, aux, positions, init_key)   # meanwhile, here
+        compiled.result()
+        output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
 

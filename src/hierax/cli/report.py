@@ -46,6 +46,8 @@ def _print_diagnostics(warnings, all_clear: str | None = None) -> None:
 def _centering_text(choice: dict | None) -> str:
     if not choice:
         return "parameterisation unknown"
+    if choice["choice"] == "collapsed":
+        return "collapsed: effects integrated out exactly, then drawn from their conditional"
     counts = f"{choice['centered']} levels centred, {choice['noncentered']} non-centred"
     return f"{counts}, chosen during warmup" if choice["choice"] == "auto" else f"{choice['choice']}: {counts}"
 

@@ -55,13 +55,23 @@ class LaplaceStart(NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def _derivatives(logdensity_fn: Callable, unravel_key):
+def _value_and_grad(logdensity_fn: Callable, unravel_key):
     unravel = unravel_key.unravel
+    return jax.jit(jax.value_and_grad(lambda x, aux: logdensity_fn(unravel(x), aux)))
 
-    def value(x, aux):
-        return logdensity_fn(unravel(x), aux)
 
-    return jax.jit(value), jax.jit(jax.value_and_grad(value)), jax.jit(jax.hessian(value))
+def _hessian(value_and_grad, x: np.ndarray, aux) -> np.ndarray:
+    """The Hessian by central differences of the exact gradient (2 d gradients): for the few
+    dimensions this serves, cheaper than compiling a second-order program on a first fit."""
+    columns = []
+    for i in range(len(x)):
+        step = 1e-5 * max(1.0, abs(x[i]))
+        up, down = x.copy(), x.copy()
+        up[i] += step
+        down[i] -= step
+        columns.append((np.asarray(value_and_grad(up, aux)[1]) - np.asarray(value_and_grad(down, aux)[1])) / (2 * step))
+    hessian = np.stack(columns, axis=1)
+    return (hessian + hessian.T) / 2.0
 
 
 class Unravel(NamedTuple):
@@ -102,34 +112,34 @@ def laplace_start(logdensity_fn: Callable, aux, position, max_iterations: int = 
     Started at the mode with the Laplace covariance as its metric, warm-up only refines it.
     Returns None if no positive definite curvature is found (the caller then starts as usual).
     """
-    key = Unravel.of(position)
-    value, value_and_grad, hessian = _derivatives(logdensity_fn, key)
+    value_and_grad = _value_and_grad(logdensity_fn, Unravel.of(position))
+
+    def evaluate(x):
+        value, grad = value_and_grad(x, aux)
+        return float(value), np.asarray(grad, dtype=float)
+
     x = Unravel.ravel(position)
-    damping, dim = 1e-3, len(x)
-    current, grad = (np.asarray(a, dtype=float) for a in value_and_grad(x, aux))
+    damping = 1e-3
+    current, grad = evaluate(x)
+    if not len(x) or not np.isfinite(current):
+        return None
     for iteration in range(1, max_iterations + 1):
-        curvature = -np.asarray(hessian(x, aux), dtype=float)
-        step = _damped_step(curvature, grad, damping)
-        if step is None or not np.isfinite(current):
+        step = _damped_step(-_hessian(value_and_grad, x, aux), grad, damping)
+        if step is None:
             return None
-        proposal = x + step
-        new = float(value(proposal, aux))
+        new, new_grad = evaluate(x + step)
         if np.isfinite(new) and new >= current - 1e-10:
-            x, damping = proposal, max(damping / 10.0, 1e-12)
-            current, grad = (np.asarray(a, dtype=float) for a in value_and_grad(x, aux))
+            x, current, grad, damping = x + step, new, new_grad, max(damping / 10.0, 1e-12)
             if np.abs(step).max() < 1e-8 or np.abs(grad).max() < 1e-8:
                 break
         else:
             damping *= 10.0
             if damping > 1e8:
                 return None
-    curvature = -np.asarray(hessian(x, aux), dtype=float)
-    curvature = (curvature + curvature.T) / 2.0
-    eigen, vectors = np.linalg.eigh(curvature)
+    eigen, vectors = np.linalg.eigh(-_hessian(value_and_grad, x, aux))
     if not np.all(eigen > 0) or not np.all(np.isfinite(eigen)):
         return None
-    covariance = (vectors / eigen) @ vectors.T
-    return LaplaceStart(x, covariance, iteration) if dim else None
+    return LaplaceStart(x, (vectors / eigen) @ vectors.T, iteration)
 
 
 def _damped_step(curvature: np.ndarray, grad: np.ndarray, damping: float) -> np.ndarray | None:

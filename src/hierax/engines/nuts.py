@@ -12,7 +12,7 @@ The engine sees only a log density over a pytree and arrays of initial positions
 from __future__ import annotations
 
 import functools
-
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -122,7 +122,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
                _device_layout(config.chains), progress)
     warm_key, sample_key = split_keys(rng_key, 2)
     dim = jax.flatten_util.ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], initial_positions))[0].shape[0]
-    unit = np.tile(np.eye(dim), (config.chains, 1, 1)) if dense_mass else np.ones((config.chains, dim))
+    unit = _unit_metric(config, dim, dense_mass)
     adapt = run.steps.init(_split_chains(initial_positions, run.layout), _split_chains(unit, run.layout), aux)
     schedule = np.asarray(build_schedule(config.warmup), dtype=np.int32).reshape(-1, 2)
     cut = _retune_index(schedule) if retune is not None else None
@@ -157,6 +157,36 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         for part, (lo, hi) in enumerate(pieces):
             if lo >= last[0]:
                 adapt, _ = warm(adapt, part, lo, hi)
+
+
+_PREFETCH = ThreadPoolExecutor(1, thread_name_prefix="hierax-prefetch")
+
+
+def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux=None, dense_mass: bool = False):
+    """Compile the sampler's steps for positions and ``aux`` of these shapes in a background thread,
+    returning a Future; :func:`sample_nuts` with the same shapes then finds them compiled.
+
+    Why: compiling the NUTS chunk takes seconds on a first fit, during which the caller may have
+    other work for the main thread (finding a starting point). The steps are run once each, on a
+    chunk of padding steps that move nothing, so that JAX's own caches hold them, exactly as the
+    later call will look them up (same argument types and placement).
+    """
+    def work():
+        steps = _build_steps(logdensity_fn, config.max_tree_depth, dense_mass)
+        layout = _device_layout(config.chains)
+        dim = jax.flatten_util.ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], initial_positions))[0].shape[0]
+        adapt = steps.init(_split_chains(initial_positions, layout), _split_chains(_unit_metric(config, dim, dense_mass),
+                                                                                   layout), aux)
+        keys = np.zeros((config.chains, config.chunk, 2), dtype=np.uint32)
+        padding = np.tile(np.asarray([[SKIP, 0]], dtype=np.int32), (config.chunk, 1))
+        jax.block_until_ready(steps.chunk(adapt, _split_chains(keys, layout), jnp.asarray(padding), aux,
+                                          jnp.asarray(config.target_accept), jnp.asarray(False)))
+
+    return _PREFETCH.submit(work)
+
+
+def _unit_metric(config: NUTSConfig, dim: int, dense_mass: bool) -> np.ndarray:
+    return np.tile(np.eye(dim), (config.chains, 1, 1)) if dense_mass else np.ones((config.chains, dim))
 
 
 class _Run(NamedTuple):

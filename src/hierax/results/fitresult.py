@@ -68,10 +68,13 @@ class FitResult(FittedModel):
     def summary(self) -> pd.DataFrame:
         """Fixed effects, sds, correlations and sigma with mean, sd, 5%/95%, R-hat and ESS.
 
-        ``attrs["warnings"]`` holds the fit's diagnostics in words (empty when all is well).
+        ``attrs["warnings"]`` holds the fit's diagnostics in words (empty when all is well), and
+        ``attrs["parameterisation"]`` how each group's effects were sampled (collapsed, or how
+        many levels centred and non-centred).
         """
         table = tables.summary(self.idata, self.spec)
         table.attrs["warnings"] = tuple(self.warnings)
+        table.attrs["parameterisation"] = dict(self.parameterisation)
         return table
 
     def predict(self, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,

@@ -103,10 +103,11 @@ def restore(path, data=None):
     config = json.loads(attrs["hierax_config"])
     config["escalate"] = tuple(config.get("escalate", ()))
     config = NUTSConfig(**config)
-    messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec))
+    parameterisation = json.loads(attrs["hierax_parameterisation"])
+    messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec), parameterisation)
     return FitResult(attrs["hierax_formula"], attrs["hierax_family"], attrs["hierax_link"], attrs["hierax_method"],
                      spec, design.info, idata, config, int(attrs["hierax_seed"]), messages, {},
-                     json.loads(attrs["hierax_versions"]), json.loads(attrs["hierax_parameterisation"]),
+                     json.loads(attrs["hierax_versions"]), parameterisation,
                      json.loads(attrs["hierax_adaptation"]), data)
 
 
