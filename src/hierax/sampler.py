@@ -75,7 +75,7 @@ class SpecSampler:
             retune = make_retune(spec)
             self.retune = None if retune is None else _retune_with_data(retune)
             self.initial = lambda key: initial_positions(key, spec, config.chains)
-            self.constrain_params = _constrainer(structure)
+            self._constrain = _constrainer(structure)
 
     def runtime(self, data: dict | None = None):
         """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
@@ -140,7 +140,7 @@ class SpecSampler:
                 block = self.spec.blocks[0]          # the padded levels' effects (module collapsed) are cut off
                 params["b"][block.name] = params["b"][block.name][:, :block.num_levels]
             else:
-                params = jax.device_get(self.constrain_params(part, output.aux["centring"], output.aux["data"]))
+                params = jax.device_get(self._constrain(part, output.aux["centring"], output.aux["data"]))
             if out is None:                          # filled in place: no second copy of every draw
                 out = jax.tree_util.tree_map(lambda x: np.empty((total,) + x.shape[1:], x.dtype), params)
             stop = min(start + batch, total)
