@@ -25,7 +25,6 @@ from pathlib import Path
 
 import hierax as hx  # configures JAX first
 import jax
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))

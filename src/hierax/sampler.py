@@ -92,15 +92,17 @@ class SpecSampler:
         aux = self.runtime(data)
         if not self.collapsed:
             return sample_nuts(run_key, self.logdensity, positions, self.config, progress, aux=aux, retune=self.retune)
-        if self._compiled is None:                        # compiled on the other core while NUTS runs
-            self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"])
         unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
         density = _whitened(self.logdensity, unravel)
-        dim = sum(int(np.prod(s)) for s in unravel.shapes)
-        compiled = prefetch(density, np.zeros((self.config.chains, dim)), self.config,
-                            {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True)
-        whitened_aux, z, _ = _whitened_start(self.logdensity, aux, positions, init_key)   # meanwhile, here
-        compiled.result()
+        steps = None
+        if self._compiled is None:     # the first sample: compile on the other core while the start is found
+            self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"])
+            dim = sum(int(np.prod(s)) for s in unravel.shapes)
+            steps = prefetch(density, np.zeros((self.config.chains, dim)), self.config,
+                             {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True)
+        whitened_aux, z = _whitened_start(self.logdensity, aux, positions, unravel, init_key)
+        if steps is not None:
+            steps.result()
         output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
@@ -155,7 +157,7 @@ class SpecSampler:
         return describe_centering(self.spec, output.aux["centring"])
 
 
-def _whitened_start(logdensity, aux, positions, rng_key):
+def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):
     """The affine map x = shift + scale z that makes the collapsed posterior roughly N(0, I) in z,
     and the chains' starts in z.
 
@@ -169,17 +171,16 @@ def _whitened_start(logdensity, aux, positions, rng_key):
     crude starts' first chain.
     """
     first = jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions)
-    unravel = Unravel.of(first)
     start = laplace_start(logdensity, aux, first)
     chains = jax.tree_util.tree_leaves(positions)[0].shape[0]
     if start is None:
         shift = Unravel.ravel(first)
         flat = np.stack([Unravel.ravel(jax.tree_util.tree_map(lambda x: np.asarray(x[c]), positions))
                          for c in range(chains)])
-        return {"shift": shift, "scale": np.eye(len(shift)), "inner": aux}, flat - shift, unravel
+        return {"shift": shift, "scale": np.eye(len(shift)), "inner": aux}, flat - shift
     rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist() + [7])
     z = 2.0 * rng.standard_normal((chains, len(start.mode)))
-    return {"shift": start.mode, "scale": np.linalg.cholesky(start.covariance), "inner": aux}, z, unravel
+    return {"shift": start.mode, "scale": np.linalg.cholesky(start.covariance), "inner": aux}, z
 
 
 @functools.lru_cache(maxsize=16)

@@ -10,7 +10,6 @@ disperse chains around that point so that R-hat can still detect chains that dis
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from hierax.density.logdensity import position_shapes
@@ -38,26 +37,10 @@ def crude_fit(spec: ModelSpec) -> tuple[np.ndarray, float]:
 
 
 def initial_position(rng_key, spec: ModelSpec):
-    """One dispersed starting position (a dict pytree matching ``position_shapes``)."""
-    beta, scale = crude_fit(spec)
-    shapes = position_shapes(spec)
+    """One dispersed starting position (a dict pytree matching ``position_shapes``), from a JAX
+    key (traceable: it may be vmapped over keys)."""
     keys = iter(jax.random.split(rng_key, 8))
-
-    def jitter(shape, width):
-        return jax.random.uniform(next(keys), shape, minval=-width, maxval=width)
-
-    x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
-    beta_spread = 0.1 * scale / np.where(x_sd > 0, x_sd, 1.0)
-    position = {"beta": jnp.asarray(beta) + jitter(beta.shape, 1.0) * beta_spread}
-    if spec.has_sigma:
-        position["log_sigma"] = jnp.log(scale) + jitter((), 0.5)
-    if spec.blocks:
-        sd_start = 0.5 * (scale if spec.family.name == "gaussian" else 1.0)
-        position["log_sd"] = {n: jnp.log(sd_start) + jitter(s, 0.5) for n, s in shapes["log_sd"].items()}
-        if "cor_raw" in shapes:
-            position["cor_raw"] = {n: jitter(s, 0.2) for n, s in shapes["cor_raw"].items()}
-        position["z"] = {b.name: jitter(shapes["z"][b.name], 0.2) + _centred_start(b, beta) for b in spec.blocks}
-    return position
+    return _dispersed(spec, lambda shape, width: jax.random.uniform(next(keys), shape, minval=-width, maxval=width))
 
 
 def initial_positions(rng_key, spec: ModelSpec, chains: int, effects: bool = True) -> dict:
@@ -65,12 +48,13 @@ def initial_positions(rng_key, spec: ModelSpec, chains: int, effects: bool = Tru
     them, in NumPy from a raw uint32 key: nothing to compile and nothing of the data in a compiled
     program. ``effects=False`` leaves out the group effects (a collapsed model has none)."""
     rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist())
+    return _dispersed(spec, lambda shape, width: rng.uniform(-width, width, (chains,) + tuple(shape)), effects)
+
+
+def _dispersed(spec: ModelSpec, jitter, effects: bool = True) -> dict:
+    """The crude fit's point, each coordinate moved by ``jitter(shape, half_width)`` (uniform)."""
     beta, scale = crude_fit(spec)
     shapes = position_shapes(spec)
-
-    def jitter(shape, width):
-        return rng.uniform(-width, width, (chains,) + tuple(shape))
-
     x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
     position = {"beta": beta + jitter(beta.shape, 1.0) * (0.1 * scale / np.where(x_sd > 0, x_sd, 1.0))}
     if spec.has_sigma:
