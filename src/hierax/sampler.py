@@ -34,7 +34,7 @@ from hierax.density.logdensity import (
 from hierax.engines import sample_nuts
 from hierax.engines.nuts import prefetch
 from hierax.engines.keys import split_keys
-from hierax.engines.mode import Unravel, laplace_start
+from hierax.engines.mode import Unravel, flat_value_and_grad, laplace_start
 from hierax.errors import HieraxError
 from hierax.model.spec import ModelSpec
 
@@ -95,15 +95,20 @@ class SpecSampler:
         unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
         density = _whitened(self.logdensity, unravel)
         steps = None
-        if self._compiled is None:     # the first sample: compile on the other core while the start is found
-            self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"])
+        if self._compiled is None:
+            # the first sample: compile the NUTS steps on the other core while the start is found,
+            # then the effect sampler (needed only after sampling, so it waits: two cores, and the
+            # steps are the critical path)
             dim = sum(int(np.prod(s)) for s in unravel.shapes)
             steps = prefetch(density, np.zeros((self.config.chains, dim)), self.config,
                              {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True)
+            self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"], steps)
         whitened_aux, z = _whitened_start(self.logdensity, aux, positions, unravel, init_key)
+        state = _whitened_state(self.logdensity, unravel, whitened_aux, z)
         if steps is not None:
             steps.result()
-        output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True)
+        output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True,
+                             initial_state=state)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
 
@@ -113,8 +118,11 @@ class SpecSampler:
         effects = padded_levels(self.spec.blocks[0].num_levels) * self.spec.blocks[0].num_terms if self.collapsed else 1
         return max(1, min(_BATCH, _EFFECTS_PER_CALL // effects, self.config.chains * self.config.draws))
 
-    def _compile_effects(self, positions, stats):
-        """The effect sampler compiled for one batch of draws, from shapes alone."""
+    def _compile_effects(self, positions, stats, after=None):
+        """The effect sampler compiled for one batch of draws, from shapes alone (once the
+        future ``after`` is done)."""
+        if after is not None:
+            after.result()
         def shaped(x, lead):
             return jax.ShapeDtypeStruct((lead,) + x.shape[1:], x.dtype)
 
@@ -181,6 +189,18 @@ def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):
     rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist() + [7])
     z = 2.0 * rng.standard_normal((chains, len(start.mode)))
     return {"shift": start.mode, "scale": np.linalg.cholesky(start.covariance), "inner": aux}, z
+
+
+def _whitened_state(logdensity, unravel: Unravel, whitened_aux, z):
+    """The whitened density's value and gradient at the starts ``z`` (chains, d), by the gradient
+    program the mode search compiled: dz = scale' dx. Why: NUTS then compiles no start program,
+    and its steps hold the only other copy of the gradient."""
+    value_and_grad = flat_value_and_grad(logdensity, unravel)
+    shift, scale = whitened_aux["shift"], whitened_aux["scale"]
+    pairs = [value_and_grad(shift + scale @ zc, whitened_aux["inner"]) for zc in z]
+    values = np.asarray([float(v) for v, _ in pairs])
+    grads = np.stack([np.asarray(g, dtype=float) for _, g in pairs]) @ scale
+    return values, grads
 
 
 @functools.lru_cache(maxsize=16)

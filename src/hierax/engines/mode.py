@@ -55,7 +55,9 @@ class LaplaceStart(NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def _value_and_grad(logdensity_fn: Callable, unravel_key):
+def flat_value_and_grad(logdensity_fn: Callable, unravel_key):
+    """Jitted ``(x, aux) -> (value, gradient)`` of ``logdensity_fn`` at the flat vector ``x``
+    (``unravel_key`` an :class:`Unravel`), shared by every caller with the same density."""
     unravel = unravel_key.unravel
     return jax.jit(jax.value_and_grad(lambda x, aux: logdensity_fn(unravel(x), aux)))
 
@@ -112,7 +114,7 @@ def laplace_start(logdensity_fn: Callable, aux, position, max_iterations: int = 
     Started at the mode with the Laplace covariance as its metric, warm-up only refines it.
     Returns None if no positive definite curvature is found (the caller then starts as usual).
     """
-    value_and_grad = _value_and_grad(logdensity_fn, Unravel.of(position))
+    value_and_grad = flat_value_and_grad(logdensity_fn, Unravel.of(position))
 
     def evaluate(x):
         value, grad = value_and_grad(x, aux)

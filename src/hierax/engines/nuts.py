@@ -3,8 +3,9 @@
 BlackJAX provides the NUTS transition (``blackjax.nuts.build_kernel``), the step-size dual
 averaging and the Welford mass-matrix estimator; this module only drives them: Stan's warmup
 schedule (a fast window, doubling slow windows, a final fast window), chains spread over the
-CPU devices with ``pmap`` (and ``vmap`` within a device when chains outnumber devices), and the
-work cut into chunks so a progress bar can move between them. Each chunk is one compiled call.
+CPU devices with ``pmap`` (and ``vmap`` within a device only when chains outnumber devices), and
+the work cut into chunks so a progress bar can move between them. Each chunk is one compiled call,
+and the only program the engine compiles: it also starts the chains (see :func:`_build_steps`).
 
 The engine sees only a log density over a pytree and arrays of initial positions.
 """
@@ -81,7 +82,7 @@ _STAT_TYPES = (jnp.bool_, jnp.int32, jnp.int32, jnp.float64, jnp.float64, jnp.fl
 
 def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUTSConfig,
                 progress: Callable | None = None, aux=None, retune: Callable | None = None,
-                dense_mass: bool = False) -> NUTSOutput:
+                dense_mass: bool = False, initial_state=None) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
@@ -101,6 +102,10 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     dense_mass : adapt a dense mass matrix (Stan's ``metric = dense_e``) rather than a diagonal
         one: worth it when the posterior has few dimensions that are correlated (a collapsed
         model's fixed effects and variance parameters), where it costs little.
+    initial_state : optional ``(logdensity, gradient)`` at the initial positions (leading chain
+        axis; the gradient a pytree like the positions), from a caller that has a compiled
+        gradient already. Without it the engine computes them with a program of its own,
+        compiled on this thread while the steps compile on another.
 
     Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
     acceptance rate to the next one: if they appear in the second half of warmup's last slow
@@ -118,21 +123,31 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     """
     if dense_mass and retune is not None:
         raise ValueError("retune maps a diagonal mass matrix; use dense_mass=False with it")
-    run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass), config,
-               _device_layout(config.chains), progress)
+    layout = _device_layout(config.chains)
+    run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout[1] > 1), config, layout,
+               progress)
     warm_key, sample_key = split_keys(rng_key, 2)
-    dim = jax.flatten_util.ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], initial_positions))[0].shape[0]
-    unit = _unit_metric(config, dim, dense_mass)
-    adapt = run.steps.init(_split_chains(initial_positions, run.layout), _split_chains(unit, run.layout), aux)
+    adapt = _template_state(run.steps, initial_positions, config, aux, dense_mass, layout)
+    if initial_state is None:
+        pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass)
+        chain = run.steps.start(adapt.chain.position, aux)
+        pending.result()
+    else:
+        chain = _on_devices(_split_chains(hmc.HMCState(initial_positions, *initial_state), layout), layout)
+    adapt = adapt._replace(chain=chain)
     schedule = np.asarray(build_schedule(config.warmup), dtype=np.int32).reshape(-1, 2)
     cut = _retune_index(schedule) if retune is not None else None
     last = _last_slow_window(schedule)
     pieces = _pieces(len(schedule), cut, last)
     target, rates, history = config.target_accept, list(config.escalate), []
+    fresh = True                       # the first chunk run starts the chains and the adaptation
 
     def warm(adapt, part, lo, hi):
+        nonlocal fresh
         key = split_keys(warm_key, 1, len(history), part)[0]
-        return _run_phase(run, adapt, key, schedule[lo:hi], aux, target, "warmup", False, (hi - lo) // 2)
+        out = _run_phase(run, adapt, key, schedule[lo:hi], aux, target, "warmup", False, (hi - lo) // 2, fresh=fresh)
+        fresh = False
+        return out
 
     for part, (lo, hi) in enumerate(pieces):
         adapt, found = warm(adapt, part, lo, hi)
@@ -146,7 +161,8 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         frozen = np.tile(np.asarray([[2, 0]], dtype=np.int32), (config.draws, 1))
         key = split_keys(sample_key, 1, len(history))[0]
         adapt, chunks = _run_phase(run, adapt, key, frozen, aux, target, "sampling", keep=True,
-                                   freeze=config.warmup > 0)
+                                   freeze=config.warmup > 0, fresh=fresh)
+        fresh = False
         output = _collect(chunks, config.draws, jax.device_get(adapt.step_size),
                           jax.device_get(adapt.inverse_mass_matrix), aux)
         found = int(output.diverging.sum())
@@ -172,21 +188,49 @@ def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux
     later call will look them up (same argument types and placement).
     """
     def work():
-        steps = _build_steps(logdensity_fn, config.max_tree_depth, dense_mass)
         layout = _device_layout(config.chains)
-        dim = jax.flatten_util.ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], initial_positions))[0].shape[0]
-        adapt = steps.init(_split_chains(initial_positions, layout), _split_chains(_unit_metric(config, dim, dense_mass),
-                                                                                   layout), aux)
+        steps = _build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout[1] > 1)
+        adapt = _template_state(steps, initial_positions, config, aux, dense_mass, layout)
         keys = np.zeros((config.chains, config.chunk, 2), dtype=np.uint32)
         padding = np.tile(np.asarray([[SKIP, 0]], dtype=np.int32), (config.chunk, 1))
         jax.block_until_ready(steps.chunk(adapt, _split_chains(keys, layout), jnp.asarray(padding), aux,
-                                          jnp.asarray(config.target_accept), jnp.asarray(False)))
+                                          jnp.asarray(config.target_accept), jnp.asarray(False), jnp.asarray(True)))
 
     return _PREFETCH.submit(work)
 
 
-def _unit_metric(config: NUTSConfig, dim: int, dense_mass: bool) -> np.ndarray:
-    return np.tile(np.eye(dim), (config.chains, 1, 1)) if dense_mass else np.ones((config.chains, dim))
+def _template_state(steps, initial_positions, config: NUTSConfig, aux, dense_mass: bool, layout):
+    """The chains' first state, built on the host: the positions, a unit metric, and zeros in
+    every other field. The chain's log density and gradient are then filled in by the caller;
+    the adaptation's state by the first chunk (called with ``fresh``).
+
+    Why not a compiled ``init`` of the whole state: it was a program of its own to trace and
+    compile on a first fit, on the critical path; the adaptation's part needs no density.
+    """
+    first = jax.tree_util.tree_map(lambda x: np.asarray(x[0]), initial_positions)
+    dim = jax.flatten_util.ravel_pytree(first)[0].shape[0]
+    unit = np.eye(dim) if dense_mass else np.ones(dim)
+    template = jax.eval_shape(steps.reset, hmc.HMCState(first, np.zeros(()), first), unit)
+    chains = config.chains
+    state = jax.tree_util.tree_map(lambda t: np.zeros((chains,) + t.shape, t.dtype), template)
+    state = state._replace(chain=state.chain._replace(position=jax.tree_util.tree_map(np.asarray, initial_positions)),
+                           inverse_mass_matrix=np.tile(unit, (chains,) + (1,) * unit.ndim))
+    return _on_devices(_split_chains(state, layout), layout)
+
+
+def _on_devices(tree, layout):
+    """Host arrays with a leading device axis, placed on the devices as the chunk's own outputs
+    are. Why: a pmapped function is compiled anew for arguments placed differently, so a chunk
+    first called with host arrays and then with its outputs would be compiled twice."""
+    sharding = _pmap_sharding(layout[0])
+    return jax.tree_util.tree_map(lambda x: jax.device_put(x, sharding), tree)
+
+
+@functools.lru_cache(maxsize=None)
+def _pmap_sharding(devices: int):
+    """The placement of a pmapped function's outputs over ``devices`` devices (taken from one,
+    since its form is JAX's own)."""
+    return jax.pmap(lambda x: x)(np.zeros(devices)).sharding
 
 
 class _Run(NamedTuple):
@@ -197,27 +241,39 @@ class _Run(NamedTuple):
 
 
 class _Steps(NamedTuple):
-    init: Callable
+    reset: Callable         # per chain, not compiled: (chain, imm) -> fresh AdaptState (its shapes are read)
+    start: Callable         # compiled: (positions, aux) -> the chains' HMCState
     chunk: Callable
 
 
 @functools.lru_cache(maxsize=8)
-def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool = False) -> _Steps:
-    """The compiled per-chain functions (each pmap over devices of vmap over chains).
+def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool = False,
+                 vectorise: bool = False) -> _Steps:
+    """The compiled steps (pmap over devices, of vmap over chains if ``vectorise``).
 
-    ``chunk(adapt, keys, schedule, aux, target)`` runs one scan over a schedule of (stage,
-    window_end) rows: stage 0/1 adapt (fast/slow window) towards acceptance rate ``target``, 2
-    samples with frozen settings, 3 skips. ``target`` is an argument, so raising it costs no
-    recompilation; only the dual averaging's gradient (target - acceptance rate) reads it.
+    ``chunk(adapt, keys, schedule, aux, target, freeze, fresh)`` runs one scan over a schedule
+    of (stage, window_end) rows: stage 0/1 adapt (fast/slow window) towards acceptance rate
+    ``target``, 2 samples with frozen settings, 3 skips. ``target`` is an argument, so raising it
+    costs no recompilation; only the dual averaging's gradient (target - acceptance rate) reads
+    it. ``fresh`` starts the adaptation anew (step size 1, empty windows) before the first step.
+    ``start(positions, aux)`` computes the chains' log density and gradient: a program apart, so
+    that the chunk holds one copy of the density's gradient, not two (a q = 2 collapsed
+    gradient alone takes 0.7 s to compile).
+
+    Why no vmap over a single chain per device (the usual case: one device per chain): vmap
+    turns the tree-building while loops into batched ones, which doubled the trace and added
+    half again to XLA's compile time of the chunk, the cost of a first fit.
     """
     kernel = nuts.build_kernel()
     mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass)
     da_init, _, _ = dual_averaging_adaptation(0.8)
 
-    def init(position, inverse_mass_matrix, aux):
-        state = hmc.init(position, lambda p: logdensity_fn(p, aux))
+    def start(position, aux):
+        return _strong(hmc.init(position, lambda p: logdensity_fn(p, aux)))
+
+    def reset(chain, inverse_mass_matrix):
         mm_state = mm_init(inverse_mass_matrix.shape[-1])
-        return _strong(AdaptState(state, da_init(1.0), mm_state, jnp.asarray(1.0), inverse_mass_matrix))
+        return _strong(AdaptState(chain, da_init(1.0), mm_state, jnp.asarray(1.0), inverse_mass_matrix))
 
     def end_window(da_state, mm_state):
         mm_state = mm_final(mm_state)
@@ -233,14 +289,16 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool 
             lambda d, m: (d, m, jnp.exp(d.log_step_size), adapt.inverse_mass_matrix), da_state, mm_state)
         return AdaptState(state, da_state, mm_state, step_size, imm)
 
-    def chunk(adapt, keys, schedule, aux, target, freeze):
+    def chunk(adapt, keys, schedule, aux, target, freeze, fresh):
         """``freeze`` (at the end of warmup): take the averaged step size of the last window, as
         Stan does, before the first step."""
-        averaged = jnp.exp(adapt.step_size_state.log_step_size_avg)
-        adapt = adapt._replace(step_size=jnp.where(freeze, averaged, adapt.step_size))
-
         def logdensity(position):
             return logdensity_fn(position, aux)
+
+        adapt = jax.tree_util.tree_map(lambda a, b: jnp.where(fresh, a, b),
+                                       reset(adapt.chain, adapt.inverse_mass_matrix), adapt)
+        averaged = jnp.exp(adapt.step_size_state.log_step_size_avg)
+        adapt = adapt._replace(step_size=jnp.where(freeze, averaged, adapt.step_size))
 
         def move(adapt: AdaptState, key, stage, window_end):
             state, info = kernel(key, adapt.chain, logdensity, adapt.step_size, adapt.inverse_mass_matrix,
@@ -262,8 +320,8 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool 
 
         return jax.lax.scan(one_step, adapt, (keys, schedule))
 
-    return _Steps(_parallel(init, broadcast=(False, False, True)),
-                  _parallel(chunk, broadcast=(False, False, True, True, True, True)))
+    return _Steps(reset, _parallel(start, broadcast=(False, True), vectorise=vectorise),
+                  _parallel(chunk, broadcast=(False, False, True, True, True, True, True), vectorise=vectorise))
 
 
 def _retune_index(schedule: np.ndarray) -> int | None:
@@ -296,16 +354,15 @@ def _apply_retune(run: _Run, retune, adapt, aux):
     positions = jax.tree_util.tree_map(_merge, jax.device_get(adapt.chain.position))
     imm = _merge(jax.device_get(adapt.inverse_mass_matrix))
     positions, imm, aux = retune(positions, imm, aux)
-    positions = jax.tree_util.tree_map(jnp.asarray, positions)
-    # the chain state is recomputed in the new coordinates by init (compiled already, and its
-    # outputs are laid out over the devices as the chunks expect); the step size's adaptation is
-    # kept, and the mass matrix is the one retune mapped
-    fresh = run.steps.init(_split_chains(positions, run.layout), _split_chains(jnp.asarray(imm), run.layout), aux)
-    adapt = adapt._replace(chain=fresh.chain, inverse_mass_matrix=fresh.inverse_mass_matrix)
-    return adapt, aux
+    # the chain state is recomputed in the new coordinates (its outputs are laid out over the
+    # devices as the chunks expect); the step size's adaptation is kept, and the mass matrix is
+    # the one retune mapped
+    chain = run.steps.start(_on_devices(_split_chains(positions, run.layout), run.layout), aux)
+    return adapt._replace(chain=chain, inverse_mass_matrix=_on_devices(_split_chains(imm, run.layout), run.layout)), aux
 
 
-def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, count_from=0, freeze=False):
+def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, count_from=0, freeze=False,
+               fresh=False):
     """Run ``schedule`` in chunks of ``config.chunk`` steps (the last padded with SKIP steps).
 
     Returns the final state and, if ``keep``, the chunks' draws, else the number of divergent
@@ -322,7 +379,8 @@ def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, co
         stop = start + config.chunk
         keys = np.stack([split_keys(k, config.chunk, start) for k in chain_keys])
         adapt, out = run.steps.chunk(adapt, _split_chains(keys, run.layout), jnp.asarray(schedule[start:stop]), aux,
-                                     jnp.asarray(target), jnp.asarray(freeze and start == 0))
+                                     jnp.asarray(target), jnp.asarray(freeze and start == 0), jnp.asarray(fresh))
+        fresh = False
         if keep:
             chunks.append(jax.device_get(out))
         else:
@@ -346,22 +404,27 @@ def _device_layout(chains: int) -> tuple[int, int]:
     return devices, chains // devices
 
 
-def _parallel(fn, broadcast=None):
+def _parallel(fn, broadcast=None, vectorise=True):
     """pmap over devices of vmap over chains; arguments marked in ``broadcast`` are shared.
+
+    Without ``vectorise`` each device holds one chain: the arrays keep their (device, chain)
+    axes, and the chain axis of length one is dropped and restored inside the mapped function.
 
     Each shared argument travels with a scalar beside it: jax 0.10's pmap mis-assigns the axes of
     the other arguments when a shared one is an empty pytree (a model without group terms has no
     centring weights: ``{}``).
     """
     broadcast = broadcast or ()
+    if not vectorise:
+        fn = _single_chain(fn, broadcast)
     if not broadcast:
-        return jax.pmap(jax.vmap(fn))
+        return jax.pmap(jax.vmap(fn) if vectorise else fn)
     in_axes = tuple(None if b else 0 for b in broadcast)
 
     def unpacked(*args):
         return fn(*[a[0] if b else a for a, b in zip(args, broadcast)])
 
-    mapped = jax.pmap(jax.vmap(unpacked, in_axes=in_axes), in_axes=in_axes)
+    mapped = jax.pmap(jax.vmap(unpacked, in_axes=in_axes) if vectorise else unpacked, in_axes=in_axes)
 
     def call(*args):
         return mapped(*[(a, _NOT_EMPTY) if b else a for a, b in zip(args, broadcast)])
@@ -370,6 +433,17 @@ def _parallel(fn, broadcast=None):
 
 
 _NOT_EMPTY = np.zeros(())
+
+
+def _single_chain(fn, broadcast):
+    """``fn`` on arguments with a leading chain axis of length one (those not in ``broadcast``),
+    its outputs given that axis back."""
+    def wrapped(*args):
+        args = [a if b else jax.tree_util.tree_map(lambda x: x[0], a)
+                for a, b in zip(args, tuple(broadcast) + (False,) * (len(args) - len(broadcast)))]
+        return jax.tree_util.tree_map(lambda x: x[None], fn(*args))
+
+    return wrapped
 
 
 def _split_chains(tree, layout):
