@@ -35,6 +35,7 @@ from hierax.engines import sample_nuts
 from hierax.engines.nuts import prefetch
 from hierax.engines.keys import split_keys
 from hierax.engines.mode import Unravel, flat_value_and_grad, laplace_start
+from hierax.engines.quick import quick_jit
 from hierax.errors import HieraxError
 from hierax.model.spec import ModelSpec
 
@@ -91,7 +92,8 @@ class SpecSampler:
         positions = self.initial(init_key)
         aux = self.runtime(data)
         if not self.collapsed:
-            return sample_nuts(run_key, self.logdensity, positions, self.config, progress, aux=aux, retune=self.retune)
+            return sample_nuts(run_key, self.logdensity, positions, self.config, progress, aux=aux, retune=self.retune,
+                               quick_compile=_cheap_gradient(self.spec))
         unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
         density = _whitened(self.logdensity, unravel)
         steps = None
@@ -101,14 +103,15 @@ class SpecSampler:
             # steps are the critical path)
             dim = sum(int(np.prod(s)) for s in unravel.shapes)
             steps = prefetch(density, np.zeros((self.config.chains, dim)), self.config,
-                             {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True)
+                             {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True,
+                             quick_compile=True)
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"], steps)
         whitened_aux, z = _whitened_start(self.logdensity, aux, positions, unravel, init_key)
         state = _whitened_state(self.logdensity, unravel, whitened_aux, z)
         if steps is not None:
             steps.result()
         output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True,
-                             initial_state=state)
+                             initial_state=state, quick_compile=True)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
 
@@ -163,6 +166,18 @@ class SpecSampler:
             return {b.name: {"choice": "collapsed", "mean_weight": None, "centered": 0, "noncentered": 0}
                     for b in self.spec.blocks}
         return describe_centering(self.spec, output.aux["centring"])
+
+
+_CHEAP_GRADIENT = 1000
+
+
+def _cheap_gradient(spec: ModelSpec) -> bool:
+    """Whether the full density's gradient is cheap enough that compiling, not sampling, is most
+    of a fit's time: rows x (fixed + group coefficients) + group effects at most 1,000 (cbpp's
+    56 rows and 15 herds: 295; grouseticks: about 3,000, where the faster-running code wins)."""
+    coefficients = spec.X.shape[1] + sum(block.num_terms for block in spec.blocks)
+    effects = sum(block.num_levels * block.num_terms for block in spec.blocks)
+    return len(spec.y) * coefficients + effects <= _CHEAP_GRADIENT
 
 
 def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):
@@ -225,13 +240,13 @@ def _effect_sampler(layout: tuple):
         params["b"] = {name: draw_effects(key, params, stats, name)}
         return params
 
-    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+    return quick_jit(jax.vmap(one, in_axes=(0, 0, None)))
 
 
 @functools.lru_cache(maxsize=16)
 def _constrainer(structure):
     """Jitted (positions, centring, arrays) -> params, for the full sampler's draws."""
-    return jax.jit(jax.vmap(lambda p, c, arrays: constrain_params(structure, p, c, arrays)[0], in_axes=(0, None, None)))
+    return quick_jit(jax.vmap(lambda p, c, arrays: constrain_params(structure, p, c, arrays)[0], in_axes=(0, None, None)))
 
 
 def _flatten_draws(positions):

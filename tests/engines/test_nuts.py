@@ -69,7 +69,7 @@ def funnel(x, aux):
 
 @pytest.mark.parametrize("escalate", [(), (0.95, 0.99)])
 def test_divergences_raise_the_target_only_when_allowed(escalate):
-    config = NUTSConfig(chains=CHAINS, warmup=400, draws=200, chunk=100, escalate=escalate)
+    config = NUTSConfig(chains=CHAINS, warmup=400, draws=500, chunk=100, escalate=escalate)
     out = sample_nuts(jax.random.PRNGKey(3), funnel, starts(10, 0.5), config)
     if escalate:
         # the funnel defeats a step tuned for 0.8: late warmup or sampling sees it, and the target rises
@@ -79,3 +79,36 @@ def test_divergences_raise_the_target_only_when_allowed(escalate):
     else:
         assert out.target_accept == 0.8 and out.escalations == ()
         assert out.diverging.sum() > 0          # nothing raised it, and the funnel shows
+
+
+@pytest.mark.parametrize("chains", [2, 8])
+def test_chains_per_device_one_or_several_sample_the_same_target(chains):
+    """With more chains than devices the chains of a device are vectorised, else each device
+    holds one (no vmap); both give draws of N(0, 1), from every chain."""
+    config = NUTSConfig(chains=chains, warmup=300, draws=2000 // chains, chunk=128)
+    start = jax.random.normal(jax.random.PRNGKey(5), (chains, 4))
+    out = sample_nuts(jax.random.PRNGKey(0), standard_normal, start, config)
+    assert out.positions.shape == (chains, 2000 // chains, 4)
+    draws = out.positions.reshape(-1, 4)
+    np.testing.assert_allclose(draws.mean(axis=0), 0.0, atol=4 * 0.022 * 1.5)
+    np.testing.assert_allclose(draws.var(axis=0), 1.0, atol=4 * 0.032 * 1.5)
+    assert np.all(out.positions.std(axis=1) > 0.5)         # every chain moved
+
+
+def test_a_supplied_initial_state_and_a_quick_compile_change_nothing_but_speed():
+    """The chains' first log density and gradient given by the caller (as the collapsed sampler
+    does, from its own gradient program): the same draws as the engine's own start. The chunk
+    compiled for a quick compile: other code, so other rounding and other draws, of the same
+    distribution, and the same seed gives the same draws again."""
+    config = NUTSConfig(chains=CHAINS, warmup=200, draws=500, chunk=100)
+    x0 = np.asarray(starts(3), dtype=float)
+    state = (-0.5 * np.sum(x0**2, axis=1), -x0)
+    own = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config)
+    given = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, initial_state=state)
+    np.testing.assert_allclose(given.positions, own.positions, rtol=1e-9, atol=1e-12)
+    quick = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, initial_state=state, quick_compile=True)
+    again = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, initial_state=state, quick_compile=True)
+    np.testing.assert_array_equal(again.positions, quick.positions)
+    draws = quick.positions.reshape(-1, 3)
+    np.testing.assert_allclose(draws.mean(axis=0), 0.0, atol=4 * 0.022 * 1.5)
+    np.testing.assert_allclose(draws.var(axis=0), 1.0, atol=4 * 0.032 * 1.5)

@@ -18,6 +18,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy.optimize import minimize
 
+from hierax.engines.quick import quick_jit
+
 
 class ModeOutput(NamedTuple):
     position: object          # pytree, as the initial position
@@ -59,7 +61,7 @@ def flat_value_and_grad(logdensity_fn: Callable, unravel_key):
     """Jitted ``(x, aux) -> (value, gradient)`` of ``logdensity_fn`` at the flat vector ``x``
     (``unravel_key`` an :class:`Unravel`), shared by every caller with the same density."""
     unravel = unravel_key.unravel
-    return jax.jit(jax.value_and_grad(lambda x, aux: logdensity_fn(unravel(x), aux)))
+    return quick_jit(jax.value_and_grad(lambda x, aux: logdensity_fn(unravel(x), aux)))
 
 
 def _hessian(value_and_grad, x: np.ndarray, aux) -> np.ndarray:

@@ -24,8 +24,10 @@ from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
 from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.adaptation.window_adaptation import build_schedule
 from blackjax.mcmc import hmc, nuts
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from hierax.engines.keys import split_keys
+from hierax.engines.quick import quick_options
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ _STAT_TYPES = (jnp.bool_, jnp.int32, jnp.int32, jnp.float64, jnp.float64, jnp.fl
 
 def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUTSConfig,
                 progress: Callable | None = None, aux=None, retune: Callable | None = None,
-                dense_mass: bool = False, initial_state=None) -> NUTSOutput:
+                dense_mass: bool = False, initial_state=None, quick_compile: bool = False) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
@@ -106,6 +108,8 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         axis; the gradient a pytree like the positions), from a caller that has a compiled
         gradient already. Without it the engine computes them with a program of its own,
         compiled on this thread while the steps compile on another.
+    quick_compile : compile for a short compile rather than a fast run (see :func:`_build_steps`):
+        for posteriors that are cheap to sample, where compiling is most of the time.
 
     Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
     acceptance rate to the next one: if they appear in the second half of warmup's last slow
@@ -124,12 +128,12 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     if dense_mass and retune is not None:
         raise ValueError("retune maps a diagonal mass matrix; use dense_mass=False with it")
     layout = _device_layout(config.chains)
-    run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout[1] > 1), config, layout,
-               progress)
+    run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
+               layout, progress)
     warm_key, sample_key = split_keys(rng_key, 2)
     adapt = _template_state(run.steps, initial_positions, config, aux, dense_mass, layout)
     if initial_state is None:
-        pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass)
+        pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
         chain = run.steps.start(adapt.chain.position, aux)
         pending.result()
     else:
@@ -178,7 +182,8 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
 _PREFETCH = ThreadPoolExecutor(1, thread_name_prefix="hierax-prefetch")
 
 
-def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux=None, dense_mass: bool = False):
+def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux=None, dense_mass: bool = False,
+             quick_compile: bool = False):
     """Compile the sampler's steps for positions and ``aux`` of these shapes in a background thread,
     returning a Future; :func:`sample_nuts` with the same shapes then finds them compiled.
 
@@ -189,7 +194,7 @@ def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux
     """
     def work():
         layout = _device_layout(config.chains)
-        steps = _build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout[1] > 1)
+        steps = _build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile)
         adapt = _template_state(steps, initial_positions, config, aux, dense_mass, layout)
         keys = np.zeros((config.chains, config.chunk, 2), dtype=np.uint32)
         padding = np.tile(np.asarray([[SKIP, 0]], dtype=np.int32), (config.chunk, 1))
@@ -220,17 +225,9 @@ def _template_state(steps, initial_positions, config: NUTSConfig, aux, dense_mas
 
 def _on_devices(tree, layout):
     """Host arrays with a leading device axis, placed on the devices as the chunk's own outputs
-    are. Why: a pmapped function is compiled anew for arguments placed differently, so a chunk
-    first called with host arrays and then with its outputs would be compiled twice."""
-    sharding = _pmap_sharding(layout[0])
+    are, so that the chunk sees one kind of argument from its first call on."""
+    sharding = NamedSharding(_mesh(layout[0]), P(_AXIS))
     return jax.tree_util.tree_map(lambda x: jax.device_put(x, sharding), tree)
-
-
-@functools.lru_cache(maxsize=None)
-def _pmap_sharding(devices: int):
-    """The placement of a pmapped function's outputs over ``devices`` devices (taken from one,
-    since its form is JAX's own)."""
-    return jax.pmap(lambda x: x)(np.zeros(devices)).sharding
 
 
 class _Run(NamedTuple):
@@ -247,9 +244,9 @@ class _Steps(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)
-def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool = False,
-                 vectorise: bool = False) -> _Steps:
-    """The compiled steps (pmap over devices, of vmap over chains if ``vectorise``).
+def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool, layout: tuple[int, int],
+                 quick_compile: bool) -> _Steps:
+    """The compiled steps, parallel over the devices of ``layout`` (:func:`_parallel`).
 
     ``chunk(adapt, keys, schedule, aux, target, freeze, fresh)`` runs one scan over a schedule
     of (stage, window_end) rows: stage 0/1 adapt (fast/slow window) towards acceptance rate
@@ -263,6 +260,10 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool 
     Why no vmap over a single chain per device (the usual case: one device per chain): vmap
     turns the tree-building while loops into batched ones, which doubled the trace and added
     half again to XLA's compile time of the chunk, the cost of a first fit.
+
+    ``quick_compile``: compile with XLA's older CPU fusion emitters, which compile in about two
+    thirds of the time and run up to half again slower (:mod:`hierax.engines.quick`); worth it where
+    compiling is most of a fit's time.
     """
     kernel = nuts.build_kernel()
     mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass)
@@ -320,8 +321,11 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool 
 
         return jax.lax.scan(one_step, adapt, (keys, schedule))
 
-    return _Steps(reset, _parallel(start, broadcast=(False, True), vectorise=vectorise),
-                  _parallel(chunk, broadcast=(False, False, True, True, True, True, True), vectorise=vectorise))
+    devices, vectorise = layout[0], layout[1] > 1
+    options = quick_options() if quick_compile else None
+    return _Steps(reset, _parallel(start, (False, True), devices, vectorise, options),
+                  _parallel(chunk, (False, False, True, True, True, True, True), devices, vectorise, options))
+
 
 
 def _retune_index(schedule: np.ndarray) -> int | None:
@@ -404,46 +408,37 @@ def _device_layout(chains: int) -> tuple[int, int]:
     return devices, chains // devices
 
 
-def _parallel(fn, broadcast=None, vectorise=True):
-    """pmap over devices of vmap over chains; arguments marked in ``broadcast`` are shared.
+def _parallel(fn, broadcast: tuple, devices: int, vectorise: bool, compiler_options=None):
+    """``fn`` over the chains: jit of a shard_map over ``devices`` devices, each holding a block
+    (1, chains per device, ...) of every argument not marked in ``broadcast`` (those are shared),
+    and vmap over the chains of a block if ``vectorise``, else its one chain taken out.
 
-    Without ``vectorise`` each device holds one chain: the arrays keep their (device, chain)
-    axes, and the chain axis of length one is dropped and restored inside the mapped function.
-
-    Each shared argument travels with a scalar beside it: jax 0.10's pmap mis-assigns the axes of
-    the other arguments when a shared one is an empty pytree (a model without group terms has no
-    centring weights: ``{}``).
+    Why jit of shard_map and not pmap (which is the same underneath): jit takes per-program XLA
+    ``compiler_options``, so the chunk can be compiled for a short compile or a fast run.
     """
-    broadcast = broadcast or ()
-    if not vectorise:
-        fn = _single_chain(fn, broadcast)
-    if not broadcast:
-        return jax.pmap(jax.vmap(fn) if vectorise else fn)
-    in_axes = tuple(None if b else 0 for b in broadcast)
+    mesh = _mesh(devices)
 
-    def unpacked(*args):
-        return fn(*[a[0] if b else a for a, b in zip(args, broadcast)])
+    def per_device(*args):
+        args = [a if b else jax.tree_util.tree_map(lambda x: x[0], a) for a, b in zip(args, broadcast)]
+        if vectorise:
+            out = jax.vmap(fn, in_axes=tuple(None if b else 0 for b in broadcast))(*args)
+        else:
+            args = [a if b else jax.tree_util.tree_map(lambda x: x[0], a) for a, b in zip(args, broadcast)]
+            out = jax.tree_util.tree_map(lambda x: x[None], fn(*args))
+        return jax.tree_util.tree_map(lambda x: x[None], out)
 
-    mapped = jax.pmap(jax.vmap(unpacked, in_axes=in_axes) if vectorise else unpacked, in_axes=in_axes)
-
-    def call(*args):
-        return mapped(*[(a, _NOT_EMPTY) if b else a for a, b in zip(args, broadcast)])
-
-    return call
-
-
-_NOT_EMPTY = np.zeros(())
+    specs = tuple(P() if b else P(_AXIS) for b in broadcast)
+    mapped = jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=P(_AXIS), check_vma=False)
+    return jax.jit(mapped, in_shardings=tuple(NamedSharding(mesh, spec) for spec in specs),
+                   compiler_options=compiler_options)
 
 
-def _single_chain(fn, broadcast):
-    """``fn`` on arguments with a leading chain axis of length one (those not in ``broadcast``),
-    its outputs given that axis back."""
-    def wrapped(*args):
-        args = [a if b else jax.tree_util.tree_map(lambda x: x[0], a)
-                for a, b in zip(args, tuple(broadcast) + (False,) * (len(args) - len(broadcast)))]
-        return jax.tree_util.tree_map(lambda x: x[None], fn(*args))
+_AXIS = "chains"
 
-    return wrapped
+
+@functools.lru_cache(maxsize=None)
+def _mesh(devices: int) -> Mesh:
+    return Mesh(np.asarray(jax.local_devices()[:devices]), (_AXIS,))
 
 
 def _split_chains(tree, layout):

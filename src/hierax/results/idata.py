@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from hierax.density.logdensity import pointwise_loglik, model_arrays, structure_of
+from hierax.engines.quick import quick_jit
 from hierax.model.spec import ModelSpec
 
 
@@ -49,7 +50,7 @@ def pointwise_loglik_draws(spec: ModelSpec, params: dict, batch_values: int = 5_
 @functools.lru_cache(maxsize=16)
 def _batch_loglik(structure):
     """Pointwise log-likelihood of a batch of draws, the data as an argument (shared by structure)."""
-    return jax.jit(jax.vmap(lambda params, arrays: pointwise_loglik(structure, params, arrays), in_axes=(0, None)))
+    return quick_jit(jax.vmap(lambda params, arrays: pointwise_loglik(structure, params, arrays), in_axes=(0, None)))
 
 
 def posterior_dataset(spec: ModelSpec, params) -> dict:
