@@ -112,3 +112,10 @@ def test_a_supplied_initial_state_and_a_quick_compile_change_nothing_but_speed()
     draws = quick.positions.reshape(-1, 3)
     np.testing.assert_allclose(draws.mean(axis=0), 0.0, atol=4 * 0.022 * 1.5)
     np.testing.assert_allclose(draws.var(axis=0), 1.0, atol=4 * 0.032 * 1.5)
+
+
+def test_the_callers_work_runs_while_the_steps_compile():
+    calls = []
+    config = NUTSConfig(chains=CHAINS, warmup=100, draws=100, chunk=100)
+    sample_nuts(jax.random.PRNGKey(4), standard_normal, starts(2), config, while_compiling=lambda: calls.append(1))
+    assert calls == [1]

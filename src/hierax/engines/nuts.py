@@ -84,7 +84,8 @@ _STAT_TYPES = (jnp.bool_, jnp.int32, jnp.int32, jnp.float64, jnp.float64, jnp.fl
 
 def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUTSConfig,
                 progress: Callable | None = None, aux=None, retune: Callable | None = None,
-                dense_mass: bool = False, initial_state=None, quick_compile: bool = False) -> NUTSOutput:
+                dense_mass: bool = False, initial_state=None, quick_compile: bool = False,
+                while_compiling: Callable | None = None) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
@@ -110,6 +111,8 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         compiled on this thread while the steps compile on another.
     quick_compile : compile for a short compile rather than a fast run (see :func:`_build_steps`):
         for posteriors that are cheap to sample, where compiling is most of the time.
+    while_compiling : optional callable run on this thread while the steps compile on another
+        (without ``initial_state`` only): the caller's chance to compile what it needs later.
 
     Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
     acceptance rate to the next one: if they appear in the second half of warmup's last slow
@@ -135,6 +138,8 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     if initial_state is None:
         pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
         chain = run.steps.start(adapt.chain.position, aux)
+        if while_compiling is not None:
+            while_compiling()
         pending.result()
     else:
         chain = _on_devices(_split_chains(hmc.HMCState(initial_positions, *initial_state), layout), layout)
