@@ -125,8 +125,11 @@ def structure_of(spec: ModelSpec) -> Structure:
 
 
 def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
-    """The data a density reads at run time: design, response and the blocks' arrays."""
-    arrays = {"X": spec.X, "y": spec.y if y is None else y,
+    """The data a density reads at run time: design, response, the blocks' arrays, and the
+    log-likelihood's constant per row (``log_constant``: it depends on the data alone, so it is
+    computed here once, not in every gradient; left out for a traced response)."""
+    y = spec.y if y is None else y
+    arrays = {"X": spec.X, "y": y,
               "offset": np.zeros(spec.num_obs) if spec.offset is None else spec.offset,
               "Z": {b.name: b.Z for b in spec.blocks}, "index": {b.name: b.group_index for b in spec.blocks},
               "mean_design": {b.name: b.mean_design for b in spec.blocks},
@@ -137,6 +140,10 @@ def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
         arrays["se"] = spec.se
     if weight is not None:
         arrays["weight"] = weight
+    if not isinstance(y, jax.core.Tracer):
+        trials = None if spec.trials is None else np.asarray(spec.trials, dtype=float)
+        constant = spec.family.log_constant(np.asarray(y, dtype=float), trials)
+        arrays["log_constant"] = np.broadcast_to(np.asarray(constant, dtype=float), (spec.num_obs,))
     return jax.tree_util.tree_map(jnp.asarray, arrays)
 
 
@@ -184,9 +191,14 @@ def linear_predictor(structure: Structure, params, arrays):
 
 
 def pointwise_loglik(structure: Structure, params, arrays):
+    """log p(y_i | parameters) per row, normalising constant included (from ``arrays`` where
+    :func:`model_arrays` computed it)."""
     sigma = params["sigma"] if structure.has_sigma else arrays.get("se")
-    return structure.family.log_likelihood(arrays["y"], linear_predictor(structure, params, arrays), sigma,
-                                           arrays.get("trials"), structure.link)
+    kernel = structure.family.log_kernel(arrays["y"], linear_predictor(structure, params, arrays), sigma,
+                                         arrays.get("trials"), structure.link)
+    if "log_constant" in arrays:
+        return kernel + arrays["log_constant"]
+    return kernel + structure.family.log_constant(arrays["y"], arrays.get("trials"))
 
 
 def make_constrain(spec: ModelSpec):
@@ -219,7 +231,10 @@ def make_pointwise_loglik(spec: ModelSpec):
     structure, arrays = structure_of(spec), model_arrays(spec)
 
     def loglik(params, y=None):
-        return pointwise_loglik(structure, params, arrays if y is None else {**arrays, "y": y})
+        if y is None:
+            return pointwise_loglik(structure, params, arrays)
+        others = {k: v for k, v in arrays.items() if k != "log_constant"}     # the constant is the old y's
+        return pointwise_loglik(structure, params, {**others, "y": y})
 
     return loglik
 
@@ -325,7 +340,8 @@ def make_logdensity(spec: ModelSpec):
 
     def logdensity(position, centring=None, data=None):
         data = {k: v for k, v in (data or {}).items() if v is not None}
-        aux = {"centring": default if centring is None else centring, "data": {**arrays, **data}, "priors": priors}
+        base = {k: v for k, v in arrays.items() if not ("y" in data and k == "log_constant")}  # stale for a new y
+        aux = {"centring": default if centring is None else centring, "data": {**base, **data}, "priors": priors}
         return density(position, aux)
 
     return logdensity
