@@ -117,3 +117,22 @@ def test_default_weights_follow_the_requested_parameterisation(choice, weight):
     position = initial_position(jax.random.PRNGKey(1), spec)
     expected = make_logdensity(spec)(position, {"g": np.full((5, 2), weight)})
     np.testing.assert_allclose(float(make_logdensity(spec)(position)), float(expected), rtol=1e-12)
+
+
+
+def test_the_log_likelihood_constant_follows_a_new_response():
+    """model_arrays computes the data-only constant (-log y!) once; a new response (a simulated
+    data set, a refit) must not keep the old one."""
+    from hierax.density.logdensity import make_pointwise_loglik, model_arrays
+
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"y": rng.poisson(4.0, 40), "x": rng.normal(size=40), "g": np.repeat(list("abcdefgh"), 5)})
+    spec = specify(build_design(parse_formula("y ~ x + (1 | g)"), data), "poisson")
+    assert "log_constant" in model_arrays(spec)
+    b = rng.normal(0, 0.5, (8, 1))
+    params = {"beta": np.array([1.0, 0.2]), "sd": {"g": np.array([0.5])}, "cor_chol": {"g": np.eye(1)}, "b": {"g": b}}
+    rate = np.exp(spec.X @ params["beta"] + b[spec.blocks[0].group_index, 0])
+    new_y = rng.poisson(9.0, 40).astype(float)
+    loglik = make_pointwise_loglik(spec)
+    np.testing.assert_allclose(loglik(params), stats.poisson.logpmf(spec.y, rate), rtol=1e-10)
+    np.testing.assert_allclose(loglik(params, new_y), stats.poisson.logpmf(new_y, rate), rtol=1e-10)
