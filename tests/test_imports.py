@@ -12,6 +12,7 @@ RULES = {
     "design": {"model", "density", "engines", "results", "api", "cli"},
     "density": {"formula", "design", "engines", "results", "api", "cli"},
     "engines": {"formula", "design", "model", "density", "results", "api", "cli"},
+    "linalg": {"formula", "design", "model", "density", "engines", "results", "workflow", "api", "cli"},
 }
 FORBIDDEN_THIRD_PARTY = {"engines": {"pandas"}}
 

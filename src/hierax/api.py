@@ -17,7 +17,7 @@ from hierax.design import build_design
 from hierax.engines.laplace import Likelihood, fit_glmm
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.lmm import fit_lmm
-from hierax.engines.pls import Block
+from hierax.linalg.pls import Block
 from hierax.errors import HieraxError, ModeWarning
 from hierax.formula import parse_formula
 from hierax.model import specify

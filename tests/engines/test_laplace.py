@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hierax.engines import laplace
-from hierax.engines.pls import Block
+from hierax.linalg.pls import Block
 from hierax.model.families import get_family
 
 

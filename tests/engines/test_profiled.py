@@ -1,6 +1,6 @@
 """The hand-written gradient of the profiled deviance against automatic differentiation.
 
-``hierax.engines.pls.factorise`` computes the same deviance another way (the blocked Cholesky of
+``hierax.linalg.pls.factorise`` computes the same deviance another way (the blocked Cholesky of
 Lambda'Z'Z Lambda + I, then R_X and the penalised residual, lme4's order); differentiating it with
 JAX gives an independent reference for ``hierax.engines.profiled``.
 """
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from hierax.engines import pls, profiled
-from hierax.engines.pls import Block
+from hierax.engines import profiled
+from hierax.linalg import pls
+from hierax.linalg.pls import Block
 
 
 def _reference(theta, data, shape, reml):

@@ -22,7 +22,7 @@ lme4's default (``use.hessian``) takes them from a finite-difference one.
 
 This version factors A densely (size Q = levels x effects, summed over blocks): right for the
 teaching data sets (cbpp: 15, grouseticks: 584), not for InstEval-sized problems, which need the
-blocked factorisation of ``hierax.engines.pls``.
+blocked factorisation of ``hierax.linalg.pls``.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hierax.engines.lmm import GRADIENT_TOLERANCE, SINGULAR_BELOW, Optimisation, _projected_gradient
-from hierax.engines.pls import block_factors, theta_entries, theta_lower, theta_start
 from hierax.engines.profiled import inverse_from_cholesky
+from hierax.linalg.pls import block_factors, theta_entries, theta_lower, theta_start
 
 MAX_NEWTON_STEPS = 100  # per evaluation, from the previous mode; a handful are used near it
 NEWTON_TOLERANCE = 1e-10  # on the largest step, relative to 1 + |u|

@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize
 
-from hierax.engines.pls import (
+from hierax.engines.profiled import deviance_and_gradient
+from hierax.linalg.pls import (
     block_factors, conditional_variances, prepare, random_effects, solution, theta_lower, theta_start, user_terms,
 )
-from hierax.engines.profiled import deviance_and_gradient
 
 SINGULAR_BELOW = 1e-4      # a relative sd (theta on the diagonal) this small is at the boundary
 GRADIENT_TOLERANCE = 1e-3  # |projected gradient| of the deviance above this: not converged
@@ -63,7 +63,7 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
     Parameters
     ----------
     X : (n, p) fixed-effects design; y : (n,) response; offset : optional (n,).
-    blocks : sequence of :class:`hierax.engines.pls.Block`.
+    blocks : sequence of :class:`hierax.linalg.pls.Block`.
     start : theta to start from (default: lme4's, identity factors).
     """
     y = np.asarray(y, float) - (0.0 if offset is None else np.asarray(offset, float))

@@ -1,6 +1,6 @@
 """The profiled REML/ML deviance of a linear mixed model and its gradient, both written out.
 
-The objective of ``hierax.engines.pls`` is reached here through one symmetric matrix. Order the
+The objective of ``hierax.linalg.pls`` is reached here through one symmetric matrix. Order the
 columns of [Z X y] as (first block, other blocks, X, y) and eliminate the first block, whose part
 of Lambda'Z'Z Lambda + I is block diagonal (A11, one q1 x q1 block per level). What is left is
 the Schur complement over the tail (other blocks, X, y), of size m = Q2 + p + 1:
@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from hierax.engines.pls import PLSData, Shape, _lambda, _lambda_t, factors, schur_middle
+from hierax.linalg.pls import PLSData, Shape, _lambda, _lambda_t, factors, schur_middle
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 

@@ -114,10 +114,18 @@ def theta_start(entries) -> np.ndarray:
     return np.array([1.0 if i == j else 0.0 for _, i, j in entries])
 
 
+def shape_of(blocks, n: int, p: int) -> Shape:
+    """The static description of a model with these blocks, n rows and p fixed effects: from
+    sizes alone, no data read."""
+    order = tuple(sorted(range(len(blocks)), key=lambda k: -blocks[k].width))
+    return Shape(tuple(blocks[k].num_levels for k in order), tuple(blocks[k].num_terms for k in order),
+                 theta_entries(blocks), order, n, p)
+
+
 def prepare(X: np.ndarray, y: np.ndarray, blocks) -> tuple[Shape, PLSData]:
     """Order the blocks, form the cross-products and the list of first-block products."""
-    order = tuple(sorted(range(len(blocks)), key=lambda k: -blocks[k].width))
-    ordered = [blocks[k] for k in order]
+    shape = shape_of(blocks, len(y), X.shape[1])
+    ordered = [blocks[k] for k in shape.order]
     first, n = ordered[0], len(y)
     q1, L1 = first.num_terms, first.num_levels
     Z = _sparse_z(ordered, n).tocsc()
@@ -127,8 +135,6 @@ def prepare(X: np.ndarray, y: np.ndarray, blocks) -> tuple[Shape, PLSData]:
     D11 = np.stack([np.stack([np.bincount(first.group_index, first.Z[:, i] * first.Z[:, j], minlength=L1)
                               for j in range(q1)], axis=-1) for i in range(q1)], axis=1)      # (L1, q1, q1)
     C21 = (Z2.T @ Z1).tocsc()
-    shape = Shape(tuple(b.num_levels for b in ordered), tuple(b.num_terms for b in ordered),
-                  theta_entries(blocks), order, n, X.shape[1])
     Z2R = Z2.T @ R
     tail = np.block([[(Z2.T @ Z2).toarray(), Z2R], [Z2R.T, R.T @ R]])
     data = PLSData(jnp.asarray(D11), _schur_terms(C21, D11, q1), jsparse.BCOO.from_scipy_sparse(C21.tocoo()),
@@ -313,10 +319,14 @@ def solution(theta, data: PLSData, shape: Shape):
 
 def spherical_effects(f: Factorisation, theta, data: PLSData, shape: Shape):
     """u = L^-T (cu - RZX beta), by back-substitution through the blocks."""
+    return back_substitute(f, f.cu - f.RZX @ f.beta, theta, data, shape)
+
+
+def back_substitute(f: Factorisation, e, theta, data: PLSData, shape: Shape):
+    """L^-T e (Q,) through the blocks of L."""
     Ts = factors(theta, shape)
     L1, q1 = shape.levels[0], shape.terms[0]
     Q1 = L1 * q1
-    e = f.cu - f.RZX @ f.beta
     if shape.rest_width:
         u2 = jax.scipy.linalg.solve_triangular(f.L22.T, e[Q1:], lower=False)
         back = _lambda_t((data.C21.T @ _lambda(u2[:, None], Ts, shape))[:, 0][:, None], [Ts[0]], shape)[:, 0]
