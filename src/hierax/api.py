@@ -60,7 +60,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         data inform strongly (see ``hierax.density.centering``); ``fit.parameterisation`` reports
         the outcome.
     collapse : None (default) integrates the group effects out exactly wherever that is possible
-        (a gaussian model with one grouping factor: ``hierax.density.collapsed``), samples the
+        (a gaussian model with the identity link: ``hierax.density.collapsed``), samples the
         few remaining parameters and draws the effects from their exact conditional; the result
         is the same posterior, sampled faster. True insists (and fails, saying why, where it is
         not possible); False samples every effect.

@@ -5,10 +5,13 @@ parameters named as a user reads them. It serves ``hierax.fit`` and the refittin
 (SBC, leave-one-group-out) alike: the response and the row weights are runtime data, so one
 instance samples many data sets of one model with one compilation.
 
-* **Collapsed** (gaussian response, identity link, one grouping factor): the group effects are
-  integrated out (``hierax.density.collapsed``); the runtime data are the per-level statistics
-  and the priors, and the density is shared by every model of the same structure, so a refit to
-  new data compiles nothing. The effects are drawn afterwards from their exact conditional.
+* **Collapsed** (gaussian response, identity link): the group effects are integrated out
+  (``hierax.density.collapsed``; several grouping factors through the REML engine's blocked
+  factor, ``hierax.density.collapsed_blocked``); the runtime data are the data's statistics and
+  the priors, and the density is shared by every model of the same structure, so a refit to new
+  data compiles nothing (with several factors, a new pattern of left-out rows changes the
+  statistics' sparsity, and compiles). The effects are drawn afterwards from their exact
+  conditional.
 * **Full**: every effect is a coordinate, centred or not per level (``hierax.density.centering``).
 """
 
@@ -25,11 +28,11 @@ from hierax.config import automatic_for_collapsed
 from hierax.density.init import initial_positions
 from hierax.density.centering import describe_centering, make_retune
 from hierax.density.collapsed import (
-    collapsed_structure, draw_effects, make_collapsed_logdensity, padded_levels,
-    runtime_data, why_not_collapsible,
+    collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
+    why_not_collapsible,
 )
 from hierax.density.logdensity import (
-    constrain_params, constrain_hyper, default_centering, full_logdensity, hyper_layout, hyper_priors, model_arrays,
+    constrain_params, constrain_hyper, default_centering, full_logdensity, hyper_priors, model_arrays,
     structure_of,
 )
 from hierax.engines import sample_nuts
@@ -72,7 +75,7 @@ class SpecSampler:
             self.logdensity = make_collapsed_logdensity(collapsed_structure(spec))
             self.retune = None
             self.initial = lambda key: initial_positions(key, spec, config.chains, effects=False)
-            self._effects = _effect_sampler(hyper_layout(spec))
+            self._effects = _effect_sampler(collapsed_structure(spec))
         else:
             structure = structure_of(spec)
             self.logdensity = full_logdensity(structure)
@@ -137,7 +140,8 @@ class SpecSampler:
     def _batch(self) -> int:
         """Draws per call: up to 500, fewer for many levels, since the vectorised effect draws hold
         a few dozen intermediate arrays of draws x levels x q (1 GB at 500 draws of 10,000 levels)."""
-        effects = padded_levels(self.spec.blocks[0].num_levels) * self.spec.blocks[0].num_terms if self.collapsed else 1
+        effects = sum((padded_levels(b.num_levels) if len(self.spec.blocks) == 1 else b.num_levels) * b.num_terms
+                      for b in self.spec.blocks) if self.collapsed else 1
         return max(1, min(_BATCH, _EFFECTS_PER_CALL // effects, self.config.chains * self.config.draws))
 
     def _compile_effects(self, positions, stats, after=None):
@@ -169,8 +173,8 @@ class SpecSampler:
             part = jax.tree_util.tree_map(lambda x: x[rows], flat)
             if self.collapsed:
                 params = jax.device_get(effects(part, keys[rows], output.aux["stats"]))
-                block = self.spec.blocks[0]          # the padded levels' effects (module collapsed) are cut off
-                params["b"][block.name] = params["b"][block.name][:, :block.num_levels]
+                for block in self.spec.blocks:       # the padded levels' effects (module collapsed) are cut off
+                    params["b"][block.name] = params["b"][block.name][:, :block.num_levels]
             else:
                 params = jax.device_get(self._constrain(part, output.aux["centring"], output.aux["data"]))
             if out is None:                          # filled in place: no second copy of every draw
@@ -250,13 +254,11 @@ def _whitened(logdensity, unravel: Unravel):
 
 
 @functools.lru_cache(maxsize=16)
-def _effect_sampler(layout: tuple):
+def _effect_sampler(structure):
     """Jitted (positions, keys, stats) -> params with ``b`` drawn from its exact conditional."""
-    (name, _, _), = layout
-
     def one(position, key, stats):
-        params, _ = constrain_hyper(position, True, layout)
-        params["b"] = {name: draw_effects(key, params, stats, name)}
+        params, _ = constrain_hyper(position, True, structure.layout)
+        params["b"] = draw_all_effects(key, params, stats, structure)
         return params
 
     return quick_jit(jax.vmap(one, in_axes=(0, 0, None)))

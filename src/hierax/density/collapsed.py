@@ -1,5 +1,6 @@
 """Gaussian models with the group effects integrated out exactly (the collapsed posterior).
 
+(Several grouping factors: ``hierax.density.collapsed_blocked``; this module dispatches to it.)
 For a gaussian response with the identity link and one grouping factor, the group effects can be
 integrated out of the likelihood in closed form, level by level. With b_j = L u_j, u_j ~ N(0, I),
 L = diag(sd) L_cor, residuals r_j = y_j - X_j beta and row weights W (1, or 0 to leave a row out):
@@ -37,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hierax.density.collapsed_blocked import blocked_loglik, blocked_shape, blocked_stats, draw_blocked_effects
 from hierax.density.logdensity import constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper
 from hierax.model.spec import ModelSpec
 
@@ -68,9 +70,10 @@ def why_not_collapsible(spec: ModelSpec) -> str | None:
         return f"the {spec.family.name} family with the {spec.link.name} link has no closed-form marginal"
     if not spec.has_sigma:
         return "a known measurement sd (se()) is sampled with the group effects in the model"
-    if len(spec.blocks) != 1:
-        return ("there are no group terms" if not spec.blocks else
-                "more than one group term (several grouping factors are not collapsed yet)")
+    if not spec.blocks:
+        return "there are no group terms"
+    if len(spec.blocks) > 1 and not spec.X.shape[1]:
+        return "several grouping factors are collapsed only with at least one fixed effect"
     return None
 
 
@@ -99,13 +102,22 @@ def group_stats(spec: ModelSpec, y: np.ndarray | None = None, weight: np.ndarray
 
 class Collapsed(NamedTuple):
     """What the collapsed density depends on besides its runtime data: hashable, so that every
-    model with this structure shares one compiled sampler (``make_collapsed_logdensity``)."""
+    model with this structure shares one compiled sampler (``make_collapsed_logdensity``).
 
-    layout: tuple          # hyper_layout: ((name, q, has_cor),)
+    One grouping factor: the per-level algebra here (``shape`` None). Several: the blocked
+    factorisation of ``hierax.density.collapsed_blocked``, whose static ``shape`` it holds, with
+    the blocks' ``names`` in the user's order.
+    """
+
+    layout: tuple          # hyper_layout: ((name, q, has_cor),), coarse to fine
+    shape: object = None   # pls.Shape, several grouping factors only
+    names: tuple = ()
 
 
 def collapsed_structure(spec: ModelSpec) -> Collapsed:
-    return Collapsed(hyper_layout(spec))
+    if len(spec.blocks) == 1:
+        return Collapsed(hyper_layout(spec))
+    return Collapsed(hyper_layout(spec), blocked_shape(spec), tuple(b.name for b in spec.blocks))
 
 
 def padded_levels(levels: int) -> int:
@@ -123,7 +135,10 @@ def padded_levels(levels: int) -> int:
 
 
 def runtime_data(spec: ModelSpec, y=None, weight=None) -> dict:
-    """The density's runtime argument: the data's statistics (levels padded) and the priors."""
+    """The density's runtime argument: the data's statistics (levels padded, for one grouping
+    factor) and the priors."""
+    if len(spec.blocks) > 1:
+        return {"stats": blocked_stats(spec, y, weight), "priors": hyper_priors(spec)}
     stats = group_stats(spec, y, weight)
     extra = padded_levels(stats.ZtZ.shape[-1]) - stats.ZtZ.shape[-1]
 
@@ -186,13 +201,25 @@ def make_collapsed_logdensity(structure: Collapsed):
     engine keeps its compiled steps per function, so a refit to new data (new statistics, new
     default priors) compiles nothing.
     """
-    (name, _, _), = structure.layout
+    def loglik(params, stats):
+        if structure.shape is not None:
+            return blocked_loglik(params, stats, structure.shape, structure.names)
+        return collapsed_loglik(params, stats, structure.layout[0][0])
 
     def logdensity(position, aux):
         params, log_jac = constrain_hyper(position, True, structure.layout)
-        return collapsed_loglik(params, aux["stats"], name) + log_prior_hyper(aux["priors"], params) + log_jac
+        return loglik(params, aux["stats"]) + log_prior_hyper(aux["priors"], params) + log_jac
 
     return logdensity
+
+
+def draw_all_effects(rng_key, params: dict, stats, structure: Collapsed) -> dict:
+    """One draw of every block's effects {name: (levels, q)} from their exact conditional (for
+    one grouping factor, with the padded levels still in)."""
+    if structure.shape is not None:
+        return draw_blocked_effects(rng_key, params, stats, structure.shape, structure.names)
+    name = structure.layout[0][0]
+    return {name: draw_effects(rng_key, params, stats, name)}
 
 
 def draw_effects(rng_key, params: dict, stats: GroupStats, name: str):
