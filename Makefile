@@ -37,7 +37,7 @@ $(PEERS)/.installed:
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
 	$(PEERS)/bin/python -m pip install --quiet "pymc==5.28.5" "bambi==0.17.2" "numpyro==0.22.0" \
-	  "jax>=0.10,<0.11" "matplotlib<3.11"
+	  "nutpie==0.16.8" "jax>=0.10,<0.11" "matplotlib<3.11"
 	touch $@
 
 bench: $(STAMP) $(PEERS)/.installed

@@ -1,4 +1,5 @@
-"""The sampler benchmark suite: hierax against NumPyro, PyMC, bambi and brms on issue 5's models.
+"""The sampler benchmark suite: hierax against NumPyro, PyMC, nutpie, bambi and brms on issue 5's
+models (nutpie drives the JAX log density of the PyMC model).
 
 Every tool fits every model in a fresh process of its own (``benchmarks/peers/*_run.py`` and
 ``brms_run.R``), 4 chains x 1,000 warm-up + 1,000 draws, with the same priors
@@ -40,9 +41,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(PEERS))
 from models import MODELS, load  # noqa: E402
 
-TOOLS = ("hierax", "numpyro", "pymc", "bambi", "brms")
+TOOLS = ("hierax", "numpyro", "pymc", "nutpie", "bambi", "brms")
 DEFAULT_MODELS = ("radon_intercepts", "radon_slopes", "sleepstudy", "cbpp", "grouseticks", "large_100k", "large_1m")
-SKIP = {(tool, "large_1m") for tool in ("numpyro", "pymc", "bambi", "brms")}  # an hour or more each: noted, not run
+SKIP = {(tool, "large_1m") for tool in ("numpyro", "pymc", "nutpie", "bambi", "brms")}  # an hour or more each: noted, not run
 
 
 def run_tool(tool: str, model: str, seed: int, timeout: float, peers_python: str, work: Path,
