@@ -3,9 +3,10 @@
 BlackJAX provides the NUTS transition (``blackjax.nuts.build_kernel``), the step-size dual
 averaging and the Welford mass-matrix estimator; this module only drives them: Stan's warmup
 schedule (a fast window, doubling slow windows, a final fast window), chains spread over the
-CPU devices with ``pmap`` (and ``vmap`` within a device only when chains outnumber devices), and
-the work cut into chunks so a progress bar can move between them. Each chunk is one compiled call,
-and the only program the engine compiles: it also starts the chains (see :func:`_build_steps`).
+CPU devices (jit of shard_map, one chain per device, with ``vmap`` within a device only when
+chains outnumber devices), and the work cut into chunks so a progress bar can move between them.
+Each chunk is one compiled call; it also starts the adaptation, and a small ``start`` program
+(or the caller) gives the chains' first gradients (see :func:`_build_steps`).
 
 The engine sees only a log density over a pytree and arrays of initial positions.
 """
@@ -134,7 +135,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
                layout, progress)
     warm_key, sample_key = split_keys(rng_key, 2)
-    adapt = _template_state(run.steps, initial_positions, config, aux, dense_mass, layout)
+    adapt = _template_state(run.steps, initial_positions, config, dense_mass, layout)
     if initial_state is None:
         pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
         chain = run.steps.start(adapt.chain.position, aux)
@@ -200,7 +201,7 @@ def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux
     def work():
         layout = _device_layout(config.chains)
         steps = _build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile)
-        adapt = _template_state(steps, initial_positions, config, aux, dense_mass, layout)
+        adapt = _template_state(steps, initial_positions, config, dense_mass, layout)
         keys = np.zeros((config.chains, config.chunk, 2), dtype=np.uint32)
         padding = np.tile(np.asarray([[SKIP, 0]], dtype=np.int32), (config.chunk, 1))
         jax.block_until_ready(steps.chunk(adapt, _split_chains(keys, layout), jnp.asarray(padding), aux,
@@ -209,7 +210,7 @@ def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux
     return _PREFETCH.submit(work)
 
 
-def _template_state(steps, initial_positions, config: NUTSConfig, aux, dense_mass: bool, layout):
+def _template_state(steps, initial_positions, config: NUTSConfig, dense_mass: bool, layout):
     """The chains' first state, built on the host: the positions, a unit metric, and zeros in
     every other field. The chain's log density and gradient are then filled in by the caller;
     the adaptation's state by the first chunk (called with ``fresh``).
