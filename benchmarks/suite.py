@@ -161,7 +161,7 @@ def ratios(frame: pd.DataFrame) -> dict:
     ours = {k: rate.get(f"hierax ({k})", np.nan) for k in ("empty cache", "cached")}
     python_peers = [i for i in frame.index if not i.startswith("hierax") and i != "brms"]
     peers = best_rate.reindex(python_peers).dropna()
-    clean = peers[(divergent.reindex(peers.index).fillna(0) == 0)]
+    clean = peers[divergent.reindex(peers.index) == 0]      # a stopped run's divergences are unknown: not clean
 
     def versus(value, tools):
         if not len(tools):
