@@ -135,16 +135,14 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
                layout, progress)
     warm_key, sample_key = split_keys(rng_key, 2)
-    adapt = _template_state(run.steps, initial_positions, config, dense_mass, layout)
     if initial_state is None:
         pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
-        chain = run.steps.start(adapt.chain.position, aux)
+        adapt = _first_state(run, initial_positions, dense_mass, aux=aux)
         if while_compiling is not None:
             while_compiling()
         pending.result()
     else:
-        chain = _on_devices(_split_chains(hmc.HMCState(initial_positions, *initial_state), layout), layout)
-    adapt = adapt._replace(chain=chain)
+        adapt = _first_state(run, initial_positions, dense_mass, given=initial_state)
     schedule = np.asarray(build_schedule(config.warmup), dtype=np.int32).reshape(-1, 2)
     cut = _retune_index(schedule) if retune is not None else None
     last = _last_slow_window(schedule)
@@ -227,6 +225,16 @@ def _template_state(steps, initial_positions, config: NUTSConfig, dense_mass: bo
     state = state._replace(chain=state.chain._replace(position=jax.tree_util.tree_map(np.asarray, initial_positions)),
                            inverse_mass_matrix=np.tile(unit, (chains,) + (1,) * unit.ndim))
     return _on_devices(_split_chains(state, layout), layout)
+
+
+def _first_state(run: "_Run", initial_positions, dense_mass: bool, aux=None, given=None):
+    """The chains' first state on the devices: the template, with the log density and gradient
+    ``given`` by the caller, or computed by the compiled ``start`` (at ``aux``)."""
+    adapt = _template_state(run.steps, initial_positions, run.config, dense_mass, run.layout)
+    if given is None:
+        return adapt._replace(chain=run.steps.start(adapt.chain.position, aux))
+    chain = hmc.HMCState(initial_positions, *given)
+    return adapt._replace(chain=_on_devices(_split_chains(chain, run.layout), run.layout))
 
 
 def _on_devices(tree, layout):
