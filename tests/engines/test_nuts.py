@@ -119,3 +119,25 @@ def test_the_callers_work_runs_while_the_steps_compile():
     config = NUTSConfig(chains=CHAINS, warmup=100, draws=100, chunk=100)
     sample_nuts(jax.random.PRNGKey(4), standard_normal, starts(2), config, while_compiling=lambda: calls.append(1))
     assert calls == [1]
+
+
+def test_chains_sample_with_one_pooled_step_size_and_metric():
+    config = NUTSConfig(chains=CHAINS, warmup=300, draws=100, chunk=100)
+    out = sample_nuts(jax.random.PRNGKey(5), standard_normal, starts(4), config)
+    assert np.unique(out.step_size).size == 1
+    np.testing.assert_array_equal(out.inverse_mass_matrix, np.tile(out.inverse_mass_matrix[:1], (CHAINS, 1)))
+
+
+def test_metric_probes_set_the_first_metric_from_the_curvature():
+    # scales 0.01, 1 and 100: the unit metric would be off by 1e4 either way; with no warmup the
+    # metric the draws use is the first one
+    scales = jnp.asarray([0.01, 1.0, 100.0])
+
+    def density(x, aux):
+        return -0.5 * jnp.sum((x / scales) ** 2)
+
+    config = NUTSConfig(chains=CHAINS, warmup=0, draws=10, chunk=10)
+    out = sample_nuts(jax.random.PRNGKey(6), density, starts(3) * scales, config, metric_probes=np.eye(3))
+    np.testing.assert_allclose(out.inverse_mass_matrix, np.tile(scales**2, (CHAINS, 1)), rtol=1e-6)
+    with pytest.raises(ValueError, match="metric_probes"):
+        sample_nuts(jax.random.PRNGKey(6), density, starts(3), config, metric_probes=np.eye(3), dense_mass=True)

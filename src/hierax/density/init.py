@@ -10,6 +10,7 @@ disperse chains around that point so that R-hat can still detect chains that dis
 from __future__ import annotations
 
 import jax
+import jax.flatten_util
 import numpy as np
 
 from hierax.density.logdensity import position_shapes
@@ -75,3 +76,28 @@ def _centred_start(block, beta: np.ndarray) -> np.ndarray:
     if block.parameterisation != "centered":
         return np.zeros((block.num_levels, block.num_terms))
     return block.mean_design @ beta
+
+
+def coordinate_groups(spec: ModelSpec) -> np.ndarray:
+    """One integer label per coordinate of the full position (in ``ravel_pytree`` order): the
+    coordinates that never interact share a label, every other coordinate has its own.
+
+    Which never interact: the effects of one term of one grouping factor at different levels.
+    Each observation belongs to one level of each factor, so two such effects never meet in one
+    row's likelihood, and their priors (centred or not) couple each only to its own level's sd,
+    correlations and parents. The NUTS engine probes each label's coordinates together to
+    measure the curvature that sets warmup's first metric (``hierax.engines.metric``).
+    """
+    shapes = position_shapes(spec)
+    counter = iter(range(10**9))
+
+    def own(shape):
+        return np.array([next(counter) for _ in range(int(np.prod(shape)))], dtype=int).reshape(shape)
+
+    labels = {key: own(shape) for key, shape in shapes.items() if key in ("beta", "log_sigma")}
+    for key in ("log_sd", "cor_raw"):
+        if key in shapes:
+            labels[key] = {name: own(shape) for name, shape in shapes[key].items()}
+    if "z" in shapes:
+        labels["z"] = {name: np.broadcast_to(own((shape[1],)), shape).copy() for name, shape in shapes["z"].items()}
+    return np.asarray(jax.flatten_util.ravel_pytree(labels)[0]).astype(int)

@@ -25,9 +25,10 @@ from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
 from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.adaptation.window_adaptation import build_schedule
 from blackjax.mcmc import hmc, nuts
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from hierax.engines.devices import device_layout, merge, on_devices, parallel, split_chains
 from hierax.engines.keys import split_keys
+from hierax.engines.metric import curvature_metric
 from hierax.engines.quick import quick_options
 
 
@@ -78,6 +79,8 @@ class NUTSOutput(NamedTuple):
     escalations: tuple = ()
 
 
+WARMUP_ALLOWANCE = 0.001  # divergent transitions per transition tolerated late in warmup (see sample_nuts)
+EARLY_TARGET = 0.8  # the acceptance rate warmup aims at before its last slow window (see sample_nuts)
 SKIP = 3  # schedule stage of a padding step: nothing moves, so every chunk has one length
 # per-step statistics: divergent, tree depth, leapfrog steps, energy, acceptance rate, log density
 _STAT_TYPES = (jnp.bool_, jnp.int32, jnp.int32, jnp.float64, jnp.float64, jnp.float64)
@@ -86,7 +89,7 @@ _STAT_TYPES = (jnp.bool_, jnp.int32, jnp.int32, jnp.float64, jnp.float64, jnp.fl
 def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUTSConfig,
                 progress: Callable | None = None, aux=None, retune: Callable | None = None,
                 dense_mass: bool = False, initial_state=None, quick_compile: bool = False,
-                while_compiling: Callable | None = None) -> NUTSOutput:
+                while_compiling: Callable | None = None, metric_probes=None) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
@@ -114,14 +117,28 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         for posteriors that are cheap to sample, where compiling is most of the time.
     while_compiling : optional callable run on this thread while the steps compile on another
         (without ``initial_state`` only): the caller's chance to compile what it needs later.
+    metric_probes : optional (groups, dim) 0/1 array over the coordinates in ``ravel_pytree``
+        order: warmup's first diagonal metric then comes from the curvature at the chains'
+        starts, each group's coordinates probed together (they must not interact; see
+        :mod:`hierax.engines.metric`), instead of the unit metric. Diagonal metric and no
+        ``initial_state`` only.
 
     Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
-    acceptance rate to the next one: if they appear in the second half of warmup's last slow
-    window, that window runs again; if they appear in sampling, the draws are discarded, the last
-    slow and final fast windows run again at the new target, and sampling starts over. (The
-    first half of a window is not counted: each window restarts the step-size search at ten
-    times the last step size, and its first trials diverge on easy posteriors too.) Warmup may
-    adapt in any way; the draws returned come from one run with fixed settings.
+    acceptance rate to the next one: if more than one in a thousand of the transitions in the
+    second half of warmup's last slow window diverge, that window runs again; if any appears in
+    sampling, the draws are discarded, the last slow and final fast windows run again at the new
+    target, and sampling starts over. (The first half of a window is not counted: each window
+    restarts the step-size search at ten times the last step size, and its first trials diverge
+    on easy posteriors too. A lone divergence in the second half, where the step size still
+    moves, did not predict sampling's on grouseticks, and raising the target doubled the trees.)
+    Warmup may adapt in any way; the draws returned come from one run with fixed settings.
+
+    Adaptation. Before the last slow window the step size aims at an acceptance rate of
+    ``EARLY_TARGET`` (or the target, if lower): those windows estimate the metric and move the
+    chains into the typical set, for which a larger step serves as well, with shorter trees
+    (grouseticks' first windows took a third less time). The last slow window's metric is the
+    mean of the chains' (:func:`_pooled`), the final fast window adapts the step size to it at
+    the target, and sampling uses the chains' pooled step size.
 
     Returns
     -------
@@ -131,13 +148,17 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     """
     if dense_mass and retune is not None:
         raise ValueError("retune maps a diagonal mass matrix; use dense_mass=False with it")
-    layout = _device_layout(config.chains)
+    if metric_probes is not None and (dense_mass or initial_state is not None):
+        raise ValueError("metric_probes needs the diagonal metric and no initial_state")
+    layout = device_layout(config.chains)
     run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
                layout, progress)
     warm_key, sample_key = split_keys(rng_key, 2)
     if initial_state is None:
         pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
         adapt = _first_state(run, initial_positions, dense_mass, aux=aux)
+        if metric_probes is not None:
+            adapt = _with_curvature_metric(run, adapt, aux, metric_probes)
         if while_compiling is not None:
             while_compiling()
         pending.result()
@@ -153,19 +174,24 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     def warm(adapt, part, lo, hi):
         nonlocal fresh
         key = split_keys(warm_key, 1, len(history), part)[0]
-        out = _run_phase(run, adapt, key, schedule[lo:hi], aux, target, "warmup", False, (hi - lo) // 2, fresh=fresh)
+        early = last is not None and hi <= last[0]
+        rate = min(target, EARLY_TARGET) if early else target
+        out = _run_phase(run, adapt, key, schedule[lo:hi], aux, rate, "warmup", False, (hi - lo) // 2, fresh=fresh)
         fresh = False
         return out
 
     for part, (lo, hi) in enumerate(pieces):
         adapt, found = warm(adapt, part, lo, hi)
-        while (lo, hi) == last and found and rates:
+        while (lo, hi) == last and found > WARMUP_ALLOWANCE * config.chains * (hi - lo) / 2 and rates:
             history.append(("warmup", target, found))
             target = rates.pop(0)
             adapt, found = warm(adapt, part, lo, hi)
         if hi == cut:
             adapt, aux = _apply_retune(run, retune, adapt, aux)
+        if last and hi == last[1]:
+            adapt = _pooled(run, adapt, "metric")
     while True:
+        adapt = _pooled(run, adapt, "step size")
         frozen = np.tile(np.asarray([[2, 0]], dtype=np.int32), (config.draws, 1))
         key = split_keys(sample_key, 1, len(history))[0]
         adapt, chunks = _run_phase(run, adapt, key, frozen, aux, target, "sampling", keep=True,
@@ -181,6 +207,8 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         for part, (lo, hi) in enumerate(pieces):
             if lo >= last[0]:
                 adapt, _ = warm(adapt, part, lo, hi)
+            if hi == last[1]:
+                adapt = _pooled(run, adapt, "metric")
 
 
 _PREFETCH = ThreadPoolExecutor(1, thread_name_prefix="hierax-prefetch")
@@ -197,12 +225,12 @@ def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux
     later call will look them up (same argument types and placement).
     """
     def work():
-        layout = _device_layout(config.chains)
+        layout = device_layout(config.chains)
         steps = _build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile)
         adapt = _template_state(steps, initial_positions, config, dense_mass, layout)
         keys = np.zeros((config.chains, config.chunk, 2), dtype=np.uint32)
         padding = np.tile(np.asarray([[SKIP, 0]], dtype=np.int32), (config.chunk, 1))
-        jax.block_until_ready(steps.chunk(adapt, _split_chains(keys, layout), jnp.asarray(padding), aux,
+        jax.block_until_ready(steps.chunk(adapt, split_chains(keys, layout), jnp.asarray(padding), aux,
                                           jnp.asarray(config.target_accept), jnp.asarray(False), jnp.asarray(True)))
 
     return _PREFETCH.submit(work)
@@ -224,7 +252,7 @@ def _template_state(steps, initial_positions, config: NUTSConfig, dense_mass: bo
     state = jax.tree_util.tree_map(lambda t: np.zeros((chains,) + t.shape, t.dtype), template)
     state = state._replace(chain=state.chain._replace(position=jax.tree_util.tree_map(np.asarray, initial_positions)),
                            inverse_mass_matrix=np.tile(unit, (chains,) + (1,) * unit.ndim))
-    return _on_devices(_split_chains(state, layout), layout)
+    return on_devices(split_chains(state, layout), layout)
 
 
 def _first_state(run: "_Run", initial_positions, dense_mass: bool, aux=None, given=None):
@@ -234,14 +262,27 @@ def _first_state(run: "_Run", initial_positions, dense_mass: bool, aux=None, giv
     if given is None:
         return adapt._replace(chain=run.steps.start(adapt.chain.position, aux))
     chain = hmc.HMCState(initial_positions, *given)
-    return adapt._replace(chain=_on_devices(_split_chains(chain, run.layout), run.layout))
+    return adapt._replace(chain=on_devices(split_chains(chain, run.layout), run.layout))
 
 
-def _on_devices(tree, layout):
-    """Host arrays with a leading device axis, placed on the devices as the chunk's own outputs
-    are, so that the chunk sees one kind of argument from its first call on."""
-    sharding = NamedSharding(_mesh(layout[0]), P(_AXIS))
-    return jax.tree_util.tree_map(lambda x: jax.device_put(x, sharding), tree)
+def _with_curvature_metric(run: "_Run", adapt, aux, probes):
+    """The first metric from the curvature at the chains' starts (:func:`curvature_metric`), by
+    gradients of the ``start`` program, compiled already: while the chunk compiles on the other
+    thread."""
+    positions = jax.tree_util.tree_map(merge, jax.device_get(adapt.chain.position))
+    leaves, treedef = jax.tree_util.tree_flatten(positions)
+    chains, ends = leaves[0].shape[0], np.cumsum([int(np.prod(x.shape[1:])) for x in leaves])[:-1]
+
+    def flat(tree):
+        return np.concatenate([np.reshape(x, (chains, -1)) for x in jax.tree_util.tree_leaves(tree)], axis=1)
+
+    def gradient(x):
+        parts = [np.reshape(part, leaf.shape) for part, leaf in zip(np.split(x, ends, axis=1), leaves)]
+        moved = on_devices(split_chains(jax.tree_util.tree_unflatten(treedef, parts), run.layout), run.layout)
+        return flat(jax.tree_util.tree_map(merge, jax.device_get(run.steps.start(moved, aux).logdensity_grad)))
+
+    imm = curvature_metric(gradient, flat(positions), probes)
+    return adapt._replace(inverse_mass_matrix=on_devices(split_chains(imm, run.layout), run.layout))
 
 
 class _Run(NamedTuple):
@@ -260,7 +301,7 @@ class _Steps(NamedTuple):
 @functools.lru_cache(maxsize=8)
 def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool, layout: tuple[int, int],
                  quick_compile: bool) -> _Steps:
-    """The compiled steps, parallel over the devices of ``layout`` (:func:`_parallel`).
+    """The compiled steps, parallel over the devices of ``layout`` (:func:`hierax.engines.devices.parallel`).
 
     ``chunk(adapt, keys, schedule, aux, target, freeze, fresh)`` runs one scan over a schedule
     of (stage, window_end) rows: stage 0/1 adapt (fast/slow window) towards acceptance rate
@@ -337,8 +378,8 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool,
 
     devices, vectorise = layout[0], layout[1] > 1
     options = quick_options() if quick_compile else None
-    return _Steps(reset, _parallel(start, (False, True), devices, vectorise, options),
-                  _parallel(chunk, (False, False, True, True, True, True, True), devices, vectorise, options))
+    return _Steps(reset, parallel(start, (False, True), devices, vectorise, options),
+                  parallel(chunk, (False, False, True, True, True, True, True), devices, vectorise, options))
 
 
 
@@ -369,14 +410,37 @@ def _pieces(total: int, cut: int | None, window: tuple[int, int] | None) -> list
 
 def _apply_retune(run: _Run, retune, adapt, aux):
     """Hand the chains to ``retune`` on the host and restart them in its coordinates."""
-    positions = jax.tree_util.tree_map(_merge, jax.device_get(adapt.chain.position))
-    imm = _merge(jax.device_get(adapt.inverse_mass_matrix))
+    positions = jax.tree_util.tree_map(merge, jax.device_get(adapt.chain.position))
+    imm = merge(jax.device_get(adapt.inverse_mass_matrix))
     positions, imm, aux = retune(positions, imm, aux)
     # the chain state is recomputed in the new coordinates (its outputs are laid out over the
     # devices as the chunks expect); the step size's adaptation is kept, and the mass matrix is
     # the one retune mapped
-    chain = run.steps.start(_on_devices(_split_chains(positions, run.layout), run.layout), aux)
-    return adapt._replace(chain=chain, inverse_mass_matrix=_on_devices(_split_chains(imm, run.layout), run.layout)), aux
+    chain = run.steps.start(on_devices(split_chains(positions, run.layout), run.layout), aux)
+    return adapt._replace(chain=chain, inverse_mass_matrix=on_devices(split_chains(imm, run.layout), run.layout)), aux
+
+
+def _pooled(run: _Run, adapt, what: str):
+    """Every chain given the chains' common metric (``what="metric"``: the mean of their inverse
+    mass matrices, at the end of warmup's last slow window) or step size (``"step size"``: the
+    geometric mean of their averaged step sizes, taken when warmup ends).
+
+    Why: each chain's estimate is noisy, and the sampling cost of a chain jumps by a factor of two
+    when its step size falls below a threshold (the trees double): on grouseticks one chain in four
+    often drew at 127 steps where the others took 63. The pooled metric is estimated from all the
+    chains' draws, and the step size adapted to it in the final fast window is pooled in turn.
+    Sampling is unchanged: every chain still runs one fixed kernel, now the same one, so R-hat
+    compares chains as it should. With one chain, nothing changes.
+    """
+    host = jax.device_get(adapt)
+    if what == "metric":
+        imm = merge(host.inverse_mass_matrix)
+        pooled = np.broadcast_to(imm.mean(axis=0), imm.shape)
+        return adapt._replace(inverse_mass_matrix=on_devices(split_chains(pooled, run.layout), run.layout))
+    state = host.step_size_state
+    average = np.asarray(state.log_step_size_avg)
+    pooled = np.full_like(average, average.mean())
+    return adapt._replace(step_size_state=on_devices(state._replace(log_step_size_avg=pooled), run.layout))
 
 
 def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, count_from=0, freeze=False,
@@ -396,7 +460,7 @@ def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, co
     for start in range(0, padded, config.chunk):
         stop = start + config.chunk
         keys = np.stack([split_keys(k, config.chunk, start) for k in chain_keys])
-        adapt, out = run.steps.chunk(adapt, _split_chains(keys, run.layout), jnp.asarray(schedule[start:stop]), aux,
+        adapt, out = run.steps.chunk(adapt, split_chains(keys, run.layout), jnp.asarray(schedule[start:stop]), aux,
                                      jnp.asarray(target), jnp.asarray(freeze and start == 0), jnp.asarray(fresh))
         fresh = False
         if keep:
@@ -414,62 +478,11 @@ def _strong(tree):
     return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
 
-def _device_layout(chains: int) -> tuple[int, int]:
-    """(devices used, chains per device): as many devices as divide the chains evenly."""
-    devices = min(jax.local_device_count(), chains)
-    while chains % devices:
-        devices -= 1
-    return devices, chains // devices
-
-
-def _parallel(fn, broadcast: tuple, devices: int, vectorise: bool, compiler_options=None):
-    """``fn`` over the chains: jit of a shard_map over ``devices`` devices, each holding a block
-    (1, chains per device, ...) of every argument not marked in ``broadcast`` (those are shared),
-    and vmap over the chains of a block if ``vectorise``, else its one chain taken out.
-
-    Why jit of shard_map and not pmap (which is the same underneath): jit takes per-program XLA
-    ``compiler_options``, so the chunk can be compiled for a short compile or a fast run.
-    """
-    mesh = _mesh(devices)
-
-    def per_device(*args):
-        args = [a if b else jax.tree_util.tree_map(lambda x: x[0], a) for a, b in zip(args, broadcast)]
-        if vectorise:
-            out = jax.vmap(fn, in_axes=tuple(None if b else 0 for b in broadcast))(*args)
-        else:
-            args = [a if b else jax.tree_util.tree_map(lambda x: x[0], a) for a, b in zip(args, broadcast)]
-            out = jax.tree_util.tree_map(lambda x: x[None], fn(*args))
-        return jax.tree_util.tree_map(lambda x: x[None], out)
-
-    specs = tuple(P() if b else P(_AXIS) for b in broadcast)
-    mapped = jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=P(_AXIS), check_vma=False)
-    return jax.jit(mapped, in_shardings=tuple(NamedSharding(mesh, spec) for spec in specs),
-                   compiler_options=compiler_options)
-
-
-_AXIS = "chains"
-
-
-@functools.lru_cache(maxsize=None)
-def _mesh(devices: int) -> Mesh:
-    return Mesh(np.asarray(jax.local_devices()[:devices]), (_AXIS,))
-
-
-def _split_chains(tree, layout):
-    devices, per_device = layout
-    return jax.tree_util.tree_map(lambda x: jnp.reshape(x, (devices, per_device) + x.shape[1:]), tree)
-
-
-def _merge(x):
-    x = np.asarray(x)
-    return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
-
-
 def _collect(chunks, draws, step_size, imm, aux) -> NUTSOutput:
     """Join chunks along the draw axis, drop padding, flatten (device, chain) into one chain axis."""
-    positions = jax.tree_util.tree_map(lambda *xs: np.concatenate([_merge(x) for x in xs], axis=1)[:, :draws],
+    positions = jax.tree_util.tree_map(lambda *xs: np.concatenate([merge(x) for x in xs], axis=1)[:, :draws],
                                        *[c[0] for c in chunks])
-    stats = [np.concatenate([_merge(c[1][i]) for c in chunks], axis=1)[:, :draws] for i in range(6)]
+    stats = [np.concatenate([merge(c[1][i]) for c in chunks], axis=1)[:, :draws] for i in range(6)]
     diverging, expansions, steps, energy, accept, logdensity = stats
     return NUTSOutput(positions, diverging.astype(bool), expansions.astype(int), steps.astype(int), energy,
-                      accept, logdensity, _merge(step_size), _merge(imm), aux)
+                      accept, logdensity, merge(step_size), merge(imm), aux)
