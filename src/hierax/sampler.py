@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from hierax.config import automatic_for_collapsed
-from hierax.density.init import coordinate_groups, initial_positions
+from hierax.density.init import conditional_coordinates, coordinate_groups, initial_positions
 from hierax.density.centering import describe_centering, make_retune
 from hierax.density.collapsed import (
     collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
@@ -39,7 +39,7 @@ from hierax.engines import sample_nuts
 from hierax.engines.nuts import prefetch
 from hierax.engines.keys import split_keys
 from hierax.engines.metric import probes_from_labels
-from hierax.engines.mode import Unravel, flat_value_and_grad, laplace_start
+from hierax.engines.mode import Unravel, conditional_modes, flat_value_and_grad, laplace_start
 from hierax.engines.quick import quick_jit
 from hierax.errors import HieraxError
 from hierax.model.spec import ModelSpec
@@ -85,6 +85,7 @@ class SpecSampler:
             self.initial = lambda key: initial_positions(key, spec, config.chains)
             self._constrain = _constrainer(structure)
             self._probes = probes_from_labels(coordinate_groups(spec))
+            self._free = conditional_coordinates(spec)
 
     def runtime(self, data: dict | None = None):
         """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
@@ -114,11 +115,10 @@ class SpecSampler:
                              quick_compile=True)
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"], steps)
         whitened_aux, z = _whitened_start(self.logdensity, aux, positions, unravel, init_key)
-        state = _whitened_state(self.logdensity, unravel, whitened_aux, z)
         if steps is not None:
             steps.result()
         output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True,
-                             initial_state=state, quick_compile=True)
+                             gradient=_whitened_gradient(self.logdensity, unravel), quick_compile=True)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
 
@@ -134,9 +134,14 @@ class SpecSampler:
         self._warmed = True
         flat = np.concatenate([np.reshape(leaf, (self.config.chains, -1))
                                for leaf in jax.tree_util.tree_leaves(positions)], axis=1)
+        density = _flat_density(self.logdensity, unravel)
+        prefetch(density, flat, self.config, aux, quick_compile=cheap)     # compiles while the starts move
+        value_and_grad = flat_value_and_grad(self.logdensity, unravel)
+        flat = conditional_modes(value_and_grad, flat, self._free, aux, self._probes)
         retune = None if self.retune is None else _flat_retune(self.retune, unravel)
-        output = sample_nuts(run_key, _flat_density(self.logdensity, unravel), flat, self.config, progress, aux=aux,
-                             retune=retune, quick_compile=cheap, while_compiling=warm, metric_probes=self._probes)
+        output = sample_nuts(run_key, density, flat, self.config, progress, aux=aux, retune=retune,
+                             gradient=functools.partial(_by_rows, value_and_grad), quick_compile=cheap,
+                             while_compiling=warm, metric_probes=self._probes)
         return output._replace(positions=unravel.unravel(output.positions))
 
     def _warm_full(self, positions, aux):
@@ -244,16 +249,25 @@ def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):
     return {"shift": start.mode, "scale": np.linalg.cholesky(start.covariance), "inner": aux}, z
 
 
-def _whitened_state(logdensity, unravel: Unravel, whitened_aux, z):
-    """The whitened density's value and gradient at the starts ``z`` (chains, d), by the gradient
-    program the mode search compiled: dz = scale' dx. Why: NUTS then compiles no start program,
-    and its steps hold the only other copy of the gradient."""
+def _by_rows(value_and_grad, positions, aux):
+    """Log densities and gradients of flat positions (chains, d), one chain at a time, by a
+    compiled ``value_and_grad(x, aux)``: the NUTS engine's ``gradient``."""
+    pairs = [value_and_grad(row, aux) for row in np.asarray(positions)]
+    return np.asarray([float(v) for v, _ in pairs]), np.stack([np.asarray(g, dtype=float) for _, g in pairs])
+
+
+def _whitened_gradient(logdensity, unravel: Unravel):
+    """The engine's ``gradient`` in the whitened coordinates z of :func:`_whitened_start`, by the
+    gradient program the mode search compiled (dz = scale' dx). Why: NUTS then compiles no
+    start program, and its steps hold the only other copy of the gradient."""
     value_and_grad = flat_value_and_grad(logdensity, unravel)
-    shift, scale = whitened_aux["shift"], whitened_aux["scale"]
-    pairs = [value_and_grad(shift + scale @ zc, whitened_aux["inner"]) for zc in z]
-    values = np.asarray([float(v) for v, _ in pairs])
-    grads = np.stack([np.asarray(g, dtype=float) for _, g in pairs]) @ scale
-    return values, grads
+
+    def gradient(z, whitened_aux):
+        shift, scale = whitened_aux["shift"], whitened_aux["scale"]
+        values, grads = _by_rows(value_and_grad, shift + np.asarray(z) @ scale.T, whitened_aux["inner"])
+        return values, grads @ scale
+
+    return gradient
 
 
 @functools.lru_cache(maxsize=16)

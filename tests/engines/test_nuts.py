@@ -95,19 +95,34 @@ def test_chains_per_device_one_or_several_sample_the_same_target(chains):
     assert np.all(out.positions.std(axis=1) > 0.5)         # every chain moved
 
 
-def test_a_supplied_initial_state_and_a_quick_compile_change_nothing_but_speed():
-    """The chains' first log density and gradient given by the caller (as the collapsed sampler
-    does, from its own gradient program): the same draws as the engine's own start. The chunk
+def test_a_supplied_gradient_and_a_quick_compile_change_nothing_but_speed():
+    """The chains' log density and gradient outside the steps given by the caller (as the
+    samplers do, from their own gradient program): the same draws as the engine's own start
+    program, with and without a retune. The chunk
     compiled for a quick compile: other code, so other rounding and other draws, of the same
     distribution, and the same seed gives the same draws again."""
     config = NUTSConfig(chains=CHAINS, warmup=200, draws=500, chunk=100)
     x0 = np.asarray(starts(3), dtype=float)
-    state = (-0.5 * np.sum(x0**2, axis=1), -x0)
+    calls = []
+
+    def gradient(x, aux):
+        calls.append(x.shape)
+        return -0.5 * np.sum(x**2, axis=1), -x
+
     own = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config)
-    given = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, initial_state=state)
+    given = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, gradient=gradient)
+    assert calls == [(CHAINS, 3)]
     np.testing.assert_allclose(given.positions, own.positions, rtol=1e-9, atol=1e-12)
-    quick = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, initial_state=state, quick_compile=True)
-    again = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, initial_state=state, quick_compile=True)
+
+    def retune(positions, inverse_mass_matrix, aux):       # the same coordinates: the chains restart
+        return positions, inverse_mass_matrix, aux
+
+    own = sample_nuts(jax.random.PRNGKey(3), standard_normal, x0, config, retune=retune)
+    given = sample_nuts(jax.random.PRNGKey(3), standard_normal, x0, config, retune=retune, gradient=gradient)
+    assert len(calls) == 3
+    np.testing.assert_allclose(given.positions, own.positions, rtol=1e-9, atol=1e-12)
+    quick = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, gradient=gradient, quick_compile=True)
+    again = sample_nuts(jax.random.PRNGKey(2), standard_normal, x0, config, gradient=gradient, quick_compile=True)
     np.testing.assert_array_equal(again.positions, quick.positions)
     draws = quick.positions.reshape(-1, 3)
     np.testing.assert_allclose(draws.mean(axis=0), 0.0, atol=4 * 0.022 * 1.5)

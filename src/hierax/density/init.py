@@ -101,3 +101,14 @@ def coordinate_groups(spec: ModelSpec) -> np.ndarray:
     if "z" in shapes:
         labels["z"] = {name: np.broadcast_to(own((shape[1],)), shape).copy() for name, shape in shapes["z"].items()}
     return np.asarray(jax.flatten_util.ravel_pytree(labels)[0]).astype(int)
+
+
+def conditional_coordinates(spec: ModelSpec) -> np.ndarray:
+    """(dim,) bool in ``ravel_pytree`` order: the fixed and group effects, the coordinates in
+    which the full density is log-concave given the variance parameters (for canonical links),
+    and which a start moves to their conditional mode (``hierax.engines.mode.conditional_modes``)."""
+    shapes = position_shapes(spec)
+    flags = {key: jax.tree_util.tree_map(lambda shape, key=key: np.full(shape, key in ("beta", "z")), value,
+                                         is_leaf=lambda x: isinstance(x, tuple))
+             for key, value in shapes.items()}
+    return np.asarray(jax.flatten_util.ravel_pytree(flags)[0]).astype(bool)

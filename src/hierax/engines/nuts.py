@@ -79,7 +79,7 @@ class NUTSOutput(NamedTuple):
     escalations: tuple = ()
 
 
-WARMUP_ALLOWANCE = 0.001  # divergent transitions per transition tolerated late in warmup (see sample_nuts)
+WARMUP_ALLOWANCE = 0.005  # divergent transitions per transition tolerated late in warmup (see sample_nuts)
 EARLY_TARGET = 0.8  # the acceptance rate warmup aims at before its last slow window (see sample_nuts)
 SKIP = 3  # schedule stage of a padding step: nothing moves, so every chunk has one length
 # per-step statistics: divergent, tree depth, leapfrog steps, energy, acceptance rate, log density
@@ -88,7 +88,7 @@ _STAT_TYPES = (jnp.bool_, jnp.int32, jnp.int32, jnp.float64, jnp.float64, jnp.fl
 
 def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUTSConfig,
                 progress: Callable | None = None, aux=None, retune: Callable | None = None,
-                dense_mass: bool = False, initial_state=None, quick_compile: bool = False,
+                dense_mass: bool = False, gradient: Callable | None = None, quick_compile: bool = False,
                 while_compiling: Callable | None = None, metric_probes=None) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
@@ -109,28 +109,31 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     dense_mass : adapt a dense mass matrix (Stan's ``metric = dense_e``) rather than a diagonal
         one: worth it when the posterior has few dimensions that are correlated (a collapsed
         model's fixed effects and variance parameters), where it costs little.
-    initial_state : optional ``(logdensity, gradient)`` at the initial positions (leading chain
-        axis; the gradient a pytree like the positions), from a caller that has a compiled
-        gradient already. Without it the engine computes them with a program of its own,
-        compiled on this thread while the steps compile on another.
+    gradient : optional host function ``gradient(positions, aux) -> (log densities, gradients)``
+        at positions with a leading chain axis (the gradients a pytree like them), from a caller
+        that has a compiled gradient already. The engine uses it wherever it needs a chain's
+        state outside its steps (the first state, the curvature probes, after a retune). Without
+        it the engine compiles a program of its own for that, on this thread while the steps
+        compile on another: on two cores the two compiles then slow each other.
     quick_compile : compile for a short compile rather than a fast run (see :func:`_build_steps`):
         for posteriors that are cheap to sample, where compiling is most of the time.
     while_compiling : optional callable run on this thread while the steps compile on another
-        (without ``initial_state`` only): the caller's chance to compile what it needs later.
+        the caller's chance to compile what it needs later.
     metric_probes : optional (groups, dim) 0/1 array over the coordinates in ``ravel_pytree``
         order: warmup's first diagonal metric then comes from the curvature at the chains'
         starts, each group's coordinates probed together (they must not interact; see
-        :mod:`hierax.engines.metric`), instead of the unit metric. Diagonal metric and no
-        ``initial_state`` only.
+        :mod:`hierax.engines.metric`), instead of the unit metric. Diagonal metric only.
 
     Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
-    acceptance rate to the next one: if more than one in a thousand of the transitions in the
+    acceptance rate to the next one: if more than five in a thousand of the transitions in the
     second half of warmup's last slow window diverge, that window runs again; if any appears in
     sampling, the draws are discarded, the last slow and final fast windows run again at the new
     target, and sampling starts over. (The first half of a window is not counted: each window
     restarts the step-size search at ten times the last step size, and its first trials diverge
-    on easy posteriors too. A lone divergence in the second half, where the step size still
-    moves, did not predict sampling's on grouseticks, and raising the target doubled the trees.)
+    on easy posteriors too. In the second half the step size still moves: on grouseticks one or
+    two of its thousand transitions diverged in four seeds of six, and none of sampling's at the
+    same target in all six, while raising the target doubled the trees. Sampling's own
+    divergences remain the test: every one of them counts.)
     Warmup may adapt in any way; the draws returned come from one run with fixed settings.
 
     Adaptation. Before the last slow window the step size aims at an acceptance rate of
@@ -148,22 +151,20 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     """
     if dense_mass and retune is not None:
         raise ValueError("retune maps a diagonal mass matrix; use dense_mass=False with it")
-    if metric_probes is not None and (dense_mass or initial_state is not None):
-        raise ValueError("metric_probes needs the diagonal metric and no initial_state")
+    if metric_probes is not None and dense_mass:
+        raise ValueError("metric_probes needs the diagonal metric")
     layout = device_layout(config.chains)
     run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
                layout, progress)
     warm_key, sample_key = split_keys(rng_key, 2)
-    if initial_state is None:
-        pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
-        adapt = _first_state(run, initial_positions, dense_mass, aux=aux)
-        if metric_probes is not None:
-            adapt = _with_curvature_metric(run, adapt, aux, metric_probes)
-        if while_compiling is not None:
-            while_compiling()
-        pending.result()
-    else:
-        adapt = _first_state(run, initial_positions, dense_mass, given=initial_state)
+    pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
+    adapt = _template_state(run.steps, initial_positions, config, dense_mass, layout)
+    adapt = adapt._replace(chain=_chain_state(run, initial_positions, aux, gradient))
+    if metric_probes is not None:
+        adapt = _with_curvature_metric(run, adapt, aux, metric_probes, gradient)
+    if while_compiling is not None:
+        while_compiling()
+    pending.result()
     schedule = np.asarray(build_schedule(config.warmup), dtype=np.int32).reshape(-1, 2)
     cut = _retune_index(schedule) if retune is not None else None
     last = _last_slow_window(schedule)
@@ -187,7 +188,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
             target = rates.pop(0)
             adapt, found = warm(adapt, part, lo, hi)
         if hi == cut:
-            adapt, aux = _apply_retune(run, retune, adapt, aux)
+            adapt, aux = _apply_retune(run, retune, adapt, aux, gradient)
         if last and hi == last[1]:
             adapt = _pooled(run, adapt, "metric")
     while True:
@@ -255,20 +256,21 @@ def _template_state(steps, initial_positions, config: NUTSConfig, dense_mass: bo
     return on_devices(split_chains(state, layout), layout)
 
 
-def _first_state(run: "_Run", initial_positions, dense_mass: bool, aux=None, given=None):
-    """The chains' first state on the devices: the template, with the log density and gradient
-    ``given`` by the caller, or computed by the compiled ``start`` (at ``aux``)."""
-    adapt = _template_state(run.steps, initial_positions, run.config, dense_mass, run.layout)
-    if given is None:
-        return adapt._replace(chain=run.steps.start(adapt.chain.position, aux))
-    chain = hmc.HMCState(initial_positions, *given)
-    return adapt._replace(chain=on_devices(split_chains(chain, run.layout), run.layout))
+def _chain_state(run: "_Run", positions, aux, gradient=None):
+    """The chains' HMC state at host ``positions`` (leading chain axis), on the devices: by the
+    caller's ``gradient``, or by the compiled ``start``."""
+    def placed(tree):
+        return on_devices(split_chains(tree, run.layout), run.layout)
+
+    if gradient is None:
+        return run.steps.start(placed(positions), aux)
+    values, gradients = gradient(positions, aux)
+    return placed(hmc.HMCState(positions, np.asarray(values, dtype=float), gradients))
 
 
-def _with_curvature_metric(run: "_Run", adapt, aux, probes):
-    """The first metric from the curvature at the chains' starts (:func:`curvature_metric`), by
-    gradients of the ``start`` program, compiled already: while the chunk compiles on the other
-    thread."""
+def _with_curvature_metric(run: "_Run", adapt, aux, probes, gradient=None):
+    """The first metric from the curvature at the chains' starts (:func:`curvature_metric`), while
+    the chunk compiles on the other thread."""
     positions = jax.tree_util.tree_map(merge, jax.device_get(adapt.chain.position))
     leaves, treedef = jax.tree_util.tree_flatten(positions)
     chains, ends = leaves[0].shape[0], np.cumsum([int(np.prod(x.shape[1:])) for x in leaves])[:-1]
@@ -276,12 +278,13 @@ def _with_curvature_metric(run: "_Run", adapt, aux, probes):
     def flat(tree):
         return np.concatenate([np.reshape(x, (chains, -1)) for x in jax.tree_util.tree_leaves(tree)], axis=1)
 
-    def gradient(x):
-        parts = [np.reshape(part, leaf.shape) for part, leaf in zip(np.split(x, ends, axis=1), leaves)]
-        moved = on_devices(split_chains(jax.tree_util.tree_unflatten(treedef, parts), run.layout), run.layout)
-        return flat(jax.tree_util.tree_map(merge, jax.device_get(run.steps.start(moved, aux).logdensity_grad)))
+    def rows(x):
+        moved = jax.tree_util.tree_unflatten(
+            treedef, [np.reshape(part, leaf.shape) for part, leaf in zip(np.split(x, ends, axis=1), leaves)])
+        state = _chain_state(run, moved, aux, gradient)
+        return flat(jax.tree_util.tree_map(merge, jax.device_get(state.logdensity_grad)))
 
-    imm = curvature_metric(gradient, flat(positions), probes)
+    imm = curvature_metric(rows, flat(positions), probes)
     return adapt._replace(inverse_mass_matrix=on_devices(split_chains(imm, run.layout), run.layout))
 
 
@@ -408,7 +411,7 @@ def _pieces(total: int, cut: int | None, window: tuple[int, int] | None) -> list
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def _apply_retune(run: _Run, retune, adapt, aux):
+def _apply_retune(run: _Run, retune, adapt, aux, gradient=None):
     """Hand the chains to ``retune`` on the host and restart them in its coordinates."""
     positions = jax.tree_util.tree_map(merge, jax.device_get(adapt.chain.position))
     imm = merge(jax.device_get(adapt.inverse_mass_matrix))
@@ -416,7 +419,7 @@ def _apply_retune(run: _Run, retune, adapt, aux):
     # the chain state is recomputed in the new coordinates (its outputs are laid out over the
     # devices as the chunks expect); the step size's adaptation is kept, and the mass matrix is
     # the one retune mapped
-    chain = run.steps.start(on_devices(split_chains(positions, run.layout), run.layout), aux)
+    chain = _chain_state(run, positions, aux, gradient)
     return adapt._replace(chain=chain, inverse_mass_matrix=on_devices(split_chains(imm, run.layout), run.layout)), aux
 
 
