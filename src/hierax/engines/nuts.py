@@ -158,10 +158,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
                layout, progress)
     warm_key, sample_key = split_keys(rng_key, 2)
     pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
-    adapt = _template_state(run.steps, initial_positions, config, dense_mass, layout)
-    adapt = adapt._replace(chain=_chain_state(run, initial_positions, aux, gradient))
-    if metric_probes is not None:
-        adapt = _with_curvature_metric(run, adapt, aux, metric_probes, gradient)
+    adapt = _started(run, initial_positions, aux, dense_mass, gradient, metric_probes)
     if while_compiling is not None:
         while_compiling()
     pending.result()
@@ -254,6 +251,17 @@ def _template_state(steps, initial_positions, config: NUTSConfig, dense_mass: bo
     state = state._replace(chain=state.chain._replace(position=jax.tree_util.tree_map(np.asarray, initial_positions)),
                            inverse_mass_matrix=np.tile(unit, (chains,) + (1,) * unit.ndim))
     return on_devices(split_chains(state, layout), layout)
+
+
+def _started(run: "_Run", initial_positions, aux, dense_mass: bool, gradient=None, metric_probes=None):
+    """The chains' first state on the devices (while the steps compile on the other thread): the
+    template, the chains' log density and gradient, and the first metric (unit, or from the
+    curvature with ``metric_probes``)."""
+    adapt = _template_state(run.steps, initial_positions, run.config, dense_mass, run.layout)
+    adapt = adapt._replace(chain=_chain_state(run, initial_positions, aux, gradient))
+    if metric_probes is not None:
+        adapt = _with_curvature_metric(run, adapt, aux, metric_probes, gradient)
+    return adapt
 
 
 def _chain_state(run: "_Run", positions, aux, gradient=None):
