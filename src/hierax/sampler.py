@@ -132,8 +132,7 @@ class SpecSampler:
         cheap = _cheap_gradient(self.spec)
         warm = functools.partial(self._warm_full, positions, aux) if cheap and not self._warmed else None
         self._warmed = True
-        flat = np.concatenate([np.reshape(leaf, (self.config.chains, -1))
-                               for leaf in jax.tree_util.tree_leaves(positions)], axis=1)
+        flat = Unravel.ravel_rows(positions)
         density = _flat_density(self.logdensity, unravel)
         prefetch(density, flat, self.config, aux, quick_compile=cheap)     # compiles while the starts move
         value_and_grad = flat_value_and_grad(self.logdensity, unravel)
@@ -300,8 +299,7 @@ def _flat_retune(retune, unravel: Unravel):
     """``retune`` of pytree positions, on flat ones (chains, dim)."""
     def flat(positions, inverse_mass_matrix, aux):
         moved, inverse_mass_matrix, aux = retune(unravel.unravel(positions), inverse_mass_matrix, aux)
-        leaves = jax.tree_util.tree_leaves(moved)
-        return np.concatenate([np.reshape(x, (x.shape[0], -1)) for x in leaves], axis=1), inverse_mass_matrix, aux
+        return Unravel.ravel_rows(moved), inverse_mass_matrix, aux
 
     return flat
 

@@ -95,6 +95,12 @@ class Unravel(NamedTuple):
     def ravel(position):
         return np.concatenate([np.ravel(leaf) for leaf in jax.tree_util.tree_leaves(position)]).astype(float)
 
+    @staticmethod
+    def ravel_rows(positions) -> np.ndarray:
+        """Positions with a leading chain axis as one (chains, d) array, in ``ravel`` order."""
+        leaves = jax.tree_util.tree_leaves(positions)
+        return np.concatenate([np.reshape(leaf, (np.shape(leaf)[0], -1)) for leaf in leaves], axis=1)
+
     @property
     def unravel(self):
         sizes = [int(np.prod(s)) for s in self.shapes]

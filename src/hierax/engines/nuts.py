@@ -29,6 +29,7 @@ from blackjax.mcmc import hmc, nuts
 from hierax.engines.devices import device_layout, merge, on_devices, parallel, split_chains
 from hierax.engines.keys import split_keys
 from hierax.engines.metric import curvature_metric
+from hierax.engines.mode import Unravel
 from hierax.engines.quick import quick_options
 
 
@@ -280,19 +281,13 @@ def _with_curvature_metric(run: "_Run", adapt, aux, probes, gradient=None):
     """The first metric from the curvature at the chains' starts (:func:`curvature_metric`), while
     the chunk compiles on the other thread."""
     positions = jax.tree_util.tree_map(merge, jax.device_get(adapt.chain.position))
-    leaves, treedef = jax.tree_util.tree_flatten(positions)
-    chains, ends = leaves[0].shape[0], np.cumsum([int(np.prod(x.shape[1:])) for x in leaves])[:-1]
-
-    def flat(tree):
-        return np.concatenate([np.reshape(x, (chains, -1)) for x in jax.tree_util.tree_leaves(tree)], axis=1)
+    unravel = Unravel.of(jax.tree_util.tree_map(lambda x: x[0], positions)).unravel
 
     def rows(x):
-        moved = jax.tree_util.tree_unflatten(
-            treedef, [np.reshape(part, leaf.shape) for part, leaf in zip(np.split(x, ends, axis=1), leaves)])
-        state = _chain_state(run, moved, aux, gradient)
-        return flat(jax.tree_util.tree_map(merge, jax.device_get(state.logdensity_grad)))
+        state = _chain_state(run, unravel(x), aux, gradient)
+        return Unravel.ravel_rows(jax.tree_util.tree_map(merge, jax.device_get(state.logdensity_grad)))
 
-    imm = curvature_metric(rows, flat(positions), probes)
+    imm = curvature_metric(rows, Unravel.ravel_rows(positions), probes)
     return adapt._replace(inverse_mass_matrix=on_devices(split_chains(imm, run.layout), run.layout))
 
 
