@@ -5,9 +5,13 @@ as a user's parametric bootstrap or simulation study would call it: the same row
 the response replaced by a replicated data set from the first fit's posterior predictive
 distribution. Reported per refit:
 
-- time to first draw: from the call until the engine reports its first chunk of sampling draws
-  (100 iterations after warm-up), so warm-up and the first 100 draws are included: an upper bound
-  on the first draw's time;
+- chains start: from the call until the chains' first iterations begin (the data checked, the
+  design and starts built, nothing compiled): the wait before the first draw, which is what
+  compiling makes long (the issue's "brms: about 30 s before the first draw");
+- first 100 iterations: from the call until the engine reports its first chunk (100 warm-up
+  iterations, or all warm-up for a short one): an upper bound on the time to the first draw;
+- to sampling draws: from the call until the first chunk of draws after warm-up (warm-up and the
+  first 100 kept draws included);
 - whole refit: the call to its return (all 1,000 draws per chain, the effects drawn, the
   InferenceData and its diagnostics built);
 - whether the refit compiled anything (JAX's compile events during it).
@@ -35,15 +39,17 @@ from hierax.engines import nuts  # noqa: E402
 
 
 class Events:
-    """Compile events and the first sampling chunk's time, while active."""
+    """Compile events, and when the chains start, their first chunk and the first chunk of
+    sampling draws end, while active."""
 
     def __init__(self):
-        self.compiles = 0
-        self.first_draws_at = None
         jax.monitoring.register_event_duration_secs_listener(self._listen)
+        self.reset()
         original = nuts._run_phase
 
         def run_phase(run, *args, **kwargs):
+            if self.started_at is None:
+                self.started_at = time.perf_counter()
             inner = run.progress
 
             def progress(phase, steps):
@@ -60,11 +66,14 @@ class Events:
             self.compiles += 1
 
     def _progress(self, phase, steps):
+        now = time.perf_counter()
+        if self.first_chunk_at is None:
+            self.first_chunk_at = now
         if phase == "sampling" and self.first_draws_at is None:
-            self.first_draws_at = time.perf_counter()
+            self.first_draws_at = now
 
     def reset(self):
-        self.compiles, self.first_draws_at = 0, None
+        self.compiles, self.started_at, self.first_chunk_at, self.first_draws_at = 0, None, None, None
 
 
 def replicate(fit, data: pd.DataFrame, column: str, r: int) -> pd.DataFrame:
@@ -95,12 +104,15 @@ def main():
             fit = hx.fit(model["formula"], resampled, seed=r, **fit_args)
             end = time.perf_counter()
             rows.append({"model": name, "refit": r, "first fit s": first,
-                         "to first draws s": events.first_draws_at - start, "whole refit s": end - start,
+                         "chains start s": events.started_at - start,
+                         "first 100 its s": events.first_chunk_at - start,
+                         "to sampling draws s": events.first_draws_at - start, "whole refit s": end - start,
                          "compiles": events.compiles, "sampler": next(iter(fit.parameterisation.values()))["choice"]})
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     summary = table.groupby("model", sort=False).agg(
-        {"first fit s": "first", "to first draws s": "median", "whole refit s": "median", "compiles": "max",
+        {"first fit s": "first", "chains start s": "median", "first 100 its s": "median",
+         "to sampling draws s": "median", "whole refit s": "median", "compiles": "max",
          "sampler": "first"})
     print(f"\nrefits in a warm process; {platform.machine()}, {jax.local_device_count()} JAX CPU devices, "
           f"medians of {args.refits} refits")
