@@ -1,24 +1,13 @@
-"""The NUTS driver: warmup schedule pieces, draws from known targets, retune and escalation."""
+"""The NUTS driver: draws from known targets, retune and escalation."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from blackjax.adaptation.window_adaptation import build_schedule
 
-from hierax.engines.nuts import NUTSConfig, _last_slow_window, _pieces, _retune_index, sample_nuts
+from hierax.engines.nuts import NUTSConfig, sample_nuts
 
 CHAINS = 4
-
-
-def test_schedule_pieces_for_stans_default_warmup():
-    schedule = np.asarray(build_schedule(1000))
-    # windows end at 75 (fast), 100, 150, 250, 450, 950 (slow) and 1000 (fast)
-    assert _retune_index(schedule) == 150
-    assert _last_slow_window(schedule) == (450, 950)
-    assert _pieces(1000, 150, (450, 950)) == [(0, 150), (150, 450), (450, 950), (950, 1000)]
-    assert _pieces(1000, None, None) == [(0, 1000)]
-    assert _retune_index(np.asarray(build_schedule(100))) is None     # one slow window: no room to adapt twice
 
 
 def standard_normal(x, aux):

@@ -23,7 +23,6 @@ import jax.numpy as jnp
 import numpy as np
 from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
 from blackjax.adaptation.step_size import dual_averaging_adaptation
-from blackjax.adaptation.window_adaptation import build_schedule
 from blackjax.mcmc import hmc, nuts
 
 from hierax.engines.devices import device_layout, merge, on_devices, parallel, split_chains
@@ -31,6 +30,7 @@ from hierax.engines.keys import split_keys
 from hierax.engines.metric import curvature_metric
 from hierax.engines.mode import Unravel
 from hierax.engines.quick import quick_options
+from hierax.engines.schedule import last_slow_window, pieces, retune_index, warmup_schedule
 
 
 @dataclass(frozen=True)
@@ -157,57 +157,85 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     layout = device_layout(config.chains)
     run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
                layout, progress)
-    warm_key, sample_key = split_keys(rng_key, 2)
     pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
     adapt = _started(run, initial_positions, aux, dense_mass, gradient, metric_probes)
     if while_compiling is not None:
         while_compiling()
     pending.result()
-    schedule = np.asarray(build_schedule(config.warmup), dtype=np.int32).reshape(-1, 2)
-    cut = _retune_index(schedule) if retune is not None else None
-    last = _last_slow_window(schedule)
-    pieces = _pieces(len(schedule), cut, last)
-    target, rates, history = config.target_accept, list(config.escalate), []
-    fresh = True                       # the first chunk run starts the chains and the adaptation
+    driver = _Driver(run, rng_key, aux, retune, gradient)
+    return driver.sample(driver.warmup(adapt))
 
-    def warm(adapt, part, lo, hi):
-        nonlocal fresh
-        key = split_keys(warm_key, 1, len(history), part)[0]
-        early = last is not None and hi <= last[0]
-        rate = min(target, EARLY_TARGET) if early else target
-        out = _run_phase(run, adapt, key, schedule[lo:hi], aux, rate, "warmup", False, (hi - lo) // 2, fresh=fresh)
-        fresh = False
+
+class _Driver:
+    """One run of :func:`sample_nuts` after the start: warm-up in pieces, sampling, and the
+    escalation of the target acceptance rate between them (its rules are in sample_nuts).
+
+    Holds what changes along the way: the target and the rates left, the record of escalations,
+    ``aux`` (a retune changes it) and whether the next chunk starts the adaptation afresh.
+    """
+
+    def __init__(self, run: "_Run", rng_key, aux, retune, gradient):
+        config = run.config
+        self.run, self.aux, self.retune, self.gradient = run, aux, retune, gradient
+        self.warm_key, self.sample_key = split_keys(rng_key, 2)
+        self.schedule = warmup_schedule(config.warmup)
+        self.cut = retune_index(self.schedule) if retune is not None else None
+        self.last = last_slow_window(self.schedule)
+        self.pieces = pieces(len(self.schedule), self.cut, self.last)
+        self.target, self.rates, self.history = config.target_accept, list(config.escalate), []
+        self.fresh = True                   # the first chunk run starts the chains and the adaptation
+
+    def warmup(self, adapt):
+        """All of warm-up; the last slow window runs again at a higher target while too many of
+        its late transitions diverge."""
+        last, config = self.last, self.run.config
+        for part, (lo, hi) in enumerate(self.pieces):
+            adapt, found = self._warm(adapt, part, lo, hi)
+            while (lo, hi) == last and found > WARMUP_ALLOWANCE * config.chains * (hi - lo) / 2 and self.rates:
+                self._escalate("warmup", found)
+                adapt, found = self._warm(adapt, part, lo, hi)
+            if hi == self.cut:
+                adapt, self.aux = _apply_retune(self.run, self.retune, adapt, self.aux, self.gradient)
+            if last and hi == last[1]:
+                adapt = _pooled(self.run, adapt, "metric")
+        return adapt
+
+    def sample(self, adapt) -> NUTSOutput:
+        """Sampling; on a divergent transition (with rates left) the draws are discarded, warm-up
+        from its last slow window on runs again at the next target, and sampling starts over."""
+        config = self.run.config
+        while True:
+            adapt = _pooled(self.run, adapt, "step size")
+            frozen = np.tile(np.asarray([[2, 0]], dtype=np.int32), (config.draws, 1))
+            key = split_keys(self.sample_key, 1, len(self.history))[0]
+            adapt, chunks = _run_phase(self.run, adapt, key, frozen, self.aux, self.target, "sampling", keep=True,
+                                       freeze=config.warmup > 0, fresh=self.fresh)
+            self.fresh = False
+            output = _collect(chunks, config.draws, jax.device_get(adapt.step_size),
+                              jax.device_get(adapt.inverse_mass_matrix), self.aux)
+            found = int(output.diverging.sum())
+            if not (found and self.rates and self.last):
+                return output._replace(target_accept=self.target, escalations=tuple(self.history))
+            self._escalate("sampling", found)
+            for part, (lo, hi) in enumerate(self.pieces):
+                if lo >= self.last[0]:
+                    adapt, _ = self._warm(adapt, part, lo, hi)
+                if hi == self.last[1]:
+                    adapt = _pooled(self.run, adapt, "metric")
+
+    def _escalate(self, phase: str, found: int) -> None:
+        self.history.append((phase, self.target, found))
+        self.target = self.rates.pop(0)
+
+    def _warm(self, adapt, part: int, lo: int, hi: int):
+        """Warm-up rows [lo, hi); returns the state and the divergent transitions of the second half."""
+        key = split_keys(self.warm_key, 1, len(self.history), part)[0]
+        early = self.last is not None and hi <= self.last[0]
+        rate = min(self.target, EARLY_TARGET) if early else self.target
+        out = _run_phase(self.run, adapt, key, self.schedule[lo:hi], self.aux, rate, "warmup", False, (hi - lo) // 2,
+                         fresh=self.fresh)
+        self.fresh = False
         return out
-
-    for part, (lo, hi) in enumerate(pieces):
-        adapt, found = warm(adapt, part, lo, hi)
-        while (lo, hi) == last and found > WARMUP_ALLOWANCE * config.chains * (hi - lo) / 2 and rates:
-            history.append(("warmup", target, found))
-            target = rates.pop(0)
-            adapt, found = warm(adapt, part, lo, hi)
-        if hi == cut:
-            adapt, aux = _apply_retune(run, retune, adapt, aux, gradient)
-        if last and hi == last[1]:
-            adapt = _pooled(run, adapt, "metric")
-    while True:
-        adapt = _pooled(run, adapt, "step size")
-        frozen = np.tile(np.asarray([[2, 0]], dtype=np.int32), (config.draws, 1))
-        key = split_keys(sample_key, 1, len(history))[0]
-        adapt, chunks = _run_phase(run, adapt, key, frozen, aux, target, "sampling", keep=True,
-                                   freeze=config.warmup > 0, fresh=fresh)
-        fresh = False
-        output = _collect(chunks, config.draws, jax.device_get(adapt.step_size),
-                          jax.device_get(adapt.inverse_mass_matrix), aux)
-        found = int(output.diverging.sum())
-        if not (found and rates and last):
-            return output._replace(target_accept=target, escalations=tuple(history))
-        history.append(("sampling", target, found))
-        target = rates.pop(0)
-        for part, (lo, hi) in enumerate(pieces):
-            if lo >= last[0]:
-                adapt, _ = warm(adapt, part, lo, hi)
-            if hi == last[1]:
-                adapt = _pooled(run, adapt, "metric")
 
 
 _PREFETCH = ThreadPoolExecutor(1, thread_name_prefix="hierax-prefetch")
@@ -387,31 +415,6 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool,
     return _Steps(reset, parallel(start, (False, True), devices, vectorise, options),
                   parallel(chunk, (False, False, True, True, True, True, True), devices, vectorise, options))
 
-
-
-def _retune_index(schedule: np.ndarray) -> int | None:
-    """Where warmup may change coordinates: the end of the second slow window when at least
-    three slow windows follow the fast one (so two remain to adapt to the new coordinates),
-    else the end of the first of two; None for warmups too short to adapt twice."""
-    slow_ends = [i + 1 for i, (stage, end) in enumerate(schedule) if stage == 1 and end]
-    if len(slow_ends) >= 3:
-        return slow_ends[1]
-    if len(slow_ends) == 2:
-        return slow_ends[0]
-    return None
-
-
-def _last_slow_window(schedule: np.ndarray) -> tuple[int, int] | None:
-    """(start, end) of the last slow window: the one whose divergences predict sampling's."""
-    ends = [i + 1 for i, (stage, end) in enumerate(schedule) if end]
-    slow = [(a, b) for a, b in zip([0] + ends, ends) if schedule[b - 1][0] == 1]
-    return slow[-1] if slow else None
-
-
-def _pieces(total: int, cut: int | None, window: tuple[int, int] | None) -> list[tuple[int, int]]:
-    """Warmup cut at the retune point and around the last slow window."""
-    bounds = sorted({0, total} | ({cut} if cut else set()) | (set(window) if window else set()))
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def _apply_retune(run: _Run, retune, adapt, aux, gradient=None):
