@@ -28,3 +28,19 @@ def test_log_likelihood_is_the_normalised_density(name, link):
     # the constant on host arrays (SciPy) and on JAX arrays agree: samplers use the first, traces the second
     np.testing.assert_allclose(np.asarray(family.log_constant(jnp.asarray(y), None if trials is None else jnp.asarray(trials))),
                                family.log_constant(y, trials), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "binomial"])
+def test_logit_likelihood_is_exact_far_out_on_the_link_scale(name):
+    """log p and log(1 - p) from one softplus (log q = log p - eta) stay within 1e-12 of SciPy's
+    log_expit where p or 1 - p underflows in double precision."""
+    from scipy.special import log_expit
+
+    family, _ = get_family(name, "logit")
+    eta = np.array([-745.0, -60.0, -37.0, -5.0, 0.0, 5.0, 37.0, 60.0, 745.0])
+    trials = np.full(eta.shape, 7.0) if name == "binomial" else None
+    y = np.array([0, 1, 1, 0, 1, 1, 0, 1, 0], dtype=float) * (3.0 if name == "binomial" else 1.0)
+    n = trials if trials is not None else 1.0
+    expected = y * log_expit(eta) + (n - y) * log_expit(-eta)
+    got = family.log_kernel(y, jnp.asarray(eta), None, trials, "logit")
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

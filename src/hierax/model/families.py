@@ -48,7 +48,10 @@ def _gaussian(y, eta, sigma, trials, link):
 def _log_p_success(eta, link):
     """log P(success) and log P(failure) computed stably on the link scale."""
     if link == "logit":
-        return -jnp.logaddexp(0.0, -eta), -jnp.logaddexp(0.0, eta)
+        # log q = log(1 - p) = log p - eta: one softplus, not two (each is an exp and a log1p,
+        # the costliest operations of a logistic model's gradient)
+        log_p = -jnp.logaddexp(0.0, -eta)
+        return log_p, log_p - eta
     return norm.logcdf(eta), norm.logcdf(-eta)
 
 
