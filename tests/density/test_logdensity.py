@@ -136,3 +136,21 @@ def test_the_log_likelihood_constant_follows_a_new_response():
     loglik = make_pointwise_loglik(spec)
     np.testing.assert_allclose(loglik(params), stats.poisson.logpmf(spec.y, rate), rtol=1e-10)
     np.testing.assert_allclose(loglik(params, new_y), stats.poisson.logpmf(new_y, rate), rtol=1e-10)
+
+
+def test_one_product_gives_the_rows_and_every_blocks_level_means():
+    """fixed_parts: X beta and each block's mean design times beta, from the stacked design,
+    for blocks of one and of two effects (a varying slope's level mean is x's coefficient)."""
+    from hierax.density.logdensity import fixed_parts, model_arrays, structure_of
+
+    data = DATA.assign(h=np.tile(list("pq"), 10))
+    spec = specify(build_design(parse_formula("y ~ x + (1 + x | g) + (1 | h)"), data), priors=PRIORS)
+    beta = np.array([0.7, -1.3])
+    shapes = {b.name: (b.num_levels, b.num_terms) for b in spec.blocks}
+    rows, means = fixed_parts(structure_of(spec), model_arrays(spec), beta, shapes)
+    np.testing.assert_allclose(rows, spec.X @ beta, rtol=1e-14)
+    for block in spec.blocks:
+        np.testing.assert_allclose(means[block.name], block.mean_design @ beta, rtol=1e-14)
+        assert means[block.name].shape == (block.num_levels, block.num_terms)
+    slopes = next(b for b in spec.blocks if b.num_terms == 2)
+    np.testing.assert_allclose(means[slopes.name], np.tile([0.7, -1.3], (slopes.num_levels, 1)))

@@ -35,7 +35,7 @@ import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from hierax.density.logdensity import constrain_params, level_means, model_arrays, structure_of
+from hierax.density.logdensity import constrain_params, fixed_parts, level_means, model_arrays, structure_of
 from hierax.model.spec import ModelSpec
 
 CENTRED_FROM = 0.5  # a level whose weights average at least this is reported as centred
@@ -86,9 +86,13 @@ def _chain_state(structure, names, positions, inverse_mass_matrix, centring, arr
     _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], positions))
     params = jax.vmap(lambda p: constrain_params(structure, p, centring, arrays)[0])(positions)
     by_name = {b.name: b for b in structure.blocks}
-    means = {name: jax.vmap(lambda p, block=by_name[name]: level_means(
-        arrays["mean_design"][name], block.parents, arrays["parent_index"][name], p["beta"], p["b"]))(params)
-        for name in names}
+    shapes = {name: z.shape[1:] for name, z in positions["z"].items()}
+
+    def chain_means(p, name):
+        fixed = fixed_parts(structure, arrays, p["beta"], shapes)[1][name]
+        return level_means(fixed, by_name[name].parents, arrays["parent_index"][name], p["b"])
+
+    means = {name: jax.vmap(lambda p, name=name: chain_means(p, name))(params) for name in names}
     return params["b"], means, params["cor_chol"], jax.vmap(unravel)(inverse_mass_matrix)
 
 

@@ -125,15 +125,15 @@ def structure_of(spec: ModelSpec) -> Structure:
 
 
 def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
-    """The data a density reads at run time: design, response, the blocks' arrays, and the
-    log-likelihood's constant per row (``log_constant``: it depends on the data alone, so it is
+    """The data a density reads at run time: the fixed design (:func:`fixed_design`), response,
+    the blocks' arrays, and the log-likelihood's constant per row (``log_constant``: it depends on the data alone, so it is
     computed here once, not in every gradient; left out for a traced response)."""
     y = spec.y if y is None else y
-    arrays = {"X": spec.X, "y": y,
+    arrays = {"fixed_design": fixed_design(spec), "y": y,
               "offset": np.zeros(spec.num_obs) if spec.offset is None else spec.offset,
-              "Z": {b.name: b.Z for b in spec.blocks}, "index": {b.name: b.group_index for b in spec.blocks},
-              "mean_design": {b.name: b.mean_design for b in spec.blocks},
-              "parent_index": {b.name: tuple(p.index for p in b.parents) for b in spec.blocks}}
+              "Z": {b.name: b.Z for b in spec.blocks},
+              "index": {b.name: _int32(b.group_index) for b in spec.blocks},
+              "parent_index": {b.name: tuple(_int32(p.index) for p in b.parents) for b in spec.blocks}}
     if spec.trials is not None:
         arrays["trials"] = spec.trials
     if spec.se is not None:
@@ -147,9 +147,43 @@ def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
     return jax.tree_util.tree_map(jnp.asarray, arrays)
 
 
-def constrain_params(structure: Structure, position, centring, arrays):
+def _int32(index) -> np.ndarray:
+    """Level indices as int32, the type XLA's gathers take (int64 ones are converted in every call)."""
+    return np.asarray(index, dtype=np.int32)
+
+
+def fixed_design(spec: ModelSpec) -> np.ndarray:
+    """X with every block's level-mean design below it (coarse to fine, levels x q rows each):
+    one product with beta gives the rows' fixed part and the fixed part of every level's mean.
+
+    Why one product: on a CPU each matrix product is a library call of its own that fuses with
+    nothing, and a model with three grouping factors had eight of them in its gradient (X beta,
+    three level means and their transposes); two cost less (see :func:`fixed_parts`).
+    """
+    p = spec.X.shape[1]
+    return np.concatenate([np.asarray(spec.X, dtype=float)]
+                          + [np.asarray(b.mean_design, dtype=float).reshape(-1, p) for b in spec.blocks_coarse_to_fine])
+
+
+def fixed_parts(structure: Structure, arrays, beta, shapes: dict):
+    """The rows' fixed part X beta (n,) and each block's level means' fixed part {name: (levels, q)},
+    ``shapes`` giving each block's (levels, q), from one product (:func:`fixed_design`)."""
+    fixed = arrays["fixed_design"] @ beta
+    rows = arrays["offset"].shape[0]
+    means, start = {}, rows
+    for block in structure.blocks:
+        levels, q = shapes[block.name]
+        means[block.name] = fixed[start:start + levels * q].reshape(levels, q)
+        start += levels * q
+    return fixed[:rows], means
+
+
+def constrain_params(structure: Structure, position, centring, arrays, fixed=None):
+    """beta, sigma, sds, correlation factors, the effects b per block (levels, q) and the
+    log-Jacobian; ``fixed``: :func:`fixed_parts` if the caller has them already."""
     params, log_jac = constrain_hyper(position, structure.has_sigma,
                                       tuple((b.name, b.q, b.has_cor) for b in structure.blocks))
+    fixed_means = None if fixed is None else fixed[1]
     bs = {}
     for block in structure.blocks:
         sd, L = params["sd"][block.name], params["cor_chol"][block.name]
@@ -157,10 +191,11 @@ def constrain_params(structure: Structure, position, centring, arrays):
         if block.parameterisation == "noncentered":      # w = 0 throughout, known when building
             b = (v @ L.T if block.has_cor else v) * sd
         else:
+            if fixed_means is None:
+                fixed_means = fixed_parts(structure, arrays, position["beta"], _shapes(position["z"]))[1]
             weight = jnp.asarray(centring[block.name])
             rotated = (1.0 - weight) * (v @ L.T) + weight * v if block.has_cor else v
-            mean = level_means(arrays["mean_design"][block.name], block.parents,
-                                arrays["parent_index"][block.name], position["beta"], bs)
+            mean = level_means(fixed_means[block.name], block.parents, arrays["parent_index"][block.name], bs)
             b = (rotated - weight * mean) * jnp.exp((1.0 - weight) * position["log_sd"][block.name])
         bs[block.name] = b
     if structure.blocks:
@@ -168,33 +203,40 @@ def constrain_params(structure: Structure, position, centring, arrays):
     return params, log_jac
 
 
-def level_means(mean_design, parents, parent_index, beta, bs: dict):
-    """m_l (levels, q): the fixed part of each level's mean plus the nesting blocks' effects."""
-    mean = mean_design @ beta
+def level_means(fixed_mean, parents, parent_index, bs: dict):
+    """m_l (levels, q): the fixed part of each level's mean plus the nesting blocks' effects,
+    added column by column (no scatter into the array: its transpose is one more kernel)."""
+    columns = [fixed_mean[:, k] for k in range(fixed_mean.shape[1])]
     for (parent, terms), index in zip(parents, parent_index):
         for here, there in terms:
-            mean = mean.at[:, here].add(bs[parent][index, there])
-    return mean
+            columns[here] = columns[here] + bs[parent][:, there][index]
+    return jnp.stack(columns, axis=1)
 
 
-def parent_mean(block, beta, bs: dict):
-    """m_l (levels, q) of a spec's block (see :func:`level_means`)."""
-    return level_means(jnp.asarray(block.mean_design), tuple((p.block, tuple(p.terms)) for p in block.parents),
-                        tuple(p.index for p in block.parents), beta, bs)
+def _shapes(effects: dict) -> dict:
+    return {name: b.shape for name, b in effects.items()}
 
 
-def linear_predictor(structure: Structure, params, arrays):
-    eta = arrays["X"] @ params["beta"] + arrays["offset"]
+def linear_predictor(structure: Structure, params, arrays, fixed_rows=None):
+    """eta (n,): the fixed part (``fixed_rows``, X beta, if the caller has it) plus each block's
+    effects gathered to the rows."""
+    if fixed_rows is None:
+        fixed_rows = fixed_parts(structure, arrays, params["beta"], _shapes(params.get("b", {})))[0]
+    eta = fixed_rows + arrays["offset"]
     for block in structure.blocks:
-        eta = eta + jnp.sum(arrays["Z"][block.name] * params["b"][block.name][arrays["index"][block.name]], axis=1)
+        b, Z, index = params["b"][block.name], arrays["Z"][block.name], arrays["index"][block.name]
+        if block.q == 1:
+            eta = eta + Z[:, 0] * b[:, 0][index]
+        else:
+            eta = eta + jnp.sum(Z * b[index], axis=1)
     return eta
 
 
-def pointwise_loglik(structure: Structure, params, arrays):
+def pointwise_loglik(structure: Structure, params, arrays, fixed_rows=None):
     """log p(y_i | parameters) per row, normalising constant included (from ``arrays`` where
-    :func:`model_arrays` computed it)."""
+    :func:`model_arrays` computed it); ``fixed_rows`` as in :func:`linear_predictor`."""
     sigma = params["sigma"] if structure.has_sigma else arrays.get("se")
-    kernel = structure.family.log_kernel(arrays["y"], linear_predictor(structure, params, arrays), sigma,
+    kernel = structure.family.log_kernel(arrays["y"], linear_predictor(structure, params, arrays, fixed_rows), sigma,
                                          arrays.get("trials"), structure.link)
     if "log_constant" in arrays:
         return kernel + arrays["log_constant"]
@@ -297,11 +339,11 @@ def _random_effects_logpdf(b, log_sd, L, weight, has_cor):
     if has_cor:
         L_inv = jax.scipy.linalg.solve_triangular(L, jnp.eye(L.shape[0]), lower=True)
         scaled = scaled @ L_inv.T
-    total = -0.5 * jnp.sum(scaled**2)
+    total = jnp.sum(-0.5 * scaled**2 - weight * log_sd)          # one reduction over the levels
     if has_cor:
         diag_L = jnp.diagonal(L)
         total += jnp.sum(jnp.log((1.0 - weight) * diag_L + weight)) - b.shape[0] * jnp.sum(jnp.log(diag_L))
-    return total - jnp.sum(weight * log_sd) - 0.5 * b.size * _LOG_2PI
+    return total - 0.5 * b.size * _LOG_2PI
 
 
 @functools.lru_cache(maxsize=32)
@@ -313,8 +355,10 @@ def full_logdensity(structure: Structure):
 
     def logdensity(position, aux):
         data = aux["data"]
-        params, log_jac = constrain_params(structure, position, aux["centring"], data)
-        pointwise = pointwise_loglik(structure, params, data)
+        # the fixed parts once: computed in each of the two, their gradients' products stayed two
+        fixed = fixed_parts(structure, data, position["beta"], _shapes(position.get("z", {})))
+        params, log_jac = constrain_params(structure, position, aux["centring"], data, fixed)
+        pointwise = pointwise_loglik(structure, params, data, fixed[0])
         if "weight" in data:
             pointwise = data["weight"] * pointwise
         return jnp.sum(pointwise) + log_prior(structure, params, position, aux["centring"], aux["priors"]) + log_jac
