@@ -126,8 +126,9 @@ def structure_of(spec: ModelSpec) -> Structure:
 
 def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
     """The data a density reads at run time: the fixed design (:func:`fixed_design`), response,
-    the blocks' arrays, and the log-likelihood's constant per row (``log_constant``: it depends on the data alone, so it is
-    computed here once, not in every gradient; left out for a traced response)."""
+    the blocks' arrays, and the log-likelihood's constant per row (``log_constant``: it depends
+    on the data alone, so it is computed here once, not in every gradient; left out for a traced
+    response)."""
     y = spec.y if y is None else y
     arrays = {"fixed_design": fixed_design(spec), "y": y,
               "offset": np.zeros(spec.num_obs) if spec.offset is None else spec.offset,
