@@ -346,13 +346,10 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool,
     that the chunk holds one copy of the density's gradient, not two (a q = 2 collapsed
     gradient alone takes 0.7 s to compile).
 
-    Why no vmap over a single chain per device (the usual case: one device per chain): vmap
-    turns the tree-building while loops into batched ones, which doubled the trace and added
-    half again to XLA's compile time of the chunk, the cost of a first fit.
-
-    ``quick_compile``: compile with XLA's older CPU fusion emitters, which compile in about two
-    thirds of the time and run up to half again slower (:mod:`hierax.engines.quick`); worth it where
-    compiling is most of a fit's time.
+    No vmap over a single chain per device (the usual case): vmap batches the tree-building while
+    loops, which doubled the trace and added half again to the chunk's compile, a first fit's cost.
+    ``quick_compile``: XLA's older CPU fusion emitters, which compile in two thirds of the time and
+    run up to half again slower (:mod:`hierax.engines.quick`), for fits that are mostly compiling.
     """
     kernel = nuts.build_kernel()
     mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass)
