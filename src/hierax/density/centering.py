@@ -88,11 +88,12 @@ def _chain_state(structure, names, positions, inverse_mass_matrix, centring, arr
     by_name = {b.name: b for b in structure.blocks}
     shapes = {name: z.shape[1:] for name, z in positions["z"].items()}
 
-    def chain_means(p, name):
-        fixed = fixed_parts(structure, arrays, p["beta"], shapes)[1][name]
-        return level_means(fixed, by_name[name].parents, arrays["parent_index"][name], p["b"])
+    def chain_means(p):
+        fixed = fixed_parts(structure, arrays, p["beta"], shapes)[1]     # one product for every block
+        return {name: level_means(fixed[name], by_name[name].parents, arrays["parent_index"][name], p["b"])
+                for name in names}
 
-    means = {name: jax.vmap(lambda p, name=name: chain_means(p, name))(params) for name in names}
+    means = jax.vmap(chain_means)(params)
     return params["b"], means, params["cor_chol"], jax.vmap(unravel)(inverse_mass_matrix)
 
 

@@ -413,7 +413,6 @@ def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool,
                   parallel(chunk, (False, False, True, True, True, True, True), devices, vectorise, options))
 
 
-
 def _apply_retune(run: _Run, retune, adapt, aux, gradient=None):
     """Hand the chains to ``retune`` on the host and restart them in its coordinates."""
     positions = jax.tree_util.tree_map(merge, jax.device_get(adapt.chain.position))
@@ -438,12 +437,11 @@ def _pooled(run: _Run, adapt, what: str):
     Sampling is unchanged: every chain still runs one fixed kernel, now the same one, so R-hat
     compares chains as it should. With one chain, nothing changes.
     """
-    host = jax.device_get(adapt)
     if what == "metric":
-        imm = merge(host.inverse_mass_matrix)
+        imm = merge(jax.device_get(adapt.inverse_mass_matrix))
         pooled = np.broadcast_to(imm.mean(axis=0), imm.shape)
         return adapt._replace(inverse_mass_matrix=on_devices(split_chains(pooled, run.layout), run.layout))
-    state = host.step_size_state
+    state = jax.device_get(adapt.step_size_state)          # only what is pooled comes to the host
     average = np.asarray(state.log_step_size_avg)
     pooled = np.full_like(average, average.mean())
     return adapt._replace(step_size_state=on_devices(state._replace(log_step_size_avg=pooled), run.layout))
