@@ -19,10 +19,23 @@ def warmup_schedule(warmup: int) -> np.ndarray:
 
 
 def retune_index(schedule: np.ndarray) -> int | None:
-    """Where warmup may change coordinates: the end of the second slow window when at least
-    three slow windows follow the fast one (so two remain to adapt to the new coordinates),
-    else the end of the first of two; None for warmups too short to adapt twice."""
+    """Where warmup may change coordinates: the end of the third slow window when two slow
+    windows follow it (Stan's 1,000-iteration warmup: at 250, after its first window of 100),
+    else the end of the second when one follows, else of the first of two; None for warmups too
+    short to adapt twice.
+
+    Why the third: the retune centres the levels that the window's variances say are well
+    informed (:mod:`hierax.density.centering`), and 50 iterations per chain underestimate the
+    variance of a slowly mixing sd. On grouseticks, the second window (50 iterations) measured
+    a posterior sd of log sd_LOCATION of 0.22 to 0.49 where the draws give 0.8, and at one seed
+    in eight two LOCATION levels were centred, which funnelled at the smallest sds: divergent
+    transitions in sampling and an escalation to target 0.99 that doubled the time (3 seeds of
+    16). From the third window (100 iterations): no LOCATION level centred and no escalation in
+    16 seeds, ESS per second 8% lower on average (benchmarks/README.md, session 8).
+    """
     slow_ends = [i + 1 for i, (stage, end) in enumerate(schedule) if stage == 1 and end]
+    if len(slow_ends) >= 5:
+        return slow_ends[2]
     if len(slow_ends) >= 3:
         return slow_ends[1]
     if len(slow_ends) == 2:
