@@ -97,6 +97,29 @@ def test_variances_of_moved_levels_follow_the_coordinate_map():
         np.testing.assert_allclose(unravel(new_imm[c])["log_sd"]["g"], 1e-4)
 
 
+def test_a_later_retune_moves_back_levels_no_longer_well_informed():
+    """Centred levels are judged by kappa = sd^2 / Var(b) - 1 at sd = exp(mean log sd): with
+    sd(log sd) = 0.5, a level with Var(b) = 0.05 sd^2 (kappa 19, 2.6 at the low end) stays
+    centred, those with 0.3 and 0.9 sd^2 (kappa 2.3 and 0.1) move back; non-centred levels that
+    are not well informed stay as they are, and the effects do not move."""
+    design = build_design(parse_formula("y ~ x + (1 | g)"), DATA)
+    spec = specify(design, priors=PRIORS)
+    positions = chains_of_positions_scalar(spec)
+    retune = make_retune(spec)
+    imm = variances_with(positions, {"g": np.array([[0.2], [0.9], [0.2], [0.6], [0.2]])})
+    moved, _, centring = retune(positions, imm, default_centering(spec))
+    np.testing.assert_array_equal(centring["g"][:, 0], [1, 0, 1, 0, 1])
+    sd2 = np.exp(2 * moved["log_sd"]["g"].mean(axis=0))
+    var_g = np.array([[0.05 * sd2[0]], [0.9], [0.3 * sd2[0]], [0.6], [0.9 * sd2[0]]])
+    back, _, again = retune(moved, variances_with(moved, {"g": var_g}, log_sd_variance=0.25), centring)
+    np.testing.assert_array_equal(again["g"][:, 0], [1, 0, 0, 0, 0])
+    constrain = make_constrain(spec)
+    for c in range(CHAINS):
+        before, _ = constrain(jax.tree_util.tree_map(lambda x: x[c], positions), default_centering(spec))
+        after, _ = constrain(jax.tree_util.tree_map(lambda x: x[c], back), again)
+        np.testing.assert_allclose(after["b"]["g"], before["b"]["g"], rtol=1e-10, atol=1e-12)
+
+
 def chains_of_positions_scalar(spec):
     keys = jax.random.split(jax.random.PRNGKey(0), CHAINS)
     positions = jax.vmap(lambda k: initial_position(k, spec))(keys)

@@ -20,7 +20,10 @@ posterior variance of every z_l in non-centred coordinates. At the end of an ear
 (chosen by the engine) the levels whose every effect has kappa = 1 / Var(z) - 1 above 1 even at
 the low end of the sd's posterior (whose spread the same adaptation measured), averaged over the
 chains, are centred; the chains move to the new coordinates at their current states and warmup
-goes on. The posterior is the same distribution in other coordinates, so the choice affects
+goes on. At the end of a later window the centred levels are looked at again, with kappa from
+their variance in centred coordinates, sd^2 / Var(b) - 1, and the spread of the sd measured over
+a longer window: those no longer well informed at the sd's low end move back (see
+:func:`choose_weights`). The posterior is the same distribution in other coordinates, so the choice affects
 efficiency, never the answer. The variance measured is marginal (it includes the uncertainty of
 the other parameters), which errs towards the non-centred form. The density also accepts
 partial weights in (0, 1) (Gorinova, Moore and Hoffman 2020), but the sampler does not use them:
@@ -68,8 +71,8 @@ def make_retune(spec: ModelSpec):
         centring = {name: np.array(weight, dtype=float) for name, weight in centring.items()}
         for block in blocks:
             old = centring[block.name]
-            new = choose_weights(variances["z"][block.name].mean(axis=0),
-                                 variances["log_sd"][block.name].mean(axis=0), old)
+            new = choose_weights(variances["z"][block.name].mean(axis=0), variances["log_sd"][block.name].mean(axis=0),
+                                 old, positions["log_sd"][block.name].mean(axis=0))
             _move_levels(block, positions, variances, old, new, effects[block.name], means[block.name],
                          chols[block.name])
             centring[block.name] = new
@@ -100,21 +103,32 @@ def _chain_state(structure, names, positions, inverse_mass_matrix, centring, arr
 _ravel_all = jax.jit(jax.vmap(lambda tree: ravel_pytree(tree)[0]))
 
 
-def choose_weights(var_z: np.ndarray, var_log_sd: np.ndarray, old: np.ndarray) -> np.ndarray:
-    """Weight 1 (centred) for a non-centred level whose every effect stays well informed at the
-    low end of its sd's posterior; otherwise keep the old weight.
+def choose_weights(var_v: np.ndarray, var_log_sd: np.ndarray, old: np.ndarray, log_sd: np.ndarray) -> np.ndarray:
+    """New whole-level weights (levels, q) from the coordinates' variances ``var_v`` (levels, q),
+    those of log sd (q,), the old weights and the chains' mean log sd (q,).
 
-    kappa = 1 / Var(z) - 1 holds at a typical sd; at sd exp(-2 s), s the posterior sd of log sd
-    (a 2.5% quantile), it is kappa exp(-4 s). A centred level whose kappa falls below 1 there
-    meets the centred form's own funnel as the sd shrinks: measured on radon, centring the
-    levels with kappa > 1 at the typical sd gave 131 divergent draws where none were centred
-    gave 5. Whole levels switch, never partial weights: those keep a trace of the non-centred
-    funnel (v - w m ~ N(0, sd^w)), which on eight schools alone gave about 100 divergences.
+    A level is well informed when every effect's kappa stays above 1 at the low end of its sd's
+    posterior. kappa holds at a typical sd; at sd exp(-2 s), s the posterior sd of log sd (a 2.5%
+    quantile), it is kappa exp(-4 s). For a non-centred level, kappa = 1 / Var(z) - 1; for a
+    centred one, kappa = sd^2 / Var(b) - 1 at sd = exp(mean log sd). Non-centred levels that are
+    well informed are centred; centred levels that are not move back. The marginal variances
+    include the other parameters' uncertainty, which errs towards the non-centred form.
+
+    Why the low end: a centred level whose kappa falls below 1 there meets the centred form's
+    own funnel as the sd shrinks: measured on radon, centring the levels with kappa > 1 at the
+    typical sd gave 131 divergent draws where none were centred gave 5. Why look again: an early
+    window underestimates s for a slowly mixing sd (grouseticks' LOCATION, see
+    :func:`hierax.engines.schedule.retune_points`). Whole levels switch, never partial weights:
+    those keep a trace of the non-centred funnel (v - w m ~ N(0, sd^w)), which on eight schools
+    alone gave about 100 divergences.
     """
-    kappa = 1.0 / np.maximum(var_z, 1e-12) - 1.0
-    kappa_low = kappa * np.exp(-4.0 * np.sqrt(var_log_sd))[None, :]
-    well_informed = (kappa_low > 1.0).all(axis=1) & (old.max(axis=1) == 0.0)
-    return np.where(well_informed[:, None], 1.0, old)
+    variance = np.maximum(var_v, 1e-12)
+    centred = old.min(axis=1) == 1.0
+    kappa = np.where(centred[:, None], np.exp(2.0 * log_sd)[None, :] / variance, 1.0 / variance) - 1.0
+    well_informed = (kappa * np.exp(-4.0 * np.sqrt(var_log_sd))[None, :] > 1.0).all(axis=1)
+    noncentred = old.max(axis=1) == 0.0
+    new = np.where((well_informed & noncentred)[:, None], 1.0, old)
+    return np.where((centred & ~well_informed)[:, None], 0.0, new)
 
 
 def _move_levels(block, positions: dict, variances: dict, old, new, b, mean, L) -> None:

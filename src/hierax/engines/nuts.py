@@ -30,7 +30,7 @@ from hierax.engines.keys import split_keys
 from hierax.engines.metric import curvature_metric
 from hierax.engines.mode import Unravel
 from hierax.engines.quick import quick_options
-from hierax.engines.schedule import last_slow_window, pieces, retune_index, warmup_schedule
+from hierax.engines.schedule import last_slow_window, pieces, retune_points, warmup_schedule
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,8 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     aux : pytree of arrays shared by all chains and passed to the density (None if unused). It
         is an argument of the compiled chunk, so changing it costs no recompilation.
     retune : optional host callback ``retune(positions, inverse_mass_matrix, aux) -> (positions,
-        inverse_mass_matrix, aux)``, called once, at the end of an early slow warmup window,
-        with a leading chain axis on every array. It may move the chains to new coordinates of
+        inverse_mass_matrix, aux)``, called at the end of one or two early slow warmup windows
+        (:func:`hierax.engines.schedule.retune_points`), with a leading chain axis on every array. It may move the chains to new coordinates of
         the same distribution (e.g. centre some random effects); warmup then adapts to them.
         It needs the diagonal mass matrix.
     dense_mass : adapt a dense mass matrix (Stan's ``metric = dense_e``) rather than a diagonal
@@ -179,9 +179,9 @@ class _Driver:
         self.run, self.aux, self.retune, self.gradient = run, aux, retune, gradient
         self.warm_key, self.sample_key = split_keys(rng_key, 2)
         self.schedule = warmup_schedule(config.warmup)
-        self.cut = retune_index(self.schedule) if retune is not None else None
+        self.cuts = retune_points(self.schedule) if retune is not None else ()
         self.last = last_slow_window(self.schedule)
-        self.pieces = pieces(len(self.schedule), self.cut, self.last)
+        self.pieces = pieces(len(self.schedule), self.cuts, self.last)
         self.target, self.rates, self.history = config.target_accept, list(config.escalate), []
         self.fresh = True                   # the first chunk run starts the chains and the adaptation
 
@@ -194,7 +194,7 @@ class _Driver:
             while (lo, hi) == last and found > WARMUP_ALLOWANCE * config.chains * (hi - lo) / 2 and self.rates:
                 self._escalate("warmup", found)
                 adapt, found = self._warm(adapt, part, lo, hi)
-            if hi == self.cut:
+            if hi in self.cuts:
                 adapt, self.aux = _apply_retune(self.run, self.retune, adapt, self.aux, self.gradient)
             if last and hi == last[1]:
                 adapt = _pooled(self.run, adapt, "metric")

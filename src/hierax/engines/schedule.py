@@ -3,7 +3,7 @@
 BlackJAX's ``build_schedule`` gives Stan's windows as (stage, window_end) rows: stage 0 a fast
 window (step size only), 1 a slow one (step size and metric), ``window_end`` true on a window's
 last step. The engine (:mod:`hierax.engines.nuts`) runs warm-up in pieces so that it can act
-between them: change coordinates (a retune) after an early slow window, and count the divergent
+between them: change coordinates (a retune) after early slow windows, and count the divergent
 transitions of the last slow window, whose rate predicts sampling's.
 """
 
@@ -18,29 +18,31 @@ def warmup_schedule(warmup: int) -> np.ndarray:
     return np.asarray(build_schedule(warmup), dtype=np.int32).reshape(-1, 2)
 
 
-def retune_index(schedule: np.ndarray) -> int | None:
-    """Where warmup may change coordinates: the end of the third slow window when two slow
-    windows follow it (Stan's 1,000-iteration warmup: at 250, after its first window of 100),
-    else the end of the second when one follows, else of the first of two; None for warmups too
-    short to adapt twice.
+def retune_points(schedule: np.ndarray) -> tuple[int, ...]:
+    """Where warmup changes coordinates: at the ends of the second and third slow windows when
+    two slow windows follow the third (Stan's 1,000-iteration warmup: at 150 and 250), else at
+    the end of the second when one follows, else of the first of two; none for warmups too short
+    to adapt twice.
 
-    Why the third: the retune centres the levels that the window's variances say are well
+    Why twice: the first retune centres the levels that a window of 50 iterations says are well
     informed (:mod:`hierax.density.centering`), and 50 iterations per chain underestimate the
-    variance of a slowly mixing sd. On grouseticks, the second window (50 iterations) measured
-    a posterior sd of log sd_LOCATION of 0.22 to 0.49 where the draws give 0.8, and at one seed
-    in eight two LOCATION levels were centred, which funnelled at the smallest sds: divergent
-    transitions in sampling and an escalation to target 0.99 that doubled the time (3 seeds of
-    16). From the third window (100 iterations): no LOCATION level centred and no escalation in
-    16 seeds, ESS per second 8% lower on average (benchmarks/README.md, session 8).
+    spread of a slowly mixing sd: on grouseticks the second window measured a posterior sd of
+    log sd_LOCATION of 0.22 to 0.49 where the draws give 0.8, and at one seed in eight two of
+    LOCATION's weakly informed levels were centred, which funnelled at the smallest sds
+    (divergent transitions in sampling, an escalation to target 0.99, twice the time). The
+    second retune looks again with the window of 100 iterations and moves such levels back. A
+    single retune at 250 instead centred fewer of BROOD's levels, which kept the step smaller
+    (benchmarks/README.md, session 8: ESS per second over 16 seeds, mean 67 with both, 53 with
+    the first alone, 48 with the second alone).
     """
     slow_ends = [i + 1 for i, (stage, end) in enumerate(schedule) if stage == 1 and end]
     if len(slow_ends) >= 5:
-        return slow_ends[2]
+        return (slow_ends[1], slow_ends[2])
     if len(slow_ends) >= 3:
-        return slow_ends[1]
+        return (slow_ends[1],)
     if len(slow_ends) == 2:
-        return slow_ends[0]
-    return None
+        return (slow_ends[0],)
+    return ()
 
 
 def last_slow_window(schedule: np.ndarray) -> tuple[int, int] | None:
@@ -56,7 +58,7 @@ def last_slow_window(schedule: np.ndarray) -> tuple[int, int] | None:
     return starts[-1], ends[-1]
 
 
-def pieces(total: int, cut: int | None, window: tuple[int, int] | None) -> list[tuple[int, int]]:
-    """Warmup's (start, end) pieces: cut at the retune point and around the last slow window."""
-    bounds = sorted({0, total} | ({cut} if cut else set()) | (set(window) if window else set()))
+def pieces(total: int, cuts: tuple[int, ...], window: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """Warmup's (start, end) pieces: cut at the retune points and around the last slow window."""
+    bounds = sorted({0, total} | set(cuts) | (set(window) if window else set()))
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
