@@ -32,9 +32,10 @@ METHODS = ("nuts", "reml", "ml", "laplace", "map")
 
 
 def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", priors: dict | None = None,
-        chains: int = 4, warmup: int = 1000, draws: int = 1000, seed: int | None = None,
+        chains: int = 4, warmup: int | None = None, draws: int = 1000, seed: int | None = None,
         target_accept: float | None = None, max_tree_depth: int = 10, link: str | None = None,
-        parameterisation=None, collapse: bool | None = None, progress: bool = False) -> FitResult:
+        parameterisation=None, collapse: bool | None = None, progress: bool = False,
+        warm_start: FitResult | None = None) -> FitResult:
     """Fit a hierarchical model written as an lme4/brms formula.
 
     Parameters
@@ -49,7 +50,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         :class:`~hierax.results.mixedfit.MixedFit` with the same tables; or "map", the posterior
         mode (fast, and a warning where it misleads, see :func:`fit_map`).
     priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`.
-    chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings.
+    chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings. ``warmup=None``
+        (default) is 1,000 iterations, or 100 with ``warm_start``.
         ``target_accept=None`` (default) is 0.95 (0.8 for a collapsed model, then 0.95 and 0.99
         in turn), raised to 0.99 when divergent transitions
         appear late in warmup or in sampling (then discarded, the end of warmup rerun and
@@ -65,6 +67,10 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         is the same posterior, sampled faster. True insists (and fails, saying why, where it is
         not possible); False samples every effect.
     progress : show a progress bar.
+    warm_start : an earlier NUTS fit (in this session) of the same formula to data of the same
+        shape: the sampler starts from its metric, step size, centring and last draws, and warmup
+        tunes the step size alone, for 100 iterations. For data like that fit's (bootstrap,
+        cross-validation); not where the posterior differs much (SBC's prior-predictive data).
 
     Returns
     -------
@@ -79,6 +85,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     """
     if method not in METHODS:
         raise HieraxError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+    if warm_start is not None and method != "nuts":
+        raise HieraxError(f"warm_start is for method='nuts' (it reuses the sampler's settings), not {method!r}")
     if method == "map":
         return fit_map(formula, data, family, link, priors, seed)
     if method in ("reml", "ml", "laplace"):
@@ -87,26 +95,55 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
             note = f"priors are not used by method={method!r} (they apply to method='nuts')"
             result = dataclasses.replace(result, warnings=result.warnings + (note,))
         return result
-    config = nuts_config(chains, warmup, draws, target_accept, max_tree_depth)
+    nuts_config(chains, 1000 if warmup is None else warmup, draws, target_accept, max_tree_depth)  # fail early
     seed = check_seed(seed)
     timing = {}
     start = time.perf_counter()
     design = build_design(parse_formula(formula), data)
     spec = specify(design, family, link, priors, parameterisation)
+    warm = _warm_state(warm_start, formula, spec)
+    if warmup is None:
+        warmup = WARM_WARMUP if warm is not None else 1000
+    config = nuts_config(chains, warmup, draws, target_accept, max_tree_depth)
     timing["setup"] = time.perf_counter() - start
     sampler = SpecSampler(spec, config, collapse)
-    output = _run_nuts(sampler, seed, progress, timing)
-    start = time.perf_counter()
+    output = _run_nuts(sampler, seed, progress, timing, warm)
+    return _nuts_result(formula, data, design, sampler, output, seed, timing)
+
+
+def _nuts_result(formula, data, design, sampler: SpecSampler, output, seed: int, timing: dict) -> FitResult:
+    """The FitResult of a NUTS run: draws named and constrained, diagnostics in words."""
+    start, spec = time.perf_counter(), sampler.spec
     params = sampler.params(output, split_keys(seed_key(seed), 1, 1)[0])
     idata = build_inference_data(spec, output, design.response_name, params)
-    messages = nuts_warnings(idata, config.max_tree_depth, summary(idata, spec), sampler.describe(output))
+    messages = nuts_warnings(idata, sampler.config.max_tree_depth, summary(idata, spec), sampler.describe(output))
     timing["results"] = time.perf_counter() - start
-    return FitResult(formula, spec.family.name, spec.link.name, method, spec, design.info, idata, sampler.config,
+    return FitResult(formula, spec.family.name, spec.link.name, "nuts", spec, design.info, idata, sampler.config,
                      seed, messages, timing, _versions(), sampler.describe(output),
                      {"target_accept": output.target_accept,
                       "raised": [{"phase": phase, "target_accept": t, "divergent": n}
                                  for phase, t, n in output.escalations]},
-                     used_columns(formula, data))
+                     used_columns(formula, data), sampler.state(output))
+
+
+WARM_WARMUP = 100  # a warm start's warmup: Stan's final fast window is 50 iterations; twice that, from a tuned step
+
+
+def _warm_state(warm_start, formula: str, spec):
+    """The sampler state of ``warm_start``, checked to be a NUTS fit of the same model (None if None)."""
+    if warm_start is None:
+        return None
+    state = getattr(warm_start, "sampler_state", None)
+    if not isinstance(warm_start, FitResult) or state is None:
+        raise HieraxError("warm_start takes a fit made by hx.fit(..., method='nuts') in this session; a fit made "
+                          "by another method, or loaded from a file, has no sampler settings to start from")
+    if not isinstance(formula, str) or "".join(warm_start.formula.split()) != "".join(formula.split()):
+        raise HieraxError(f"warm_start: that fit is of {warm_start.formula!r}, this one of {formula!r}; a warm start "
+                          "needs the same formula")
+    if (warm_start.family, warm_start.link) != (spec.family.name, spec.link.name):
+        raise HieraxError(f"warm_start: that fit is {warm_start.family} with link {warm_start.link}, this one "
+                          f"{spec.family.name} with link {spec.link.name}; a warm start needs the same family and link")
+    return state
 
 
 def used_columns(formula: str, data):
@@ -194,7 +231,7 @@ def _marginal_fit(formula, data, spec, family, link):
         return None
 
 
-def _run_nuts(sampler: SpecSampler, seed, progress, timing):
+def _run_nuts(sampler: SpecSampler, seed, progress, timing, warm=None):
     start = time.perf_counter()
     config = sampler.config
     bar = tqdm(total=config.warmup + config.draws, desc="warmup", disable=None if progress else True, unit="it", leave=False)
@@ -204,7 +241,7 @@ def _run_nuts(sampler: SpecSampler, seed, progress, timing):
         bar.update(steps)
 
     try:
-        output = sampler.sample(seed_key(seed), progress=update)
+        output = sampler.sample(seed_key(seed), progress=update, warm=warm)
     finally:
         bar.close()
     timing["sampling"] = time.perf_counter() - start

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -36,7 +37,7 @@ from hierax.density.logdensity import (
     structure_of,
 )
 from hierax.engines import sample_nuts
-from hierax.engines.nuts import prefetch
+from hierax.engines.nuts import WarmStart, prefetch
 from hierax.engines.keys import split_keys
 from hierax.engines.metric import probes_from_labels
 from hierax.engines.mode import Unravel, conditional_modes, flat_value_and_grad, laplace_start
@@ -49,6 +50,24 @@ COLLAPSE_CHOICES = (None, True, False)
 _BATCH = 500                       # draws per call when constraining or drawing effects
 _EFFECTS_PER_CALL = 2_000_000      # draws x levels x q per call of the effect sampler
 _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="hierax-compile")
+
+
+class SamplerState(NamedTuple):
+    """What a warm start (``hierax.fit(..., warm_start=fit)``) takes from a fit.
+
+    Whether it sampled the collapsed density; the inverse mass matrix and step size it sampled
+    with, in the sampler's coordinates (for a collapsed model, those whitened by the data's
+    Laplace approximation, where every data set's posterior is near N(0, I)); for the full
+    density, the chains' last draws (flat, ``ravel_pytree`` order) and the centring weights
+    they are drawn under; and the parameterisation asked for, by group.
+    """
+
+    collapsed: bool
+    inverse_mass_matrix: np.ndarray
+    step_size: float
+    parameterisation: dict
+    positions: np.ndarray | None = None
+    centring: dict | None = None
 
 
 class SpecSampler:
@@ -71,7 +90,7 @@ class SpecSampler:
         self.collapsed = collapse is not False and reason is None
         self.spec, self.config = spec, automatic_for_collapsed(config) if self.collapsed else config
         self._compiled = None          # collapsed: the effect sampler, compiling in the background
-        self._warmed = False           # full: the programs after sampling compiled during the first
+        self._precompiled = False      # full: the programs after sampling compiled during the first
         if self.collapsed:
             self.logdensity = make_collapsed_logdensity(collapsed_structure(spec))
             self.retune = None
@@ -95,14 +114,20 @@ class SpecSampler:
         return {"centring": default_centering(self.spec), "data": model_arrays(self.spec, data.get("y"), data.get("weight")),
                 "priors": hyper_priors(self.spec)}
 
-    def sample(self, rng_key, data: dict | None = None, progress=None):
-        """The engine's output: positions with a chain and a draw axis, and ``aux`` as sampled."""
+    def sample(self, rng_key, data: dict | None = None, progress=None, warm: SamplerState | None = None):
+        """The engine's output: positions with a chain and a draw axis, and ``aux`` as sampled.
+
+        ``warm``: start from an earlier fit's settings (:meth:`state`) with the engine's short
+        warmup of the step size alone (``warm`` in :func:`hierax.engines.sample_nuts`); the full
+        density also keeps that fit's centring and starts from its chains' last draws.
+        """
         init_key, run_key = split_keys(rng_key, 2)
         positions = self.initial(init_key)
         aux = self.runtime(data)
         unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
+        engine_warm = self._engine_warm(warm, sum(int(np.prod(s)) for s in unravel.shapes))
         if not self.collapsed:
-            return self._sample_full(run_key, positions, aux, unravel, progress)
+            return self._sample_full(run_key, positions, aux, unravel, progress, warm, engine_warm)
         density = _whitened(self.logdensity, unravel)
         steps = None
         if self._compiled is None:
@@ -118,11 +143,41 @@ class SpecSampler:
         if steps is not None:
             steps.result()
         output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True,
-                             gradient=_whitened_gradient(self.logdensity, unravel), quick_compile=True)
+                             gradient=_whitened_gradient(self.logdensity, unravel), quick_compile=True,
+                             warm=engine_warm)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
 
-    def _sample_full(self, run_key, positions, aux, unravel: Unravel, progress):
+    def state(self, output) -> SamplerState:
+        """The settings of ``output`` that a warm start reuses (chain 0's: warmup pools them)."""
+        imm, step = np.asarray(output.inverse_mass_matrix)[0], float(np.asarray(output.step_size)[0])
+        asked = {block.name: block.parameterisation for block in self.spec.blocks}
+        if self.collapsed:
+            return SamplerState(True, imm, step, asked)
+        last = Unravel.ravel_rows(jax.tree_util.tree_map(lambda x: np.asarray(x)[:, -1], output.positions))
+        return SamplerState(False, imm, step, asked, last, output.aux["centring"])
+
+    def _engine_warm(self, warm: SamplerState | None, dim: int) -> WarmStart | None:
+        """The engine's warm start from ``warm``, checked against this model."""
+        if warm is None:
+            return None
+        kinds = {True: "collapsed", False: "full"}
+        if warm.collapsed != self.collapsed:
+            raise HieraxError(f"warm_start: that fit sampled the {kinds[warm.collapsed]} density and this one samples "
+                              f"the {kinds[self.collapsed]} one; give the same collapse= as that fit")
+        if warm.inverse_mass_matrix.shape[0] != dim:
+            raise HieraxError(f"warm_start: that fit sampled {warm.inverse_mass_matrix.shape[0]} coordinates and this "
+                              f"model has {dim}; a warm start needs the same formula and the same number of levels "
+                              "in every grouping factor")
+        asked = {block.name: block.parameterisation for block in self.spec.blocks}
+        if warm.parameterisation != asked:
+            raise HieraxError(f"warm_start: that fit's parameterisation was {warm.parameterisation}, this one asks "
+                              f"for {asked}; give the same parameterisation= as that fit")
+        chains = self.config.chains
+        imm = np.broadcast_to(warm.inverse_mass_matrix, (chains,) + warm.inverse_mass_matrix.shape)
+        return WarmStart(imm, np.full(chains, warm.step_size))
+
+    def _sample_full(self, run_key, positions, aux, unravel: Unravel, progress, warm=None, engine_warm=None):
         """NUTS over the full position as one flat vector (``ravel_pytree`` order).
 
         Why flat: BlackJAX's tree building maps every operation over the position's leaves (seven
@@ -130,20 +185,27 @@ class SpecSampler:
         one operation, which made the chunk's trace, compile and steps shorter.
         """
         cheap = _cheap_gradient(self.spec)
-        warm = functools.partial(self._warm_full, positions, aux) if cheap and not self._warmed else None
-        self._warmed = True
+        compile_later = None
+        if cheap and not self._precompiled:
+            compile_later = functools.partial(self._precompile_full, positions, aux)
+        self._precompiled = True
         flat = Unravel.ravel_rows(positions)
         density = _flat_density(self.logdensity, unravel)
         prefetch(density, flat, self.config, aux, quick_compile=cheap)     # compiles while the starts move
         value_and_grad = flat_value_and_grad(self.logdensity, unravel)
-        flat = conditional_modes(value_and_grad, flat, self._free, aux, self._probes)
         retune = None if self.retune is None else _flat_retune(self.retune, unravel)
+        probes = self._probes
+        if warm is None:
+            flat = conditional_modes(value_and_grad, flat, self._free, aux, probes)
+        else:       # the earlier fit's last draws, in its coordinates (cycled if it had fewer chains)
+            flat = warm.positions[np.arange(self.config.chains) % len(warm.positions)]
+            aux, retune, probes = {**aux, "centring": warm.centring}, None, None
         output = sample_nuts(run_key, density, flat, self.config, progress, aux=aux, retune=retune,
                              gradient=functools.partial(_by_rows, value_and_grad), quick_compile=cheap,
-                             while_compiling=warm, metric_probes=self._probes)
+                             while_compiling=compile_later, metric_probes=probes, warm=engine_warm)
         return output._replace(positions=unravel.unravel(output.positions))
 
-    def _warm_full(self, positions, aux):
+    def _precompile_full(self, positions, aux):
         """Compile, while the NUTS steps compile on the other core, what the full sampler runs
         after them: the retune's programs, the constraining of draws and the pointwise
         log-likelihood, by running each once on copies of the starting positions. Only for

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hierax.engines.nuts import NUTSConfig, sample_nuts
+from hierax.engines.nuts import NUTSConfig, WarmStart, sample_nuts
 
 CHAINS = 4
 
@@ -50,6 +50,27 @@ def test_retune_moves_chains_to_new_coordinates_of_the_same_distribution():
     np.testing.assert_allclose(y.var(axis=0), 1.0, atol=4 * 0.032 * 1.5)
 
 
+def test_a_warm_start_keeps_the_metric_and_tunes_the_step_size_from_its_own():
+    """N(0, diag(s^2)) with scales 0.1, 1 and 10: a cold run adapts a metric near s^2; a run
+    warm-started from it, with 100 iterations of warmup, samples with that very metric, a step
+    size near the cold run's, and draws of the right moments."""
+    scales = jnp.array([0.1, 1.0, 10.0])
+
+    def density(x, aux):
+        return -0.5 * jnp.sum((x / scales) ** 2)
+
+    cold = sample_nuts(jax.random.PRNGKey(0), density, starts(3),
+                       NUTSConfig(chains=CHAINS, warmup=300, draws=100, chunk=100))
+    config = NUTSConfig(chains=CHAINS, warmup=100, draws=500, chunk=100)
+    warm = sample_nuts(jax.random.PRNGKey(1), density, cold.positions[:, -1], config,
+                       warm=WarmStart(cold.inverse_mass_matrix, cold.step_size))
+    np.testing.assert_array_equal(warm.inverse_mass_matrix, cold.inverse_mass_matrix)
+    assert 0.5 < warm.step_size[0] / cold.step_size[0] < 2.0
+    draws = warm.positions.reshape(-1, 3) / np.asarray(scales)
+    np.testing.assert_allclose(draws.mean(axis=0), 0.0, atol=4 * 0.022 * 1.5)       # as for the standard normal
+    np.testing.assert_allclose(draws.var(axis=0), 1.0, atol=4 * 0.032 * 1.5)
+
+
 def funnel(x, aux):
     """Neal's funnel, centred: v ~ N(0, 3), x_k | v ~ N(0, exp(v / 2)). It diverges at 0.8."""
     v, rest = x[0], x[1:]
@@ -68,6 +89,17 @@ def test_divergences_raise_the_target_only_when_allowed(escalate):
     else:
         assert out.target_accept == 0.8 and out.escalations == ()
         assert out.diverging.sum() > 0          # nothing raised it, and the funnel shows
+
+
+def test_a_warm_start_escalates_by_running_its_one_window_again():
+    """A warm start's warmup is one fast window; divergent transitions on the funnel make the
+    target rise, and that window runs again (its step size search restarted) at the new one."""
+    config = NUTSConfig(chains=CHAINS, warmup=100, draws=300, chunk=100, escalate=(0.95, 0.99))
+    out = sample_nuts(jax.random.PRNGKey(3), funnel, starts(10, 0.5), config,
+                      warm=WarmStart(np.ones((CHAINS, 10)), np.full(CHAINS, 0.5)))
+    assert out.escalations and all(n > 0 for _, _, n in out.escalations)
+    assert out.target_accept == config.escalate[len(out.escalations) - 1]
+    np.testing.assert_array_equal(out.inverse_mass_matrix, 1.0)
 
 
 @pytest.mark.parametrize("chains", [2, 8])

@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 import hierax as hx
-from hierax.engines.nuts import _build_steps
+from hierax.engines.steps import build_steps
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 pytestmark = pytest.mark.skipif(not SHARED.exists(), reason="../shared (data) is not beside the checkout")
@@ -40,11 +40,11 @@ def _by_hand(model, radon, county) -> float:
 def test_logo_matches_refits_by_hand():
     radon = pd.read_csv(SHARED / "radon_mn.csv")
     model = hx.model(FORMULA, radon)
-    before = _build_steps.cache_info().misses
+    before = build_steps.cache_info().misses
     result = hx.logo(model, levels=COUNTIES, seed=1, progress=False, **SETTINGS)
     # one sampler for every fold (none at all when a model of this structure compiled it already:
     # the collapsed density is shared by structure)
-    assert _build_steps.cache_info().misses - before <= 1
+    assert build_steps.cache_info().misses - before <= 1
     assert list(result.table.index) == COUNTIES
     assert list(result.table["n"]) == [2, 4]
     for county in COUNTIES:

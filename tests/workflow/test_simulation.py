@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import hierax as hx
-from hierax.engines.nuts import _build_steps
+from hierax.engines.steps import build_steps
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 pytestmark = pytest.mark.skipif(not SHARED.exists(), reason="../shared (data) is not beside the checkout")
@@ -61,9 +61,9 @@ def test_recovery_covers_the_truth(radon):
 
 def test_sbc_of_a_correct_model_is_uniform_and_compiles_once(tiny):
     model = hx.model("log_radon ~ 1 + (1 | county)", tiny)
-    before = _build_steps.cache_info().misses
+    before = build_steps.cache_info().misses
     result = hx.sbc(model, num_simulations=60, warmup=150, draws=210, thin=3, seed=3, progress=False)
-    assert _build_steps.cache_info().misses - before <= 1         # one sampler for all 60 fits (or none: shared by structure)
+    assert build_steps.cache_info().misses - before <= 1         # one sampler for all 60 fits (or none: shared by structure)
     assert result.ranks.shape == (60, 6) and result.num_draws == 140
     assert result.ranks.to_numpy().min() >= 0 and result.ranks.to_numpy().max() <= 140
     assert result.passed(), result.uniformity()

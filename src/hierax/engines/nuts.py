@@ -5,15 +5,14 @@ averaging and the Welford mass-matrix estimator; this module only drives them: S
 schedule (a fast window, doubling slow windows, a final fast window), chains spread over the
 CPU devices (jit of shard_map, one chain per device, with ``vmap`` within a device only when
 chains outnumber devices), and the work cut into chunks so a progress bar can move between them.
-Each chunk is one compiled call; it also starts the adaptation, and a small ``start`` program
-(or the caller) gives the chains' first gradients (see :func:`_build_steps`).
+Each chunk is one compiled call (:mod:`hierax.engines.steps`); it also starts the adaptation,
+and a small ``start`` program (or the caller) gives the chains' first gradients.
 
 The engine sees only a log density over a pytree and arrays of initial positions.
 """
 
 from __future__ import annotations
 
-import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
@@ -21,16 +20,14 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
-from blackjax.adaptation.step_size import dual_averaging_adaptation
-from blackjax.mcmc import hmc, nuts
+from blackjax.mcmc import hmc
 
-from hierax.engines.devices import device_layout, merge, on_devices, parallel, split_chains
+from hierax.engines.devices import device_layout, merge, on_devices, split_chains
 from hierax.engines.keys import split_keys
 from hierax.engines.metric import curvature_metric
 from hierax.engines.mode import Unravel
-from hierax.engines.quick import quick_options
-from hierax.engines.schedule import last_slow_window, pieces, retune_points, warmup_schedule
+from hierax.engines.schedule import fast_schedule, last_slow_window, pieces, retune_points, warmup_schedule
+from hierax.engines.steps import SKIP, build_steps
 
 
 @dataclass(frozen=True)
@@ -38,7 +35,7 @@ class NUTSConfig:
     """Options of the sampler (validated by ``hierax.config``).
 
     ``escalate``: target acceptance rates to move to, in turn, while divergent transitions appear
-    late in warmup or in sampling (see :func:`sample_nuts`).
+    late in warmup or in sampling (see :class:`_Driver`).
     """
 
     chains: int = 4
@@ -48,16 +45,6 @@ class NUTSConfig:
     max_tree_depth: int = 10
     chunk: int = 100
     escalate: tuple = ()
-
-
-class AdaptState(NamedTuple):
-    """Per-chain warmup state: the chain's state plus the adaptation's."""
-
-    chain: hmc.HMCState
-    step_size_state: object
-    mass_state: object
-    step_size: jax.Array
-    inverse_mass_matrix: jax.Array
 
 
 class NUTSOutput(NamedTuple):
@@ -80,17 +67,24 @@ class NUTSOutput(NamedTuple):
     escalations: tuple = ()
 
 
-WARMUP_ALLOWANCE = 0.005  # divergent transitions per transition tolerated late in warmup (see sample_nuts)
-EARLY_TARGET = 0.8  # the acceptance rate warmup aims at before its last slow window (see sample_nuts)
-SKIP = 3  # schedule stage of a padding step: nothing moves, so every chunk has one length
-# per-step statistics: divergent, tree depth, leapfrog steps, energy, acceptance rate, log density
-_STAT_TYPES = (jnp.bool_, jnp.int32, jnp.int32, jnp.float64, jnp.float64, jnp.float64)
+class WarmStart(NamedTuple):
+    """Adapted settings of an earlier run to start from (see ``warm`` in :func:`sample_nuts`):
+    an inverse mass matrix (chains, dim), or (chains, dim, dim) for a dense metric, and a step
+    size (chains,)."""
+
+    inverse_mass_matrix: np.ndarray
+    step_size: np.ndarray
+
+
+WARMUP_ALLOWANCE = 0.005  # divergent transitions per transition tolerated late in warmup (see _Driver)
+EARLY_TARGET = 0.8  # the acceptance rate warmup aims at before its last slow window (see _Driver)
 
 
 def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUTSConfig,
                 progress: Callable | None = None, aux=None, retune: Callable | None = None,
                 dense_mass: bool = False, gradient: Callable | None = None, quick_compile: bool = False,
-                while_compiling: Callable | None = None, metric_probes=None) -> NUTSOutput:
+                while_compiling: Callable | None = None, metric_probes=None,
+                warm: WarmStart | None = None) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
@@ -104,9 +98,9 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         is an argument of the compiled chunk, so changing it costs no recompilation.
     retune : optional host callback ``retune(positions, inverse_mass_matrix, aux) -> (positions,
         inverse_mass_matrix, aux)``, called at the end of one or two early slow warmup windows
-        (:func:`hierax.engines.schedule.retune_points`), with a leading chain axis on every array. It may move the chains to new coordinates of
-        the same distribution (e.g. centre some random effects); warmup then adapts to them.
-        It needs the diagonal mass matrix.
+        (:func:`hierax.engines.schedule.retune_points`), with a leading chain axis on every
+        array. It may move the chains to new coordinates of the same distribution (e.g. centre
+        some random effects); warmup then adapts to them. It needs the diagonal mass matrix.
     dense_mass : adapt a dense mass matrix (Stan's ``metric = dense_e``) rather than a diagonal
         one: worth it when the posterior has few dimensions that are correlated (a collapsed
         model's fixed effects and variance parameters), where it costs little.
@@ -116,7 +110,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         state outside its steps (the first state, the curvature probes, after a retune). Without
         it the engine compiles a program of its own for that, on this thread while the steps
         compile on another: on two cores the two compiles then slow each other.
-    quick_compile : compile for a short compile rather than a fast run (see :func:`_build_steps`):
+    quick_compile : compile for a short compile rather than a fast run (see :func:`build_steps`):
         for posteriors that are cheap to sample, where compiling is most of the time.
     while_compiling : optional callable run on this thread while the steps compile on another
         the caller's chance to compile what it needs later.
@@ -124,25 +118,13 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         order: warmup's first diagonal metric then comes from the curvature at the chains'
         starts, each group's coordinates probed together (they must not interact; see
         :mod:`hierax.engines.metric`), instead of the unit metric. Diagonal metric only.
+    warm : optional :class:`WarmStart`: start from an earlier run's metric and step size, and
+        make warmup one fast window (:func:`hierax.engines.schedule.fast_schedule`) that adapts
+        the step size alone, starting from the given one; the metric stays as given. For refits
+        to data like the earlier run's (bootstrap, cross-validation), whose posterior has nearly
+        the same shape: a short warmup then serves. No retune or metric probes with it.
 
-    Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
-    acceptance rate to the next one: if more than five in a thousand of the transitions in the
-    second half of warmup's last slow window diverge, that window runs again; if any appears in
-    sampling, the draws are discarded, the last slow and final fast windows run again at the new
-    target, and sampling starts over. (The first half of a window is not counted: each window
-    restarts the step-size search at ten times the last step size, and its first trials diverge
-    on easy posteriors too. In the second half the step size still moves: on grouseticks one or
-    two of its thousand transitions diverged in four seeds of six, and none of sampling's at the
-    same target in all six, while raising the target doubled the trees. Sampling's own
-    divergences remain the test: every one of them counts.)
-    Warmup may adapt in any way; the draws returned come from one run with fixed settings.
-
-    Adaptation. Before the last slow window the step size aims at an acceptance rate of
-    ``EARLY_TARGET`` (or the target, if lower): those windows estimate the metric and move the
-    chains into the typical set, for which a larger step serves as well, with shorter trees
-    (grouseticks' first windows took a third less time). The last slow window's metric is the
-    mean of the chains' (:func:`_pooled`), the final fast window adapts the step size to it at
-    the target, and sampling uses the chains' pooled step size.
+    Warmup's rules (escalation of the target, the early target, pooling) are :class:`_Driver`'s.
 
     Returns
     -------
@@ -154,33 +136,56 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         raise ValueError("retune maps a diagonal mass matrix; use dense_mass=False with it")
     if metric_probes is not None and dense_mass:
         raise ValueError("metric_probes needs the diagonal metric")
+    if warm is not None and (retune is not None or metric_probes is not None):
+        raise ValueError("a warm start keeps its metric and coordinates: no retune or metric_probes with it")
     layout = device_layout(config.chains)
-    run = _Run(_build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
+    run = _Run(build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
                layout, progress)
     pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
-    adapt = _started(run, initial_positions, aux, dense_mass, gradient, metric_probes)
+    adapt = _started(run, initial_positions, aux, dense_mass, gradient, metric_probes, warm)
     if while_compiling is not None:
         while_compiling()
     pending.result()
-    driver = _Driver(run, rng_key, aux, retune, gradient)
+    driver = _Driver(run, rng_key, aux, retune, gradient, warm is not None)
     return driver.sample(driver.warmup(adapt))
 
 
 class _Driver:
     """One run of :func:`sample_nuts` after the start: warm-up in pieces, sampling, and the
-    escalation of the target acceptance rate between them (its rules are in sample_nuts).
+    escalation of the target acceptance rate between them (its rules below).
 
     Holds what changes along the way: the target and the rates left, the record of escalations,
     ``aux`` (a retune changes it) and whether the next chunk starts the adaptation afresh.
+
+    Escalation. While ``config.escalate`` has rates left, divergent transitions raise the target
+    acceptance rate to the next one: if more than five in a thousand of the transitions in the
+    second half of warmup's last slow window diverge, that window runs again; if any appears in
+    sampling, the draws are discarded, the last slow and final fast windows run again at the new
+    target, and sampling starts over. (The first half of a window is not counted: each window
+    restarts the step-size search at ten times the last step size, and its first trials diverge
+    on easy posteriors too. In the second half the step size still moves: on grouseticks one or
+    two of its thousand transitions diverged in four seeds of six, and none of sampling's at the
+    same target in all six, while raising the target doubled the trees. Sampling's own
+    divergences remain the test: every one of them counts.)
+    Warmup may adapt in any way; the draws returned come from one run with fixed settings. A warm
+    start's warmup is one fast window, which plays the part of the last slow window; each rerun
+    of it starts the step size's search afresh from the step size reached.
+
+    Adaptation. Before the last slow window the step size aims at an acceptance rate of
+    ``EARLY_TARGET`` (or the target, if lower): those windows estimate the metric and move the
+    chains into the typical set, for which a larger step serves as well, with shorter trees
+    (grouseticks' first windows took a third less time). The last slow window's metric is the
+    mean of the chains' (:func:`_pooled`), the final fast window adapts the step size to it at
+    the target, and sampling uses the chains' pooled step size.
     """
 
-    def __init__(self, run: "_Run", rng_key, aux, retune, gradient):
+    def __init__(self, run: "_Run", rng_key, aux, retune, gradient, warm: bool = False):
         config = run.config
-        self.run, self.aux, self.retune, self.gradient = run, aux, retune, gradient
+        self.run, self.aux, self.retune, self.gradient, self.warm = run, aux, retune, gradient, warm
         self.warm_key, self.sample_key = split_keys(rng_key, 2)
-        self.schedule = warmup_schedule(config.warmup)
+        self.schedule = fast_schedule(config.warmup) if warm else warmup_schedule(config.warmup)
         self.cuts = retune_points(self.schedule) if retune is not None else ()
-        self.last = last_slow_window(self.schedule)
+        self.last = ((0, config.warmup) if config.warmup else None) if warm else last_slow_window(self.schedule)
         self.pieces = pieces(len(self.schedule), self.cuts, self.last)
         self.target, self.rates, self.history = config.target_accept, list(config.escalate), []
         self.fresh = True                   # the first chunk run starts the chains and the adaptation
@@ -226,6 +231,7 @@ class _Driver:
     def _escalate(self, phase: str, found: int) -> None:
         self.history.append((phase, self.target, found))
         self.target = self.rates.pop(0)
+        self.fresh = self.warm           # a warm start's one window restarts from the step size reached
 
     def _warm(self, adapt, part: int, lo: int, hi: int):
         """Warm-up rows [lo, hi); returns the state and the divergent transitions of the second half."""
@@ -253,7 +259,7 @@ def prefetch(logdensity_fn: Callable, initial_positions, config: NUTSConfig, aux
     """
     def work():
         layout = device_layout(config.chains)
-        steps = _build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile)
+        steps = build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile)
         adapt = _template_state(steps, initial_positions, config, dense_mass, layout)
         keys = np.zeros((config.chains, config.chunk, 2), dtype=np.uint32)
         padding = np.tile(np.asarray([[SKIP, 0]], dtype=np.int32), (config.chunk, 1))
@@ -274,20 +280,26 @@ def _template_state(steps, initial_positions, config: NUTSConfig, dense_mass: bo
     first = jax.tree_util.tree_map(lambda x: np.asarray(x[0]), initial_positions)
     dim = jax.flatten_util.ravel_pytree(first)[0].shape[0]
     unit = np.eye(dim) if dense_mass else np.ones(dim)
-    template = jax.eval_shape(steps.reset, hmc.HMCState(first, np.zeros(()), first), unit)
+    template = jax.eval_shape(steps.reset, hmc.HMCState(first, np.zeros(()), first), unit, np.ones(()))
     chains = config.chains
     state = jax.tree_util.tree_map(lambda t: np.zeros((chains,) + t.shape, t.dtype), template)
     state = state._replace(chain=state.chain._replace(position=jax.tree_util.tree_map(np.asarray, initial_positions)),
-                           inverse_mass_matrix=np.tile(unit, (chains,) + (1,) * unit.ndim))
+                           inverse_mass_matrix=np.tile(unit, (chains,) + (1,) * unit.ndim), step_size=np.ones(chains))
     return on_devices(split_chains(state, layout), layout)
 
 
-def _started(run: "_Run", initial_positions, aux, dense_mass: bool, gradient=None, metric_probes=None):
+def _started(run: "_Run", initial_positions, aux, dense_mass: bool, gradient=None, metric_probes=None,
+             warm: WarmStart | None = None):
     """The chains' first state on the devices (while the steps compile on the other thread): the
-    template, the chains' log density and gradient, and the first metric (unit, or from the
-    curvature with ``metric_probes``)."""
+    template, the chains' log density and gradient, and the first metric (unit, from the
+    curvature with ``metric_probes``, or a warm start's, with its step size)."""
     adapt = _template_state(run.steps, initial_positions, run.config, dense_mass, run.layout)
     adapt = adapt._replace(chain=_chain_state(run, initial_positions, aux, gradient))
+    if warm is not None:
+        def placed(x):
+            return on_devices(split_chains(np.asarray(x, dtype=float), run.layout), run.layout)
+
+        adapt = adapt._replace(inverse_mass_matrix=placed(warm.inverse_mass_matrix), step_size=placed(warm.step_size))
     if metric_probes is not None:
         adapt = _with_curvature_metric(run, adapt, aux, metric_probes, gradient)
     return adapt
@@ -324,93 +336,6 @@ class _Run(NamedTuple):
     config: NUTSConfig
     layout: tuple
     progress: Callable | None
-
-
-class _Steps(NamedTuple):
-    reset: Callable         # per chain, not compiled: (chain, imm) -> fresh AdaptState (its shapes are read)
-    start: Callable         # compiled: (positions, aux) -> the chains' HMCState
-    chunk: Callable
-
-
-@functools.lru_cache(maxsize=8)
-def _build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool, layout: tuple[int, int],
-                 quick_compile: bool) -> _Steps:
-    """The compiled steps, parallel over the devices of ``layout`` (:func:`hierax.engines.devices.parallel`).
-
-    ``chunk(adapt, keys, schedule, aux, target, freeze, fresh)`` runs one scan over a schedule
-    of (stage, window_end) rows: stage 0/1 adapt (fast/slow window) towards acceptance rate
-    ``target``, 2 samples with frozen settings, 3 skips. ``target`` is an argument, so raising it
-    costs no recompilation; only the dual averaging's gradient (target - acceptance rate) reads
-    it. ``fresh`` starts the adaptation anew (step size 1, empty windows) before the first step.
-    ``start(positions, aux)`` computes the chains' log density and gradient: a program apart, so
-    that the chunk holds one copy of the density's gradient, not two (a q = 2 collapsed
-    gradient alone takes 0.7 s to compile).
-
-    No vmap over a single chain per device (the usual case): vmap batches the tree-building while
-    loops, which doubled the trace and added half again to the chunk's compile, a first fit's cost.
-    ``quick_compile``: XLA's older CPU fusion emitters, which compile in two thirds of the time and
-    run up to half again slower (:mod:`hierax.engines.quick`), for fits that are mostly compiling.
-    """
-    kernel = nuts.build_kernel()
-    mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass)
-    da_init, _, _ = dual_averaging_adaptation(0.8)
-
-    def start(position, aux):
-        return _strong(hmc.init(position, lambda p: logdensity_fn(p, aux)))
-
-    def reset(chain, inverse_mass_matrix):
-        mm_state = mm_init(inverse_mass_matrix.shape[-1])
-        return _strong(AdaptState(chain, da_init(1.0), mm_state, jnp.asarray(1.0), inverse_mass_matrix))
-
-    def end_window(da_state, mm_state):
-        mm_state = mm_final(mm_state)
-        da_state = da_init(jnp.exp(da_state.log_step_size))
-        return da_state, mm_state, jnp.exp(da_state.log_step_size), mm_state.inverse_mass_matrix
-
-    def adapt_update(adapt: AdaptState, state, acceptance_rate, window, window_end, target):
-        da_update = dual_averaging_adaptation(target)[1]
-        da_state = da_update(adapt.step_size_state, acceptance_rate)
-        mm_state = jax.lax.cond(window == 1, lambda m: mm_update(m, state.position), lambda m: m, adapt.mass_state)
-        da_state, mm_state, step_size, imm = jax.lax.cond(
-            window_end, end_window,
-            lambda d, m: (d, m, jnp.exp(d.log_step_size), adapt.inverse_mass_matrix), da_state, mm_state)
-        return AdaptState(state, da_state, mm_state, step_size, imm)
-
-    def chunk(adapt, keys, schedule, aux, target, freeze, fresh):
-        """``freeze`` (at the end of warmup): take the averaged step size of the last window, as
-        Stan does, before the first step."""
-        def logdensity(position):
-            return logdensity_fn(position, aux)
-
-        adapt = jax.tree_util.tree_map(lambda a, b: jnp.where(fresh, a, b),
-                                       reset(adapt.chain, adapt.inverse_mass_matrix), adapt)
-        averaged = jnp.exp(adapt.step_size_state.log_step_size_avg)
-        adapt = adapt._replace(step_size=jnp.where(freeze, averaged, adapt.step_size))
-
-        def move(adapt: AdaptState, key, stage, window_end):
-            state, info = kernel(key, adapt.chain, logdensity, adapt.step_size, adapt.inverse_mass_matrix,
-                                 max_num_doublings=max_tree_depth)
-            adapt = jax.lax.cond(
-                stage < 2, lambda a: adapt_update(a, state, info.acceptance_rate, stage, window_end, target),
-                lambda a: a._replace(chain=state), adapt)
-            stats = (info.is_divergent, info.num_trajectory_expansions, info.num_integration_steps, info.energy,
-                     info.acceptance_rate, state.logdensity)
-            return adapt, (state.position, tuple(jnp.asarray(x, d) for x, d in zip(stats, _STAT_TYPES)))
-
-        def skip(adapt: AdaptState, *_):
-            zeros = tuple(jnp.zeros((), d) for d in _STAT_TYPES)
-            return adapt, (jax.tree_util.tree_map(jnp.zeros_like, adapt.chain.position), zeros)
-
-        def one_step(adapt: AdaptState, xs):
-            key, (stage, window_end) = xs
-            return jax.lax.cond(stage == SKIP, skip, move, adapt, key, stage, window_end)
-
-        return jax.lax.scan(one_step, adapt, (keys, schedule))
-
-    devices, vectorise = layout[0], layout[1] > 1
-    options = quick_options() if quick_compile else None
-    return _Steps(reset, parallel(start, (False, True), devices, vectorise, options),
-                  parallel(chunk, (False, False, True, True, True, True, True), devices, vectorise, options))
 
 
 def _apply_retune(run: _Run, retune, adapt, aux, gradient=None):
@@ -475,11 +400,6 @@ def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, co
         if run.progress:
             run.progress(phase, min(stop, total) - start)
     return adapt, chunks if keep else divergent
-
-
-def _strong(tree):
-    """Drop weak types so that the state's signature does not change after the first chunk."""
-    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
 
 def _collect(chunks, draws, step_size, imm, aux) -> NUTSOutput:

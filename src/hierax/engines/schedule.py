@@ -18,6 +18,13 @@ def warmup_schedule(warmup: int) -> np.ndarray:
     return np.asarray(build_schedule(warmup), dtype=np.int32).reshape(-1, 2)
 
 
+def fast_schedule(warmup: int) -> np.ndarray:
+    """(warmup, 2) int32 rows of one fast window that never ends: the step size adapts, the metric
+    stays as it was given (a warm start's warmup). A window's end would make the metric the
+    window's estimate, and a fast window estimates none."""
+    return np.zeros((warmup, 2), dtype=np.int32)
+
+
 def retune_points(schedule: np.ndarray) -> tuple[int, ...]:
     """Where warmup changes coordinates: at the ends of the second and third slow windows when
     two slow windows follow the third (Stan's 1,000-iteration warmup: at 150 and 250), else at

@@ -32,6 +32,8 @@ class FitResult(FittedModel):
         whose divergent transitions made it rise (phase, the target then, the count).
     data : the columns of the data the formula uses (saved with the fit, so that a saved fit can
         be reported on, predicted from or checked without the original file).
+    sampler_state : the sampler's adapted settings, for ``hierax.fit(..., warm_start=fit)``
+        (:class:`hierax.sampler.SamplerState`; not saved with the fit).
     """
 
     idata: object
@@ -43,6 +45,7 @@ class FitResult(FittedModel):
     parameterisation: dict = field(default_factory=dict)
     adaptation: dict = field(default_factory=dict)
     data: object = field(default=None, repr=False, compare=False)
+    sampler_state: object = field(default=None, repr=False, compare=False)
 
     @property
     def priors(self):
