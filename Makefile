@@ -41,8 +41,7 @@ $(PEERS)/.installed:
 	touch $@
 
 bench: $(STAMP) $(PEERS)/.installed
-	$(BIN)/python benchmarks/suite.py --timeout 900
-	$(BIN)/python benchmarks/refit.py --refits 3
+	$(BIN)/python benchmarks/suite.py --timeout 180 --timeout-for grouseticks=900 --refits 3
 	$(BIN)/python benchmarks/precision.py
 	$(BIN)/python benchmarks/radon_nuts.py --repeats 3
 	$(BIN)/python benchmarks/reml.py --repeats 5 --timeout 600

@@ -14,7 +14,12 @@ need other versions of ArviZ's companions than hierax's environment has); brms r
 ``Rscript`` can load it (Debian: ``apt-get install r-cran-brms``). A tool that is missing or fails
 is reported as such, never left out silently.
 
-Usage: ``python benchmarks/suite.py [--models ...] [--tools ...] [--timeout S] [--timeout-for MODEL=S ...]``.
+Last, with hierax among the tools, ``refit.py`` runs in a process of its own (target 4: refits
+in a warm process, cold and warm-started), and the driver prints each issue 5 target beside what
+this run measured and whether it is met (:func:`verdicts`).
+
+Usage: ``python benchmarks/suite.py [--models ...] [--tools ...] [--timeout S] [--timeout-for MODEL=S ...]
+[--refits N]``.
 ``--timeout-for`` gives one model a timeout of its own: a long one where a peer's bound would
 otherwise decide a ratio (on grouseticks nutpie needs about 650 s), without waiting that long on
 models where every peer stops anyway (large_100k).
@@ -23,6 +28,7 @@ models where every peer stops anyway (large_100k).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -152,11 +158,12 @@ def one_row(label: str, model: str, result: dict) -> dict:
             "note": f"min in {where}; {meta.get('note', '')}".strip("; ")}
 
 
-def ratios(frame: pd.DataFrame) -> dict:
+def ratios(frame: pd.DataFrame) -> tuple[dict, dict]:
     """hierax's ESS/s (empty and warm compilation cache) over the best Python peer's, the best
     Python peer's without divergent transitions (a run with them is not a trustworthy sample),
-    and brms's. A peer stopped at the timeout T counts as MAX_ESS / T, an upper bound on its
-    ESS/s, and a ratio against such a bound is a lower bound, shown as ">= x"."""
+    and brms's: as printed, and as numbers. A peer stopped at the timeout T counts as
+    MAX_ESS / T, an upper bound on its ESS/s, and a ratio against such a bound is a lower bound,
+    printed as ">= x"."""
     rate = frame["ESS/s"] if "ESS/s" in frame else pd.Series(np.nan, index=frame.index)
     bound = frame["ESS/s bound"] if "ESS/s bound" in frame else pd.Series(np.nan, index=frame.index)
     best_rate = rate.fillna(bound)
@@ -167,21 +174,67 @@ def ratios(frame: pd.DataFrame) -> dict:
     peers = best_rate.reindex(python_peers).dropna()
     clean = peers[divergent.reindex(peers.index) == 0]      # a stopped run's divergences are unknown: not clean
 
-    def versus(value, tools):
-        if not len(tools):
-            return np.nan
-        best = tools.idxmax()
-        ratio = value / tools.max()
-        return f">= {ratio:.3g}" if is_bound[best] else f"{ratio:.3g}"
-
     out = {"best peer": peers.idxmax() if len(peers) else None,
            "best peer without divergences": clean.idxmax() if len(clean) else None}
+    numbers = {}
+    brms = best_rate.reindex(["brms"]).dropna()
     for k, value in ours.items():
-        out[f"vs best peer, {k}"] = versus(value, peers)
-        out[f"vs best clean peer, {k}"] = versus(value, clean)
-        brms = best_rate.reindex(["brms"]).dropna()
-        out[f"vs brms, {k}"] = versus(value, brms)
-    return out
+        for name, tools in ((f"vs best peer, {k}", peers), (f"vs best clean peer, {k}", clean), (f"vs brms, {k}", brms)):
+            numbers[name] = value / tools.max() if len(tools) else np.nan
+            bound = len(tools) and is_bound[tools.idxmax()]
+            out[name] = f">= {numbers[name]:.3g}" if bound else f"{numbers[name]:.3g}" if len(tools) else np.nan
+    return out, numbers
+
+
+RATIO_TARGETS = {"radon_intercepts": 3.0, "radon_slopes": 3.0, "sleepstudy": 3.0, "cbpp": 1.5, "grouseticks": 1.5,
+                 "large_100k": 10.0}   # hierax's ESS/s over the best peer's (issue 5, targets 1-3)
+BRMS_TARGET = 20.0                     # and over brms's, for the first three
+REFIT_MODELS = ("radon_intercepts", "radon_slopes", "sleepstudy", "cbpp", "grouseticks")
+
+
+def verdicts(frames: dict, summary: dict, numbers: dict, refits: pd.Series | None) -> pd.DataFrame:
+    """Each issue 5 target, what this run measured (hierax from an empty compilation cache, its
+    first fit on a machine; a ratio against a stopped peer's bound is a lower bound), and whether
+    it is met (judged on the unrounded ratio)."""
+    rows = []
+    for model, frame in frames.items():
+        if model in RATIO_TARGETS:
+            key = "vs best peer, empty cache"
+            rows.append((model, f">= {RATIO_TARGETS[model]:g}x the best peer", summary[model][key],
+                         numbers[model][key] >= RATIO_TARGETS[model]))
+            if RATIO_TARGETS[model] == 3.0 and "brms" in frame.index:
+                key = "vs brms, empty cache"
+                rows.append((model, f">= {BRMS_TARGET:g}x brms", summary[model][key], numbers[model][key] >= BRMS_TARGET))
+        ours = frame.loc["hierax (empty cache)"] if "hierax (empty cache)" in frame.index else None
+        if ours is not None and model == "large_100k":
+            rows.append((model, "min bulk ESS >= 400 within 30 s", f"{ours['min bulk ESS']:.0f} in {ours['seconds']:.1f} s",
+                         ours["min bulk ESS"] >= 400 and ours["seconds"] <= 30))
+        if ours is not None and model == "large_1m":
+            rows.append((model, "under 60 s and 2 GB", f"{ours['seconds']:.1f} s, {ours['peak MB'] * 2**20 / 1e9:.2f} GB",
+                         ours["seconds"] < 60 and ours["peak MB"] * 2**20 < 2e9))
+    if refits is not None:
+        for model, seconds in refits.items():
+            rows.append((model, "refit: first draw after warm-up < 0.5 s", f"{seconds:.2f} s (warm-started)", seconds < 0.5))
+    return pd.DataFrame(rows, columns=["model", "target", "measured", "met"]).set_index("model")
+
+
+def run_refits(models: list, refits: int) -> pd.Series | None:
+    """``refit.py`` in a process of its own; its printed table, and per model the median time to
+    the end of a warm-started refit's warm-up (its first kept draw is one iteration later)."""
+    models = [m for m in models if m in REFIT_MODELS]
+    if not models or not refits:
+        return None
+    command = [sys.executable, str(HERE / "refit.py"), "--refits", str(refits), "--models", *models]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"\nrefit.py failed:\n{done.stderr[-2000:]}", flush=True)
+        return None
+    lines = done.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("refits in a warm process"))
+    print("\n" + "\n".join(lines[start:]), flush=True)
+    rows = [ast.literal_eval(line) for line in lines[:start] if line.startswith("{")]
+    warm = pd.DataFrame([r for r in rows if r["mode"] == "warm"])
+    return warm.groupby("model", sort=False)["warm-up done s"].median()
 
 
 def model_timeout(text: str) -> tuple[str, float]:
@@ -204,21 +257,24 @@ def main():
     parser.add_argument("--timeout-for", nargs="+", default=[], type=model_timeout, metavar="MODEL=S",
                         help="a timeout of its own for a model, e.g. grouseticks=900")
     parser.add_argument("--peers-python", default=str(ROOT / ".venv-peers" / "bin" / "python"))
+    parser.add_argument("--refits", type=int, default=3, help="refits per model for target 4 (0: none)")
     args = parser.parse_args()
     args.timeout_for = dict(args.timeout_for)
     print(f"suite: {platform.machine()}, {platform.python_version()}, {time.strftime('%Y-%m-%d')}; "
           f"tools {args.tools}; 4 chains x 1000 + 1000; timeout {args.timeout:.0f} s"
           + "".join(f", {m} {t:.0f} s" for m, t in args.timeout_for.items()), flush=True)
-    frames, summary = [], {}
+    frames, summary, numbers = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
-            frame = table_for(model, tuple(args.tools), args, Path(tmp))
-            frames.append(frame)
-            summary[model] = ratios(frame)
+            frames[model] = table_for(model, tuple(args.tools), args, Path(tmp))
+            summary[model], numbers[model] = ratios(frames[model])
     pd.set_option("display.width", 200)
-    print("\n" + pd.concat(frames).to_string(float_format=lambda v: f"{v:.4g}"))
+    print("\n" + pd.concat(frames.values()).to_string(float_format=lambda v: f"{v:.4g}"))
     print("\nhierax's min bulk ESS per second against the peers':")
     print(pd.DataFrame(summary).T.to_string(float_format=lambda v: f"{v:.3g}"))
+    refits = run_refits(args.models, args.refits) if "hierax" in args.tools else None
+    print("\nissue 5's targets in this run (hierax from an empty compilation cache):")
+    print(verdicts(frames, summary, numbers, refits).to_string())
 
 
 if __name__ == "__main__":
