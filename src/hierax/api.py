@@ -95,16 +95,15 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
             note = f"priors are not used by method={method!r} (they apply to method='nuts')"
             result = dataclasses.replace(result, warnings=result.warnings + (note,))
         return result
-    nuts_config(chains, 1000 if warmup is None else warmup, draws, target_accept, max_tree_depth)  # fail early
+    if warmup is None:
+        warmup = 1000 if warm_start is None else WARM_WARMUP
+    config = nuts_config(chains, warmup, draws, target_accept, max_tree_depth)
     seed = check_seed(seed)
     timing = {}
     start = time.perf_counter()
     design = build_design(parse_formula(formula), data)
     spec = specify(design, family, link, priors, parameterisation)
     warm = _warm_state(warm_start, formula, spec)
-    if warmup is None:
-        warmup = WARM_WARMUP if warm is not None else 1000
-    config = nuts_config(chains, warmup, draws, target_accept, max_tree_depth)
     timing["setup"] = time.perf_counter() - start
     sampler = SpecSampler(spec, config, collapse)
     output = _run_nuts(sampler, seed, progress, timing, warm)

@@ -23,8 +23,8 @@ chains, are centred; the chains move to the new coordinates at their current sta
 goes on. At the end of a later window the centred levels are looked at again, with kappa from
 their variance in centred coordinates, sd^2 / Var(b) - 1, and the spread of the sd measured over
 a longer window: those no longer well informed at the sd's low end move back (see
-:func:`choose_weights`). The posterior is the same distribution in other coordinates, so the choice affects
-efficiency, never the answer. The variance measured is marginal (it includes the uncertainty of
+:func:`choose_weights`). The posterior is the same distribution in other coordinates, so the
+choice affects efficiency, never the answer. The variance measured is marginal (it includes the uncertainty of
 the other parameters), which errs towards the non-centred form. The density also accepts
 partial weights in (0, 1) (Gorinova, Moore and Hoffman 2020), but the sampler does not use them:
 see :func:`choose_weights`.
