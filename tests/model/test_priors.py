@@ -1,5 +1,7 @@
 """Prior densities against scipy, LKJ draws against their known marginal, and prior resolution."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pandas as pd
@@ -58,9 +60,36 @@ def test_defaults_are_scaled_to_the_data_and_overrides_win(design):
     sd_y = np.std(design.y, ddof=1)
     assert table.loc[("Intercept", "(Intercept)"), "source"] == "default"
     assert table.loc[("b", "x"), "prior"] == "Normal(0, 1)"
-    assert spec.blocks[0].sd_priors == (hx.HalfStudentT(3.0, round(sd_y, 4)), hx.HalfNormal(0.5))
+    assert spec.blocks[0].sd_priors == (hx.HalfStudentT(3.0, float(f"{sd_y:.4g}")), hx.HalfNormal(0.5))
     assert spec.blocks[0].cor_prior == hx.LKJ(2.0)
-    assert spec.sigma_prior == hx.Exponential(round(1 / sd_y, 6))
+    assert spec.sigma_prior == hx.Exponential(float(f"{1 / sd_y:.4g}"))
+
+
+@pytest.mark.parametrize("factor", [1e-8, 1e-3, 1.0, 1e6, 1e7, 1e12])
+def test_default_priors_keep_significant_digits_at_any_scale(design, factor):
+    """The rule is scale-free: data multiplied by a power of ten get priors multiplied by it, never 0."""
+    base = specify(design)
+    scaled = specify(dataclasses.replace(design, y=design.y * factor))
+    intercept, sd, sigma = scaled.fixed_priors[0], scaled.blocks[0].sd_priors[0], scaled.sigma_prior
+    assert intercept.sigma == pytest.approx(base.fixed_priors[0].sigma * factor, rel=1e-12)
+    assert intercept.mu == pytest.approx(base.fixed_priors[0].mu * factor, rel=1e-12)
+    assert scaled.fixed_priors[1].sigma == pytest.approx(base.fixed_priors[1].sigma * factor, rel=1e-12)
+    assert sd.sigma == pytest.approx(base.blocks[0].sd_priors[0].sigma * factor, rel=1e-12)
+    assert sigma.rate == pytest.approx(base.sigma_prior.rate / factor, rel=1e-12)
+
+
+def test_location_keeps_the_digits_the_scale_needs():
+    """A mean of 1,000,123.4 with sd 1 keeps its units: rounding to its own significant digits would not."""
+    from hierax.model.prior_rules import round_location
+
+    assert round_location(1_000_123.4567, 1.0) == pytest.approx(1_000_123.457)
+    assert round_location(3.14159e-9, 1e-9) == pytest.approx(3.142e-9)
+
+
+def test_a_predictor_in_millions_gets_a_prior_in_its_units():
+    data = pd.DataFrame({"y": [0, 1] * 10, "x": np.linspace(0, 5e6, 20), "g": list("abcde") * 4})
+    spec = specify(build_design(parse_formula("y ~ x + (1 | g)"), data), "bernoulli")
+    assert spec.fixed_priors[1].sigma == pytest.approx(2.5 / np.std(data.x, ddof=1), rel=1e-3)
 
 
 @pytest.mark.parametrize("priors, phrase", [

@@ -37,6 +37,7 @@ from scipy.optimize import minimize
 
 from hierax.engines.lmm import GRADIENT_TOLERANCE, SINGULAR_BELOW, Optimisation, _projected_gradient
 from hierax.engines.profiled import inverse_from_cholesky
+from hierax.errors import ModelError
 from hierax.linalg.pls import block_factors, theta_entries, theta_lower, theta_start
 
 MAX_NEWTON_STEPS = 100  # per evaluation, from the previous mode; a handful are used near it
@@ -107,7 +108,54 @@ class _Structure(NamedTuple):
 
 def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood: Likelihood, trials: np.ndarray | None = None,
              offset: np.ndarray | None = None) -> GLMMOutput:
-    """Laplace fit of a GLMM with response ``y`` (and binomial ``trials``) and fixed design ``X``."""
+    """Laplace fit of a GLMM with response ``y`` (and binomial ``trials``) and fixed design ``X``.
+
+    The optimiser works on fixed effects for columns of ``X`` scaled to unit root mean square:
+    a predictor in dollars (x 1e6) or in metres (x 1e-8) otherwise puts the fixed effects six or
+    eight orders of magnitude from theta, where L-BFGS-B stops early, at a wrong point, with a
+    small gradient. The estimates, their covariance and the audit trail are given back in the
+    units of ``X``.
+    """
+    check_size(blocks)
+    scale = column_scales(X)
+    output = _fit_scaled(X / scale, y, blocks, likelihood, trials, offset)
+    return _unscaled(output, scale)
+
+
+# The dense factor costs Q^3 / 3 per Newton step and Q^2 doubles of memory: on the project's 2-core
+# machine 1,500 effects take about 16 s to fit and 5,000 over 300 s at 2 GB, so above this the
+# engine refuses rather than run for many minutes without a word.
+MAX_DENSE_EFFECTS = 2500
+
+
+def check_size(blocks) -> None:
+    """Refuse a model whose group effects are too many for the dense factorisation."""
+    total = sum(b.num_levels * b.num_terms for b in blocks)
+    if total > MAX_DENSE_EFFECTS:
+        sizes = ", ".join(f"{b.num_levels} x {b.num_terms}" for b in blocks)
+        raise ModelError(
+            f"method='laplace' factors the {total:,} group effects ({sizes}) as one dense matrix, which "
+            f"takes many minutes above {MAX_DENSE_EFFECTS:,}; fit this model with method='nuts' (full Bayesian "
+            "inference, which handles tens of thousands of effects), or group by a coarser factor")
+
+
+def column_scales(X: np.ndarray) -> np.ndarray:
+    """Root mean square of each column of ``X`` (1 for an all-zero column): the intercept's is 1."""
+    rms = np.sqrt(np.mean(np.square(X), axis=0)) if X.shape[0] else np.ones(X.shape[1])
+    return np.where(np.isfinite(rms) & (rms > 0), rms, 1.0)
+
+
+def _unscaled(output: GLMMOutput, scale: np.ndarray) -> GLMMOutput:
+    """``output`` of a fit to ``X / scale`` in the units of ``X``: beta = beta_s / scale."""
+    num_theta = len(output.theta)
+    factor = np.concatenate([np.ones(num_theta), 1.0 / scale])
+    record = output.optimisation
+    record = record._replace(start=record.start * factor, end=record.end * factor, gradient=record.gradient / factor)
+    return output._replace(beta=output.beta / scale, vcov_beta=output.vcov_beta / np.outer(scale, scale),
+                           optimisation=record)
+
+
+def _fit_scaled(X, y, blocks, likelihood: Likelihood, trials, offset) -> GLMMOutput:
     n, p = X.shape
     structure = _Structure(tuple(_BlockShape(b.num_levels, b.num_terms) for b in blocks), theta_entries(blocks),
                            likelihood)

@@ -16,6 +16,7 @@ m = mean(y) for gaussian, 0 otherwise:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -64,24 +65,50 @@ def parse_prior_key(key: str):
     return match.group(1), match.group(2), match.group(3)
 
 
+SIGNIFICANT_DIGITS = 4   # of a default prior's scale: readable, and never 0 whatever the data's units
+
+
+def significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """``value`` to ``digits`` significant digits (not decimals: 2.5e-9 stays 2.5e-9, 2.5e7 stays 2.5e7)."""
+    return float(f"{value:.{digits}g}")
+
+
+def round_location(location: float, scale: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """``location`` rounded to the decimal place of ``scale``'s last kept digit.
+
+    A mean of 1,000,123 with an sd of 1 keeps its units digit; rounding it to significant digits
+    of its own would move the prior's centre by hundreds of sds.
+    """
+    decimals = digits - 1 - math.floor(math.log10(scale))
+    return float(round(location, decimals))
+
+
+def data_scale(design, family) -> tuple[float, float]:
+    """(m, s) of the default rule: mean and sd of y for the gaussian family, (0, 1) otherwise."""
+    if family.name != "gaussian" or len(design.y) < 2:
+        return 0.0, 1.0
+    scale = float(np.std(design.y, ddof=1))
+    if not (np.isfinite(scale) and scale > 0):
+        return 0.0, 1.0
+    return round_location(float(np.mean(design.y)), scale), scale
+
+
 def resolve_priors(design, family, has_sigma: bool, user: dict) -> PriorTable:
     """Apply the default rule, then the user's overrides, most specific key winning."""
     if not isinstance(user, dict):
         raise ModelError("priors must be a dict such as {'b': hx.Normal(0, 1), 'sd': hx.HalfNormal(1)}")
     overrides = _check_overrides(design, user, has_sigma)
-    gaussian = family.name == "gaussian"
-    scale = float(np.std(design.y, ddof=1)) if gaussian and len(design.y) > 1 else 1.0
-    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
-    location = float(np.mean(design.y)) if gaussian else 0.0
+    location, scale = data_scale(design, family)
     rows, fixed = [], []
     for j, name in enumerate(design.fixed_names):
         if name == "(Intercept)":
             prior, source = _pick(overrides, [("Intercept", None, None), ("b", "(Intercept)", None)],
-                                  StudentT(3.0, round(location, 4), round(2.5 * scale, 4)))
+                                  StudentT(3.0, location, significant(2.5 * scale)))
             rows.append(("Intercept", "", name, str(prior), source))
         else:
-            x_sd = float(np.std(design.X[:, j], ddof=1))
-            default = Normal(0.0, round(2.5 * scale / (x_sd if x_sd > 0 else 1.0), 4))
+            x_sd = float(np.std(design.X[:, j], ddof=1)) if len(design.y) > 1 else 0.0
+            x_sd = x_sd if np.isfinite(x_sd) and x_sd > 0 else 1.0
+            default = Normal(0.0, significant(2.5 * scale / x_sd))
             prior, source = _pick(overrides, [("b", name, None), ("b", None, None)], default)
             rows.append(("b", "", name, str(prior), source))
         fixed.append(prior)
@@ -91,20 +118,44 @@ def resolve_priors(design, family, has_sigma: bool, user: dict) -> PriorTable:
         for term in block.terms:
             keys = [(("sd", g, term)) for g in (block.name, block.group)]
             keys += [("sd", g, None) for g in (block.name, block.group)] + [("sd", None, None)]
-            prior, source = _pick(overrides, keys, HalfStudentT(3.0, round(scale, 4)))
+            prior, source = _pick(overrides, keys, HalfStudentT(3.0, significant(scale)))
             rows.append(("sd", block.name, term, str(prior), source))
             priors.append(prior)
         sd_priors[block.name] = tuple(priors)
-        if block.correlated and block.num_terms > 1:
+        if _has_correlations(block):
             keys = [("cor", block.name, None), ("cor", block.group, None), ("cor", None, None)]
             prior, source = _pick(overrides, keys, LKJ(2.0))
             rows.append(("cor", block.name, "", str(prior), source))
             cor_priors[block.name] = prior
     sigma = None
     if has_sigma:
-        sigma, source = _pick(overrides, [("sigma", None, None)], Exponential(round(1.0 / scale, 6)))
+        sigma, source = _pick(overrides, [("sigma", None, None)], Exponential(significant(1.0 / scale)))
         rows.append(("sigma", "", "", str(sigma), source))
     return PriorTable(tuple(rows), tuple(fixed), sd_priors, cor_priors, sigma)
+
+
+def _has_correlations(block) -> bool:
+    return block.correlated and block.num_terms > 1
+
+
+def prior_keys(design, has_sigma: bool) -> list:
+    """Every key a prior may be given for in this model, most general first within each class."""
+    keys = []
+    fixed = [name for name in design.fixed_names if name != "(Intercept)"]
+    if "(Intercept)" in design.fixed_names:
+        keys.append("Intercept")
+    if fixed:
+        keys += ["b"] + [f"b[{name}]" for name in fixed]
+    if design.random:
+        keys.append("sd")
+        for block in design.random:
+            keys += [f"sd[{block.name}]"] + [f"sd[{block.name}][{term}]" for term in block.terms]
+    correlated = [block for block in design.random if _has_correlations(block)]
+    if correlated:
+        keys += ["cor"] + [f"cor[{block.name}]" for block in correlated]
+    if has_sigma:
+        keys.append("sigma")
+    return keys
 
 
 def _pick(overrides: dict, keys: list, default: Prior):
@@ -115,9 +166,14 @@ def _pick(overrides: dict, keys: list, default: Prior):
 
 
 def _check_overrides(design, user: dict, has_sigma: bool) -> dict:
-    """Map user keys to (class, name, term), checking that each names something in the model."""
+    """Map user keys to (class, name, term), checking that each names something in the model.
+
+    A key that matches nothing is refused, not ignored: a prior the user believes is in force but
+    is not is a silent wrong answer. The message lists the keys this model has.
+    """
     fixed = set(design.fixed_names)
     blocks = {b.name: b for b in design.random} | {b.group: b for b in design.random}
+    correlated = {name for name, b in blocks.items() if _has_correlations(b)}
     out = {}
     for key, prior in user.items():
         cls, name, term = parse_prior_key(key)
@@ -126,21 +182,35 @@ def _check_overrides(design, user: dict, has_sigma: bool) -> dict:
         if prior.support != _SUPPORT[cls]:
             raise ModelError(f"{key!r} needs a prior on {_SUPPORT[cls]} values; {prior} is on {prior.support} values")
         if cls in ("Intercept", "sigma") and (name or term):
-            raise ModelError(f"{cls!r} takes no name in brackets (got {key!r})")
-        if cls == "Intercept" and "(Intercept)" not in fixed:
-            raise ModelError("a prior was given for 'Intercept' but the model has no fixed intercept")
-        if cls == "sigma" and not has_sigma:
-            raise ModelError("a prior was given for 'sigma' but this model has no residual sd")
-        if cls == "b" and name and name not in fixed:
-            raise ModelError(f"no fixed effect {name!r} for prior {key!r}; fixed effects: {sorted(fixed)}")
-        if cls in ("sd", "cor") and name and name not in blocks:
-            raise ModelError(f"no group {name!r} for prior {key!r}; groups: {sorted(blocks)}")
-        if cls in ("sd", "cor") and not name and not design.random:
-            raise ModelError(f"a prior was given for {cls!r} but the model has no group terms")
-        if term and (cls != "sd" or term not in blocks[name].terms):
-            raise ModelError(f"no varying effect {term!r} in group {name!r} for prior {key!r}")
+            raise ModelError(f"{cls!r} takes no name in brackets (got {key!r}); use {cls!r}")
+        problem = _unmatched(cls, name, term, fixed, blocks, correlated, has_sigma)
+        if problem:
+            raise ModelError(f"the prior {key!r} matches nothing in this model: {problem}. Use one of the keys "
+                             f"this model has: {', '.join(prior_keys(design, has_sigma))}")
         if cls == "b" and not name:
             out[("b", None, None)] = prior
         else:
             out[(cls, name, term)] = prior
     return out
+
+
+def _unmatched(cls, name, term, fixed, blocks, correlated, has_sigma) -> str:
+    """Why a parsed prior key names no parameter of the model ('' if it names one)."""
+    if cls == "Intercept" and "(Intercept)" not in fixed:
+        return "the model has no fixed intercept"
+    if cls == "sigma" and not has_sigma:
+        return "the model has no residual sd (its family has none, or se() fixes it)"
+    if cls == "b" and name and name not in fixed:
+        return f"no fixed effect {name!r}"
+    if cls == "b" and not name and not fixed - {"(Intercept)"}:
+        return "the model has no fixed effects besides the intercept"
+    if cls in ("sd", "cor") and not blocks:
+        return "the model has no group terms"
+    if cls in ("sd", "cor") and name and name not in blocks:
+        return f"no group {name!r}"
+    if cls == "cor" and not (correlated if not name else name in correlated):
+        where = f"group {name!r}" if name else "the model"
+        return f"{where} has no correlated varying effects (that needs two or more terms joined by '|', not '||')"
+    if term and (cls != "sd" or term not in blocks[name].terms):
+        return f"no varying effect {term!r} in group {name!r}"
+    return ""

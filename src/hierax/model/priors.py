@@ -7,25 +7,38 @@ Half-distributions are the distribution restricted to positive values and renorm
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, fields
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy import stats
 
 from hierax.errors import ModelError
 
 
+def _is_number(value) -> bool:
+    """A real number: Python's or NumPy's (``np.float32(2)``, ``np.int64(3)``), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _positive(prior: str, **values):
     for name, value in values.items():
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        if not _is_number(value) or not math.isfinite(value) or value <= 0:
             raise ModelError(f"{prior}: {name} must be a positive number, got {value!r}")
 
 
 def _finite(prior: str, **values):
     for name, value in values.items():
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _is_number(value) or not math.isfinite(value):
             raise ModelError(f"{prior}: {name} must be a finite number, got {value!r}")
+
+
+def _as_floats(prior) -> None:
+    """Store a checked prior's numbers as Python floats, so that NumPy scalars print and compare as numbers."""
+    for f in fields(prior):
+        object.__setattr__(prior, f.name, float(getattr(prior, f.name)))
 
 
 class Prior:
@@ -50,6 +63,7 @@ class Normal(Prior):
     def __post_init__(self):
         _finite("Normal", mu=self.mu)
         _positive("Normal", sigma=self.sigma)
+        _as_floats(self)
 
     def logpdf(self, x):
         return stats.norm.logpdf(x, self.mu, self.sigma)
@@ -72,6 +86,7 @@ class StudentT(Prior):
     def __post_init__(self):
         _positive("StudentT", df=self.df, sigma=self.sigma)
         _finite("StudentT", mu=self.mu)
+        _as_floats(self)
 
     def logpdf(self, x):
         return stats.t.logpdf(x, self.df, self.mu, self.sigma)
@@ -92,6 +107,7 @@ class HalfNormal(Prior):
 
     def __post_init__(self):
         _positive("HalfNormal", sigma=self.sigma)
+        _as_floats(self)
 
     def logpdf(self, x):
         return jnp.log(2.0) + stats.norm.logpdf(x, 0.0, self.sigma)
@@ -113,6 +129,7 @@ class HalfStudentT(Prior):
 
     def __post_init__(self):
         _positive("HalfStudentT", df=self.df, sigma=self.sigma)
+        _as_floats(self)
 
     def logpdf(self, x):
         return jnp.log(2.0) + stats.t.logpdf(x, self.df, 0.0, self.sigma)
@@ -133,6 +150,7 @@ class HalfCauchy(Prior):
 
     def __post_init__(self):
         _positive("HalfCauchy", scale=self.scale)
+        _as_floats(self)
 
     def logpdf(self, x):
         return jnp.log(2.0) + stats.cauchy.logpdf(x, 0.0, self.scale)
@@ -153,6 +171,7 @@ class Exponential(Prior):
 
     def __post_init__(self):
         _positive("Exponential", rate=self.rate)
+        _as_floats(self)
 
     def logpdf(self, x):
         return jnp.log(self.rate) - self.rate * x
@@ -176,6 +195,7 @@ class LKJ(Prior):
 
     def __post_init__(self):
         _positive("LKJ", eta=self.eta)
+        _as_floats(self)
 
     def logpdf_cholesky(self, L):
         """Unnormalised log density of the Cholesky factor L of a K x K correlation matrix.

@@ -15,6 +15,7 @@ from hierax.errors import ModelError
 from hierax.model.families import Family, Link, get_family
 from hierax.model.hierarchy import level_mean_design, nesting_parents
 from hierax.model.priors import Prior
+from hierax.model.checks import check_identifiable
 from hierax.model.prior_rules import PriorTable, resolve_priors
 
 PARAMETERISATIONS = ("auto", "noncentered", "centered")
@@ -56,7 +57,8 @@ class BlockSpec:
 
     @property
     def has_cor(self) -> bool:
-        return self.cor_prior is not None
+        """Whether the block's effects are correlated (an LKJ prior in a Bayesian model)."""
+        return self.correlated and self.num_terms > 1
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class ModelSpec:
     trials: np.ndarray | None
     se: np.ndarray | None
     offset: np.ndarray | None
-    prior_table: PriorTable
+    prior_table: PriorTable | None      # None for a frequentist model (REML, ML, Laplace)
 
     @property
     def num_obs(self) -> int:
@@ -82,7 +84,8 @@ class ModelSpec:
 
     @property
     def has_sigma(self) -> bool:
-        return self.sigma_prior is not None
+        """A residual sd to estimate: the family has one and se() does not fix it."""
+        return self.family.has_sigma and self.se is None
 
     def find_block(self, group: str | None = None) -> BlockSpec:
         """The block of grouping factor (or block name) ``group``; the first block when None."""
@@ -102,7 +105,7 @@ class ModelSpec:
 
 
 def specify(design: Design, family: str = "gaussian", link: str | None = None, priors: dict | None = None,
-            parameterisation: dict | str | None = None) -> ModelSpec:
+            parameterisation: dict | str | None = None, bayesian: bool = True) -> ModelSpec:
     """Combine a design with a family and priors into a :class:`ModelSpec`.
 
     Parameters
@@ -115,11 +118,14 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
         ``"sd[county][floor]"``, ``"cor[county]"``).
     parameterisation : "auto" (default: chosen per level during warmup), "noncentered",
         "centered", or a dict of these keyed by group name (groups not named get "auto").
+    bayesian : False for a frequentist model (REML, ML, Laplace): no priors are built, so
+        nothing about them (their rule, their scale) can stop a fit that does not use them.
 
     Raises
     ------
     ModelError, DataError
-        Unknown family or link, a response the family cannot model, unknown prior keys.
+        Unknown family or link, a response the family cannot model, unknown prior keys, a model
+        that the data cannot identify.
     """
     fam, lnk = get_family(family, link)
     fam.check(design.y, design.trials)
@@ -127,17 +133,19 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
         raise ModelError(f"cbind()/trials() describe binomial data; use family='binomial', not {fam.name!r}")
     if design.se is not None and fam.name != "gaussian":
         raise ModelError("se() (a known measurement sd) is only available for the gaussian family")
+    check_identifiable(design, fam)
     has_sigma = fam.has_sigma and design.se is None
-    table = resolve_priors(design, fam, has_sigma, priors or {})
     choice = _parameterisations(design, parameterisation)
+    table = resolve_priors(design, fam, has_sigma, priors or {}) if bayesian else None
     blocks = tuple(
         BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
-                  table.sd_priors[b.name], table.cor_priors.get(b.name), choice[b.name],
-                  level_mean_design(b, design.X), nesting_parents(b, design.random))
+                  table.sd_priors[b.name] if table else (), table.cor_priors.get(b.name) if table else None,
+                  choice[b.name], level_mean_design(b, design.X), nesting_parents(b, design.random))
         for b in design.random
     )
-    return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors, blocks,
-                     table.sigma_prior if has_sigma else None, design.trials, design.se, design.offset, table)
+    return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors if table else (), blocks,
+                     table.sigma_prior if table and has_sigma else None, design.trials, design.se, design.offset,
+                     table)
 
 
 def _parameterisations(design: Design, option) -> dict:

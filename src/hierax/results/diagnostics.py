@@ -112,7 +112,8 @@ def mixed_warnings(output, spec) -> tuple[str, ...]:
         )
     record = output.optimisation
     if not record.converged:
-        names = [_theta_name(spec, entry) for entry in output.theta_entries]
+        names = [_theta_name(spec, entry) for entry in output.theta_entries] + [f"beta[{name}]"
+                                                                             for name in spec.fixed_names]
         worst = int(np.argmax(np.abs(record.gradient)))
         messages.append(
             f"the optimiser did not converge ({record.message}): the exact gradient of the objective is "

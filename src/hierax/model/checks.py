@@ -1,0 +1,66 @@
+"""Checks of a model as a whole, before anything is fitted: what the data cannot identify.
+
+A model that the data cannot identify still "fits": REML splits a variance between two
+parameters that only their sum informs, NUTS returns the prior. Both are silent wrong answers,
+so the model is refused here with the reason and the fix, as lme4 refuses it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from hierax.errors import DataError, ModelError
+
+
+def check_identifiable(design, family) -> None:
+    """Refuse a model whose parameters the data cannot tell apart; warn on a likely wrong family.
+
+    Raises
+    ------
+    DataError
+        se() values that are not positive and finite.
+    ModelError
+        A residual sd beside a grouping factor with as many effects as observations.
+    """
+    if design.se is not None:
+        _check_se(design.se)
+    if family.has_sigma and design.se is None:
+        for block in design.random:
+            _check_block_against_residual(block, design.num_obs)
+    if family.name == "gaussian":
+        _warn_two_valued(design)
+
+
+def _check_se(se: np.ndarray) -> None:
+    bad = ~np.isfinite(se) | (se <= 0)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"se() must give a positive, finite standard error for every row; {bad.sum()} row(s) do not "
+            f"(rows {rows[:5].tolist()}{'...' if len(rows) > 5 else ''}, values {se[rows[:5]].tolist()}). "
+            "Fix or drop those rows: a zero or negative standard error is no measurement error model")
+
+
+def _check_block_against_residual(block, num_obs: int) -> None:
+    """lme4's checks nobs.vs.nlev and nobs.vs.nRE: with one observation per effect, a group's
+    variance and the residual variance enter the likelihood only through their sum."""
+    effects = block.num_levels * block.num_terms
+    if block.num_levels < num_obs and effects < num_obs:
+        return
+    raise ModelError(
+        f"the group term for {block.name!r} has {effects} varying effects ({block.num_levels} levels) for "
+        f"{num_obs} observations, so its sd cannot be told apart from the residual sd sigma: only their "
+        "sum of squares is identified (lme4 refuses this model too). Drop the term, group by a coarser factor, "
+        "or, where the residual variance is known, give it with 'y | se(s) ~ ...'; in a poisson or binomial "
+        "model such an observation-level effect is valid (it models overdispersion)")
+
+
+def _warn_two_valued(design) -> None:
+    values = np.unique(design.y)
+    if values.size == 2:
+        warnings.warn(
+            f"the response {design.response_name!r} takes only two values ({values[0]:g} and {values[1]:g}); "
+            "a gaussian model treats them as numbers on a line. For a binary outcome use family='bernoulli'",
+            UserWarning, stacklevel=4)
