@@ -51,6 +51,11 @@ class LooResult:
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        k, good = self.pareto_k, float(getattr(self.elpd_data, "good_k", GOOD_K) or GOOD_K)
+        counts = f"Pareto k: {int(np.sum(k < good))} of {k.size} below {good:.2f}, {int(np.sum(k > 1))} above 1"
+        return f"LooResult({self})\n{counts}; the values are in .pareto_k"
+
 
 def loo(fit) -> LooResult:
     """PSIS-LOO of a NUTS fit (its ``log_likelihood`` group), with Pareto-k warnings in words."""

@@ -35,6 +35,10 @@ class LogoResult:
     se: float
     group: str
 
+    def __repr__(self) -> str:
+        return (f"LogoResult(leave-one-{self.group}-out over {len(self.table)} levels: elpd {self.elpd:.1f} "
+                f"(se {self.se:.1f}); per level in .table)")
+
 
 def logo(model, group: str | None = None, levels=None, chains: int = 2, warmup: int = 500, draws: int = 500,
          seed: int = 0, executor=None, progress: bool = True) -> LogoResult:

@@ -58,6 +58,10 @@ class PoolingComparison:
     scale: str
     level: float
 
+    def __repr__(self) -> str:
+        return (f"PoolingComparison({len(self.table)} levels of {self.group}, on the {self.scale} scale; "
+                f"population mean {self.population_mean:.4g}; per level in .table, the shrinkage plot from .plot())")
+
     def plot(self, ax=None):
         """The shrinkage plot; returns the matplotlib Figure (see ``hierax.plots.shrinkage``)."""
         from hierax.plots import shrinkage_plot

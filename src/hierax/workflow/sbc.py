@@ -44,6 +44,12 @@ class SBCResult:
     divergent: np.ndarray
     seconds: float
 
+    def __repr__(self) -> str:
+        verdict = "passed" if self.passed() else "FAILED"
+        return (f"SBCResult({len(self.ranks)} simulations, {self.ranks.shape[1]} parameters, ranks among "
+                f"{self.num_draws} draws, {int(np.sum(self.divergent))} divergent transitions, {self.seconds:.1f} s; "
+                f"uniformity {verdict} (see .uniformity(), .plot()))")
+
     def uniformity(self, bins: int | None = None) -> pd.DataFrame:
         """Per parameter, two tests that the ranks are uniform: chi-square over ``bins`` equal bins
         (any shape of departure) and Kolmogorov-Smirnov on the scaled ranks (rank + 1/2) / (L + 1)

@@ -81,6 +81,12 @@ class Simulated:
     effects: dict
     seed: int
 
+    def __repr__(self) -> str:
+        effects = ", ".join(f"{name}: {np.shape(values)[0]} levels" for name, values in self.effects.items())
+        truth = ", ".join(f"{name} = {value:.4g}" for name, value in self.truth.items())
+        return (f"Simulated(seed {self.seed}; {len(self.data)} rows in .data; truth: {truth}"
+                f"{'; effects in .effects (' + effects + ')' if effects else ''})")
+
 
 def simulate(model: Model, params: dict | None = None, seed: int | None = None) -> Simulated:
     """Draw a data set from the prior (``params=None``) or from given parameters.
