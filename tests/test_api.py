@@ -1,14 +1,19 @@
 """The public entry point: bad input fails with hierax errors naming the fix, never from inside JAX."""
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import hierax as hx
+import hierax.api
 from hierax.results.io import restore, save
+from hierax.sampler import SpecSampler
 
 DATA = pd.DataFrame({"y": np.linspace(0, 1, 12), "x": np.arange(12.0), "g": list("abc") * 4})
 FAST = dict(chains=2, warmup=30, draws=20, seed=0)
+NOISY = DATA.assign(y=DATA["y"] + np.random.default_rng(0).normal(0, 0.3, 12))    # DATA's y is exactly linear in x
 
 
 @pytest.mark.parametrize("kwargs, error, phrase", [
@@ -58,7 +63,7 @@ def test_a_warm_start_reuses_the_fits_settings_and_says_what_is_wrong_with_a_bad
     assert again.config.warmup == 100 and again.sampler_state is not None
     assert again.parameterisation == first.parameterisation          # the centring is kept
     bad = [
-        (dict(warm_start=hx.fit("y ~ x + (1 | g)", DATA, method="reml")), "method='nuts'"),
+        (dict(warm_start=hx.fit("y ~ x + (1 | g)", NOISY, method="reml")), "method='nuts'"),
         (dict(warm_start=first, method="reml"), "warm_start is for method='nuts'"),
         (dict(formula="k ~ 1 + (1 | g)"), "needs the same formula"),
         (dict(family="gaussian"), "same family and link"),
@@ -72,3 +77,87 @@ def test_a_warm_start_reuses_the_fits_settings_and_says_what_is_wrong_with_a_bad
         with pytest.raises(hx.HieraxError) as raised:
             hx.fit(**args)
         assert phrase in str(raised.value), (kwargs, str(raised.value))
+
+
+def interrupting(phase: str, count: int):
+    """SpecSampler.sample with a progress callback that raises KeyboardInterrupt (as Ctrl-C would,
+    between chunks) at its ``count``-th chunk of ``phase`` ("warmup" or "sampling")."""
+    original = SpecSampler.sample
+
+    def sample(self, rng_key, data=None, progress=None, warm=None, keep_interrupted=False):
+        calls = Counter()
+
+        def interrupt(at, steps):
+            calls[at] += 1
+            if progress is not None:
+                progress(at, steps)
+            if (at, calls[at]) == (phase, count):
+                raise KeyboardInterrupt
+
+        return original(self, rng_key, data, interrupt, warm, keep_interrupted)
+
+    return sample
+
+
+# draws come in chunks of 100 (NUTSConfig.chunk): Ctrl-C after the first keeps 100 of 200
+INTERRUPTED = dict(chains=2, warmup=100, draws=200, seed=3)
+
+
+@pytest.mark.parametrize("collapse", [None, False])
+def test_ctrl_c_in_sampling_keeps_the_draws_so_far(monkeypatch, collapse):
+    """Collapsed (the group effects drawn afterwards, for the draws kept) and full."""
+    monkeypatch.setattr(SpecSampler, "sample", interrupting("sampling", 1))
+    with pytest.warns(UserWarning, match="interrupted after 100 of 200 draws per chain") as caught:
+        fit = hx.fit("y ~ x + (1 | g)", NOISY, collapse=collapse, **INTERRUPTED)
+    assert "unreliable" in str(caught[0].message) and caught[0].filename == __file__
+    assert fit.interrupted and fit.warnings[0].startswith("sampling was interrupted after 100 of 200")
+    assert fit.parameterisation["g"]["choice"] == ("collapsed" if collapse is None else "auto")
+    post = fit.idata.posterior
+    assert post["beta"].shape == (2, 100, 2) and post["b_g"].shape == (2, 100, 3, 1)
+    assert np.isfinite(post["b_g"].values).all() and np.isfinite(post["sd_g"].values).all()
+    assert fit.idata.sample_stats["diverging"].shape == (2, 100)
+    assert fit.idata.log_likelihood["y"].shape == (2, 100, 12)
+    table = fit.summary()
+    assert table.attrs["interrupted"] and table.attrs["warnings"][0] == fit.warnings[0]
+    assert np.isfinite(table["r_hat"]).all()
+    assert "interrupted after 100 of 200 draws" in repr(fit)
+    monkeypatch.undo()
+    finished = hx.fit("y ~ x + (1 | g)", NOISY, collapse=collapse, **INTERRUPTED)
+    assert not finished.interrupted and finished.idata.posterior.sizes["draw"] == 200
+
+
+def test_ctrl_c_in_warmup_raises_keyboard_interrupt_without_jax_frames(monkeypatch):
+    monkeypatch.setattr(SpecSampler, "sample", interrupting("warmup", 1))
+    with pytest.raises(KeyboardInterrupt, match="no draws to keep") as raised:
+        hx.fit("y ~ x + (1 | g)", NOISY, **INTERRUPTED)
+    assert raised.value.__suppress_context__ and raised.value.__cause__ is None
+
+
+class RecordingBar:
+    """A stand-in for tqdm that records the descriptions it shows."""
+
+    shown: list = []
+
+    def __init__(self, total, desc, disable, **kwargs):
+        self.disabled = disable
+        RecordingBar.shown = [] if disable else [desc]
+
+    def set_description(self, desc):
+        if not self.disabled and desc != RecordingBar.shown[-1]:
+            RecordingBar.shown.append(desc)
+
+    def update(self, steps):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("progress, shown", [
+    (True, ["compiling the sampler", "warmup", "sampling"]),
+    (False, []),
+])
+def test_the_progress_bar_says_compiling_until_warmup_moves(monkeypatch, progress, shown):
+    monkeypatch.setattr(hierax.api, "tqdm", RecordingBar)
+    hx.fit("y ~ x + (1 | g)", DATA, progress=progress, **FAST)
+    assert RecordingBar.shown == shown

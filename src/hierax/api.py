@@ -10,7 +10,7 @@ from importlib import metadata
 import jax
 from tqdm.auto import tqdm
 
-from hierax.config import check_seed, nuts_config
+from hierax.config import check_flag, check_seed, nuts_config
 from hierax.density import initial_position
 from hierax.density.logdensity import default_centering
 from hierax.design import build_design
@@ -18,14 +18,15 @@ from hierax.engines.laplace import Likelihood, fit_glmm
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.lmm import fit_lmm
 from hierax.linalg.pls import Block
-from hierax.errors import HieraxError, ModeWarning
+from hierax.errors import HieraxError, ModelError, ModeWarning
 from hierax.formula import parse_formula
 from hierax.model import specify
+from hierax.model.separation import check_separation
 from hierax.results import FitResult
 from hierax.results.diagnostics import mixed_warnings, nuts_warnings
 from hierax.results.mixedfit import MixedFit
 from hierax.results.idata import build_inference_data
-from hierax.results.tables import summary
+from hierax.results.tables import missing_diagnostics, summary
 from hierax.sampler import SpecSampler
 
 METHODS = ("nuts", "reml", "ml", "laplace", "map")
@@ -50,7 +51,9 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         :class:`~hierax.results.mixedfit.MixedFit` with the same tables; or "map", the posterior
         mode (fast, and a warning where it misleads, see :func:`fit_map`).
     priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`.
-    chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings. ``warmup=None``
+    chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings (whole numbers
+        may be NumPy's; ``draws`` below 4, or one chain, leave ESS/R-hat NaN, and a warning
+        says so). ``warmup=None``
         (default) is 1,000 iterations, or 100 with ``warm_start``.
         ``target_accept=None`` (default) is 0.95 (0.8 for a collapsed model, then 0.95 and 0.99
         in turn), raised to 0.99 when divergent transitions
@@ -66,7 +69,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         few remaining parameters and draws the effects from their exact conditional; the result
         is the same posterior, sampled faster. True insists (and fails, saying why, where it is
         not possible); False samples every effect.
-    progress : show a progress bar.
+    progress : True to show a progress bar ("compiling the sampler" until the first iterations
+        are done, then warm-up and sampling); False (default) shows nothing.
     warm_start : an earlier NUTS fit (in this session) of the same formula to data of the same
         shape: the sampler starts from its metric, step size, centring and last draws, and warmup
         tunes the step size alone, for 100 iterations. For data like that fit's (bootstrap,
@@ -76,6 +80,9 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     -------
     FitResult
         With ``summary()``, ``fixef()``, ``ranef()``, ``varcorr()``, ``coef()``, ``idata``, ``priors``.
+        Interrupted by Ctrl-C during sampling, the fit of the draws completed so far (the same
+        number in every chain), with ``fit.interrupted`` True and a warning; during compiling or
+        warm-up there is nothing to keep, and the KeyboardInterrupt propagates.
 
     Examples
     --------
@@ -84,7 +91,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     >>> fit.fixef()                                                              # doctest: +SKIP
     """
     if method not in METHODS:
-        raise HieraxError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+        raise ModelError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
     if warm_start is not None and method != "nuts":
         raise HieraxError(f"warm_start is for method='nuts' (it reuses the sampler's settings), not {method!r}")
     if method == "map":
@@ -99,6 +106,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         warmup = 1000 if warm_start is None else WARM_WARMUP
     config = nuts_config(chains, warmup, draws, target_accept, max_tree_depth)
     seed = check_seed(seed)
+    progress = check_flag("progress", progress)
     timing = {}
     start = time.perf_counter()
     design = build_design(parse_formula(formula), data)
@@ -106,23 +114,47 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     warm = _warm_state(warm_start, formula, spec)
     timing["setup"] = time.perf_counter() - start
     sampler = SpecSampler(spec, config, collapse)
+    _say(missing_diagnostics(config.chains, config.draws), 3)      # before sampling: a short run can be stopped
     output = _run_nuts(sampler, seed, progress, timing, warm)
     return _nuts_result(formula, data, design, sampler, output, seed, timing)
 
 
 def _nuts_result(formula, data, design, sampler: SpecSampler, output, seed: int, timing: dict) -> FitResult:
-    """The FitResult of a NUTS run: draws named and constrained, diagnostics in words."""
+    """The FitResult of a NUTS run: draws named and constrained, diagnostics in words; an
+    interrupted run's says so first, and in a warning."""
     start, spec = time.perf_counter(), sampler.spec
     params = sampler.params(output, split_keys(seed_key(seed), 1, 1)[0])
     idata = build_inference_data(spec, output, design.response_name, params)
-    messages = nuts_warnings(idata, sampler.config.max_tree_depth, summary(idata, spec), sampler.describe(output))
+    chains, draws = output.diverging.shape
+    interrupted = (_interrupted_message(draws, sampler.config.draws),) if output.interrupted else ()
+    _say(interrupted, 4)
+    messages = interrupted + nuts_warnings(idata, sampler.config.max_tree_depth, summary(idata, spec),
+                                           sampler.describe(output)) + missing_diagnostics(chains, draws)
     timing["results"] = time.perf_counter() - start
     return FitResult(formula, spec.family.name, spec.link.name, "nuts", spec, design.info, idata, sampler.config,
                      seed, messages, timing, _versions(), sampler.describe(output),
                      {"target_accept": output.target_accept,
                       "raised": [{"phase": phase, "target_accept": t, "divergent": n}
                                  for phase, t, n in output.escalations]},
-                     used_columns(formula, data), sampler.state(output))
+                     used_columns(formula, data), sampler.state(output), output.interrupted)
+
+
+def _interrupted_message(kept: int, asked: int) -> str:
+    """What an interrupted fit holds, and what to do about it."""
+    if kept < asked:
+        return (f"sampling was interrupted after {kept} of {asked} draws per chain: the fit holds the draws "
+                "completed, and estimates and diagnostics (R-hat, ESS) from fewer draws than asked for are "
+                "unreliable; fit again and let sampling finish for results to report.")
+    return (f"sampling was interrupted after all {asked} draws per chain, before hierax could act on their "
+            "divergent transitions, if any (by raising target_accept and sampling again): the fit holds those "
+            "draws; fit again and let sampling finish for results to report.")
+
+
+def _say(messages, stacklevel: int) -> None:
+    """Each message as a UserWarning at the caller of :func:`fit` (``stacklevel`` frames up), at
+    once: a notebook user may not read ``fit.warnings``."""
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
 WARM_WARMUP = 100  # a warm start's warmup: Stan's final fast window is 50 iterations; twice that, from a tuned step
@@ -156,22 +188,23 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     """REML/ML fit of a linear mixed model or Laplace fit of a GLMM (see :func:`fit`); no priors."""
     start = time.perf_counter()
     design = build_design(parse_formula(formula), data)
-    spec = specify(design, family, link)
+    spec = specify(design, family, link, bayesian=False)
     gaussian = spec.family.name == "gaussian" and spec.link.name == "identity"
     if method == "laplace" and gaussian:
-        raise HieraxError("method='laplace' is for GLMMs; a gaussian model is fitted exactly by method='reml' or 'ml'")
+        raise ModelError("method='laplace' is for GLMMs; a gaussian model is fitted exactly by method='reml' or 'ml'")
     if method != "laplace" and not gaussian:
-        raise HieraxError(f"method={method!r} fits gaussian models with the identity link; for "
+        raise ModelError(f"method={method!r} fits gaussian models with the identity link; for "
                           f"{spec.family.name} use method='laplace' or method='nuts'")
     if spec.se is not None:
-        raise HieraxError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
+        raise ModelError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
     if not spec.blocks:
-        raise HieraxError("the formula has no group terms such as (1 | g); a linear model without them "
+        raise ModelError("the formula has no group terms such as (1 | g); a linear model without them "
                           "needs no REML")
     blocks = [Block(b.Z, b.group_index, b.num_levels, b.correlated) for b in spec.blocks]
     timing = {"setup": time.perf_counter() - start}
     start = time.perf_counter()
     if method == "laplace":
+        check_separation(spec)
         output = fit_glmm(spec.X, spec.y, blocks, Likelihood(spec.family, spec.link.name), trials=spec.trials,
                           offset=spec.offset)
     else:
@@ -230,17 +263,28 @@ def _marginal_fit(formula, data, spec, family, link):
         return None
 
 
-def _run_nuts(sampler: SpecSampler, seed, progress, timing, warm=None):
+def _run_nuts(sampler: SpecSampler, seed, progress: bool, timing, warm=None):
+    """The sampler's output, with a progress bar if asked; Ctrl-C in sampling keeps the draws made.
+
+    The bar reads "compiling the sampler" until the first chunk of warm-up is done: on a first
+    fit JAX compiles for seconds before then, and a bar at "warmup 0" looks stuck. A Ctrl-C
+    before the first draw is raised again without the frames of JAX it interrupted (its
+    traceback was 58 lines of them), since there is nothing to keep.
+    """
     start = time.perf_counter()
     config = sampler.config
-    bar = tqdm(total=config.warmup + config.draws, desc="warmup", disable=None if progress else True, unit="it", leave=False)
+    bar = tqdm(total=config.warmup + config.draws, desc="compiling the sampler", unit="it", leave=False,
+               disable=None if progress else True)        # None: shown on a terminal or in a notebook, not in a log
 
     def update(phase, steps):
         bar.set_description(phase)
         bar.update(steps)
 
     try:
-        output = sampler.sample(seed_key(seed), progress=update, warm=warm)
+        output = sampler.sample(seed_key(seed), progress=update, warm=warm, keep_interrupted=True)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt("interrupted before the first draw (while compiling or in warm-up): there are no "
+                                "draws to keep") from None
     finally:
         bar.close()
     timing["sampling"] = time.perf_counter() - start

@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+
+import numpy as np
 
 from hierax.engines.nuts import NUTSConfig
 from hierax.errors import HieraxError
 
 
-def _whole(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise HieraxError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return value
+def _whole(name: str, value, minimum: int, example: int, maximum: int | None = None) -> int:
+    """``value`` as a Python int, if it is a whole number in [minimum, maximum]; else the error.
+
+    Whole numbers come as Python's or NumPy's integers (``np.int64(2)``, from arithmetic on
+    arrays or a data frame) or as floats that are whole (``draws=1e3``, as R users write them);
+    a bool is refused, though Python counts it as an int, since ``chains=True`` is a slip.
+    """
+    number = _as_whole(value)
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        text = " (text: give the number itself)" if isinstance(value, str) else ""
+        raise HieraxError(f"{name} must be a whole number {bounds}, got {value!r}{text}; write e.g. {name}={example}")
+    return number
+
+
+def _as_whole(value) -> int | None:
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+# Seeds make threefry keys of two 32-bit words, the first 0 (``hierax.engines.keys.seed_key``), and
+# NumPy's generators take them too: 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+# Each level of the tree doubles the longest trajectory: depth 30 is a billion leapfrog steps per
+# draw, and past it the int32 count of a draw's steps (``hierax.engines.steps.STAT_TYPES``)
+# overflows. Stan's default is 10.
+MAX_TREE_DEPTH = 30
 
 
 # target_accept=None: 0.95, as rstanarm's default for models with group terms, raised to 0.99 if
@@ -43,22 +75,39 @@ def nuts_config(chains=4, warmup=1000, draws=1000, target_accept=None, max_tree_
     escalate = ()
     if target_accept is None:
         target_accept, escalate = AUTO_TARGET_ACCEPT
-    if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float)) or not 0.0 < target_accept < 1.0:
-        raise HieraxError(f"target_accept must be between 0 and 1 (e.g. 0.8, or 0.95 for hard posteriors), got {target_accept!r}")
     return NUTSConfig(
-        chains=_whole("chains", chains, 1),
-        warmup=_whole("warmup", warmup, 0),
-        draws=_whole("draws", draws, 1),
-        target_accept=float(target_accept),
-        max_tree_depth=_whole("max_tree_depth", max_tree_depth, 1),
+        chains=_whole("chains", chains, 1, 4),
+        warmup=_whole("warmup", warmup, 0, 1000),
+        draws=_whole("draws", draws, 1, 1000),
+        target_accept=_probability(target_accept),
+        max_tree_depth=_whole("max_tree_depth", max_tree_depth, 1, 10, MAX_TREE_DEPTH),
         escalate=escalate,
     )
 
 
+def _probability(target_accept) -> float:
+    """A target acceptance rate strictly between 0 and 1, as a Python float (NumPy's floats too)."""
+    real = isinstance(target_accept, numbers.Real) and not isinstance(target_accept, (bool, np.bool_))
+    if not real or not 0.0 < float(target_accept) < 1.0:
+        raise HieraxError(f"target_accept must be between 0 and 1 (e.g. 0.8, or 0.95 for hard posteriors), got "
+                          f"{target_accept!r}; or leave it None for the automatic choice")
+    return float(target_accept)
+
+
 def check_seed(seed) -> int:
-    """A seed is a whole number >= 0; None draws one (and the result records it)."""
+    """A seed is a whole number from 0 to 2**32 - 1; None draws one (and the result records it)."""
     if seed is None:
         import secrets
 
         return secrets.randbelow(2**31)
-    return _whole("seed", seed, 0)
+    return _whole("seed", seed, 0, 2026, MAX_SEED)
+
+
+def check_flag(name: str, value) -> bool:
+    """An on/off option: True or False (NumPy's bools, 0 and 1 too).
+
+    Why strict: any object is truthy in Python, so ``progress="no"`` would turn the bar on.
+    """
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise HieraxError(f"{name} must be True or False, got {value!r}; write e.g. {name}=True")

@@ -114,12 +114,16 @@ class SpecSampler:
         return {"centring": default_centering(self.spec), "data": model_arrays(self.spec, data.get("y"), data.get("weight")),
                 "priors": hyper_priors(self.spec)}
 
-    def sample(self, rng_key, data: dict | None = None, progress=None, warm: SamplerState | None = None):
+    def sample(self, rng_key, data: dict | None = None, progress=None, warm: SamplerState | None = None,
+               keep_interrupted: bool = False):
         """The engine's output: positions with a chain and a draw axis, and ``aux`` as sampled.
 
         ``warm``: start from an earlier fit's settings (:meth:`state`) with the engine's short
         warmup of the step size alone (``warm`` in :func:`hierax.engines.sample_nuts`); the full
         density also keeps that fit's centring and starts from its chains' last draws.
+        ``keep_interrupted``: Ctrl-C during sampling returns the draws so far, marked
+        ``interrupted`` (:func:`hierax.engines.sample_nuts`); :meth:`params` serves them as any
+        other draws (a collapsed model's effects are drawn for the draws kept).
         """
         init_key, run_key = split_keys(rng_key, 2)
         positions = self.initial(init_key)
@@ -127,7 +131,7 @@ class SpecSampler:
         unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
         engine_warm = self._engine_warm(warm, sum(int(np.prod(s)) for s in unravel.shapes))
         if not self.collapsed:
-            return self._sample_full(run_key, positions, aux, unravel, progress, warm, engine_warm)
+            return self._sample_full(run_key, positions, aux, unravel, progress, warm, engine_warm, keep_interrupted)
         density = _whitened(self.logdensity, unravel)
         steps = None
         if self._compiled is None:
@@ -144,7 +148,7 @@ class SpecSampler:
             steps.result()
         output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True,
                              gradient=_whitened_gradient(self.logdensity, unravel), quick_compile=True,
-                             warm=engine_warm)
+                             warm=engine_warm, keep_interrupted=keep_interrupted)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
 
@@ -177,7 +181,8 @@ class SpecSampler:
         imm = np.broadcast_to(warm.inverse_mass_matrix, (chains,) + warm.inverse_mass_matrix.shape)
         return WarmStart(imm, np.full(chains, warm.step_size))
 
-    def _sample_full(self, run_key, positions, aux, unravel: Unravel, progress, warm=None, engine_warm=None):
+    def _sample_full(self, run_key, positions, aux, unravel: Unravel, progress, warm=None, engine_warm=None,
+                     keep_interrupted=False):
         """NUTS over the full position as one flat vector (``ravel_pytree`` order).
 
         Why flat: BlackJAX's tree building maps every operation over the position's leaves (seven
@@ -202,7 +207,8 @@ class SpecSampler:
             aux, retune, probes = {**aux, "centring": warm.centring}, None, None
         output = sample_nuts(run_key, density, flat, self.config, progress, aux=aux, retune=retune,
                              gradient=functools.partial(_by_rows, value_and_grad), quick_compile=cheap,
-                             while_compiling=compile_later, metric_probes=probes, warm=engine_warm)
+                             while_compiling=compile_later, metric_probes=probes, warm=engine_warm,
+                             keep_interrupted=keep_interrupted)
         return output._replace(positions=unravel.unravel(output.positions))
 
     def _precompile_full(self, positions, aux):

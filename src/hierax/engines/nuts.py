@@ -4,7 +4,8 @@ BlackJAX provides the NUTS transition (``blackjax.nuts.build_kernel``), the step
 averaging and the Welford mass-matrix estimator; this module only drives them: Stan's warmup
 schedule (a fast window, doubling slow windows, a final fast window), chains spread over the
 CPU devices (jit of shard_map, one chain per device, with ``vmap`` within a device only when
-chains outnumber devices), and the work cut into chunks so a progress bar can move between them.
+chains outnumber devices), and the work cut into chunks so a progress bar can move between them
+(and Ctrl-C in sampling can keep the chunks drawn, ``keep_interrupted``).
 Each chunk is one compiled call (:mod:`hierax.engines.steps`); it also starts the adaptation,
 and a small ``start`` program (or the caller) gives the chains' first gradients.
 
@@ -13,6 +14,7 @@ The engine sees only a log density over a pytree and arrays of initial positions
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
@@ -51,6 +53,10 @@ class NUTSOutput(NamedTuple):
     """Draws with leading (chain, draw) axes and the sampler's per-draw statistics.
 
     ``aux`` is the density's auxiliary argument as it was while sampling (after any retune).
+    ``interrupted``: sampling was stopped by a KeyboardInterrupt (Ctrl-C) and these are the draws
+    completed before it, the same number in every chain (``keep_interrupted`` in
+    :func:`sample_nuts`); fewer than ``config.draws``, unless the interrupt came as a finished
+    run was checked for divergences.
     """
 
     positions: object
@@ -65,6 +71,7 @@ class NUTSOutput(NamedTuple):
     aux: object = None
     target_accept: float = 0.8
     escalations: tuple = ()
+    interrupted: bool = False
 
 
 class WarmStart(NamedTuple):
@@ -84,7 +91,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
                 progress: Callable | None = None, aux=None, retune: Callable | None = None,
                 dense_mass: bool = False, gradient: Callable | None = None, quick_compile: bool = False,
                 while_compiling: Callable | None = None, metric_probes=None,
-                warm: WarmStart | None = None) -> NUTSOutput:
+                warm: WarmStart | None = None, keep_interrupted: bool = False) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
@@ -123,6 +130,14 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         the step size alone, starting from the given one; the metric stays as given. For refits
         to data like the earlier run's (bootstrap, cross-validation), whose posterior has nearly
         the same shape: a short warmup then serves. No retune or metric probes with it.
+    keep_interrupted : on a KeyboardInterrupt (Ctrl-C) during sampling, return the draws completed
+        so far, marked ``interrupted``, instead of letting it propagate: for a caller that hands
+        the draws to a person (``hierax.fit``), who may stop a long run and still want what it
+        drew. A loop of refits (SBC) leaves it False, so that Ctrl-C stops the loop. Before the
+        first chunk of draws (in compiling or warmup) there is nothing to keep, and the
+        interrupt propagates either way. Draws come in chunks of ``config.chunk`` iterations,
+        every chain in each, so the chains keep the same number of draws; the chunk in flight is
+        abandoned.
 
     Warmup's rules (escalation of the target, the early target, pooling) are :class:`_Driver`'s.
 
@@ -130,7 +145,8 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     -------
     NUTSOutput
         With the target acceptance rate finally used and, in ``escalations``, a (phase, target,
-        divergent transitions) record of each run that made it rise.
+        divergent transitions) record of each run that made it rise; ``interrupted`` if Ctrl-C
+        cut sampling short (with ``keep_interrupted``).
     """
     if dense_mass and retune is not None:
         raise ValueError("retune maps a diagonal mass matrix; use dense_mass=False with it")
@@ -146,7 +162,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     if while_compiling is not None:
         while_compiling()
     pending.result()
-    driver = _Driver(run, rng_key, aux, retune, gradient, warm is not None)
+    driver = _Driver(run, rng_key, aux, retune, gradient, warm is not None, keep_interrupted)
     return driver.sample(driver.warmup(adapt))
 
 
@@ -171,6 +187,12 @@ class _Driver:
     start's warmup is one fast window, which plays the part of the last slow window; each rerun
     of it starts the step size's search afresh from the step size reached.
 
+    Interrupts (``keep_interrupted``). A KeyboardInterrupt during a sampling run ends it with the
+    chunks it completed. One that comes before the first chunk of a restarted run (in the rerun
+    of warm-up, or in that chunk) keeps the run it was to replace: whole, at the lower target,
+    its divergent transitions and all, and reported as they would be without escalation. Warm-up
+    has no draws to keep.
+
     Adaptation. Before the last slow window the step size aims at an acceptance rate of
     ``EARLY_TARGET`` (or the target, if lower): those windows estimate the metric and move the
     chains into the typical set, for which a larger step serves as well, with shorter trees
@@ -179,9 +201,11 @@ class _Driver:
     the target, and sampling uses the chains' pooled step size.
     """
 
-    def __init__(self, run: "_Run", rng_key, aux, retune, gradient, warm: bool = False):
+    def __init__(self, run: "_Run", rng_key, aux, retune, gradient, warm: bool = False,
+                 keep_interrupted: bool = False):
         config = run.config
         self.run, self.aux, self.retune, self.gradient, self.warm = run, aux, retune, gradient, warm
+        self.keep_interrupted = keep_interrupted
         self.warm_key, self.sample_key = split_keys(rng_key, 2)
         self.schedule = fast_schedule(config.warmup) if warm else warmup_schedule(config.warmup)
         self.cuts = retune_points(self.schedule) if retune is not None else ()
@@ -207,26 +231,59 @@ class _Driver:
 
     def sample(self, adapt) -> NUTSOutput:
         """Sampling; on a divergent transition (with rates left) the draws are discarded, warm-up
-        from its last slow window on runs again at the next target, and sampling starts over."""
+        from its last slow window on runs again at the next target, and sampling starts over.
+        Interrupted, the draws of the run under way, or of the one it replaces (see the class)."""
+        finished = None                     # the last run that drew every draw
+        try:
+            while True:
+                adapt, output = self._draw(adapt)
+                if output.interrupted:
+                    return output
+                finished = output
+                found = int(output.diverging.sum())
+                if not (found and self.rates and self.last):
+                    return output
+                self._escalate("sampling", found)
+                adapt = self._warm_again(adapt)
+        except KeyboardInterrupt:
+            if finished is None or not self.keep_interrupted:
+                raise
+            return finished._replace(interrupted=True)
+
+    def _draw(self, adapt):
+        """One sampling run at the current target: the final state and the run's output, or, if
+        interrupted after its first chunk (with ``keep_interrupted``), the state and the draws of
+        the chunks completed (``interrupted``).
+
+        Why the state of the last chunk taken serves: sampling's step size and metric are fixed
+        from the first chunk on (``freeze`` applies the averaged step size in it)."""
         config = self.run.config
-        while True:
-            adapt = _pooled(self.run, adapt, "step size")
-            frozen = np.tile(np.asarray([[2, 0]], dtype=np.int32), (config.draws, 1))
-            key = split_keys(self.sample_key, 1, len(self.history))[0]
-            adapt, chunks = _run_phase(self.run, adapt, key, frozen, self.aux, self.target, "sampling", keep=True,
-                                       freeze=config.warmup > 0, fresh=self.fresh)
-            self.fresh = False
-            output = _collect(chunks, config.draws, jax.device_get(adapt.step_size),
-                              jax.device_get(adapt.inverse_mass_matrix), self.aux)
-            found = int(output.diverging.sum())
-            if not (found and self.rates and self.last):
-                return output._replace(target_accept=self.target, escalations=tuple(self.history))
-            self._escalate("sampling", found)
-            for part, (lo, hi) in enumerate(self.pieces):
-                if lo >= self.last[0]:
-                    adapt, _ = self._warm(adapt, part, lo, hi)
-                if hi == self.last[1]:
-                    adapt = _pooled(self.run, adapt, "metric")
+        adapt = _pooled(self.run, adapt, "step size")
+        frozen = np.tile(np.asarray([[2, 0]], dtype=np.int32), (config.draws, 1))
+        key = split_keys(self.sample_key, 1, len(self.history))[0]
+        chunks, interrupted = [], False
+        try:
+            for adapt, out in _run_phase(self.run, adapt, key, frozen, self.aux, self.target, "sampling",
+                                         freeze=config.warmup > 0, fresh=self.fresh):
+                chunks.append(jax.device_get(out))
+        except KeyboardInterrupt:
+            if not (chunks and self.keep_interrupted):
+                raise
+            interrupted = True
+        self.fresh = False
+        output = _collect(chunks, config.draws, jax.device_get(adapt.step_size),
+                          jax.device_get(adapt.inverse_mass_matrix), self.aux)
+        return adapt, output._replace(target_accept=self.target, escalations=tuple(self.history),
+                                      interrupted=interrupted)
+
+    def _warm_again(self, adapt):
+        """Warm-up from its last slow window on, again (at a raised target), before sampling anew."""
+        for part, (lo, hi) in enumerate(self.pieces):
+            if lo >= self.last[0]:
+                adapt, _ = self._warm(adapt, part, lo, hi)
+            if hi == self.last[1]:
+                adapt = _pooled(self.run, adapt, "metric")
+        return adapt
 
     def _escalate(self, phase: str, found: int) -> None:
         self.history.append((phase, self.target, found))
@@ -238,8 +295,8 @@ class _Driver:
         key = split_keys(self.warm_key, 1, len(self.history), part)[0]
         early = self.last is not None and hi <= self.last[0]
         rate = min(self.target, EARLY_TARGET) if early else self.target
-        out = _run_phase(self.run, adapt, key, self.schedule[lo:hi], self.aux, rate, "warmup", False, (hi - lo) // 2,
-                         fresh=self.fresh)
+        chunks = _run_phase(self.run, adapt, key, self.schedule[lo:hi], self.aux, rate, "warmup", fresh=self.fresh)
+        out = _count_divergent(chunks, adapt, self.run.config.chunk, (hi - lo) // 2)
         self.fresh = False
         return out
 
@@ -372,17 +429,18 @@ def _pooled(run: _Run, adapt, what: str):
     return adapt._replace(step_size_state=on_devices(state._replace(log_step_size_avg=pooled), run.layout))
 
 
-def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, count_from=0, freeze=False,
-               fresh=False):
-    """Run ``schedule`` in chunks of ``config.chunk`` steps (the last padded with SKIP steps).
+def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, freeze=False, fresh=False):
+    """Run ``schedule`` in chunks of ``config.chunk`` steps (the last padded with SKIP steps),
+    yielding the state and the chunk's output (draws and statistics, on the devices) after each.
 
-    Returns the final state and, if ``keep``, the chunks' draws, else the number of divergent
-    transitions met from step ``count_from`` on (SKIP steps report none).
+    Why a generator: the caller holds each chunk's draws before the next chunk starts, so that a
+    sampling run stopped by Ctrl-C keeps the chunks it completed (:meth:`_Driver._draw`).
+    ``run.progress`` is told of a chunk once the caller has taken it.
     """
-    config, chunks, divergent = run.config, [], 0
+    config = run.config
     total = schedule.shape[0]
     if total == 0:
-        return adapt, chunks if keep else 0
+        return
     padded = -(-total // config.chunk) * config.chunk
     schedule = np.concatenate([schedule, np.tile([[SKIP, 0]], (padded - total, 1)).astype(np.int32)])
     chain_keys = split_keys(rng_key, config.chains)
@@ -392,14 +450,19 @@ def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, keep, co
         adapt, out = run.steps.chunk(adapt, split_chains(keys, run.layout), jnp.asarray(schedule[start:stop]), aux,
                                      jnp.asarray(target), jnp.asarray(freeze and start == 0), jnp.asarray(fresh))
         fresh = False
-        if keep:
-            chunks.append(jax.device_get(out))
-        else:
-            diverging = np.asarray(jax.device_get(out[1][0]))          # (devices, chains, steps)
-            divergent += int(diverging[..., max(count_from - start, 0):].sum())
+        yield adapt, out
         if run.progress:
             run.progress(phase, min(stop, total) - start)
-    return adapt, chunks if keep else divergent
+
+
+def _count_divergent(chunks, adapt, chunk: int, count_from: int):
+    """The final state of a warm-up phase's ``chunks`` (:func:`_run_phase`; ``adapt`` if none)
+    and the divergent transitions met from step ``count_from`` on (SKIP steps report none)."""
+    divergent = 0
+    for start, (adapt, out) in zip(itertools.count(0, chunk), chunks):
+        diverging = np.asarray(jax.device_get(out[1][0]))          # (devices, chains, steps)
+        divergent += int(diverging[..., max(count_from - start, 0):].sum())
+    return adapt, divergent
 
 
 def _collect(chunks, draws, step_size, imm, aux) -> NUTSOutput:

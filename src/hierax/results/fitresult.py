@@ -34,6 +34,10 @@ class FitResult(FittedModel):
         be reported on, predicted from or checked without the original file).
     sampler_state : the sampler's adapted settings, for ``hierax.fit(..., warm_start=fit)``
         (:class:`hierax.sampler.SamplerState`; not saved with the fit).
+    interrupted : True when sampling was stopped by Ctrl-C and the fit holds the draws completed
+        before it, as a rule fewer than ``config.draws`` per chain (``idata`` has those kept);
+        ``warnings`` then says so. A flag, not only a message, so that code (the CLI, a script
+        saving fits) can tell a shortened run from a finished one.
     """
 
     idata: object
@@ -46,6 +50,7 @@ class FitResult(FittedModel):
     adaptation: dict = field(default_factory=dict)
     data: object = field(default=None, repr=False, compare=False)
     sampler_state: object = field(default=None, repr=False, compare=False)
+    interrupted: bool = False
 
     @property
     def priors(self):
@@ -71,12 +76,14 @@ class FitResult(FittedModel):
     def summary(self) -> pd.DataFrame:
         """Fixed effects, sds, correlations and sigma with mean, sd, 5%/95%, R-hat and ESS.
 
-        ``attrs["warnings"]`` holds the fit's diagnostics in words (empty when all is well), and
-        ``attrs["parameterisation"]`` how each group's effects were sampled (collapsed, or how
-        many levels centred and non-centred).
+        ``attrs["warnings"]`` holds the fit's diagnostics in words (empty when all is well; an
+        interrupted fit's first says so), ``attrs["interrupted"]`` whether sampling was stopped
+        early (``interrupted``), and ``attrs["parameterisation"]`` how each group's effects were
+        sampled (collapsed, or how many levels centred and non-centred).
         """
         table = tables.summary(self.idata, self.spec)
         table.attrs["warnings"] = tuple(self.warnings)
+        table.attrs["interrupted"] = self.interrupted
         table.attrs["parameterisation"] = dict(self.parameterisation)
         return table
 
@@ -115,5 +122,9 @@ class FitResult(FittedModel):
 
     def __repr__(self) -> str:
         blocks = ", ".join(f"{b.group} ({b.num_levels} levels)" for b in self.spec.blocks) or "none"
+        interrupted = ""
+        if self.interrupted:
+            interrupted = (f", interrupted after {self.idata.posterior.sizes['draw']} of {self.config.draws} draws "
+                           "per chain")
         return (f"FitResult({self.formula!r}, family={self.family}/{self.link}, method={self.method}, "
-                f"n={self.spec.num_obs}, groups: {blocks})")
+                f"n={self.spec.num_obs}, groups: {blocks}{interrupted})")

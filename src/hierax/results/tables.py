@@ -14,6 +14,26 @@ import xarray as xr
 from hierax.results.idata import cor_pairs
 
 STAT_COLUMNS = ["estimate", "sd", "q05", "q95", "mcse", "ess_bulk", "ess_tail", "r_hat"]
+# ArviZ computes ESS, MCSE and R-hat from at least 4 draws per chain, and R-hat from at least 2
+# chains (its shape check; below, NaN): the summary leaves them NaN there.
+MIN_DIAGNOSTIC_DRAWS, MIN_RHAT_CHAINS = 4, 2
+
+
+def missing_diagnostics(chains: int, draws: int) -> tuple[str, ...]:
+    """Why the summary's diagnostics will be NaN for this many chains and draws per chain, with
+    what to do (empty when every diagnostic is computed).
+
+    Why say it: a NaN R-hat passes every check that looks for a large one, so a run too short to
+    judge would otherwise read as a run with nothing wrong (Stan warns here too).
+    """
+    if draws < MIN_DIAGNOSTIC_DRAWS:
+        return (f"{draws} draw(s) per chain are too few for ESS, R-hat and MCSE (ArviZ needs at least "
+                f"{MIN_DIAGNOSTIC_DRAWS}; the summary shows NaN for them): draw at least 100 per chain (draws=1000 "
+                "is the default) before trusting the estimates.",)
+    if chains < MIN_RHAT_CHAINS:
+        return ("with one chain R-hat cannot be computed (it compares chains; the summary shows NaN): run "
+                "chains=4 to check that chains started apart agree.",)
+    return ()
 
 
 def summarize_draws(draws: np.ndarray, values_per_pass: int = 4_000_000) -> pd.DataFrame:
@@ -37,11 +57,11 @@ def _summarize_columns(draws: np.ndarray) -> pd.DataFrame:
         "q05": np.quantile(flat, 0.05, axis=0),
         "q95": np.quantile(flat, 0.95, axis=0),
     })
-    if draws.shape[1] >= 4:
+    if draws.shape[1] >= MIN_DIAGNOSTIC_DRAWS:
         table["mcse"] = az.mcse(data, method="mean")["x"].values
         table["ess_bulk"] = az.ess(data, method="bulk")["x"].values
         table["ess_tail"] = az.ess(data, method="tail")["x"].values
-        table["r_hat"] = az.rhat(data)["x"].values if draws.shape[0] > 1 else np.nan
+        table["r_hat"] = az.rhat(data)["x"].values if draws.shape[0] >= MIN_RHAT_CHAINS else np.nan
     else:
         table[["mcse", "ess_bulk", "ess_tail", "r_hat"]] = np.nan
     return table
