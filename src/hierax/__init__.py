@@ -2,24 +2,39 @@
 
 >>> import hierax as hx
 >>> fit = hx.fit("y ~ x + (1 + x | g)", data)     # doctest: +SKIP
+
+The public names load on first use (PEP 562): ``import hierax`` imports neither JAX nor ArviZ,
+so the command line answers ``hierax --help`` at once, and a script pays for JAX only when it
+fits. ``_jax_setup`` still runs here, first, so that JAX is configured before any hierax module
+imports it.
 """
 
+import importlib
+import importlib.util
+import sys
+import types
 import warnings
 
 warnings.filterwarnings("ignore", message="ArviZ is undergoing", category=FutureWarning)
 
 from hierax import _jax_setup  # noqa: F401,E402  (must run before JAX starts)
-from hierax.api import fit
-from hierax.errors import DataError, FormulaError, HieraxError, ModelError, ModeWarning
-from hierax.formula import parse_formula
-from hierax.model.priors import LKJ, Exponential, HalfCauchy, HalfNormal, HalfStudentT, Normal, StudentT
-from hierax.results import FitResult
-from hierax.results.mixedfit import MixedFit, likelihood_ratio_test as lrt
-from hierax.workflow import (
-    compare, compare_pooling, logo, loo, model, recover, sample_prior, sample_prior_predictive, sbc, simulate, waic,
-)
+from hierax.errors import DataError, FormulaError, HieraxError, ModelError, ModeWarning  # noqa: E402
 
 __version__ = "0.1.0"
+
+# public name -> (module, attribute): what ``hx.NAME`` loads on first use.
+_LAZY = {
+    "fit": ("hierax.api", "fit"),
+    "parse_formula": ("hierax.formula", "parse_formula"),
+    "FitResult": ("hierax.results", "FitResult"),
+    "MixedFit": ("hierax.results.mixedfit", "MixedFit"),
+    "lrt": ("hierax.results.mixedfit", "likelihood_ratio_test"),
+    **{name: ("hierax.model.priors", name)
+       for name in ("Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "LKJ")},
+    **{name: ("hierax.workflow", name)
+       for name in ("compare", "compare_pooling", "logo", "loo", "model", "recover", "sample_prior",
+                    "sample_prior_predictive", "sbc", "simulate", "waic")},
+}
 
 __all__ = [
     "fit", "FitResult", "MixedFit", "lrt", "parse_formula",
@@ -28,3 +43,37 @@ __all__ = [
     "HieraxError", "FormulaError", "DataError", "ModelError", "ModeWarning",
     "Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "LKJ",
 ]
+
+
+def __getattr__(name: str):
+    """Load a public name on first use and keep it; other names are subpackages (``hx.plots``)."""
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """The ``hierax`` module, keeping ``hx.model`` the function when the subpackage loads.
+
+    Importing a submodule binds it on its package: the first ``import hierax.model.spec``
+    (which ``hx.fit`` does) would set ``hierax.model`` to the subpackage and hide the public
+    function ``hx.model`` of the same name. The eager ``__init__`` avoided this by binding the
+    function last; a lazy one keeps the function by refusing that one rebinding.
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

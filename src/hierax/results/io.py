@@ -1,4 +1,16 @@
-"""Save a fit as netCDF with its specification in JSON attributes (never pickle)."""
+"""Save a fit as netCDF with its specification in JSON attributes (never pickle), and read it back.
+
+Two kinds of fit are saved. A NUTS fit is its ArviZ InferenceData (``posterior``, ...), the
+provenance in the posterior's attributes. A REML/ML/Laplace fit has no draws: its file holds the
+engine's estimates (theta, beta, their covariance, each level's conditional modes and variances,
+the optimiser's record) in a ``mixed_fit`` group, so that restoring it computes nothing. Both
+keep the formula's columns in a ``constant_data`` group, from which the design is rebuilt.
+
+Every file is written to ``NAME.partial`` and renamed when complete, so an interrupted or failed
+save never leaves a damaged file under the name asked for, nor replaces a good one. Reading
+checks what the file is before using it, so that a CSV, an empty or truncated file or another
+program's netCDF file is named as such (a :class:`~hierax.errors.DataError`), not a traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +20,14 @@ import json
 import re
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
-from hierax.errors import HieraxError
+from hierax.errors import DataError, HieraxError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+MIXED_GROUP = "mixed_fit"
+SAVE_HINT = "save a fit with `hierax fit ... --out FIT.nc` (or hierax.results.io.save) and pass that file"
 
 
 def fit_attributes(fit) -> dict:
@@ -29,32 +44,126 @@ def fit_attributes(fit) -> dict:
         "hierax_versions": json.dumps(fit.versions),
         "hierax_parameterisation": json.dumps(fit.parameterisation),
         "hierax_adaptation": json.dumps(fit.adaptation),
+        "hierax_interrupted": int(bool(getattr(fit, "interrupted", False))),
     }
 
 
-def save(fit, path, overwrite: bool = False) -> Path:
-    """Write ``fit.idata`` to ``path`` (netCDF). An existing file is kept unless ``overwrite``."""
-    path = Path(path)
+def save(fit, path, overwrite: bool = False, data=None) -> Path:
+    """Write a fit to ``path`` (netCDF). An existing file is kept unless ``overwrite``.
+
+    Parameters
+    ----------
+    fit : a NUTS :class:`~hierax.FitResult`, or a REML/ML/Laplace :class:`~hierax.MixedFit`.
+    path : the file to write.
+    overwrite : replace an existing file.
+    data : the data the fit was made from, saved (the formula's columns) so that the file restores
+        alone. A NUTS fit carries its own; a MixedFit saved without them restores only with
+        ``restore(path, data)``.
+
+    Raises
+    ------
+    DataError
+        Where ``path`` exists (without ``overwrite``), is a folder, or is in a folder that does
+        not exist; HieraxError for a posterior mode, which has nothing to save.
+    """
+    path = _check_target(Path(path), overwrite)
+    if fit.method == "map":
+        raise HieraxError("a posterior mode (method='map') has no draws to save; fit with method='nuts' (or "
+                          "'reml' / 'laplace') to save a fit")
+    if hasattr(fit, "idata"):
+        _write_atomic(path, lambda partial: _draws_idata(fit).to_netcdf(str(partial)))
+    else:
+        columns = _formula_columns(fit.formula, data)
+        _write_atomic(path, lambda partial: _write_mixed(fit, columns, partial))
+    return path
+
+
+def _check_target(path: Path, overwrite: bool) -> Path:
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give a file name in it, such as {path / 'fit.nc'}")
     if path.exists() and not overwrite:
-        raise HieraxError(f"{path} already exists; choose another name or pass overwrite=True (--force)")
-    if not path.parent.exists():
-        raise HieraxError(f"folder {path.parent} does not exist")
+        raise DataError(f"{path} already exists; choose another name or pass overwrite=True (--force)")
+    if not path.parent.is_dir():
+        raise DataError(f"the folder {path.parent} does not exist; create it first or choose another folder")
+    return path
+
+
+def _write_atomic(path: Path, write) -> None:
+    """``write(partial)`` then rename to ``path``; the partial file is removed if anything fails."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        write(partial)
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise DataError(f"cannot write {path} ({error.strerror or error}); check the free space and that the "
+                        "folder is writable") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _draws_idata(fit):
     idata = fit.idata.copy()
     idata.posterior.attrs.update(fit_attributes(fit))
     if fit.data is not None and "constant_data" not in idata.groups():
         idata.add_groups(constant_data=_columns_dataset(fit.data))
-    tmp = path.with_name(path.name + ".partial")
-    idata.to_netcdf(str(tmp))
-    tmp.replace(path)
-    return path
+    return idata
 
 
-def load(path) -> az.InferenceData:
-    """Read a saved fit's InferenceData; provenance is in ``idata.posterior.attrs``."""
+def load(path):
+    """Read a saved NUTS fit's InferenceData; provenance is in ``idata.posterior.attrs``.
+
+    Raises
+    ------
+    DataError
+        Where ``path`` is not a hierax fit with draws (saying what it is instead).
+    """
+    import arviz as az
+
     path = Path(path)
-    if not path.exists():
-        raise HieraxError(f"no saved fit at {path}")
+    groups = _fit_groups(path)
+    if "posterior" not in groups:
+        raise DataError(f"{path} holds a REML/ML/Laplace fit, which has no draws; use restore({str(path)!r})")
     return az.from_netcdf(str(path))
+
+
+def _fit_groups(path: Path) -> list[str]:
+    """The netCDF groups of a file that is a hierax fit, or a DataError saying what it is instead."""
+    if not path.exists():
+        raise DataError(f"no saved fit at {path}; check the path, or {SAVE_HINT}")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a saved fit; pass the .nc file in it, or {SAVE_HINT}")
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if not head:
+        raise DataError(f"{path} is empty, not a saved fit (an interrupted copy?); {SAVE_HINT}")
+    if not head.startswith(HDF5_SIGNATURE):
+        what = "a text file (data? pass data with --data)" if _is_text(head) else "not a netCDF file"
+        raise DataError(f"{path} is {what}, not a saved hierax fit; {SAVE_HINT}")
+    groups = _netcdf_groups(path)
+    if "posterior" not in groups and MIXED_GROUP not in groups:
+        raise DataError(f"{path} is a netCDF file but not a hierax fit (groups: {', '.join(groups) or 'none'}); "
+                        f"{SAVE_HINT}")
+    return groups
+
+
+def _netcdf_groups(path: Path) -> list[str]:
+    import h5netcdf
+
+    try:
+        with h5netcdf.File(str(path), "r") as handle:
+            return list(handle.groups)
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path} is damaged or incomplete ({str(error).splitlines()[0]}); {SAVE_HINT}") from None
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in head
 
 
 _PRIOR_TEXT = re.compile(r"^(\w+)\((.*)\)$")
@@ -73,33 +182,54 @@ def _columns_dataset(frame: pd.DataFrame):
     return xr.Dataset(columns, coords={"row": np.arange(len(frame))})
 
 
+def _formula_columns(formula: str, data):
+    """The columns of ``data`` that ``formula`` names, or None without data."""
+    if data is None:
+        return None
+    from hierax.design import as_pandas
+    from hierax.formula import parse_formula
+
+    return as_pandas(data)[list(parse_formula(formula).variables)].copy()
+
+
 def restore(path, data=None):
-    """A saved fit as a :class:`~hierax.FitResult` again.
+    """A saved fit as a :class:`~hierax.FitResult` (NUTS) or :class:`~hierax.MixedFit` again.
 
     The formula, family, link, priors and settings come from the file, and so do the data (the
     formula's columns, in its ``constant_data`` group), unless ``data`` is given. Data other
     than the fit's are refused when they give other groups or another number of rows.
+
+    Raises
+    ------
+    DataError
+        Where ``path`` is missing, a folder, empty, damaged, not netCDF or not a hierax fit, and
+        where ``data`` do not match the fit's.
+
+    Examples
+    --------
+    >>> fit = restore("fit.nc")          # doctest: +SKIP
     """
-    from hierax.design import build_design
+    path = Path(path)
+    groups = _fit_groups(path)
+    if MIXED_GROUP in groups:
+        return _restore_mixed(path, groups, data)
+    return _restore_draws(path, data)
+
+
+def _restore_draws(path: Path, data):
     from hierax.engines.nuts import NUTSConfig
-    from hierax.formula import parse_formula
-    from hierax.model import specify
     from hierax.results.diagnostics import nuts_warnings
     from hierax.results.fitresult import FitResult
     from hierax.results.tables import summary
 
     idata = load(path)
-    attrs = idata.posterior.attrs
-    if "hierax_formula" not in attrs:
-        raise HieraxError(f"{path} was not written by hierax (no hierax_formula attribute)")
+    attrs = _hierax_attributes(idata.posterior.attrs, path, DRAWS_REQUIRED)
     if data is None:
-        if "constant_data" not in idata.groups():
-            raise HieraxError(f"{path} holds no data (saved by an older hierax); pass the data it was fitted to")
-        data = idata.constant_data.to_dataframe().reset_index(drop=True)
-    priors = _user_priors(pd.read_json(io.StringIO(attrs["hierax_priors"]), orient="records"))
-    design = build_design(parse_formula(attrs["hierax_formula"]), data)
-    spec = specify(design, attrs["hierax_family"], attrs["hierax_link"], priors or None)
-    _check_same_data(spec, idata, path)
+        data = _saved_columns(idata.groups(), lambda: idata.constant_data, path)
+    spec, design = _spec(attrs, data, _user_priors(pd.read_json(io.StringIO(attrs["hierax_priors"]),
+                                                               orient="records")))
+    rows = next(iter(idata.observed_data.data_vars.values())).shape[0]
+    _check_same_data(spec, rows, [idata.posterior[f"{block.name}__level"].values for block in spec.blocks], path)
     config = json.loads(attrs["hierax_config"])
     config["escalate"] = tuple(config.get("escalate", ()))
     config = NUTSConfig(**config)
@@ -108,7 +238,45 @@ def restore(path, data=None):
     return FitResult(attrs["hierax_formula"], attrs["hierax_family"], attrs["hierax_link"], attrs["hierax_method"],
                      spec, design.info, idata, config, int(attrs["hierax_seed"]), messages, {},
                      json.loads(attrs["hierax_versions"]), parameterisation,
-                     json.loads(attrs["hierax_adaptation"]), data)
+                     json.loads(attrs["hierax_adaptation"]), data,
+                     interrupted=bool(int(attrs.get("hierax_interrupted", 0))))
+
+
+REQUIRED = ("hierax_formula", "hierax_family", "hierax_link", "hierax_method", "hierax_versions")
+DRAWS_REQUIRED = REQUIRED + ("hierax_seed", "hierax_config", "hierax_priors", "hierax_parameterisation",
+                             "hierax_adaptation")
+MIXED_REQUIRED = REQUIRED + ("hierax_output", "hierax_output_type", "hierax_num_obs", "hierax_levels",
+                             "hierax_warnings", "hierax_timing")
+
+
+def _hierax_attributes(attrs, path: Path, required: tuple) -> dict:
+    """The provenance attributes, or a DataError for a file another program (or hierax) wrote."""
+    if "hierax_formula" not in attrs:
+        raise DataError(f"{path} was not written by hierax (no hierax_formula attribute; ArviZ reads it with "
+                        f"az.from_netcdf); {SAVE_HINT}")
+    missing = [key for key in required if key not in attrs]
+    if missing:
+        raise DataError(f"{path} lacks {', '.join(missing)} (written by another version of hierax?); fit the model "
+                        "again and save it with --out")
+    return dict(attrs)
+
+
+def _saved_columns(groups, constant_data, path: Path) -> pd.DataFrame:
+    if "constant_data" not in groups:
+        raise DataError(f"{path} holds no data (saved by an older hierax, or without them); pass the data it was "
+                        "fitted to (restore(path, data), or hierax report --data)")
+    return constant_data().to_dataframe().reset_index(drop=True)
+
+
+def _spec(attrs: dict, data, priors: dict | None, bayesian: bool = True):
+    from hierax.design import build_design
+    from hierax.formula import parse_formula
+    from hierax.model import specify
+
+    design = build_design(parse_formula(attrs["hierax_formula"]), data)
+    if bayesian:
+        return specify(design, attrs["hierax_family"], attrs["hierax_link"], priors or None), design
+    return specify(design, attrs["hierax_family"], attrs["hierax_link"], bayesian=False), design
 
 
 def _user_priors(table: pd.DataFrame) -> dict:
@@ -123,18 +291,140 @@ def _user_priors(table: pd.DataFrame) -> dict:
         match = _PRIOR_TEXT.match(str(row["prior"]))
         kind = getattr(prior_classes, match.group(1), None) if match else None
         if kind is None or not isinstance(kind, type) or not issubclass(kind, prior_classes.Prior):
-            raise HieraxError(f"cannot read the saved prior {row['prior']!r}")
+            raise DataError(f"cannot read the saved prior {row['prior']!r}; fit the model again and save it with "
+                            "--out")
         out[key] = kind(*[float(a) for a in match.group(2).split(",") if a.strip()])
     return out
 
 
-def _check_same_data(spec, idata, path) -> None:
-    observed = idata.observed_data
-    rows = next(iter(observed.data_vars.values())).shape[0]
+def _check_same_data(spec, rows: int, levels: list, path) -> None:
+    """The data give the fit's number of rows and each group's levels, in order."""
     if rows != spec.num_obs:
-        raise HieraxError(f"the data have {spec.num_obs} rows, the fit saved in {path} had {rows}; pass the data it "
-                          "was fitted to")
-    for block in spec.blocks:
-        saved = [str(v) for v in idata.posterior[f"{block.name}__level"].values]
-        if saved != list(block.levels):
-            raise HieraxError(f"the data's levels of {block.group!r} differ from those of the fit saved in {path}")
+        raise DataError(f"the data have {spec.num_obs} rows, the fit saved in {path} had {rows}; pass the data it "
+                        "was fitted to")
+    for block, saved in zip(spec.blocks, levels):
+        if [str(v) for v in saved] != list(block.levels):
+            raise DataError(f"the data's levels of {block.group!r} differ from those of the fit saved in {path}; "
+                            "pass the data it was fitted to")
+
+
+# -- REML / ML / Laplace fits ---------------------------------------------------------------------
+
+
+def _write_mixed(fit, columns, partial: Path) -> None:
+    """The estimates as a ``mixed_fit`` group, the formula's columns as ``constant_data``."""
+    output = _output_dataset(fit.output)
+    output.attrs.update(_mixed_attributes(fit))
+    output.to_netcdf(str(partial), group=MIXED_GROUP, engine="h5netcdf", mode="w")
+    if columns is not None:
+        _columns_dataset(columns).to_netcdf(str(partial), group="constant_data", engine="h5netcdf", mode="a")
+
+
+def _mixed_attributes(fit) -> dict:
+    return {
+        "hierax_formula": fit.formula, "hierax_family": fit.family, "hierax_link": fit.link,
+        "hierax_method": fit.method, "hierax_versions": json.dumps(fit.versions),
+        "hierax_warnings": json.dumps(list(fit.warnings)), "hierax_timing": json.dumps(fit.timing),
+        "hierax_output_type": type(fit.output).__name__, "hierax_num_obs": int(fit.spec.num_obs),
+        "hierax_levels": json.dumps([list(block.levels) for block in fit.spec.blocks]),
+    }
+
+
+def _output_dataset(output):
+    """An engine output (LMMOutput or GLMMOutput) as arrays and a JSON attribute of its scalars.
+
+    Arrays become variables (lists of arrays one per block, ``factors_0``, ...); the conditional
+    variances, a function in the output, are evaluated and stored; every other field is JSON.
+    """
+    import xarray as xr
+
+    arrays, scalars = {}, {}
+    for name, value in output._asdict().items():
+        if name == "random_variances":
+            value = value()
+        if name == "optimisation":
+            record = value._asdict()
+            scalars[name] = {k: v for k, v in record.items() if np.ndim(v) == 0}
+            arrays.update({f"optimisation_{k}": np.asarray(v) for k, v in record.items() if np.ndim(v) >= 1})
+        elif isinstance(value, list):
+            arrays.update({f"{name}_{k}": np.asarray(v) for k, v in enumerate(value)})
+            scalars[f"{name}__count"] = len(value)
+        elif not isinstance(value, tuple) and np.ndim(value) >= 1:
+            arrays[name] = np.asarray(value)
+        else:
+            scalars[name] = value
+    variables = {name: xr.DataArray(np.asarray(v), dims=[f"{name}_dim{i}" for i in range(np.ndim(v))])
+                 for name, v in arrays.items()}
+    return xr.Dataset(variables, attrs={"hierax_output": json.dumps(scalars, default=_plain)})
+
+
+def _plain(value):
+    """JSON for numpy scalars (and arrays of one number), which ``json`` does not know."""
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a saved fit")
+
+
+def _restore_mixed(path: Path, groups: list[str], data):
+    from hierax.results.mixedfit import MixedFit
+
+    stored = _open_group(path, MIXED_GROUP)
+    attrs = _hierax_attributes(stored.attrs, path, MIXED_REQUIRED)
+    if data is None:
+        data = _saved_columns(groups, lambda: _open_group(path, "constant_data"), path)
+    spec, design = _spec(attrs, data, None, bayesian=False)
+    _check_same_data(spec, int(attrs["hierax_num_obs"]), json.loads(attrs["hierax_levels"]), path)
+    output = _output_from(stored, attrs["hierax_output_type"], path)
+    return MixedFit(attrs["hierax_formula"], attrs["hierax_family"], attrs["hierax_link"], attrs["hierax_method"],
+                    spec, design.info, output, tuple(json.loads(attrs["hierax_warnings"])),
+                    json.loads(attrs["hierax_timing"]), json.loads(attrs["hierax_versions"]))
+
+
+def _open_group(path: Path, group: str):
+    """One group of a saved fit, read into memory (the file is closed again)."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(str(path), group=group, engine="h5netcdf") as handle:
+            return handle.load()
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(f"{path} is damaged or incomplete (its {group} group: {str(error).splitlines()[0]}); "
+                        f"{SAVE_HINT}") from None
+
+
+def _output_from(stored, type_name: str, path: Path):
+    """The engine output saved by :func:`_output_dataset`, the conditional variances as stored."""
+    from hierax.engines.laplace import GLMMOutput
+    from hierax.engines.lmm import LMMOutput, Optimisation
+
+    kinds = {"LMMOutput": LMMOutput, "GLMMOutput": GLMMOutput}
+    if type_name not in kinds:
+        raise DataError(f"{path} holds an engine output of unknown kind {type_name!r} (written by another version "
+                        "of hierax?); fit the model again and save it with --out")
+    scalars = json.loads(stored.attrs["hierax_output"])
+    arrays = {name: stored[name].values for name in stored.data_vars}
+    fields = {}
+    for name in kinds[type_name]._fields:
+        count = scalars.get(f"{name}__count")
+        if name == "optimisation":
+            record = dict(scalars[name], **{k: arrays[f"optimisation_{k}"] for k in Optimisation._fields
+                                            if f"optimisation_{k}" in arrays})
+            fields[name] = Optimisation(**record)
+        elif count is not None:
+            values = [arrays[f"{name}_{k}"] for k in range(count)]
+            fields[name] = _constant(values) if name == "random_variances" else values
+        elif name in arrays:
+            fields[name] = arrays[name]
+        elif name in scalars:
+            fields[name] = _tuples(scalars[name])
+    return kinds[type_name](**fields)
+
+
+def _constant(values: list):
+    """The saved conditional variances, as the output's function that computes them returned them."""
+    return lambda: values
+
+
+def _tuples(value):
+    """JSON lists back to the tuples they were (theta_entries, singular)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
