@@ -153,6 +153,12 @@ class MixedFit(FittedModel):
 
         return predict(self, newdata, kind, new_groups, level, seed, num_draws)
 
+    def __str__(self) -> str:
+        """The fit as lme4's ``summary()`` prints it: criterion, random effects, groups, fixed effects."""
+        from hierax.results.lme4_text import summary_text
+
+        return summary_text(self)
+
     def __repr__(self) -> str:
         kind = "REML criterion" if self.output.reml else "deviance" if self.method == "ml" else "-2 logLik (Laplace)"
         return (f"MixedFit({self.formula!r}, method={self.method}, n={self.nobs}, {kind} "
