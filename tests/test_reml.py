@@ -143,3 +143,75 @@ def test_reml_rejects_what_it_cannot_fit(kwargs, phrase):
     formula = kwargs.pop("formula", "Reaction ~ Days + (1 | Subject)")
     with pytest.raises(hx.HieraxError, match=phrase):
         hx.fit(formula, data, method="reml", **kwargs)
+
+
+def one_way_data():
+    """A one-way layout with unequal group sizes and a non-zero mean (which a model without an
+    intercept must absorb into the group effects)."""
+    rng = np.random.default_rng(21)
+    sizes = [3, 5, 8, 4, 6, 7, 2]
+    g = np.repeat([f"g{k}" for k in range(len(sizes))], sizes)
+    effects = rng.normal(0.0, 1.5, len(sizes))
+    y = 0.8 + np.repeat(effects, sizes) + rng.normal(0.0, 0.7, len(g))
+    return pd.DataFrame({"y": y, "g": g})
+
+
+def direct_marginal_fit(data):
+    """Maximise the marginal likelihood of y ~ N(0, sigma^2 I + tau^2 Z Z') by brute force: the
+    dense covariance, scipy's multivariate normal and Nelder-Mead on (log tau, log sigma). With
+    no fixed effects REML and ML coincide (no degrees of freedom go to beta)."""
+    from scipy import optimize, stats
+
+    Z = pd.get_dummies(data["g"]).to_numpy(float)
+    y = data["y"].to_numpy()
+
+    def minus_loglik(log_sds):
+        tau, sigma = np.exp(log_sds)
+        V = sigma**2 * np.eye(len(y)) + tau**2 * Z @ Z.T
+        return -stats.multivariate_normal(np.zeros(len(y)), V).logpdf(y)
+
+    best = optimize.minimize(minus_loglik, [0.0, 0.0], method="Nelder-Mead",
+                             options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000})
+    tau, sigma = np.exp(best.x)
+    n_j, sum_j = Z.sum(axis=0), Z.T @ y
+    modes = tau**2 * sum_j / (sigma**2 + n_j * tau**2)             # the BLUPs E[b_j | y]
+    return tau, sigma, -best.fun, modes
+
+
+@pytest.mark.parametrize("method", ["reml", "ml"])
+def test_a_model_without_fixed_effects_matches_direct_maximisation(method):
+    """``y ~ 0 + (1 | g)`` (lme4 fits it; X has no columns) against an independent computation.
+    Tolerances: the optimisers' (both run to ~1e-10 in the log sds; the likelihood is flat at the
+    optimum, so the sds agree to about 1e-7, measured, and the log-likelihood to 1e-13)."""
+    data = one_way_data()
+    tau, sigma, loglik, modes = direct_marginal_fit(data)
+    fit = hx.fit("y ~ 0 + (1 | g)", data, method=method)
+    assert fit.fixef().empty
+    vc = fit.varcorr().set_index("group")["estimate"]
+    np.testing.assert_allclose([vc["g"], vc["Residual"]], [tau, sigma], rtol=1e-6)
+    np.testing.assert_allclose(fit.loglik, loglik, rtol=1e-10)
+    np.testing.assert_allclose(fit.ranef()["estimate"], modes, rtol=1e-6)
+    assert fit.predict(data.head(3))["estimate"].shape == (3,)
+
+
+@pytest.mark.parametrize("response, phrase, fix", [
+    (lambda d: 250.0, "the response is constant", "check that the formula names the right response"),
+    (lambda d: 3.0 * d.Days + 1.0, "reproduce the response exactly", "check that the response is not computed"),
+])
+def test_reml_refuses_a_response_without_residual_variation(response, phrase, fix):
+    """Before the fix: NaN sds and NumPy's 'invalid value encountered in sqrt'."""
+    data = pd.read_csv(SHARED / "data" / "teaching" / "sleepstudy.csv")
+    data = data.assign(Reaction=response(data))
+    with pytest.raises(hx.DataError, match=phrase) as error:
+        hx.fit("Reaction ~ Days + (1 | Subject)", data, method="reml")
+    assert fix in str(error.value)
+
+
+def test_a_response_at_a_tiny_scale_is_not_taken_for_constant():
+    """The constant-response check is relative: sleepstudy in units of 1e-12 fits, and its
+    estimates are the unit-scale ones rescaled (to the optimiser's tolerance)."""
+    data = pd.read_csv(SHARED / "data" / "teaching" / "sleepstudy.csv")
+    unit = hx.fit("Reaction ~ Days + (1 | Subject)", data, method="reml")
+    tiny = hx.fit("Reaction ~ Days + (1 | Subject)", data.assign(Reaction=data.Reaction * 1e-12), method="reml")
+    np.testing.assert_allclose(tiny.varcorr()["estimate"] * 1e12, unit.varcorr()["estimate"], rtol=1e-4)
+    np.testing.assert_allclose(tiny.fixef()["estimate"] * 1e12, unit.fixef()["estimate"], rtol=1e-6)

@@ -66,6 +66,21 @@ def test_marginal_loglik_equals_dense_normal(rho):
     assert float(value) == pytest.approx(expected, abs=1e-8)
 
 
+def test_marginal_without_fixed_effects_equals_dense_normal():
+    """``y ~ 0 + (1 | g)``: the statistics have no fixed-effect columns (ZtX is q x 0 x levels)."""
+    rng = np.random.default_rng(4)
+    data = pd.DataFrame({"g": np.repeat(list("abcdef"), 5)})
+    data["y"] = 1.0 + np.repeat(rng.normal(size=6), 5) + rng.normal(size=30)
+    spec = specify(build_design(parse_formula("y ~ 0 + (1 | g)"), data))
+    stats_ = group_stats(spec)
+    assert stats_.ZtX.shape == (1, 0, 6) and stats_.XtX.shape == (0, 0)
+    params = {"beta": jnp.zeros(0), "sigma": jnp.asarray(0.8), "sd": {"g": jnp.asarray([1.3])},
+              "cor_chol": {"g": jnp.eye(1)}}
+    value = collapsed_loglik(params, jax.tree_util.tree_map(jnp.asarray, stats_), "g")
+    resid, V, _, _ = dense_moments(spec, params, np.ones(spec.num_obs))
+    assert float(value) == pytest.approx(stats.multivariate_normal(np.zeros(30), V).logpdf(resid), abs=1e-8)
+
+
 @needs_shared
 def test_conditional_draws_have_the_exact_mean_and_covariance():
     spec = sleep_spec()

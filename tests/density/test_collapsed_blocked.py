@@ -109,3 +109,20 @@ def test_collapsed_and_full_samplers_agree_on_penicillin():
         fit.idata.posterior["some_b"] = fit.idata.posterior["b_sample"].sel(sample__level=["A", "F"])
     failures = agreement_failures(collapsed, full, ["beta", "sd_plate", "sd_sample", "sigma", "some_b"])
     assert not failures, "\n".join(failures)
+
+
+def test_blocked_marginal_without_fixed_effects_equals_dense_normal():
+    """``y ~ 0 + (1 | g1) + (1 | g2)``: X has no columns; the collapsed sampler applies and its
+    marginal is still the dense normal's."""
+    base = crossed_spec()
+    data = pd.DataFrame({"y": base.y, "g1": [base.blocks[0].levels[i] for i in base.blocks[0].group_index],
+                         "g2": [base.blocks[1].levels[i] for i in base.blocks[1].group_index]})
+    spec = specify(build_design(parse_formula("y ~ 0 + (1 | g1) + (1 | g2)"), data))
+    assert spec.X.shape == (60, 0) and why_not_collapsible(spec) is None
+    params = {"beta": jnp.zeros(0), "sigma": jnp.asarray(0.9), "sd": {"g1": jnp.asarray([0.7]), "g2": jnp.asarray([1.2])},
+              "cor_chol": {"g1": jnp.eye(1), "g2": jnp.eye(1)}}
+    weight = (np.random.default_rng(3).random(spec.num_obs) > 0.25).astype(float)
+    structure = collapsed_structure(spec)
+    value = blocked_loglik(params, blocked_stats(spec, weight=weight), structure.shape, structure.names)
+    resid, V, _, _ = dense(spec, params, weight)
+    assert float(value) == pytest.approx(stats.multivariate_normal(np.zeros(len(resid)), V).logpdf(resid), abs=1e-8)

@@ -84,7 +84,8 @@ def test_full_weight_makes_the_whole_effect_the_coordinate():
 
 def test_nested_levels_are_centred_on_their_parents():
     data = DATA.assign(sub=[f"{g}{i % 2}" for i, g in enumerate(DATA["g"])])
-    spec = specify(build_design(parse_formula("y ~ 1 + (1 | g/sub)"), data), priors=PRIORS)
+    priors = {key: PRIORS[key] for key in ("Intercept", "sd")}      # no slopes, no correlations
+    spec = specify(build_design(parse_formula("y ~ 1 + (1 | g/sub)"), data), priors=priors)
     names = {b.group: b.name for b in spec.blocks}
     position = initial_position(jax.random.PRNGKey(1), spec)
     weights = {b.name: np.ones((b.num_levels, 1)) for b in spec.blocks}
@@ -154,3 +155,21 @@ def test_one_product_gives_the_rows_and_every_blocks_level_means():
         assert means[block.name].shape == (block.num_levels, block.num_terms)
     slopes = next(b for b in spec.blocks if b.num_terms == 2)
     np.testing.assert_allclose(means[slopes.name], np.tile([0.7, -1.3], (slopes.num_levels, 1)))
+
+
+@pytest.mark.parametrize("weights", [np.zeros((5, 1)), np.ones((5, 1)), np.linspace(0, 1, 5)[:, None]])
+def test_a_model_without_fixed_effects_matches_direct_computation(weights):
+    """``y ~ 0 + (1 | g)`` (X is n x 0): the level means are zero, so b = sd^(1 - w) v and the
+    density is the effects' normal density plus the Jacobian, written out here."""
+    spec = specify(build_design(parse_formula("y ~ 0 + (1 | g)"), DATA), priors={"sd": hx.HalfNormal(1)})
+    assert spec.X.shape == (20, 0)
+    position = initial_position(jax.random.PRNGKey(4), spec)
+    position["z"]["g"] = position["z"]["g"] + jax.random.normal(jax.random.PRNGKey(5), (5, 1))
+    got = float(make_logdensity(spec)(position, {"g": weights}))
+    sd, sigma = float(np.exp(position["log_sd"]["g"][0])), float(np.exp(position["log_sigma"]))
+    b = sd ** (1 - weights[:, 0]) * np.asarray(position["z"]["g"])[:, 0]
+    want = stats.norm(b[spec.blocks[0].group_index], sigma).logpdf(spec.y).sum()
+    want += stats.norm(0, sd).logpdf(b).sum() + np.sum((1 - weights[:, 0]) * np.log(sd))
+    want += stats.halfnorm(scale=1).logpdf(sd) + np.log(sd)
+    want += stats.expon(scale=1 / spec.sigma_prior.rate).logpdf(sigma) + np.log(sigma)
+    np.testing.assert_allclose(got, want, rtol=1e-10)

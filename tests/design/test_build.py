@@ -105,3 +105,45 @@ def test_empty_data_and_wrong_type():
         design("y ~ x", pd.DataFrame({"y": [], "x": []}))
     with pytest.raises(DataError, match="must be a pandas or polars DataFrame"):
         design("y ~ x", [1, 2, 3])
+
+
+def test_value_roles_leave_out_grouping_factors_and_factor_arguments():
+    """Only columns read as values are checked for their kind (a grouping factor's values and the
+    argument of factor() are labels, whatever their type); those in the response, the offset or
+    inside a function must be numbers (True), those standing as terms may be categories (False)."""
+    from hierax.design.columns import term_names, value_roles
+
+    f = parse_formula("cbind(s, n - s) ~ x + factor(k) + log(w) + offset(o) + x:log(z) + (1 + z | g/h)")
+    assert value_roles(f, response=True) == {"s": True, "n": True, "o": True, "x": False, "w": True, "z": True}
+    assert list(value_roles(f, response=False)) == ["o", "x", "w", "z"]
+    assert term_names(f) == ("x", "z")
+
+
+@pytest.mark.parametrize("levels, rows, warns", [(19, 30, False), (20, 30, True), (20, 40, False), (21, 40, True)])
+def test_a_text_predictor_warns_from_20_levels_above_half_the_rows(levels, rows, warns):
+    import warnings
+
+    frame = pd.DataFrame({"y": np.arange(rows, dtype=float) % 7, "code": [f"c{i % levels}" for i in range(rows)]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        design("y ~ code", frame)
+    assert any("distinct values" in str(w.message) for w in caught) == warns
+
+
+@pytest.mark.parametrize("numbers, refused", [(5, True), (3, True), (2, False)])
+def test_text_is_refused_as_numbers_when_at_least_half_its_rows_read_as_numbers(data, numbers, refused):
+    """Of six rows, ``numbers`` hold "1.5"-like text and the rest "a" or "b": at least half numbers
+    is a numeric column with strays; fewer is a categorical column that happens to hold numbers."""
+    column = [f"{k + 1.5}" for k in range(numbers)] + ["a", "b"] * 3
+    frame = data.assign(t=column[:6])
+    if refused:
+        with pytest.raises(DataError, match="that are not numbers"):
+            design("y ~ t", frame)
+    else:
+        assert design("y ~ t", frame).fixed_names == ("(Intercept)", "t[2.5]", "t[a]", "t[b]")
+
+
+def test_an_object_column_of_numbers_is_numeric(data):
+    as_objects = design("y ~ x + (1 | g)", data.assign(x=data["x"].astype(object)))
+    np.testing.assert_array_equal(as_objects.X, design("y ~ x + (1 | g)", data).X)
+    assert as_objects.fixed_names == ("(Intercept)", "x")

@@ -72,8 +72,6 @@ def why_not_collapsible(spec: ModelSpec) -> str | None:
         return "a known measurement sd (se()) is sampled with the group effects in the model"
     if not spec.blocks:
         return "there are no group terms"
-    if len(spec.blocks) > 1 and not spec.X.shape[1]:
-        return "several grouping factors are collapsed only with at least one fixed effect"
     return None
 
 
@@ -92,8 +90,11 @@ def group_stats(spec: ModelSpec, y: np.ndarray | None = None, weight: np.ndarray
     Zw = Z * w[:, None]
 
     def by_level(a, b):                                # sum over each level's rows of a[:, i] b[:, k]
-        return np.stack([np.stack([np.bincount(index, a[:, i] * b[:, k], minlength=levels)
-                                   for k in range(b.shape[1])]) for i in range(a.shape[1])])
+        out = np.zeros((a.shape[1], b.shape[1], levels))    # b may have no columns: X of y ~ 0 + (1 | g)
+        for i in range(a.shape[1]):
+            for k in range(b.shape[1]):
+                out[i, k] = np.bincount(index, a[:, i] * b[:, k], minlength=levels)
+        return out
 
     ZtZ, ZtX, Zty = by_level(Zw, Z), by_level(Zw, X), by_level(Zw, y[:, None])[:, 0]
     Xw = X * w[:, None]

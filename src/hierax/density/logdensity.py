@@ -162,8 +162,10 @@ def fixed_design(spec: ModelSpec) -> np.ndarray:
     three level means and their transposes); two cost less (see :func:`fixed_parts`).
     """
     p = spec.X.shape[1]
+    # explicit row counts: with no fixed effects (p = 0) a reshape to (-1, 0) is ambiguous
     return np.concatenate([np.asarray(spec.X, dtype=float)]
-                          + [np.asarray(b.mean_design, dtype=float).reshape(-1, p) for b in spec.blocks_coarse_to_fine])
+                          + [np.asarray(b.mean_design, dtype=float).reshape(b.num_levels * b.num_terms, p)
+                             for b in spec.blocks_coarse_to_fine])
 
 
 def fixed_parts(structure: Structure, arrays, beta, shapes: dict):

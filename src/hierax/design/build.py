@@ -13,12 +13,12 @@ contrasts (first level dropped) when the term without that factor is also in the
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from hierax.design.columns import check_data_columns, check_many_levels
 from hierax.design.evaluate import Categorical, as_categorical, evaluate
 from hierax.errors import DataError
 from hierax.formula.nodes import Name, to_text
@@ -102,11 +102,18 @@ def build_design(formula: Formula, data) -> Design:
     Raises
     ------
     DataError
-        For a missing column (with the closest names), missing values, a non-numeric
-        response, a grouping factor with a single level, or collinear fixed effects.
+        For a missing or duplicated column (with the closest names), missing or infinite values,
+        numbers stored as text, dates (``hierax.design.columns``), a non-numeric response, a
+        grouping factor with a single level, or collinear fixed effects.
+
+    Warns
+    -----
+    UserWarning
+        For a text predictor with about one level per two rows or more.
     """
     data = as_pandas(data)
-    check_columns(formula, data)
+    check_data_columns(formula, data)
+    check_many_levels(formula, data)
     state: dict = {}
     levels: dict = {}
     y, failures, response_levels = _response(formula, data, state)
@@ -118,38 +125,38 @@ def build_design(formula: Formula, data) -> Design:
     se = None if formula.response.se is None else _numeric_column(formula.response.se, data, state, "se()")
     offset = None if formula.offset is None else _numeric_column(formula.offset, data, state, "offset()")
     X, names = term_matrix(formula.intercept, formula.fixed, data, state, levels)
+    check_finite_columns(X, names, "fixed-effect")
     check_full_rank(X, names)
     blocks = _random_blocks(formula.random, data, state, levels)
     info = DesignInfo(formula, levels, state, response_levels)
     return Design(y, X, tuple(names), blocks, formula.response.label, info, trials, se, offset)
 
 
-def as_pandas(data) -> pd.DataFrame:
-    """Accept pandas, polars (via ``to_pandas``) or a dict of columns."""
+def as_pandas(data, what: str = "data") -> pd.DataFrame:
+    """Accept pandas, polars (via ``to_pandas``) or a dict of columns (``what`` names the
+    argument in messages)."""
     if isinstance(data, pd.DataFrame):
         return data.reset_index(drop=True)
-    if hasattr(data, "to_pandas"):
+    if hasattr(data, "to_pandas") and not isinstance(data, pd.Series):
         return data.to_pandas().reset_index(drop=True)
     if isinstance(data, dict):
-        return pd.DataFrame(data)
-    raise DataError(f"data must be a pandas or polars DataFrame (or a dict of columns), got {type(data).__name__}")
+        try:
+            return pd.DataFrame(data)
+        except ValueError as error:      # unequal lengths, or scalars only
+            raise DataError(f"{what} given as a dict cannot be made a table ({error}); give every column as a "
+                            "list or array of the same length, e.g. {'x': [1.0, 2.0], 'g': ['a', 'b']}") from None
+    raise DataError(f"{what} must be a pandas or polars DataFrame (or a dict of columns), got {type(data).__name__}; "
+                    "for a Series, use series.to_frame()")
 
 
-def check_columns(formula: Formula, data: pd.DataFrame) -> None:
-    """Every column the formula names exists and has no missing values."""
-    if len(data) == 0:
-        raise DataError("the data have no rows")
-    for name in formula.variables:
-        if name not in data.columns:
-            close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=3)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise DataError(f"column {name!r} (used in the formula) is not in the data{hint}")
-        missing = int(data[name].isna().sum())
-        if missing:
-            raise DataError(
-                f"column {name!r} has {missing} missing value(s); drop or impute them first, "
-                f"e.g. data.dropna(subset={list(formula.variables)!r})"
-            )
+def check_finite_columns(matrix: np.ndarray, names, kind: str) -> None:
+    """Columns computed from finite data can still be infinite or NaN (``I(x / z)`` with z = 0,
+    ``I(x^1000)``); such a column would be reported as collinear or poison the fit."""
+    bad = ~np.isfinite(matrix)
+    for j in np.flatnonzero(bad.any(axis=0)):
+        raise DataError(f"{kind} column {names[j]!r} is not a finite number in {int(bad[:, j].sum())} row(s) "
+                        f"(e.g. row {int(np.argmax(bad[:, j]))}: a division by zero or an overflow); transform the "
+                        "columns so that every value is a finite number, or drop those rows")
 
 
 def _response(formula: Formula, data, state):
@@ -169,16 +176,20 @@ def _response(formula: Formula, data, state):
     if formula.response.failures is not None:
         failures = _numeric_column(formula.response.failures, data, state, "cbind()")
     if not np.all(np.isfinite(value)):
-        raise DataError(f"the response {label!r} has non-finite values")
+        raise DataError(f"the response {label!r} is not a finite number in {int(np.sum(~np.isfinite(value)))} row(s) "
+                        "(e.g. a division by zero); drop those rows, or transform the response so that every value "
+                        "is a finite number")
     return np.asarray(value, dtype=float), failures, response_levels
 
 
 def _numeric_column(node, data, state, where: str) -> np.ndarray:
     value = evaluate(node, data, state)
     if isinstance(value, Categorical):
-        raise DataError(f"{to_text(node)!r} in {where} must be numeric")
+        raise DataError(f"{to_text(node)!r} in {where} must be numeric, but it holds categories (levels "
+                        f"{list(value.levels[:5])}); use a numeric column")
     if not np.all(np.isfinite(value)):
-        raise DataError(f"{to_text(node)!r} in {where} has non-finite values")
+        raise DataError(f"{to_text(node)!r} in {where} is not a finite number in {int(np.sum(~np.isfinite(value)))} "
+                        "row(s); drop those rows, or transform the columns so that every value is a finite number")
     return np.asarray(value, dtype=float)
 
 
@@ -236,6 +247,7 @@ def _random_blocks(group_terms: tuple, data, state, levels) -> tuple:
     blocks, seen = [], {}
     for g in group_terms:
         Z, names = term_matrix(g.intercept, g.terms, data, state, levels)
+        check_finite_columns(Z, names, f"group-level ({g.group_label})")
         group_index, group_levels = _group_index(g, data)
         seen[g.group_label] = seen.get(g.group_label, 0) + 1
         name = g.group_label if seen[g.group_label] == 1 else f"{g.group_label}.{seen[g.group_label]}"

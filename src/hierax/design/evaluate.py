@@ -7,6 +7,8 @@ encoded the same way; that record is part of ``DesignInfo``.
 
 from __future__ import annotations
 
+import decimal
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +33,22 @@ class Categorical:
 
 
 def is_categorical_series(series: pd.Series) -> bool:
-    """Strings, booleans and pandas categoricals are categorical; numbers are numeric."""
-    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+    """Strings, booleans and pandas categoricals are categorical; numbers are numeric, also when
+    an object column holds them (as Python or NumPy numbers, not as text)."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    return not (pd.api.types.is_numeric_dtype(series) or holds_numbers(series))
+
+
+def holds_numbers(series: pd.Series) -> bool:
+    """An object column whose values (missing ones aside) are all ints, floats or Decimals, not
+    booleans or text: numbers in a column that lost its numeric type (e.g. built from mixed
+    records). Read as numbers, not as one category per value."""
+    if series.dtype != object:
+        return False
+    values = series.dropna()
+    return len(values) > 0 and all(
+        isinstance(v, (numbers.Real, decimal.Decimal)) and not isinstance(v, (bool, np.bool_)) for v in values)
 
 
 def level_label(value) -> str:
@@ -62,7 +78,9 @@ def as_categorical(series: pd.Series, levels: tuple | None = None) -> Categorica
     position = np.array([index.get(label, -1) for label in labels], dtype=np.int32)
     if (position < 0).any():
         unseen = sorted(label for label, k in zip(labels, position) if k < 0)[:5]
-        raise DataError(f"column {series.name!r} has levels not seen when the model was built: {unseen}")
+        raise DataError(f"column {series.name!r} has level(s) {unseen} that the fit did not have (its levels: "
+                        f"{list(levels[:8])}); a fixed effect has no coefficient for a new level: drop those rows, "
+                        "or refit with data that include the level")
     return Categorical(position[codes], tuple(levels))
 
 
@@ -98,7 +116,8 @@ def evaluate(node, data: pd.DataFrame, state: dict, categorical_levels: dict | N
     if isinstance(node, BinOp):
         left = _numeric(evaluate(node.left, data, state, categorical_levels), node.left)
         right = _numeric(evaluate(node.right, data, state, categorical_levels), node.right)
-        return _ARITHMETIC[node.op](left, right)
+        with np.errstate(all="ignore"):          # x / 0 and overflows: the design's finiteness check names them
+            return _ARITHMETIC[node.op](left, right)
     if isinstance(node, Call):
         return _call(node, data, state, categorical_levels)
     raise TypeError(f"cannot evaluate {node!r}")
@@ -125,7 +144,8 @@ def _call(node: Call, data, state, categorical_levels):
         if text not in state:
             sd = float(np.std(values, ddof=1)) if node.func == "scale" else 1.0
             if sd == 0.0:
-                raise DataError(f"{text}: the column is constant, so it cannot be scaled")
+                raise DataError(f"{text}: the column is constant, so it cannot be scaled; a constant predictor has no "
+                                "effect to estimate: remove it from the formula")
             state[text] = (float(np.mean(values)), sd)
         mean, sd = state[text]
         return (values - mean) / sd
@@ -134,5 +154,7 @@ def _call(node: Call, data, state, categorical_levels):
 
 def _numeric(value, node):
     if isinstance(value, Categorical):
-        raise DataError(f"{to_text(node)!r} is categorical, but arithmetic needs a numeric column")
+        raise DataError(f"{to_text(node)!r} is categorical (levels {list(value.levels[:5])}), but arithmetic and "
+                        "functions such as log() need numbers; use a numeric column, or use the categorical "
+                        "column as a term of its own")
     return value

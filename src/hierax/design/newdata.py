@@ -4,6 +4,10 @@ The fixed-effect columns use the fit's factor levels and learned transforms (``D
 level of a fixed-effect factor the fit never saw is an error, since it has no coefficient. A
 grouping factor's new levels are not an error: they are marked (index -1) and the caller decides
 what they mean (a draw from the population, or its mean).
+
+The columns are checked as the fit's were (``hierax.design.columns``), and each must be of the
+kind it had in the fit: text where numbers were fitted is an error naming the column, not a
+silent re-coding into dummies that no coefficient matches.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hierax.design.build import DesignInfo, as_pandas, term_matrix
-from hierax.design.evaluate import as_categorical, evaluate
+from hierax.design.build import DesignInfo, as_pandas, check_finite_columns, term_matrix
+from hierax.design.columns import SHOWN, check_complete, check_unique, check_values, value_roles
+from hierax.design.evaluate import as_categorical, evaluate, is_categorical_series, level_label
 from hierax.errors import DataError
 from hierax.formula.terms import names_in, right_hand_nodes
 
@@ -45,12 +50,14 @@ def encode_newdata(info: DesignInfo, fixed_names: tuple, blocks, data) -> NewDes
     response's columns are present (binomial), else None.
     """
     formula = info.formula
-    data = as_pandas(data)
-    _check_columns(formula, data)
+    data = as_pandas(data, "the new data")
+    check_new_columns(info, data)
     state, levels = dict(info.transform_state), dict(info.categorical_levels)
     X, names = term_matrix(formula.intercept, formula.fixed, data, state, levels)
     if tuple(names) != tuple(fixed_names):
-        raise DataError(f"the new data give fixed-effect columns {names}, the fit had {list(fixed_names)}")
+        raise DataError(f"the new data give fixed-effect columns {names}, the fit had {list(fixed_names)}; pass "
+                        "columns of the same kinds (numbers or categories) as the data the model was fitted to")
+    check_finite_columns(X, names, "fixed-effect")
     offset = None if formula.offset is None else _numeric(evaluate(formula.offset, data, state, levels))
     new_blocks = []
     for g, block in zip(formula.random, blocks):
@@ -62,17 +69,52 @@ def encode_newdata(info: DesignInfo, fixed_names: tuple, blocks, data) -> NewDes
     return NewDesign(X, tuple(new_blocks), offset, _trials(formula, data, state, levels), len(data))
 
 
-def _check_columns(formula, data: pd.DataFrame) -> None:
-    """The columns the right-hand side needs (the response's are optional)."""
+def check_new_columns(info: DesignInfo, data: pd.DataFrame) -> None:
+    """The columns the right-hand side needs (the response's are optional), each present once,
+    complete, of a kind a predictor takes, and of the kind it had in the fit; extra columns are
+    ignored.
+
+    Raises
+    ------
+    DataError
+        Naming the column, the problem and the fix.
+    """
+    formula = info.formula
+    if len(data) == 0:
+        raise DataError("the new data have no rows; pass at least one row to predict for")
     needed = []
     for node in right_hand_nodes(formula):
         needed += [name for name in names_in(node) if name not in needed]
     missing = [name for name in needed if name not in data.columns]
     if missing:
-        raise DataError(f"the new data lack column(s) {missing} that the formula uses")
-    for name in needed:
-        if data[name].isna().any():
-            raise DataError(f"column {name!r} of the new data has missing values; drop or fill them first")
+        raise DataError(f"the new data lack column(s) {missing} that the formula uses; add them to the new data "
+                        f"(prediction needs every predictor and grouping factor: {needed})")
+    check_unique(data, needed, "the new data")
+    check_complete(data, needed, "the new data", needed)
+    for name, numeric in value_roles(formula, response=False).items():
+        check_values(data[name], name, "the new data", numeric, warn=False)
+        _check_same_kind(data[name], name, info.categorical_levels.get(name))
+
+
+def _check_same_kind(series: pd.Series, name: str, fitted_levels: tuple | None) -> None:
+    """A column numeric in the fit is numeric here; one categorical there holds its levels here.
+
+    ``fitted_levels`` are the fit's levels of ``name`` (None: it was numeric). Numbers where a
+    factor was fitted are fine when they name its levels (a factor of codes 1, 2, 3).
+    """
+    categorical = is_categorical_series(series)
+    if fitted_levels is None and categorical:
+        shown = ", ".join(repr(str(v)) for v in pd.unique(series.astype(str))[:3])
+        raise DataError(f"column {name!r} of the new data holds categories or text (e.g. {shown}), but it was "
+                        f"numeric when the model was fitted; pass numbers, e.g. "
+                        f"newdata[{name!r}] = pd.to_numeric(newdata[{name!r}])")
+    if fitted_levels is not None and not categorical:
+        labels = {level_label(v) for v in pd.unique(series)}
+        unknown = sorted(labels - set(fitted_levels))
+        if unknown:
+            raise DataError(f"column {name!r} of the new data holds numbers ({', '.join(unknown[:SHOWN])}), but it was "
+                            f"categorical when the model was fitted, with levels {list(fitted_levels[:8])}; pass "
+                            "those levels, as in the data the model was fitted to")
 
 
 def _group_labels(g, data) -> np.ndarray:

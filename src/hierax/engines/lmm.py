@@ -17,12 +17,14 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hierax.engines.profiled import deviance_and_gradient
+from hierax.errors import DataError
 from hierax.linalg.pls import (
     block_factors, conditional_variances, prepare, random_effects, solution, theta_lower, theta_start, user_terms,
 )
 
 SINGULAR_BELOW = 1e-4      # a relative sd (theta on the diagonal) this small is at the boundary
 GRADIENT_TOLERANCE = 1e-3  # |projected gradient| of the deviance above this: not converged
+EXACT_FIT = 1e-10          # residuals of y on X below this, relative to |y|: reproduced exactly
 
 
 class Optimisation(NamedTuple):
@@ -65,8 +67,15 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
     X : (n, p) fixed-effects design; y : (n,) response; offset : optional (n,).
     blocks : sequence of :class:`hierax.linalg.pls.Block`.
     start : theta to start from (default: lme4's, identity factors).
+
+    Raises
+    ------
+    DataError
+        When the response is constant or the fixed effects reproduce it exactly
+        (:func:`check_response_varies`).
     """
     y = np.asarray(y, float) - (0.0 if offset is None else np.asarray(offset, float))
+    check_response_varies(np.asarray(X, float), y, offset is not None)
     shape, data = prepare(np.asarray(X, float), y, blocks)
     lower = theta_lower(shape.entries)
     theta0 = theta_start(shape.entries) if start is None else np.asarray(start, float)
@@ -86,6 +95,23 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
                           int(result.nit), bool(np.max(np.abs(projected), initial=0.0) < GRADIENT_TOLERANCE),
                           str(result.message), grad)
     return _estimates(theta, estimates_at(jnp.asarray(theta), data), data, shape, reml, value, record)
+
+
+def check_response_varies(X: np.ndarray, y: np.ndarray, has_offset: bool) -> None:
+    """Refuse a response with no residual variation: the profiled deviance then has sigma = 0,
+    the optimiser meets log(0), and the sds come out NaN with a warning from NumPy, which names
+    neither the cause nor the fix. ``y`` is the response less any offset."""
+    what = "the response less the offset" if has_offset else "the response"
+    scale = np.max(np.abs(y), initial=0.0)           # relative, so that data at any scale (1e-12, 1e9) pass
+    if len(y) and np.ptp(y) <= EXACT_FIT * scale:    # rounding aside (y less an offset)
+        raise DataError(f"{what} is constant (every value is {y[0]:.6g}): there is no variation to split into group "
+                        "and residual variance; check that the formula names the right response column")
+    if X.shape[1]:
+        residual = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+        if np.max(np.abs(residual)) <= EXACT_FIT * scale:
+            raise DataError(f"the fixed effects reproduce {what} exactly (every residual is zero), so the group and "
+                            "residual variances are zero and cannot be estimated; check that the response is not "
+                            "computed from the predictors")
 
 
 def _minimise(fun, theta0, lower):

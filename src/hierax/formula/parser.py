@@ -35,7 +35,20 @@ def parse(text: str) -> ParsedFormula:
         raise FormulaError(f"a formula must be a string such as 'y ~ x + (1 | g)', got {type(text).__name__}")
     if not text.strip():
         raise FormulaError("the formula is empty; write it as 'response ~ predictors', e.g. 'y ~ x + (1 | g)'")
-    return _Parser(text).formula()
+    try:
+        return _Parser(text).formula()
+    except RecursionError:
+        raise too_deep(text) from None
+
+
+def too_deep(text: str) -> FormulaError:
+    """The error for a formula nested beyond Python's recursion limit (hundreds of parentheses or
+    terms): refused as a FormulaError rather than crashing the parser or the resolver."""
+    return FormulaError(f"the formula is nested too deeply or has too many terms to read ({len(text)} characters); "
+                        "remove redundant parentheses, or build a shorter formula")
+
+
+_EMPTY_PARENS = "empty parentheses; put a term inside them or remove them"
 
 
 class _Parser:
@@ -74,7 +87,7 @@ class _Parser:
         if self.at("|", "||"):
             self.fail("a group term must be in parentheses, e.g. 'y ~ x + (1 | g)'")
         if self.at("~"):
-            self.fail("a formula has exactly one '~'")
+            self.fail("a formula has exactly one '~'; write it as 'response ~ predictors', e.g. 'y ~ x + z'")
         if self.tok.kind != "end":
             self.unexpected()
         return ParsedFormula(self.text, lhs, rhs)
@@ -82,12 +95,13 @@ class _Parser:
     def unexpected(self):
         tok = self.tok
         if tok.kind == "end":
-            self.fail("the formula ends too early")
+            self.fail("the formula ends too early; complete it, e.g. 'y ~ x'")
         if tok.text == ")":
-            self.fail("unmatched ')'")
+            self.fail("unmatched ')'; remove it, or add the '(' it closes")
         if tok.text == "=":
-            self.fail("'=' is not part of the formula language (keyword arguments are not supported)")
-        self.fail(f"unexpected {tok.text!r}")
+            self.fail("'=' is not part of the formula language (keyword arguments are not supported); remove it, "
+                      "and compute a derived column in the data instead, e.g. data['big'] = data['x'] > 2")
+        self.fail(f"unexpected {tok.text!r}; check for a missing operator such as '+', '*' or ':' before it")
 
     def bar_expr(self, context: str):
         start = self.tok.position
@@ -99,10 +113,11 @@ class _Parser:
         op = self.advance()
         if self.at(")", "~") or self.tok.kind == "end":
             what = "a grouping factor" if context == "group" else "an addition term such as se(s) or trials(n)"
-            self.fail(f"expected {what} after {op.text!r}")
+            self.fail(f"expected {what} after {op.text!r}, e.g. '(1 | g)' or 'y | se(s) ~ x'")
         right = self.sum_expr()
         if self.at("|", "||"):
-            self.fail("only one '|' is allowed in a group term")
+            self.fail("only one '|' is allowed in a group term; write one group term per grouping factor, "
+                      "e.g. (1 | g) + (1 | h)")
         return Bar(left, right, op.text == "|", start)
 
     def sum_expr(self):
@@ -152,7 +167,7 @@ class _Parser:
         if self.tok.kind == "end" or self.at(")", "~", "|", "||", ",", "+", "*", "/", ":", "^"):
             if op.text == "+" and self.at("+"):
                 return
-            self.fail(f"expected a term after {op.text!r}")
+            self.fail(f"expected a term after {op.text!r}; add one, or remove the {op.text!r}")
 
     def atom(self):
         tok = self.tok
@@ -167,19 +182,20 @@ class _Parser:
         if self.at("("):
             return self.paren()
         if tok.kind == "end":
-            self.fail("the formula ends too early: expected a term")
+            self.fail("the formula ends too early: expected a term, e.g. 'y ~ 1' or 'y ~ x'")
         if self.at(")"):
-            self.fail("unmatched ')'" if self.i == 0 or not self.tokens[self.i - 1].text == "(" else "empty parentheses")
-        self.fail(f"expected a term, found {tok.text!r}")
+            empty = self.i > 0 and self.tokens[self.i - 1].text == "("
+            self.fail(_EMPTY_PARENS if empty else "unmatched ')'; remove it, or add the '(' it closes")
+        self.fail(f"expected a term, found {tok.text!r}; put a column, a number or a function call there")
 
     def paren(self):
         open_tok = self.advance()
         if self.at(")"):
-            self.fail("empty parentheses")
+            self.fail(_EMPTY_PARENS)
         inner = self.bar_expr(context="group")
         if not self.at(")"):
             if self.tok.kind == "end":
-                self.fail("unclosed '('", open_tok.position)
+                self.fail("unclosed '('; add the missing ')'", open_tok.position)
             self.unexpected()
         self.advance()
         return inner if isinstance(inner, Bar) else Paren(inner, open_tok.position)
@@ -188,7 +204,7 @@ class _Parser:
         open_tok = self.advance()
         args = []
         if self.at(")"):
-            self.fail(f"{name.text}() needs an argument")
+            self.fail(f"{name.text}() needs an argument, e.g. {name.text}(x)")
         while True:
             args.append(self.sum_expr())
             if self.at(","):
@@ -198,7 +214,8 @@ class _Parser:
                 self.advance()
                 return Call(name.text, tuple(args), name.position)
             if self.tok.kind == "end":
-                self.fail(f"unclosed '(' after {name.text}", open_tok.position)
+                self.fail(f"unclosed '(' after {name.text}; add the missing ')'", open_tok.position)
             if self.at("|", "||"):
-                self.fail(f"'|' cannot appear inside {name.text}(...)")
+                self.fail(f"'|' cannot appear inside {name.text}(...); a group term stands on its own, "
+                          "e.g. log(x) + (1 | g)")
             self.unexpected()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hierax.errors import FormulaError
 from hierax.formula.nodes import Bar, BinOp, Call, Name, Neg, Number, Paren, to_text
-from hierax.formula.parser import ParsedFormula, parse
+from hierax.formula.parser import ParsedFormula, parse, too_deep
 from hierax.formula.terms import Formula, GroupTerm, Response, Term
 
 #: Functions of columns allowed as predictors, with the number of arguments each takes.
@@ -49,7 +49,10 @@ def parse_formula(text: str) -> Formula:
     ['g', 'g:h']
     """
     parsed = parse(text)
-    return _Resolver(parsed).resolve()
+    try:
+        return _Resolver(parsed).resolve()
+    except RecursionError:
+        raise too_deep(text) from None
 
 
 class _Resolver:
@@ -76,10 +79,15 @@ class _Resolver:
                 offset = call.args[0]
             else:
                 fixed.append(term)
+        intercept = True if intercept is None else intercept
+        if not intercept and not fixed and not groups:
+            self.fail("the formula has no intercept, no predictors and no group terms, so there is nothing to "
+                      "estimate; write 'y ~ 1' for an intercept alone, or add predictors or a group term, "
+                      "e.g. 'y ~ 0 + (1 | g)'", self.parsed.rhs)
         return Formula(
             text=self.text,
             response=response,
-            intercept=True if intercept is None else intercept,
+            intercept=intercept,
             fixed=tuple(sorted(fixed, key=lambda t: len(t.factors))),
             random=tuple(groups),
             offset=offset,
@@ -107,7 +115,7 @@ class _Resolver:
             return Response(value=node.args[0], failures=node.args[1], se=additions.get("se"))
         self.check_arithmetic(node)
         if isinstance(node, Number):
-            self.fail("the response must be a column or an expression of columns, not a number", node)
+            self.fail("the response must be a column or an expression of columns, not a number, e.g. 'y ~ x'", node)
         return Response(value=node, trials=additions.get("trials"), se=additions.get("se"))
 
     def sum_items(self, node):
@@ -125,6 +133,8 @@ class _Resolver:
                 self.fail(f"a number alone may only be 0 or 1 (no intercept / intercept), not {node.text}", node)
             return bool(node.value), [], []
         if isinstance(node, Name):
+            if node.name == ".":
+                self.fail("'.' (every other column) is not supported; name the predictors, e.g. 'y ~ a + b'", node)
             return None, [Term((node,))], []
         if isinstance(node, Call):
             self.check_call(node)
@@ -140,7 +150,7 @@ class _Resolver:
             return (not intercept), [], []
         if isinstance(node, BinOp):
             return self.binop(node, allow_groups)
-        self.fail(f"unexpected {to_text(node)!r}", node)
+        self.fail(f"unexpected {to_text(node)!r}; check the formula's operators", node)
 
     def binop(self, node: BinOp, allow_groups: bool):
         if node.op == "+":
@@ -151,7 +161,7 @@ class _Resolver:
             li, lt, lg = self.expand(node.left, allow_groups)
             ri, rt, rg = self.expand(node.right, allow_groups=False)
             if rg:
-                self.fail("a group term cannot be removed with '-'", node.right)
+                self.fail("a group term cannot be removed with '-'; leave it out of the formula instead", node.right)
             intercept = (not ri) if ri is not None else li
             return intercept, [t for t in lt if t not in rt], lg
         left_int, left, _ = self.expand(node.left, allow_groups=False)
@@ -159,9 +169,9 @@ class _Resolver:
             return self.power(node, left)
         _, right, _ = self.expand(node.right, allow_groups=False)
         if left_int is not None and node.op != "/":
-            self.fail(f"0 and 1 cannot be used with {node.op!r}", node)
+            self.fail(f"0 and 1 cannot be used with {node.op!r}; add them with '+', e.g. 'y ~ 0 + a * b'", node)
         if not left or not right:
-            self.fail(f"{node.op!r} needs a term on each side", node)
+            self.fail(f"{node.op!r} needs a term on each side, e.g. 'a {node.op} b'", node)
         products = [a * b for a in left for b in right]
         if node.op == ":":
             return None, _union(products, []), []
@@ -172,14 +182,16 @@ class _Resolver:
             for t in left[1:]:
                 whole = whole * t
             return None, _union(left, [whole * b for b in right]), []
-        self.fail(f"unknown operator {node.op!r}", node)
+        self.fail(f"unknown operator {node.op!r}; the operators are + - * / : ^", node)
 
     def power(self, node: BinOp, base: list):
         exponent = self.strip(node.right)
-        if not isinstance(exponent, Number) or exponent.value != int(exponent.value) or exponent.value < 1:
+        if not isinstance(exponent, Number) or not _positive_whole(exponent.value):
             self.fail("the power of a sum of terms must be a positive whole number, e.g. (a + b + c)^2", node.right)
         terms = list(base)
-        for _ in range(int(exponent.value) - 1):
+        # each round adds products of one more factor; beyond len(base) rounds nothing new appears,
+        # so a power such as ^1000000 costs no more than ^len(base)
+        for _ in range(min(int(exponent.value), len(base)) - 1):
             terms = _union(terms, [a * b for a in terms for b in base])
         return None, terms, []
 
@@ -196,7 +208,8 @@ class _Resolver:
         for term in group_terms:
             for factor in term.factors:
                 if not isinstance(factor, Name):
-                    self.fail("a grouping factor must be a column name (interactions with ':' and nesting with '/' are fine)", factor)
+                    self.fail("a grouping factor must be a column name (interactions with ':' and nesting with '/' "
+                              "are fine); compute the grouping column in the data first, e.g. data['g2'] = ...", factor)
         sorted_terms = tuple(sorted(terms, key=lambda t: len(t.factors)))
         return [GroupTerm(intercept, sorted_terms, g, bar.correlated) for g in group_terms]
 
@@ -210,7 +223,7 @@ class _Resolver:
         if call.func == "offset":
             return
         if call.func in RESPONSE_FUNCTIONS or call.func in ADDITION_TERMS:
-            self.fail(f"{call.func}() belongs on the left of '~'", call)
+            self.fail(f"{call.func}() belongs on the left of '~', e.g. 'cbind(s, f) ~ x' or 'y | se(s) ~ x'", call)
         if call.func not in TRANSFORMS:
             known = ", ".join(sorted(TRANSFORMS))
             self.fail(f"unknown function {call.func!r}; known functions: {known}, offset", call)
@@ -221,7 +234,9 @@ class _Resolver:
     def check_arity(self, call: Call, arity: int):
         if len(call.args) != arity:
             plural = "argument" if arity == 1 else "arguments"
-            self.fail(f"{call.func}() takes {arity} {plural}, got {len(call.args)}", call)
+            example = ", ".join(("x", "z")[:arity])
+            self.fail(f"{call.func}() takes {arity} {plural}, got {len(call.args)}; "
+                      f"write it as {call.func}({example})", call)
 
     def check_arithmetic(self, node):
         """Inside a call, only arithmetic of columns and numbers is allowed."""
@@ -232,13 +247,20 @@ class _Resolver:
             return self.check_arithmetic(node.operand)
         if isinstance(node, BinOp):
             if node.op not in "+-*/^":
-                self.fail(f"{node.op!r} is a formula operator and cannot be used inside a function", node)
+                self.fail(f"{node.op!r} is a formula operator and cannot be used inside a function; inside a "
+                          "function use arithmetic (+ - * / ^), e.g. I(x * z)", node)
             self.check_arithmetic(node.left)
             self.check_arithmetic(node.right)
             return
         if isinstance(node, Call):
             return self.check_call(node)
-        self.fail(f"{to_text(node)!r} cannot be used here", node)
+        self.fail(f"{to_text(node)!r} cannot be used here; inside a function use columns, numbers and "
+                  "arithmetic", node)
+
+
+def _positive_whole(value: float) -> bool:
+    """1, 2, 3, ... (an infinite value such as 1e400 is not whole)."""
+    return value >= 1 and value != float("inf") and value == int(value)
 
 
 def _union(first: list, second: list) -> list:

@@ -105,7 +105,8 @@ def parameter_draws(fit, rng: np.random.Generator, num_draws: int) -> ParameterD
 
 def _posterior_draws(fit) -> ParameterDraws:
     post = fit.idata.posterior
-    flat = {name: np.asarray(post[name]).reshape((-1,) + post[name].shape[2:]) for name in post.data_vars}
+    draws = post.sizes["chain"] * post.sizes["draw"]      # explicit: beta may have no columns (p = 0)
+    flat = {name: np.asarray(post[name]).reshape((draws,) + post[name].shape[2:]) for name in post.data_vars}
     bs, covs = [], []
     for block in fit.spec.blocks:
         bs.append(flat[f"b_{block.name}"])
@@ -121,7 +122,7 @@ def _posterior_draws(fit) -> ParameterDraws:
 
 def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
     out = fit.output
-    beta = rng.multivariate_normal(out.beta, out.vcov_beta, size=num, method="cholesky")
+    beta = _beta_draws(out.beta, out.vcov_beta, rng, num)
     scale2 = 1.0 if out.sigma is None else out.sigma**2
     bs, covs = [], []
     for modes, variances, T in zip(out.random_effects, out.random_variances(), out.factors):
@@ -129,6 +130,14 @@ def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
         covs.append(np.broadcast_to(scale2 * T @ T.T, (num,) + T.shape))
     sigma = None if out.sigma is None else np.full(num, out.sigma)
     return ParameterDraws(beta, tuple(bs), tuple(covs), sigma, plug_in=True)
+
+
+def _beta_draws(beta: np.ndarray, vcov: np.ndarray, rng: np.random.Generator, num: int) -> np.ndarray:
+    """(num, p) draws of N(beta, vcov); none to draw for a model without fixed effects
+    (``y ~ 0 + (1 | g)``), where NumPy's multivariate normal fails on the empty covariance."""
+    if len(beta) == 0:
+        return np.zeros((num, 0))
+    return rng.multivariate_normal(beta, vcov, size=num, method="cholesky")
 
 
 def _point_draws(fit) -> ParameterDraws:
