@@ -208,12 +208,6 @@ RESPONSES = [
 ]
 
 NO_FIXED = "y ~ 0 + (1 | g)"
-# Until the two fixes named here land (outside design/density/engines.lmm); then these rows pass
-# and, being strict, fail as unexpected passes: remove the marks.
-NUTS_P0 = pytest.mark.xfail(strict=True, raises=ValueError,
-                            reason="results/tables.summarize_draws: pd.concat of no parts for a (chain, draw, 0) array")
-LAPLACE_P0 = pytest.mark.xfail(strict=True, raises=ValueError,
-                               reason="engines/laplace._glm_start: jnp.max of an empty Newton step when X has no columns")
 
 
 def _no_fixed_effects(fit):
@@ -246,12 +240,12 @@ GROUPING = [
     Case("no_fixed_effects_reml_ok", reml(NO_FIXED), None, check=_no_fixed_effects),
     Case("no_fixed_effects_ml_ok", lambda: hx.fit(NO_FIXED, BASE, method="ml"), None, check=_no_fixed_effects),
     Case("no_fixed_effects_nuts_collapsed_ok", lambda: hx.fit(NO_FIXED, BASE, chains=2, warmup=100, draws=100, seed=1),
-         None, check=_no_fixed_effects, marks=(NUTS_P0,)),
+         None, check=_no_fixed_effects),
     Case("no_fixed_effects_nuts_full_ok", lambda: hx.fit(NO_FIXED, BASE, chains=2, warmup=100, draws=100, seed=1,
                                                          collapse=False),
-         None, check=_no_fixed_effects, marks=(NUTS_P0,)),
+         None, check=_no_fixed_effects),
     Case("no_fixed_effects_laplace_ok", lambda: hx.fit("k ~ 0 + (1 | g)", BASE, family="poisson", method="laplace"),
-         None, check=lambda fit: np.testing.assert_equal(fit.fixef().empty, True), marks=(LAPLACE_P0,)),
+         None, check=lambda fit: np.testing.assert_equal(fit.fixef().empty, True)),
 ]
 
 CASES = COLUMNS + PREDICTORS + RESPONSES + GROUPING

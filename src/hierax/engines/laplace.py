@@ -375,6 +375,8 @@ def _glm_newton_step(beta, data: _Data, likelihood: Likelihood):
 
 def _glm_start(data: _Data, likelihood: Likelihood) -> np.ndarray:
     """beta of the GLM without random effects (Newton on beta), lme4's starting point in spirit."""
+    if data.X.shape[1] == 0:                      # y ~ 0 + (1 | g): no fixed effects to start
+        return np.zeros(0)
     beta = jnp.zeros(data.X.shape[1])
     for _ in range(50):
         step = _glm_newton_step(beta, data, likelihood)

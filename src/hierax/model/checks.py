@@ -30,7 +30,18 @@ def check_identifiable(design, family) -> None:
         for block in design.random:
             _check_block_against_residual(block, design.num_obs)
     if family.name == "gaussian":
+        _check_response_varies(design)
         _warn_two_valued(design)
+
+
+def _check_response_varies(design) -> None:
+    """A constant response has no variance to split: REML meets log(0), NUTS wanders at tree depth."""
+    y = design.y if design.offset is None else design.y - design.offset
+    scale = np.max(np.abs(y), initial=0.0)
+    if len(y) and np.ptp(y) <= 1e-12 * scale:
+        what = "the response less the offset" if design.offset is not None else f"the response {design.response_name!r}"
+        raise DataError(f"{what} is constant (every value is {y[0]:.6g}): there is no variation to model; check that "
+                        "the formula names the right response column")
 
 
 def _check_se(se: np.ndarray) -> None:

@@ -42,6 +42,8 @@ def summarize_draws(draws: np.ndarray, values_per_pass: int = 4_000_000) -> pd.D
     Columns are summarised a few thousand at a time: ArviZ's rank-normalised ESS and R-hat copy
     and sort their input several times, which for 20,000 group effects of 4,000 draws would hold
     gigabytes at once."""
+    if draws.shape[-1] == 0:                      # no parameters of this kind (y ~ 0 + (1 | g) has no beta)
+        return pd.DataFrame({column: pd.Series(dtype=float) for column in STAT_COLUMNS})
     columns = max(1, values_per_pass // max(draws.shape[0] * draws.shape[1], 1))
     parts = [_summarize_columns(draws[..., start:start + columns]) for start in range(0, draws.shape[-1], columns)]
     return pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0]
