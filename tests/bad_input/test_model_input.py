@@ -143,7 +143,7 @@ IDENTIFIABILITY = [
     Case("constant_response_nuts", fit("c ~ x + (1 | g)", GAUSS.assign(c=3.0)), DataError, "is constant",
          "names the right response column"),
     Case("constant_response_map", fit("c ~ x + (1 | g)", GAUSS.assign(c=3.0), method="map"), DataError,
-         "is constant (every value is 3)", "right response column"),
+         "is constant ('c': every value is 3)", "right response column"),
     Case("constant_after_offset", fit("c ~ x + offset(x) + (1 | g)", GAUSS.assign(c=GAUSS.x)), DataError,
          "the response less the offset is constant", "right response column"),
     Case("separation_laplace", fit("sep ~ x + (1 | g)", COUNTS, family="bernoulli", method="laplace"), ModelError,

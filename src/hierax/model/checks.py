@@ -39,9 +39,9 @@ def _check_response_varies(design) -> None:
     y = design.y if design.offset is None else design.y - design.offset
     scale = np.max(np.abs(y), initial=0.0)
     if len(y) and np.ptp(y) <= 1e-12 * scale:
-        what = "the response less the offset" if design.offset is not None else f"the response {design.response_name!r}"
-        raise DataError(f"{what} is constant (every value is {y[0]:.6g}): there is no variation to model; check that "
-                        "the formula names the right response column")
+        what = "the response less the offset" if design.offset is not None else "the response"
+        raise DataError(f"{what} is constant ({design.response_name!r}: every value is {y[0]:.6g}): there is no "
+                        "variation to model; check that the formula names the right response column")
 
 
 def _check_se(se: np.ndarray) -> None:
