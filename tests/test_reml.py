@@ -57,7 +57,7 @@ def listed(value) -> list:
 
 def _text(value):
     """None for a missing label (pandas may hold None as NaN)."""
-    return None if pd.isna(value) else value
+    return None if pd.isna(value) or value == "" else value
 
 
 def close(got, want, what, failures, rel=1e-3, abs_=1e-4):

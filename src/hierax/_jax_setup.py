@@ -79,11 +79,17 @@ def _user_cache_dir(jax, inherited: dict) -> bool:
 
 
 def _device_count(environ) -> None:
-    """One host device per core (at least 4), so chains run in parallel; a user's own count is kept."""
+    """One host device per core (at least 4), so chains run in parallel; a user's own count is kept.
+
+    XLA's thread pool as ``hierax._threads`` chooses (one thread per operation by default).
+    """
+    from hierax._threads import xla_flags
+
     flags = environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
         count = max(os.cpu_count() or 1, 4)
-        environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+        flags = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+    environ["XLA_FLAGS"] = f"{flags} {xla_flags(environ)}".strip()
 
 
 def _cache_options(environ) -> dict:

@@ -10,6 +10,7 @@ from importlib import metadata
 import jax
 from tqdm.auto import tqdm
 
+from hierax._threads import blas_limit
 from hierax.config import check_flag, check_seed, nuts_config
 from hierax.density import initial_position
 from hierax.density.logdensity import default_centering
@@ -205,13 +206,15 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     start = time.perf_counter()
     if method == "laplace":
         check_separation(spec)
-        output = fit_glmm(spec.X, spec.y, blocks, Likelihood(spec.family, spec.link.name), trials=spec.trials,
-                          offset=spec.offset)
-    else:
-        output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
+    with blas_limit():                      # one BLAS thread by default: see hierax._threads
+        if method == "laplace":
+            output = fit_glmm(spec.X, spec.y, blocks, Likelihood(spec.family, spec.link.name), trials=spec.trials,
+                              offset=spec.offset)
+        else:
+            output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
     timing["optimisation"] = time.perf_counter() - start
     return MixedFit(formula, spec.family.name, spec.link.name, method, spec, design.info, output,
-                    mixed_warnings(output, spec), timing, _versions())
+                    mixed_warnings(output, spec), timing, _versions(), used_columns(formula, data))
 
 
 def fit_map(formula: str, data, family: str = "gaussian", link: str | None = None, priors: dict | None = None,
@@ -243,7 +246,8 @@ def fit_map(formula: str, data, family: str = "gaussian", link: str | None = Non
         params, _ = constrain(position, centring)
         return jnp.sum(loglik(params)) + log_prior(params, position, centring)
 
-    mode = find_mode(log_posterior, initial_position(jax.random.PRNGKey(seed), spec))
+    with blas_limit():
+        mode = find_mode(log_posterior, initial_position(jax.random.PRNGKey(seed), spec))
     params = jax.tree_util.tree_map(lambda x: np.asarray(x)[None, None], constrain(mode.position, centring)[0])
     variables, coords = posterior_dataset(spec, params)
     idata = az.InferenceData(posterior=_dataset(variables, coords))
@@ -281,7 +285,8 @@ def _run_nuts(sampler: SpecSampler, seed, progress: bool, timing, warm=None):
         bar.update(steps)
 
     try:
-        output = sampler.sample(seed_key(seed), progress=update, warm=warm, keep_interrupted=True)
+        with blas_limit():
+            output = sampler.sample(seed_key(seed), progress=update, warm=warm, keep_interrupted=True)
     except KeyboardInterrupt:
         raise KeyboardInterrupt("interrupted before the first draw (while compiling or in warm-up): there are no "
                                 "draws to keep") from None

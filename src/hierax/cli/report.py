@@ -69,24 +69,12 @@ def _target_text(fit) -> str:
 
 
 def print_mixed_fit(fit) -> None:
-    """A REML/ML fit, laid out as lme4's summary: criterion, random effects, fixed effects."""
-    spec = fit.spec
-    print(f"Model: {fit.formula}")
-    how = {"reml": "Linear mixed model fit by REML", "ml": "Linear mixed model fit by maximum likelihood",
-           "laplace": f"Generalized linear mixed model ({fit.family}, {fit.link} link) fit by maximum likelihood "
-                      "(Laplace approximation)"}[fit.method]
-    print(f"{how};  {spec.num_obs} observations")
-    kind = {"reml": "REML criterion", "ml": "deviance", "laplace": "-2 logLik"}[fit.method]
-    print(f"{kind} {fit.deviance:.4f};  logLik {fit.loglik:.4f};  AIC {fit.aic:.4f};  BIC {fit.bic:.4f};  "
-          f"df {fit.df}")
+    """A REML/ML/Laplace fit as lme4's ``summary()`` prints it, then the optimiser's record."""
+    print(fit)
     record = fit.optimisation
-    print(f"Optimiser: {record.optimiser}, {record.evaluations} evaluations, "
-          f"{'converged' if record.converged else 'NOT converged'}")
-    print("\nRandom effects (estimate = sd or correlation):")
-    print(format_table(fit.varcorr()))
-    print("\nFixed effects (Wald 95% intervals):")
-    print(format_table(fit.fixef()))
-    _print_diagnostics(fit.warnings)
+    print(f"\nOptimiser: {record.optimiser}, {record.evaluations} evaluations, "
+          f"{'converged' if record.converged else 'NOT converged'};  -2 logLik {fit.deviance:.4f}"
+          f"{' (REML)' if fit.method == 'reml' else ''}, logLik {fit.loglik:.4f}, df {fit.df}")
 
 
 def print_map_fit(fit) -> None:

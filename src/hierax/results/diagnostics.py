@@ -143,7 +143,7 @@ def map_warnings(spec, params, marginal, mode) -> tuple[str, ...]:
     estimates = {}
     if marginal is not None:
         table = marginal.varcorr()
-        rows = table[table["var2"].isna() & (table["group"] != "Residual")]
+        rows = table[(table["var2"] == "") & (table["group"] != "Residual")]
         estimates = {(g, t): float(e) for g, t, e in zip(rows["group"], rows["var1"], rows["estimate"])}
     for block in spec.blocks:
         for k, term in enumerate(block.terms):

@@ -57,8 +57,7 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
     path : the file to write.
     overwrite : replace an existing file.
     data : the data the fit was made from, saved (the formula's columns) so that the file restores
-        alone. A NUTS fit carries its own; a MixedFit saved without them restores only with
-        ``restore(path, data)``.
+        alone. Fits made by ``hx.fit`` carry their own; give it only for a fit that has none.
 
     Raises
     ------
@@ -73,7 +72,7 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
     if hasattr(fit, "idata"):
         _write_atomic(path, lambda partial: _draws_idata(fit).to_netcdf(str(partial)))
     else:
-        columns = _formula_columns(fit.formula, data)
+        columns = _formula_columns(fit.formula, data if data is not None else getattr(fit, "data", None))
         _write_atomic(path, lambda partial: _write_mixed(fit, columns, partial))
     return path
 
@@ -377,7 +376,8 @@ def _restore_mixed(path: Path, groups: list[str], data):
     output = _output_from(stored, attrs["hierax_output_type"], path)
     return MixedFit(attrs["hierax_formula"], attrs["hierax_family"], attrs["hierax_link"], attrs["hierax_method"],
                     spec, design.info, output, tuple(json.loads(attrs["hierax_warnings"])),
-                    json.loads(attrs["hierax_timing"]), json.loads(attrs["hierax_versions"]))
+                    json.loads(attrs["hierax_timing"]), json.loads(attrs["hierax_versions"]),
+                    _formula_columns(attrs["hierax_formula"], data))
 
 
 def _open_group(path: Path, group: str):

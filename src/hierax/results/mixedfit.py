@@ -24,12 +24,14 @@ class MixedFit(FittedModel):
     output : the engine's :class:`hierax.engines.lmm.LMMOutput` (theta, estimates, optimisation).
     warnings : singular fits and convergence problems, in plain words.
     timing, versions : seconds per stage; versions of hierax and its numerical libraries.
+    data : the columns of the data the formula uses (saved with the fit, as a NUTS fit's are).
     """
 
     output: object
     warnings: tuple = ()
     timing: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    data: object = field(default=None, repr=False, compare=False)
 
     # -- likelihood quantities (lme4's definitions) -------------------------------------------
     @property
@@ -85,20 +87,21 @@ class MixedFit(FittedModel):
 
     def varcorr(self) -> pd.DataFrame:
         """sds and correlations as lme4's ``as.data.frame(VarCorr(fit))``: ``estimate`` is the sd or
-        correlation (lme4's sdcor), ``vcov`` the variance or covariance."""
+        correlation (lme4's sdcor), ``vcov`` the variance or covariance; a blank ``var1``/``var2``
+        is '' (``print(fit)`` shows them as lme4's ``VarCorr`` prints them)."""
         rows = []
         sigma2 = 1.0 if self.output.sigma is None else self.output.sigma**2
         for block, T in zip(self.spec.blocks, self.output.factors):
             cov = sigma2 * T @ T.T
             sd = np.sqrt(np.diag(cov))
             for k, term in enumerate(block.terms):
-                rows.append((block.group, term, None, sd[k], cov[k, k]))
+                rows.append((block.group, term, "", sd[k], cov[k, k]))
             if block.has_cor:
                 for i, j in cor_pairs(block.terms):
                     cor = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                     rows.append((block.group, block.terms[i], block.terms[j], cor, cov[i, j]))
         if self.output.sigma is not None:
-            rows.append(("Residual", None, None, self.output.sigma, sigma2))
+            rows.append(("Residual", "", "", self.output.sigma, sigma2))
         return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "vcov"])
 
     def ranef(self) -> pd.DataFrame:
@@ -117,7 +120,7 @@ class MixedFit(FittedModel):
         for _, row in vc.iterrows():
             if row["group"] == "Residual":
                 labels.append("sigma")
-            elif pd.isna(row["var2"]):
+            elif not row["var2"]:
                 labels.append(f"sd[{row['group']}][{row['var1']}]")
             else:
                 labels.append(f"cor[{row['group']}][{row['var1']},{row['var2']}]")

@@ -77,13 +77,13 @@ def fixef(idata, spec) -> pd.DataFrame:
 
 
 def varcorr(idata, spec) -> pd.DataFrame:
-    """sds and correlations laid out as lme4's ``as.data.frame(VarCorr(fit))``."""
+    """sds and correlations laid out as lme4's ``as.data.frame(VarCorr(fit))``, blanks as ''."""
     rows, columns = [], []
     post = idata.posterior
     for block in spec.blocks:
         sd = post[f"sd_{block.name}"].values
         for k, term in enumerate(block.terms):
-            rows.append((block.group, term, None))
+            rows.append((block.group, term, ""))
             columns.append(sd[..., k])
         if block.has_cor:
             cor = post[f"cor_{block.name}"].values
@@ -91,7 +91,7 @@ def varcorr(idata, spec) -> pd.DataFrame:
                 rows.append((block.group, block.terms[i], block.terms[j]))
                 columns.append(cor[..., p])
     if spec.has_sigma:
-        rows.append(("Residual", None, None))
+        rows.append(("Residual", "", ""))
         columns.append(post["sigma"].values)
     if not rows:
         return pd.DataFrame(columns=["group", "var1", "var2"] + STAT_COLUMNS)
@@ -136,7 +136,7 @@ def summary(idata, spec) -> pd.DataFrame:
     for _, row in vc.iterrows():
         if row["group"] == "Residual":
             labels.append("sigma")
-        elif row["var2"] is None or (isinstance(row["var2"], float) and np.isnan(row["var2"])):
+        elif not row["var2"]:
             labels.append(f"sd[{row['group']}][{row['var1']}]")
         else:
             labels.append(f"cor[{row['group']}][{row['var1']},{row['var2']}]")
