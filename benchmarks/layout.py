@@ -35,7 +35,8 @@ model, data = MODELS[sys.argv[1]], load(sys.argv[1])
 times = []
 for seed in (1, 2):
     start = time.perf_counter()
-    fit = hx.fit(model["formula"], data, family=model["family"], priors=priors(model["priors"]), seed=seed)
+    fit = hx.fit(model["formula"], data, family=model["family"], priors=priors(model["priors"], model["formula"]),
+                 seed=seed)
     times.append(time.perf_counter() - start)
     if seed == 1:
         ess = min(float(np.asarray(v).min()) for v in az.ess(fit.idata).data_vars.values())

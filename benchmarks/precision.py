@@ -42,7 +42,8 @@ from hierax.engines.keys import seed_key
 
 name, precision, state_file = sys.argv[1], sys.argv[2], sys.argv[3]
 model, data = MODELS[name], load(name)
-fit = hx.fit(model["formula"], data, family=model["family"], priors=priors(model["priors"]), seed=1, draws=100)
+fit = hx.fit(model["formula"], data, family=model["family"], priors=priors(model["priors"], model["formula"]), seed=1,
+             draws=100)
 spec = fit.spec
 sampler = SpecSampler(spec, nuts_config(1, 300, 10, None, 10))
 output = sampler.sample(seed_key(1))                          # one short run for its centring and a position

@@ -109,7 +109,7 @@ def main():
     rows = []
     for name in args.models:
         model, data = MODELS[name], load(name)
-        fit_args = dict(family=model["family"], priors=priors(model["priors"]))
+        fit_args = dict(family=model["family"], priors=priors(model["priors"], model["formula"]))
         start = time.perf_counter()
         first_fit = hx.fit(model["formula"], data, seed=0, **fit_args)
         first = time.perf_counter() - start

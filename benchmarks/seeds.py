@@ -31,7 +31,7 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(1, 9)))
     args = parser.parse_args()
     model, data = MODELS[args.model], load(args.model)
-    fit_args = dict(family=model["family"], priors=priors(model["priors"]))
+    fit_args = dict(family=model["family"], priors=priors(model["priors"], model["formula"]))
     hx.fit(model["formula"], data, seed=0, **fit_args)                    # compiles
     rows = []
     for seed in args.seeds:

@@ -7,9 +7,12 @@ from models import MODELS, load
 import hierax as hx  # configures JAX (devices, float64) before anything starts it
 
 
-def priors(p: dict) -> dict:
-    out = {"Intercept": hx.Normal(0, p["Intercept"]), "b": hx.Normal(0, p["b"]), "sd": hx.HalfNormal(p["sd"]),
-           "cor": hx.LKJ(p["lkj"])}
+def priors(p: dict, formula: str) -> dict:
+    """The suite's priors as hierax keys; the LKJ only where the model has correlated effects (hierax
+    refuses a prior that matches no parameter, as brms does)."""
+    out = {"Intercept": hx.Normal(0, p["Intercept"]), "b": hx.Normal(0, p["b"]), "sd": hx.HalfNormal(p["sd"])}
+    if any(term.correlated and term.intercept + len(term.terms) > 1 for term in hx.parse_formula(formula).random):
+        out["cor"] = hx.LKJ(p["lkj"])
     if p["sigma"] is not None:
         out["sigma"] = hx.HalfNormal(p["sigma"])
     return out
@@ -20,8 +23,8 @@ def main():
     model = MODELS[args.model]
     data = load(args.model)
     with Clock() as clock:
-        fit = hx.fit(model["formula"], data, family=model["family"], priors=priors(model["priors"]), seed=args.seed,
-                     chains=args.chains, warmup=args.warmup, draws=args.draws)
+        fit = hx.fit(model["formula"], data, family=model["family"], priors=priors(model["priors"], model["formula"]),
+                     seed=args.seed, chains=args.chains, warmup=args.warmup, draws=args.draws)
     posterior = fit.idata.posterior
     draws = {name: posterior[name].values for name in posterior.data_vars}
     choice = {k: v["choice"] for k, v in fit.parameterisation.items()}
