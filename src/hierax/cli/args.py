@@ -134,6 +134,7 @@ def _add_report(report: argparse.ArgumentParser) -> None:
                         help="the data it was fitted to (default: the copy saved in the fit's file)")
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
     report.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+    report.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _add_demo(demo: argparse.ArgumentParser) -> None:

@@ -77,7 +77,7 @@ def run_fit(args) -> int:
         from hierax.results.io import save
 
         print(f"\nsaved to {save(fit, out, overwrite=args.force, data=data)}")
-    _write_report(fit, report, args.force)
+    _write_report(fit, report, args.force, not args.no_progress)
     return INTERRUPTED if interrupted else 0
 
 
@@ -143,7 +143,7 @@ def run_report(args) -> int:
     output = check_output(args.output, args.force, "-o", "report.html")
     check_distinct({"-o": output}, {"the saved fit": args.fit, "the data file": _file_source(args.data)})
     fit = restore(args.fit, None if args.data is None else _load(args.data))
-    _write_report(fit, output, args.force)
+    _write_report(fit, output, args.force, not args.no_progress)
     return 0
 
 
@@ -156,11 +156,11 @@ def run_demo(args) -> int:
     return demo(seed=args.seed, progress=not args.no_progress, report=None if report is None else str(report))
 
 
-def _write_report(fit, path, force: bool) -> None:
+def _write_report(fit, path, force: bool, progress: bool) -> None:
     if path:
         from hierax.report import write_report
 
-        print(f"report written to {write_report(fit, path, overwrite=force)}")
+        print(f"report written to {write_report(fit, path, overwrite=force, progress=progress)}")
 
 
 if __name__ == "__main__":

@@ -24,27 +24,43 @@ th { background: #f6f6f6; } td:first-child, th:first-child { text-align: left; }
 """
 
 
-def write_report(fit, path, pooling=None, overwrite: bool = False) -> Path:
+def write_report(fit, path, pooling=None, overwrite: bool = False, progress: bool = False) -> Path:
     """Write the report of ``fit`` (a NUTS FitResult or a REML/ML/Laplace MixedFit) to ``path``.
 
     ``pooling`` (from :func:`hierax.compare_pooling`) adds the pooling comparison. An existing
-    file is kept unless ``overwrite``.
+    file is kept unless ``overwrite``. ``progress`` shows a bar by section: the checks (posterior
+    predictive draws, PSIS-LOO) take seconds on a large fit.
     """
     path = Path(path)
     if fit.method == "map":
         raise HieraxError("a report needs posterior draws or a frequentist fit; a posterior mode (method='map') "
                           "has neither: fit with method='nuts' (or 'reml' / 'laplace')")
     _check_target(path, overwrite)
-    sections = [_header(fit), _model(fit), _diagnostics(fit), _estimates(fit), _group_effects(fit)]
+    parts = [("header", _header), ("model", _model), ("diagnostics", _diagnostics), ("estimates", _estimates),
+             ("group effects", _group_effects)]
     if hasattr(fit, "idata"):
-        sections += [_checks(fit), _comparison(fit)]
+        parts += [("predictive checks", _checks), ("PSIS-LOO", _comparison)]
     if pooling is not None:
-        sections.append(_pooling(pooling))
+        parts.append(("pooling", lambda _: _pooling(pooling)))
+    sections = _build(parts, fit, progress)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>hierax report: "
             f"{html.escape(fit.formula)}</title><style>{STYLE}</style></head><body>"
             + "".join(sections) + "</body></html>")
     _write(path, page)
     return path
+
+
+def _build(parts, fit, progress: bool) -> list:
+    """Each section's HTML, with a bar that names the section being drawn."""
+    from tqdm.auto import tqdm
+
+    sections = []
+    with tqdm(total=len(parts), desc="report", unit="section", leave=False, disable=None if progress else True) as bar:
+        for name, build in parts:
+            bar.set_description(f"report: {name}")
+            sections.append(build(fit))
+            bar.update(1)
+    return sections
 
 
 def _check_target(path: Path, overwrite: bool) -> None:
@@ -163,7 +179,8 @@ def _pooling(pooling) -> str:
     table = pooling.table.sort_values("n")
     shown = table.head(8) if len(table) <= 12 else table.iloc[list(range(6)) + list(range(len(table) - 4, len(table)))]
     return ("<h2>Pooling, side by side</h2>"
-            f"<p>Each {html.escape(pooling.group)} level's intercept with complete, no and partial pooling; "
+            f"<p>Partial pooling here is the fit of <code>{html.escape(pooling.partial.formula)}</code>. "
+            f"Each {html.escape(pooling.group)} level's intercept with complete, no and partial pooling; "
             f"partial pooling pulls levels toward the population mean {pooling.population_mean:.3g}, the more "
             "the fewer their rows (smallest and largest levels shown).</p>"
             + _table(shown.set_index("level")[["n", "no_pooling", "partial_pooling", "partial_pooling_lower",
