@@ -23,7 +23,7 @@ class Token:
 
 
 def scan(text: str) -> list[Token]:
-    """Split formula ``text`` into tokens, ending with an "end" token.
+    r"""Split formula ``text`` into tokens, ending with an "end" token.
 
     Names follow R (letters, digits, ``_`` and ``.``); a name in backticks may hold any
     character but a backtick, for columns such as ``\`log radon\```.
