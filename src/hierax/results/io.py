@@ -8,11 +8,11 @@ import json
 import re
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from hierax.errors import HieraxError
+from hierax.results import _arviz
 
 
 def fit_attributes(fit) -> dict:
@@ -39,22 +39,22 @@ def save(fit, path, overwrite: bool = False) -> Path:
         raise HieraxError(f"{path} already exists; choose another name or pass overwrite=True (--force)")
     if not path.parent.exists():
         raise HieraxError(f"folder {path.parent} does not exist")
-    idata = fit.idata.copy()
-    idata.posterior.attrs.update(fit_attributes(fit))
-    if fit.data is not None and "constant_data" not in idata.groups():
-        idata.add_groups(constant_data=_columns_dataset(fit.data))
+    idata = _arviz.with_attrs(fit.idata, "posterior", fit_attributes(fit))
+    if fit.data is not None and "constant_data" not in idata:
+        idata = _arviz.with_groups(idata, constant_data=_columns_dataset(fit.data))
     tmp = path.with_name(path.name + ".partial")
-    idata.to_netcdf(str(tmp))
+    _arviz.to_netcdf(idata, tmp)
     tmp.replace(path)
     return path
 
 
-def load(path) -> az.InferenceData:
-    """Read a saved fit's InferenceData; provenance is in ``idata.posterior.attrs``."""
+def load(path):
+    """Read a saved fit's draws (InferenceData, or DataTree with ArviZ 1.x); provenance is in
+    ``idata.posterior.attrs``."""
     path = Path(path)
     if not path.exists():
         raise HieraxError(f"no saved fit at {path}")
-    return az.from_netcdf(str(path))
+    return _arviz.from_netcdf(path)
 
 
 _PRIOR_TEXT = re.compile(r"^(\w+)\((.*)\)$")
@@ -93,9 +93,9 @@ def restore(path, data=None):
     if "hierax_formula" not in attrs:
         raise HieraxError(f"{path} was not written by hierax (no hierax_formula attribute)")
     if data is None:
-        if "constant_data" not in idata.groups():
+        if "constant_data" not in idata:
             raise HieraxError(f"{path} holds no data (saved by an older hierax); pass the data it was fitted to")
-        data = idata.constant_data.to_dataframe().reset_index(drop=True)
+        data = _arviz.group(idata, "constant_data").to_dataframe().reset_index(drop=True)
     priors = _user_priors(pd.read_json(io.StringIO(attrs["hierax_priors"]), orient="records"))
     design = build_design(parse_formula(attrs["hierax_formula"]), data)
     spec = specify(design, attrs["hierax_family"], attrs["hierax_link"], priors or None)
