@@ -5,12 +5,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 PEERS  := .venv-peers
-.PHONY: demo test setup bench clean browser
+# The default stack is pinned to ArviZ 0.23 (InferenceData) and JAX 0.10, as measured in benchmarks/;
+# hierax allows newer releases, which test-py313 tests.
+DEFAULT_STACK := .ci/constraints-default.txt
+# CI's second stack: Python 3.13 with the newest releases beside PyMC >= 6 and bambi >= 0.21 (ArviZ 1.x,
+# DataTree). pyenv's 3.13.0 if installed, else python3.13 on PATH; without either it is skipped.
+PY313  ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13.0/bin/python /root/.pyenv/versions/3.13.0/bin/python) \
+            $(shell command -v python3.13 2>/dev/null))
+VENV313 := .venv313
+.PHONY: demo test test-py313 setup bench clean browser
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEFAULT_STACK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,bench,parquet]"
+	$(BIN)/python -m pip install --quiet -c $(DEFAULT_STACK) -e ".[test,bench,parquet]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -31,6 +39,21 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
+$(VENV313)/.installed: pyproject.toml
+	$(PY313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV313)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]" "pymc>=6" "bambi>=0.21"
+	$(VENV313)/bin/python -m pip list --format=freeze | grep -iE '^(arviz|jax|jaxlib|blackjax|numpy|pandas|xarray|pymc|bambi)[-_a-z]*=='
+	touch $@
+
+test-py313: browser
+	@if [ -z "$(PY313)" ]; then \
+	  echo "test-py313 SKIPPED: no Python 3.13 found (neither $(HOME)/.pyenv/versions/3.13.0/bin/python nor" \
+	       "python3.13 on PATH); install one or run 'make test-py313 PY313=/path/to/python3.13'"; \
+	else \
+	  $(MAKE) --no-print-directory $(VENV313)/.installed && $(VENV313)/bin/python -m pytest -q; \
+	fi
+
 # The peers of the sampler benchmark live in their own environment: PyMC and bambi need
 # companions of ArviZ that do not work with the plotting stack of hierax's environment.
 $(PEERS)/.installed:
@@ -49,4 +72,4 @@ bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/sbc_radon.py --simulations 100 --workers 2
 
 clean:
-	rm -rf $(VENV) $(PEERS) build dist src/*.egg-info
+	rm -rf $(VENV) $(VENV313) $(PEERS) build dist src/*.egg-info

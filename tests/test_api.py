@@ -8,6 +8,7 @@ import pytest
 
 import hierax as hx
 import hierax.api
+from hierax.results._arviz import group_names
 from hierax.results.io import restore, save
 from hierax.sampler import SpecSampler
 
@@ -46,7 +47,7 @@ def test_fit_returns_tidy_tables_with_the_documented_layout():
     coef, fixed = fit.coef(), fit.fixef()
     np.testing.assert_allclose(
         coef["estimate"].values[:3], ranef["estimate"].values[:3] + fixed.loc["(Intercept)", "estimate"], rtol=1e-9)
-    assert set(fit.idata.groups()) >= {"posterior", "sample_stats", "log_likelihood", "observed_data"}
+    assert set(group_names(fit.idata)) >= {"posterior", "sample_stats", "log_likelihood", "observed_data"}
 
 
 def test_same_seed_gives_the_same_draws():

@@ -226,13 +226,13 @@ def fit_map(formula: str, data, family: str = "gaussian", link: str | None = Non
     well away from it; ``fit.warnings`` says so, naming the sd and comparing it with the
     marginal estimate (REML, or Laplace for GLMMs), which integrates the group effects out.
     """
-    import arviz as az
     import jax.numpy as jnp
     import numpy as np
 
     from hierax.density import make_constrain, make_log_prior, make_pointwise_loglik
     from hierax.engines.mode import find_mode
     from hierax.results.diagnostics import map_warnings
+    from hierax.results import _arviz
     from hierax.results.idata import _dataset, posterior_dataset
 
     seed = check_seed(seed)
@@ -250,7 +250,7 @@ def fit_map(formula: str, data, family: str = "gaussian", link: str | None = Non
         mode = find_mode(log_posterior, initial_position(jax.random.PRNGKey(seed), spec))
     params = jax.tree_util.tree_map(lambda x: np.asarray(x)[None, None], constrain(mode.position, centring)[0])
     variables, coords = posterior_dataset(spec, params)
-    idata = az.InferenceData(posterior=_dataset(variables, coords))
+    idata = _arviz.results(posterior=_dataset(variables, coords))
     messages = map_warnings(spec, params, _marginal_fit(formula, data, spec, family, link), mode)
     for message in messages:                # said at once too: a notebook user may not read fit.warnings
         warnings.warn(message, ModeWarning, stacklevel=3)

@@ -62,8 +62,9 @@ def laplace_fit():
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Files that are not hierax fits, a REML fit saved with and without its data, and folders."""
-    import arviz as az
     import xarray as xr
+
+    from hierax.results import _arviz
 
     path = tmp_path_factory.mktemp("files")
     DATA.to_csv(path / "data.csv", index=False)
@@ -73,10 +74,9 @@ def folder(tmp_path_factory):
     (path / "existing.nc").write_bytes(b"keep me")
     (path / "existing.html").write_text("keep me")
     xr.Dataset({"a": ("x", np.arange(3))}).to_netcdf(path / "other.nc", engine="h5netcdf")
-    az.from_dict(posterior={"mu": np.zeros((2, 10))}).to_netcdf(str(path / "arviz.nc"))
-    stripped = az.from_dict(posterior={"mu": np.zeros((2, 10))}, attrs={})
-    stripped.posterior.attrs["hierax_formula"] = FORMULA
-    stripped.to_netcdf(str(path / "old.nc"))
+    draws = xr.Dataset({"mu": (("chain", "draw"), np.zeros((2, 10)))})
+    _arviz.to_netcdf(_arviz.results(posterior=draws), path / "arviz.nc")          # ArviZ's, not hierax's
+    _arviz.to_netcdf(_arviz.results(posterior=draws.assign_attrs(hierax_formula=FORMULA)), path / "old.nc")
     save(reml_fit(), path / "reml.nc")                         # a fit from hx.fit carries its data
     save(dataclasses.replace(reml_fit(), data=None), path / "reml-nodata.nc")   # one that does not
     raw = (path / "reml.nc").read_bytes()

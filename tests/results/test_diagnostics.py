@@ -1,9 +1,9 @@
 """Divergence messages name the group sd where divergent draws concentrate, and a remedy."""
 
-import arviz as az
 import numpy as np
 import xarray as xr
 
+from hierax.results import _arviz
 from hierax.results.diagnostics import nuts_warnings
 
 
@@ -25,7 +25,7 @@ def fake_fit(divergent_at_small: str | None, seed: int = 0):
     }, coords={"county__term": ["(Intercept)", "floor"], "herd__term": ["(Intercept)"]})
     stats = xr.Dataset({k: (("chain", "draw"), v) for k, v in {
         "diverging": diverging, "tree_depth": np.full((4, 500), 3), "energy": rng.normal(size=(4, 500))}.items()})
-    return az.InferenceData(posterior=posterior, sample_stats=stats)
+    return _arviz.results(posterior=posterior, sample_stats=stats)
 
 
 def test_the_message_names_the_term_and_the_remedy_for_its_parameterisation():

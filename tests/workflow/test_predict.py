@@ -108,7 +108,7 @@ def test_posterior_predictive_intervals_cover_the_data(nuts, sleep):
     y_rep = idata.posterior_predictive["Reaction"].values
     assert y_rep.shape == (2, 500, 180)
     assert abs(y_rep.mean() - y.mean()) < 3 * y.std() / np.sqrt(180)
-    assert "posterior_predictive" not in nuts.idata.groups()       # the fit is not changed
+    assert "posterior_predictive" not in nuts.idata       # the fit is not changed
 
 
 def test_binomial_predictions_are_probabilities_and_counts():

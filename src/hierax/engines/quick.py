@@ -4,7 +4,8 @@ On a first fit most of the wait is XLA compiling, not sampling: the mode search,
 the constrained parameters and the log-likelihood each run for a fraction of a second but took
 as long again to compile. XLA's CPU backend has two code generators for fused loops: the newer
 emitters make faster code, the older ones compile in about two thirds of the time (a collapsed
-q = 2 gradient: 0.36 s against 0.66 s). Programs that run briefly are compiled with the older ones.
+q = 2 gradient: 0.36 s against 0.66 s). Programs that run briefly are compiled with the older ones
+(jaxlib up to 0.11; jaxlib 0.12's XLA has only the newer, and they compile as a plain jit).
 The options are part of the compilation cache's key, so cached programs are never mixed up.
 """
 

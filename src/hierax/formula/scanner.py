@@ -26,7 +26,7 @@ class Token:
 
 
 def scan(text: str) -> list[Token]:
-    """Split formula ``text`` into tokens, ending with an "end" token.
+    r"""Split formula ``text`` into tokens, ending with an "end" token.
 
     Names follow R: letters (of any script, so ``température`` and ``地区`` need no quoting),
     digits, ``_`` and ``.``, not starting with a digit. A name in backticks may hold any character

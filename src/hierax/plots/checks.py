@@ -23,7 +23,7 @@ def _replicates(fit, idata):
             raise HieraxError("predictive checks need posterior draws (method='nuts'), or prior predictive draws")
         idata = fit.posterior_predictive(seed=0)
     name = next(iter(idata.observed_data.data_vars))
-    group = "posterior_predictive" if "posterior_predictive" in idata.groups() else "prior_predictive"
+    group = "posterior_predictive" if "posterior_predictive" in idata else "prior_predictive"
     y_rep = idata[group][name].values
     return np.asarray(fit.spec.y), y_rep.reshape(-1, y_rep.shape[-1]), name
 

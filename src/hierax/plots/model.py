@@ -57,15 +57,71 @@ def _arrow(ax, start, end):
 
 
 def trace_plot(fit, kind: str = "rank"):
-    """ArviZ's trace (``kind="trace"``) or rank plots (default; clearer for many chains) of the
-    fixed effects, group sds and correlations, and sigma: not the many group effects."""
-    import arviz as az
+    """Per chain, the draws of the fixed effects, group sds and correlations, and sigma (not the many
+    group effects), one row per variable and one line per component and chain: the posterior
+    densities (left) and the rank histograms (right, ``kind="rank"``, the default; clearer for
+    many chains) or the draws in order (``kind="trace"``). Chains that mix give overlapping
+    densities and flat rank histograms. Drawn with matplotlib alone (no ArviZ plotting)."""
     import matplotlib.pyplot as plt
 
-    names = [v for v in fit.idata.posterior.data_vars if not v.startswith("b_")]
-    axes = az.plot_trace(fit.idata, var_names=names, kind="rank_bars" if kind == "rank" else "trace",
-                         compact=True, figsize=(9, 1.8 * len(names)))
-    fig = np.asarray(axes).ravel()[0].figure
+    if kind not in ("rank", "trace"):
+        raise ValueError(f"kind must be 'rank' or 'trace', got {kind!r}")
+    post = fit.idata.posterior
+    names = [v for v in post.data_vars if not v.startswith("b_")]
+    fig, axes = plt.subplots(len(names), 2, figsize=(9, 1.8 * len(names)), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (left, right), name in zip(axes, names):
+        draws = np.asarray(post[name].values, dtype=float)
+        draws = draws.reshape(draws.shape[:2] + (-1,))             # chain, draw, component
+        chains = draws.shape[0]
+        for k in range(draws.shape[2]):
+            colour = colours[k % len(colours)]
+            for c in range(chains):
+                _density(left, draws[c, :, k], colour, _LINESTYLES[c % len(_LINESTYLES)])
+            if kind == "trace":
+                for c in range(chains):
+                    right.plot(draws[c, :, k], color=colour, linewidth=0.4, alpha=0.7)
+            else:
+                _rank_lines(right, draws[..., k], colour)
+        left.set_title(name, fontsize=9)
+        right.set_title(name, fontsize=9)
+        left.set_yticks([])
+        if kind == "rank":
+            right.set_yticks(np.arange(chains) + 0.5, [str(c) for c in range(chains)])
+            right.set_ylabel("chain", fontsize=8)
     fig.tight_layout()
     plt.figure(fig.number)
     return fig
+
+
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _density(ax, values: np.ndarray, colour, linestyle) -> None:
+    """A kernel density of one chain's draws (a vertical line where they do not vary)."""
+    from scipy.stats import gaussian_kde
+
+    finite = values[np.isfinite(values)]
+    if finite.size < 2 or np.ptp(finite) == 0:
+        if finite.size:
+            ax.axvline(finite[0], color=colour, linestyle=linestyle, linewidth=1)
+        return
+    grid = np.linspace(finite.min(), finite.max(), 200)
+    ax.plot(grid, gaussian_kde(finite)(grid), color=colour, linestyle=linestyle, linewidth=1)
+
+
+def _rank_lines(ax, draws: np.ndarray, colour, bins: int = 20) -> None:
+    """Rank histograms (draws ranked over all chains), one step line per chain, chain c drawn in
+    the band [c, c + 1), with the uniform count as a dotted line: mixing chains stay near it."""
+    from scipy.stats import rankdata
+
+    chains, num = draws.shape
+    ranks = rankdata(draws.ravel()).reshape(chains, num)
+    edges = np.linspace(0.5, chains * num + 0.5, bins + 1)
+    expected = num / bins
+    for c in range(chains):
+        counts, _ = np.histogram(ranks[c], bins=edges)
+        ax.stairs(c + 0.5 * counts / expected, edges, baseline=c, color=colour, linewidth=0.8)
+        ax.axhline(c + 0.5, color="grey", linestyle=":", linewidth=0.6)
+    ax.set_ylim(0, chains)
+    ax.set_xlabel("rank (all chains)", fontsize=8)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
+
+from hierax.results import _arviz
 
 
 def nuts_warnings(idata, max_tree_depth: int, summary_table=None, parameterisation: dict | None = None
@@ -29,7 +30,7 @@ def nuts_warnings(idata, max_tree_depth: int, summary_table=None, parameterisati
             "(scale(x)) or raising max_tree_depth."
         )
     if stats["energy"].shape[1] > 2:
-        bfmi = np.atleast_1d(az.bfmi(idata))
+        bfmi = _arviz.bfmi(idata)
         low = [i for i, v in enumerate(bfmi) if v < 0.3]
         if low:
             messages.append(

@@ -21,7 +21,8 @@ class FitResult(FittedModel):
     method : the engine ("nuts").
     spec : the ModelSpec (design arrays, priors, layout).
     design_info : what is needed to encode new data.
-    idata : arviz.InferenceData with posterior, sample_stats, log_likelihood, observed_data.
+    idata : arviz.InferenceData (ArviZ 0.23) or xarray.DataTree (ArviZ 1.x) with posterior, sample_stats,
+        log_likelihood, observed_data.
     config : the engine options used; ``seed`` the seed.
     warnings : sampler diagnostics in plain words (empty when all is well).
     timing : seconds spent per stage.

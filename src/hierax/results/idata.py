@@ -1,4 +1,5 @@
-"""Turn engine output into an ArviZ ``InferenceData`` with readable names and coordinates.
+"""Turn engine output into ArviZ results (``InferenceData`` with ArviZ 0.23, xarray's ``DataTree``
+with ArviZ 1.x) with readable names and coordinates.
 
 Posterior variables: ``beta`` (dim ``fixed``), ``sigma``, and per random block ``name``:
 ``sd_<name>`` (dim ``<name>__term``), ``cor_<name>`` (dim ``<name>__pair``, one entry per pair
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import functools
 
-import arviz as az
 import jax
 import numpy as np
 import xarray as xr
@@ -18,6 +18,7 @@ import xarray as xr
 from hierax.density.logdensity import pointwise_loglik, model_arrays, structure_of
 from hierax.engines.quick import quick_jit
 from hierax.model.spec import ModelSpec
+from hierax.results import _arviz
 
 
 def cor_pairs(terms: tuple) -> list[tuple[int, int]]:
@@ -83,7 +84,7 @@ def _dataset(variables: dict, coords: dict) -> xr.Dataset:
     return xr.Dataset({k: xr.DataArray(v, dims=dims) for k, (dims, v) in variables.items()}, coords=all_coords)
 
 
-def build_inference_data(spec: ModelSpec, output, response_name: str, params: dict) -> az.InferenceData:
+def build_inference_data(spec: ModelSpec, output, response_name: str, params: dict):
     """Posterior, log-likelihood (unless too large, see :func:`pointwise_loglik_draws`), sample
     stats and observed data for a NUTS run; ``params`` are its constrained draws."""
     loglik = pointwise_loglik_draws(spec, params)
@@ -104,4 +105,4 @@ def build_inference_data(spec: ModelSpec, output, response_name: str, params: di
     groups = dict(posterior=_dataset(variables, coords), sample_stats=sample_stats, observed_data=observed)
     if loglik is not None:
         groups["log_likelihood"] = _dataset({response_name: (("chain", "draw", "obs"), loglik)}, obs)
-    return az.InferenceData(**groups)
+    return _arviz.results(**groups)

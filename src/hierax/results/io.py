@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from hierax.errors import DataError, HieraxError
+from hierax.results import _arviz
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MIXED_GROUP = "mixed_fit"
@@ -70,7 +71,7 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
         raise HieraxError("a posterior mode (method='map') has no draws to save; fit with method='nuts' (or "
                           "'reml' / 'laplace') to save a fit")
     if hasattr(fit, "idata"):
-        _write_atomic(path, lambda partial: _draws_idata(fit).to_netcdf(str(partial)))
+        _write_atomic(path, lambda partial: _arviz.to_netcdf(_draws_idata(fit), partial))
     else:
         columns = _formula_columns(fit.formula, data if data is not None else getattr(fit, "data", None))
         _write_atomic(path, lambda partial: _write_mixed(fit, columns, partial))
@@ -103,28 +104,26 @@ def _write_atomic(path: Path, write) -> None:
 
 
 def _draws_idata(fit):
-    idata = fit.idata.copy()
-    idata.posterior.attrs.update(fit_attributes(fit))
-    if fit.data is not None and "constant_data" not in idata.groups():
-        idata.add_groups(constant_data=_columns_dataset(fit.data))
+    idata = _arviz.with_attrs(fit.idata, "posterior", fit_attributes(fit))
+    if fit.data is not None and "constant_data" not in idata:
+        idata = _arviz.with_groups(idata, constant_data=_columns_dataset(fit.data))
     return idata
 
 
 def load(path):
-    """Read a saved NUTS fit's InferenceData; provenance is in ``idata.posterior.attrs``.
+    """Read a saved NUTS fit's draws (InferenceData, or DataTree with ArviZ 1.x); provenance is in
+    ``idata.posterior.attrs``.
 
     Raises
     ------
     DataError
         Where ``path`` is not a hierax fit with draws (saying what it is instead).
     """
-    import arviz as az
-
     path = Path(path)
     groups = _fit_groups(path)
     if "posterior" not in groups:
         raise DataError(f"{path} holds a REML/ML/Laplace fit, which has no draws; use restore({str(path)!r})")
-    return az.from_netcdf(str(path))
+    return _arviz.from_netcdf(path)
 
 
 def _fit_groups(path: Path) -> list[str]:
@@ -224,7 +223,7 @@ def _restore_draws(path: Path, data):
     idata = load(path)
     attrs = _hierax_attributes(idata.posterior.attrs, path, DRAWS_REQUIRED)
     if data is None:
-        data = _saved_columns(idata.groups(), lambda: idata.constant_data, path)
+        data = _saved_columns(_arviz.group_names(idata), lambda: _arviz.group(idata, "constant_data"), path)
     spec, design = _spec(attrs, data, _user_priors(pd.read_json(io.StringIO(attrs["hierax_priors"]),
                                                                orient="records")))
     rows = next(iter(idata.observed_data.data_vars.values())).shape[0]

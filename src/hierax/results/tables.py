@@ -6,11 +6,11 @@ sampling diagnostics ``mcse``, ``ess_bulk``, ``ess_tail`` and ``r_hat`` (all fro
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hierax.results import _arviz
 from hierax.results.idata import cor_pairs
 
 STAT_COLUMNS = ["estimate", "sd", "q05", "q95", "mcse", "ess_bulk", "ess_tail", "r_hat"]
@@ -60,10 +60,10 @@ def _summarize_columns(draws: np.ndarray) -> pd.DataFrame:
         "q95": np.quantile(flat, 0.95, axis=0),
     })
     if draws.shape[1] >= MIN_DIAGNOSTIC_DRAWS:
-        table["mcse"] = az.mcse(data, method="mean")["x"].values
-        table["ess_bulk"] = az.ess(data, method="bulk")["x"].values
-        table["ess_tail"] = az.ess(data, method="tail")["x"].values
-        table["r_hat"] = az.rhat(data)["x"].values if draws.shape[0] >= MIN_RHAT_CHAINS else np.nan
+        table["mcse"] = _arviz.mcse(data, method="mean")["x"].values
+        table["ess_bulk"] = _arviz.ess(data, method="bulk")["x"].values
+        table["ess_tail"] = _arviz.ess(data, method="tail")["x"].values
+        table["r_hat"] = _arviz.rhat(data)["x"].values if draws.shape[0] >= MIN_RHAT_CHAINS else np.nan
     else:
         table[["mcse", "ess_bulk", "ess_tail", "r_hat"]] = np.nan
     return table

@@ -1,4 +1,4 @@
-"""Model comparison by PSIS-LOO and WAIC (ArviZ), with the caveats said in plain words.
+"""Model comparison by PSIS-LOO (ArviZ) and WAIC, with the caveats said in plain words.
 
 The effective number of parameters, p_loo, is reported beside the number of parameters the model
 has: in a hierarchical model each group effect counts for less than one (it is shrunk), so p_loo
@@ -15,11 +15,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from hierax.errors import HieraxError
+from hierax.results import _arviz
 
 GOOD_K = 0.7
 
@@ -34,7 +34,7 @@ class LooResult:
     p_loo : effective number of parameters; ``num_parameters`` the number the model has.
     pareto_k : per observation.
     warnings : plain-words problems (empty when all k are below 0.7).
-    elpd_data : ArviZ's ELPDData, for ``az.compare`` and ArviZ's plots.
+    elpd_data : ArviZ's own result (ELPDData), for ``az.compare`` and ArviZ's plots.
     """
 
     elpd: float
@@ -62,29 +62,35 @@ def loo(fit) -> LooResult:
     _check(fit)
     with warnings.catch_warnings():                 # ArviZ's warning is replaced by ours, in words
         warnings.simplefilter("ignore", UserWarning)
-        result = az.loo(fit.idata, pointwise=True)
-    k = np.asarray(result.pareto_k)
-    good = float(getattr(result, "good_k", GOOD_K) or GOOD_K)
-    return LooResult(float(result.elpd_loo), float(result.se), float(result.p_loo), num_parameters(fit),
-                     k, _k_warnings(k, fit, good), result)
+        result = _arviz.loo(fit.idata)
+    k = result.pareto_k
+    good = float(result.good_k or GOOD_K)
+    return LooResult(result.elpd, result.se, result.p, num_parameters(fit), k, _k_warnings(k, fit, good),
+                     result.elpd_data)
 
 
 def waic(fit):
-    """WAIC (ArviZ's ELPDData); prefer :func:`loo`, whose diagnostics say when it fails."""
+    """WAIC: ``elpd_waic``, ``se``, ``p_waic``, pointwise ``waic_i`` and ``warning``, as ArviZ 0.23
+    computes it (ArviZ 1.x dropped WAIC); prefer :func:`loo`, whose diagnostics say when it fails."""
     _check(fit)
-    return az.waic(fit.idata, pointwise=True)
+    return _arviz.waic(fit.idata)
 
 
 def compare(fits, ic: str = "loo") -> pd.DataFrame:
-    """Rank fits by expected predictive accuracy (ArviZ's ``compare``).
+    """Rank fits by expected predictive accuracy (ArviZ's ``compare``, stacking weights).
 
     ``fits`` is a dict ``{name: fit}`` (or a list, named model_1, ...). All must be fitted to the
-    same observations. The table's ``attrs["warnings"]`` lists each fit's Pareto-k problems.
+    same observations. One row per fit, best first: ``rank``, ``elpd_loo`` and ``p_loo`` (or
+    ``elpd_waic``, ``p_waic``), ``elpd_diff`` (below the best fit's elpd), ``weight``, ``se``,
+    ``dse`` (se of the difference), ``warning``, ``scale``; the same columns whichever ArviZ is
+    installed. The table's ``attrs["warnings"]`` lists each fit's Pareto-k problems.
     """
     if not isinstance(fits, dict):
         fits = {f"model_{i + 1}": fit for i, fit in enumerate(fits)}
     if len(fits) < 2:
         raise HieraxError("compare needs at least two fits")
+    if ic not in ("loo", "waic"):
+        raise HieraxError(f"ic must be 'loo' or 'waic', got {ic!r}")
     for fit in fits.values():
         _check(fit)
     sizes = {name: fit.spec.num_obs for name, fit in fits.items()}
@@ -93,7 +99,7 @@ def compare(fits, ic: str = "loo") -> pd.DataFrame:
                           "models of the same data")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        table = az.compare({name: fit.idata for name, fit in fits.items()}, ic=ic)
+        table = _arviz.compare({name: fit.idata for name, fit in fits.items()}, ic=ic)
     problems = []
     if ic == "loo":
         for name, fit in fits.items():
@@ -113,7 +119,7 @@ def num_parameters(fit) -> int:
 
 
 def _check(fit) -> None:
-    if not hasattr(fit, "idata") or "log_likelihood" not in fit.idata.groups():
+    if not hasattr(fit, "idata") or "log_likelihood" not in fit.idata:
         raise HieraxError("LOO and WAIC need posterior draws with a log-likelihood (method='nuts'); for "
                           "REML/ML fits compare nested models with hx.lrt or use AIC/BIC")
 

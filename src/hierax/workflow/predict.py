@@ -222,8 +222,9 @@ def linear_predictor_draws(draws: ParameterDraws, design: NewDesign, new_effects
 def posterior_predictive(fit, seed: int | None = None):
     """The fit's InferenceData with a ``posterior_predictive`` group: one replicated data set per
     posterior draw, at the observed rows (same groups), named as the response."""
-    import arviz as az
     import xarray as xr
+
+    from hierax.results import _arviz
 
     if not hasattr(fit, "idata"):
         raise HieraxError("posterior_predictive needs posterior draws (method='nuts'); for a REML/ML/Laplace "
@@ -253,6 +254,4 @@ def posterior_predictive(fit, seed: int | None = None):
     group = xr.Dataset({name: xr.DataArray(y_rep, dims=("chain", "draw", "obs"))},
                        coords={"chain": post["chain"].values, "draw": post["draw"].values,
                                "obs": np.arange(design.num_obs)})
-    idata = fit.idata.copy()
-    idata.add_groups(posterior_predictive=group)
-    return az.InferenceData(**{g: idata[g] for g in idata.groups()})
+    return _arviz.with_groups(fit.idata, posterior_predictive=group)

@@ -7,7 +7,6 @@ posterior, so the same ArviZ plots compare prior and posterior.
 
 from __future__ import annotations
 
-import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,6 +19,7 @@ from hierax.errors import HieraxError
 from hierax.formula import parse_formula
 from hierax.model import specify
 from hierax.model.spec import ModelSpec
+from hierax.results import _arviz
 from hierax.results.idata import _dataset, posterior_dataset
 
 
@@ -62,7 +62,7 @@ def sample_prior_spec(rng_key, spec: ModelSpec, draws: int):
 
 
 def sample_prior(formula: str, data, family: str = "gaussian", link: str | None = None, priors: dict | None = None,
-                 draws: int = 1000, seed: int | None = None) -> az.InferenceData:
+                 draws: int = 1000, seed: int | None = None):
     """Draw from the prior and the prior predictive distribution of a model.
 
     Parameters
@@ -73,7 +73,7 @@ def sample_prior(formula: str, data, family: str = "gaussian", link: str | None 
 
     Returns
     -------
-    arviz.InferenceData
+    arviz.InferenceData (ArviZ 0.23) or xarray.DataTree (ArviZ 1.x)
         Groups ``prior`` (parameters, named as in a fit's posterior), ``prior_predictive``
         (simulated responses) and ``observed_data``.
 
@@ -92,9 +92,9 @@ def sample_prior(formula: str, data, family: str = "gaussian", link: str | None 
     name = design.response_name
     predictive = _dataset({name: (("chain", "draw", "obs"), np.asarray(y)[None])}, obs)
     observed = xr.Dataset({name: xr.DataArray(spec.y, dims=("obs",))}, coords=obs)
-    return az.InferenceData(prior=_dataset(variables, coords), prior_predictive=predictive, observed_data=observed)
+    return _arviz.results(prior=_dataset(variables, coords), prior_predictive=predictive, observed_data=observed)
 
 
-def sample_prior_predictive(model, draws: int = 1000, seed: int | None = None) -> az.InferenceData:
+def sample_prior_predictive(model, draws: int = 1000, seed: int | None = None):
     """:func:`sample_prior` for a :func:`hierax.model` (its formula, data, family and priors)."""
     return sample_prior(model.formula, model.data, model.family, model.link, model.spec_priors(), draws, seed)
