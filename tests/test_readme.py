@@ -7,6 +7,9 @@ prose does) and run in a fresh folder, so the files they write land there.
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +20,17 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def hierax_commands(text: str) -> list[list[str]]:
+    """The ``hierax ...`` lines of the README's shell blocks, split as a shell would (comments dropped)."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            if words and words[0] == "hierax":
+                commands.append(words[1:])
+    return commands
 
 
 def test_readme_has_python_blocks():
@@ -34,3 +48,14 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
         except Exception as error:  # pragma: no cover - the message says which block failed
             pytest.fail(f"README python block {number} failed: {type(error).__name__}: {error}")
     assert (tmp_path / "radon-report.html").stat().st_size > 10_000
+
+
+@pytest.mark.sampling
+def test_readme_shell_commands_run(tmp_path):
+    """Each ``hierax`` command of the README's shell blocks, in order, in one fresh folder."""
+    commands = hierax_commands(README.read_text())
+    assert len(commands) >= 3
+    for words in commands:
+        done = subprocess.run([sys.executable, "-m", "hierax.cli.main", *words], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, f"hierax {' '.join(words)}: {done.stderr[-2000:]}"

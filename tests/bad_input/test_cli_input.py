@@ -12,7 +12,6 @@ the numbers they hold. No row fits a model except the one that checks a REML fit
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import os
@@ -27,20 +26,12 @@ from hierax.cli.main import main
 from hierax.datasets import load_data
 from hierax.errors import DataError, FormulaError, HieraxError
 
-from .conftest import Case, CliResult, assert_cli_error, params, run_case, run_cli
+from .conftest import Case, assert_cli_error, cli_in_process, params, run_case, run_cli
 
 CSV = "y,x,g\n1.5,2,a\n3.25,4,b\n2.0,1,a\n4.5,3,b\n"
 
 
-def cli(*args: str) -> CliResult:
-    """``hierax ARGS`` in this process: exit status, standard output and standard error."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exit_:
-            code = exit_.code
-    return CliResult(code, out.getvalue(), err.getvalue())
+cli = cli_in_process
 
 
 def fit_with(data: str, *more: str):

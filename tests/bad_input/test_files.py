@@ -11,10 +11,8 @@ fails or is interrupted. Valid-but-odd rows: a REML and a Laplace fit saved and 
 from __future__ import annotations
 
 
-import contextlib
 import dataclasses
 import functools
-import io
 import json
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from hierax.errors import DataError, HieraxError
 from hierax.report import write_report
 from hierax.results.io import _write_atomic, load, restore, save
 
-from .conftest import Case, CliResult, assert_cli_error, params, run_case
+from .conftest import Case, assert_cli_error, cli_in_process, params, run_case
 
 rng = np.random.default_rng(3)
 GROUPS = np.repeat(np.arange(6), 5)
@@ -39,14 +37,7 @@ FORMULA = "y ~ x + (1 | g)"
 SAVE_FIX = "--out FIT.nc"
 
 
-def cli(*args: str) -> CliResult:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exit_:
-            code = exit_.code
-    return CliResult(code, out.getvalue(), err.getvalue())
+cli = cli_in_process
 
 
 @functools.cache

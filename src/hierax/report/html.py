@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from hierax.errors import DataError, HieraxError
+from hierax.results.io import check_target
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
@@ -35,7 +36,7 @@ def write_report(fit, path, pooling=None, overwrite: bool = False, progress: boo
     if fit.method == "map":
         raise HieraxError("a report needs posterior draws or a frequentist fit; a posterior mode (method='map') "
                           "has neither: fit with method='nuts' (or 'reml' / 'laplace')")
-    _check_target(path, overwrite)
+    check_target(path, overwrite, "report.html")          # before the report's plots are drawn
     parts = [("header", _header), ("model", _model), ("diagnostics", _diagnostics), ("estimates", _estimates),
              ("group effects", _group_effects)]
     if hasattr(fit, "idata"):
@@ -61,16 +62,6 @@ def _build(parts, fit, progress: bool) -> list:
             sections.append(build(fit))
             bar.update(1)
     return sections
-
-
-def _check_target(path: Path, overwrite: bool) -> None:
-    """Refuse, before the report's plots are drawn, a path that is a folder, taken, or nowhere."""
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; give a file name in it, such as {path / 'report.html'}")
-    if path.exists() and not overwrite:
-        raise DataError(f"{path} already exists; choose another name or pass overwrite=True (--force)")
-    if not path.parent.is_dir():
-        raise DataError(f"the folder {path.parent} does not exist; create it first or choose another folder")
 
 
 def _write(path: Path, page: str) -> None:

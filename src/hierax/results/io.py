@@ -66,7 +66,7 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
         Where ``path`` exists (without ``overwrite``), is a folder, or is in a folder that does
         not exist; HieraxError for a posterior mode, which has nothing to save.
     """
-    path = _check_target(Path(path), overwrite)
+    path = check_target(Path(path), overwrite)
     if fit.method == "map":
         raise HieraxError("a posterior mode (method='map') has no draws to save; fit with method='nuts' (or "
                           "'reml' / 'laplace') to save a fit")
@@ -78,9 +78,11 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
     return path
 
 
-def _check_target(path: Path, overwrite: bool) -> Path:
+def check_target(path: Path, overwrite: bool, example: str = "fit.nc") -> Path:
+    """Refuse, before any work, an output path that is a folder, taken (without ``overwrite``), or
+    in a folder that does not exist; ``example`` is the file name the message suggests."""
     if path.is_dir():
-        raise DataError(f"{path} is a folder; give a file name in it, such as {path / 'fit.nc'}")
+        raise DataError(f"{path} is a folder; give a file name in it, such as {path / example}")
     if path.exists() and not overwrite:
         raise DataError(f"{path} already exists; choose another name or pass overwrite=True (--force)")
     if not path.parent.is_dir():

@@ -61,8 +61,9 @@ def _summarize_columns(draws: np.ndarray) -> pd.DataFrame:
     })
     if draws.shape[1] >= MIN_DIAGNOSTIC_DRAWS:
         table["mcse"] = _arviz.mcse(data, method="mean")["x"].values
-        table["ess_bulk"] = _arviz.ess(data, method="bulk")["x"].values
-        table["ess_tail"] = _arviz.ess(data, method="tail")["x"].values
+        # an effective sample size is a count: whole numbers, as Stan and the CLI print them
+        table["ess_bulk"] = np.round(_arviz.ess(data, method="bulk")["x"].values)
+        table["ess_tail"] = np.round(_arviz.ess(data, method="tail")["x"].values)
         table["r_hat"] = _arviz.rhat(data)["x"].values if draws.shape[0] >= MIN_RHAT_CHAINS else np.nan
     else:
         table[["mcse", "ess_bulk", "ess_tail", "r_hat"]] = np.nan
