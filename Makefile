@@ -42,7 +42,7 @@ test: $(STAMP) browser
 $(VENV313)/.installed: pyproject.toml
 	$(PY313) -m venv $(VENV313)
 	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV313)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]" "pymc>=6" "bambi>=0.21"
+	$(VENV313)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test,parquet]" "pymc>=6" "bambi>=0.21"
 	$(VENV313)/bin/python -m pip list --format=freeze | grep -iE '^(arviz|jax|jaxlib|blackjax|numpy|pandas|xarray|pymc|bambi)[-_a-z]*=='
 	touch $@
 
@@ -70,6 +70,7 @@ bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/reml.py --repeats 5 --timeout 600
 	$(BIN)/python benchmarks/laplace.py --repeats 5
 	$(BIN)/python benchmarks/sbc_radon.py --simulations 100 --workers 2
+	$(BIN)/python benchmarks/threads.py --repeats 3
 
 clean:
 	rm -rf $(VENV) $(VENV313) $(PEERS) build dist src/*.egg-info
