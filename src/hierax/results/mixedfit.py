@@ -11,6 +11,7 @@ from scipy import stats
 
 from hierax.results.base import FittedModel
 from hierax.results.idata import cor_pairs
+from hierax.results.tables import varcorr_index
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class MixedFit(FittedModel):
     def varcorr(self) -> pd.DataFrame:
         """sds and correlations as lme4's ``as.data.frame(VarCorr(fit))``: ``estimate`` is the sd or
         correlation (lme4's sdcor), ``vcov`` the variance or covariance; a blank ``var1``/``var2``
-        is '' (``print(fit)`` shows them as lme4's ``VarCorr`` prints them)."""
+        is '' (``print(fit)`` shows them as lme4's ``VarCorr`` prints them); indexed by the labels of
+        ``summary()``."""
         rows = []
         sigma2 = 1.0 if self.output.sigma is None else self.output.sigma**2
         for block, T in zip(self.spec.blocks, self.output.factors):
@@ -102,7 +104,8 @@ class MixedFit(FittedModel):
                     rows.append((block.group, block.terms[i], block.terms[j], cor, cov[i, j]))
         if self.output.sigma is not None:
             rows.append(("Residual", "", "", self.output.sigma, sigma2))
-        return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "vcov"])
+        return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "vcov"],
+                            index=varcorr_index([row[:3] for row in rows]))
 
     def ranef(self) -> pd.DataFrame:
         """Conditional modes of the group effects (``estimate``) and their conditional sds (``se``)."""
@@ -114,18 +117,8 @@ class MixedFit(FittedModel):
 
     def summary(self) -> pd.DataFrame:
         """Fixed effects (with se) then sds, correlations and sigma, labelled as in the NUTS summary."""
-        fixed = self.fixef()[["estimate", "se"]]
-        vc = self.varcorr()
-        labels = []
-        for _, row in vc.iterrows():
-            if row["group"] == "Residual":
-                labels.append("sigma")
-            elif not row["var2"]:
-                labels.append(f"sd[{row['group']}][{row['var1']}]")
-            else:
-                labels.append(f"cor[{row['group']}][{row['var1']},{row['var2']}]")
-        vc = pd.DataFrame({"estimate": vc["estimate"].to_numpy(), "se": np.nan}, index=pd.Index(labels, name="term"))
-        return pd.concat([fixed, vc])
+        vc = self.varcorr()[["estimate"]].assign(se=np.nan)
+        return pd.concat([self.fixef()[["estimate", "se"]], vc])
 
     def _group_table(self, add_fixed: bool) -> pd.DataFrame:
         frames = []

@@ -78,7 +78,8 @@ def fixef(idata, spec) -> pd.DataFrame:
 
 
 def varcorr(idata, spec) -> pd.DataFrame:
-    """sds and correlations laid out as lme4's ``as.data.frame(VarCorr(fit))``, blanks as ''."""
+    """sds and correlations laid out as lme4's ``as.data.frame(VarCorr(fit))``, blanks as '', indexed
+    by the labels of ``summary()`` (``sd[g][x]``, ``cor[g][(Intercept),x]``, ``sigma``)."""
     rows, columns = [], []
     post = idata.posterior
     for block in spec.blocks:
@@ -95,10 +96,18 @@ def varcorr(idata, spec) -> pd.DataFrame:
         rows.append(("Residual", "", ""))
         columns.append(post["sigma"].values)
     if not rows:
-        return pd.DataFrame(columns=["group", "var1", "var2"] + STAT_COLUMNS)
+        return pd.DataFrame(columns=["group", "var1", "var2"] + STAT_COLUMNS, index=pd.Index([], name="term"))
     table = summarize_draws(np.stack(columns, axis=-1))
     labels = pd.DataFrame(rows, columns=["group", "var1", "var2"])
-    return pd.concat([labels, table], axis=1)
+    return pd.concat([labels, table], axis=1).set_axis(varcorr_index(rows))
+
+
+def varcorr_index(rows) -> pd.Index:
+    """Each (group, var1, var2) row's label, as ``summary()`` and prior keys name it:
+    ``sd[g][x]``, ``cor[g][(Intercept),x]``, ``sigma``."""
+    labels = ["sigma" if group == "Residual" else f"sd[{group}][{var1}]" if not var2 else f"cor[{group}][{var1},{var2}]"
+              for group, var1, var2 in rows]
+    return pd.Index(labels, name="term")
 
 
 def ranef(idata, spec) -> pd.DataFrame:
@@ -132,14 +141,4 @@ def _group_table(idata, spec, add_fixed: bool) -> pd.DataFrame:
 def summary(idata, spec) -> pd.DataFrame:
     """Fixed effects, sds, correlations and sigma in one table with labels as prior keys use them."""
     fixed = fixef(idata, spec)
-    vc = varcorr(idata, spec)
-    labels = []
-    for _, row in vc.iterrows():
-        if row["group"] == "Residual":
-            labels.append("sigma")
-        elif not row["var2"]:
-            labels.append(f"sd[{row['group']}][{row['var1']}]")
-        else:
-            labels.append(f"cor[{row['group']}][{row['var1']},{row['var2']}]")
-    vc = vc[STAT_COLUMNS].set_axis(pd.Index(labels, name="term"))
-    return pd.concat([fixed, vc])
+    return pd.concat([fixed, varcorr(idata, spec)[STAT_COLUMNS]])
