@@ -25,7 +25,7 @@ from hierax.cli.main import main
 from hierax.cli.paths import check_output
 from hierax.errors import DataError, HieraxError
 from hierax.report import write_report
-from hierax.results.io import _write_atomic, load, restore, save
+from hierax.results.io import load, restore, save, write_atomic
 
 from .conftest import Case, assert_cli_error, cli_in_process, params, run_case
 
@@ -200,9 +200,9 @@ def test_failed_or_interrupted_save_leaves_the_old_file(inside):
         return write
 
     with pytest.raises(DataError, match="cannot write existing.nc .*check the free space"):
-        _write_atomic(Path("existing.nc"), fail(OSError(28, "No space left on device")))
+        write_atomic(Path("existing.nc"), fail(OSError(28, "No space left on device")))
     with pytest.raises(KeyboardInterrupt):
-        _write_atomic(Path("existing.nc"), fail(KeyboardInterrupt()))
+        write_atomic(Path("existing.nc"), fail(KeyboardInterrupt()))
     assert Path("existing.nc").read_bytes() == b"keep me" and not Path("existing.nc.partial").exists()
 
 

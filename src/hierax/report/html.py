@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hierax.errors import DataError, HieraxError
-from hierax.results.io import check_target
+from hierax.errors import HieraxError
+from hierax.results.io import check_target, write_atomic
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
@@ -66,17 +66,7 @@ def _build(parts, fit, progress: bool) -> list:
 
 def _write(path: Path, page: str) -> None:
     """Write through ``NAME.partial``: a failed or interrupted write leaves no half page, keeps the old."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        partial.write_text(page, encoding="utf-8")
-        partial.replace(path)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise DataError(f"cannot write {path} ({error.strerror or error}); check the free space and that the "
-                        "folder is writable") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda partial: partial.write_text(page, encoding="utf-8"))
 
 
 def _header(fit) -> str:

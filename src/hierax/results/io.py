@@ -71,10 +71,10 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
         raise HieraxError("a posterior mode (method='map') has no draws to save; fit with method='nuts' (or "
                           "'reml' / 'laplace') to save a fit")
     if hasattr(fit, "idata"):
-        _write_atomic(path, lambda partial: _arviz.to_netcdf(_draws_idata(fit), partial))
+        write_atomic(path, lambda partial: _arviz.to_netcdf(_draws_idata(fit), partial))
     else:
         columns = _formula_columns(fit.formula, data if data is not None else getattr(fit, "data", None))
-        _write_atomic(path, lambda partial: _write_mixed(fit, columns, partial))
+        write_atomic(path, lambda partial: _write_mixed(fit, columns, partial))
     return path
 
 
@@ -90,7 +90,7 @@ def check_target(path: Path, overwrite: bool, example: str = "fit.nc") -> Path:
     return path
 
 
-def _write_atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write) -> None:
     """``write(partial)`` then rename to ``path``; the partial file is removed if anything fails."""
     partial = path.with_name(path.name + ".partial")
     try:
