@@ -49,3 +49,48 @@ def test_nuts_posterior_is_rescaled_with_the_data(sleepstudy, unit, factor):
     ratio = (scaled["sd"] / divide) / unit["sd"]
     ess = np.minimum(scaled["ess_bulk"], unit["ess_bulk"])
     assert (np.abs(np.log(ratio)) < 4.5 * np.sqrt(1.0 / ess)).all(), ratio
+
+
+def _logistic_data():
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 20, 400)
+    x = rng.normal(size=400)
+    y = rng.binomial(1, 1 / (1 + np.exp(-(-0.3 + 0.8 * x + rng.normal(0, 0.7, 20)[g]))))
+    return pd.DataFrame({"y": y, "x": x, "g": g.astype(str)})
+
+
+@pytest.mark.sampling
+@pytest.mark.parametrize("factor", [1e6, 1e-6])
+def test_nuts_on_a_predictor_in_other_units(factor):
+    """A predictor in dollars (x 1e6) in a logistic model: the slope is sampled on unit scale
+    (``hierax/model/scaling.py``), so the fit mixes as at unit scale and gives its posterior, the
+    slope divided by the factor. Before, every draw hit the maximum tree depth, with a bulk ESS of 4."""
+    data = _logistic_data()
+    options = {"family": "bernoulli", "chains": 4, "warmup": 500, "draws": 500, "seed": 3}
+    unit = hx.fit("y ~ x + (1 | g)", data, **options).summary()
+    fit = hx.fit("y ~ x + (1 | g)", data.assign(x=data.x * factor), **options)
+    assert not fit.warnings, fit.warnings
+    scaled = fit.summary()
+    scaled.loc["x", ["estimate", "mcse"]] *= factor
+    bound = 4.5 * np.sqrt(scaled["mcse"] ** 2 + unit["mcse"] ** 2)
+    assert (np.abs(scaled["estimate"] - unit["estimate"]) < bound).all(), pd.DataFrame(
+        {"scaled": scaled["estimate"], "unit": unit["estimate"], "bound": bound})
+    assert scaled["ess_bulk"].min() > 400
+
+
+def test_only_columns_far_from_unit_scale_are_rescaled():
+    from hierax.design import build_design
+    from hierax.formula import parse_formula
+    from hierax.model import specify
+    from hierax.model.scaling import unit_scaled
+
+    data = _logistic_data().assign(dollars=lambda d: np.random.default_rng(2).normal(size=len(d)) * 1e6)
+    spec = specify(build_design(parse_formula("y ~ x + dollars + (1 | g)"), data), "bernoulli",
+                   priors={"b[dollars]": hx.StudentT(3, 2e-6, 1e-6)})
+    scaled, scale = unit_scaled(spec)
+    assert scale[0] == 1.0 and scale[1] == 1.0 and scale[2] == pytest.approx(np.sqrt(np.mean(data.dollars**2)))
+    np.testing.assert_allclose(scaled.X[:, 2] * scale[2], spec.X[:, 2])
+    assert scaled.fixed_priors[:2] == spec.fixed_priors[:2]
+    assert scaled.fixed_priors[2] == hx.StudentT(3, 2e-6 * scale[2], 1e-6 * scale[2])
+    unit_spec = specify(build_design(parse_formula("y ~ x + (1 | g)"), data), "bernoulli")
+    assert unit_scaled(unit_spec)[0] is unit_spec

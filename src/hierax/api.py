@@ -22,6 +22,7 @@ from hierax.linalg.pls import Block
 from hierax.errors import HieraxError, ModelError, ModeWarning
 from hierax.formula import parse_formula
 from hierax.model import specify
+from hierax.model.scaling import unit_scaled
 from hierax.model.separation import check_separation
 from hierax.results import FitResult
 from hierax.results.diagnostics import mixed_warnings, nuts_warnings
@@ -114,17 +115,21 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     spec = specify(design, family, link, priors, parameterisation)
     warm = _warm_state(warm_start, formula, spec)
     timing["setup"] = time.perf_counter() - start
-    sampler = SpecSampler(spec, config, collapse)
+    sampled, scale = unit_scaled(spec)        # columns far from unit scale sampled on it: model/scaling.py
+    sampler = SpecSampler(sampled, config, collapse)
     _say(missing_diagnostics(config.chains, config.draws), 3)      # before sampling: a short run can be stopped
     output = _run_nuts(sampler, seed, progress, timing, warm)
-    return _nuts_result(formula, data, design, sampler, output, seed, timing)
+    return _nuts_result(formula, data, design, spec, scale, sampler, output, seed, timing)
 
 
-def _nuts_result(formula, data, design, sampler: SpecSampler, output, seed: int, timing: dict) -> FitResult:
-    """The FitResult of a NUTS run: draws named and constrained, diagnostics in words; an
-    interrupted run's says so first, and in a warning."""
-    start, spec = time.perf_counter(), sampler.spec
+def _nuts_result(formula, data, design, spec, scale, sampler: SpecSampler, output, seed: int,
+                 timing: dict) -> FitResult:
+    """The FitResult of a NUTS run: draws named and constrained (beta in the units of ``spec``'s
+    columns, of which the sampler saw ``X / scale``), diagnostics in words; an interrupted run's
+    says so first, and in a warning."""
+    start = time.perf_counter()
     params = sampler.params(output, split_keys(seed_key(seed), 1, 1)[0])
+    params = {**params, "beta": params["beta"] / scale}
     idata = build_inference_data(spec, output, design.response_name, params)
     chains, draws = output.diverging.shape
     interrupted = (_interrupted_message(draws, sampler.config.draws),) if output.interrupted else ()

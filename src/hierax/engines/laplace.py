@@ -38,6 +38,7 @@ from scipy.optimize import minimize
 from hierax.engines.lmm import GRADIENT_TOLERANCE, SINGULAR_BELOW, Optimisation, _projected_gradient
 from hierax.engines.profiled import inverse_from_cholesky
 from hierax.errors import ModelError
+from hierax.linalg.columns import column_scales
 from hierax.linalg.pls import block_factors, theta_entries, theta_lower, theta_start
 
 MAX_NEWTON_STEPS = 100  # per evaluation, from the previous mode; a handful are used near it
@@ -137,12 +138,6 @@ def check_size(blocks) -> None:
             f"method='laplace' factors the {total:,} group effects ({sizes}) as one dense matrix, which "
             f"takes many minutes above {MAX_DENSE_EFFECTS:,}; fit this model with method='nuts' (full Bayesian "
             "inference, which handles tens of thousands of effects), or group by a coarser factor")
-
-
-def column_scales(X: np.ndarray) -> np.ndarray:
-    """Root mean square of each column of ``X`` (1 for an all-zero column): the intercept's is 1."""
-    rms = np.sqrt(np.mean(np.square(X), axis=0)) if X.shape[0] else np.ones(X.shape[1])
-    return np.where(np.isfinite(rms) & (rms > 0), rms, 1.0)
 
 
 def _unscaled(output: GLMMOutput, scale: np.ndarray) -> GLMMOutput:
