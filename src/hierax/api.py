@@ -53,15 +53,11 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         :class:`~hierax.results.mixedfit.MixedFit` with the same tables; or "map", the posterior
         mode (fast, and a warning where it misleads, see :func:`fit_map`).
     priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`.
-    chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings (whole numbers
-        may be NumPy's; ``draws`` below 4, or one chain, leave ESS/R-hat NaN, and a warning
-        says so). ``warmup=None``
-        (default) is 1,000 iterations, or 100 with ``warm_start``.
-        ``target_accept=None`` (default) is 0.95 (0.8 for a collapsed model, then 0.95 and 0.99
-        in turn), raised to 0.99 when divergent transitions
-        appear late in warmup or in sampling (then discarded, the end of warmup rerun and
-        sampling restarted, see :func:`hierax.engines.sample_nuts`); a number is used as given.
-        ``fit.adaptation`` reports what happened.
+    chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings (NumPy numbers
+        too; fewer than 4 draws or one chain leave ESS/R-hat NaN, with a warning). ``warmup=None``
+        is 1,000 iterations, 100 with ``warm_start``. ``target_accept=None`` is 0.95 (0.8 for a
+        collapsed model), raised in turn when divergences appear late in warmup or in sampling
+        (those draws discarded, :func:`hierax.engines.sample_nuts`); ``fit.adaptation`` says how.
     parameterisation : "auto" (default), "noncentered", "centered", or a dict of these by group.
         "auto" starts every level non-centred and, early in warmup, centres the levels that the
         data inform strongly (see ``hierax.density.centering``); ``fit.parameterisation`` reports
@@ -71,8 +67,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         few remaining parameters and draws the effects from their exact conditional; the result
         is the same posterior, sampled faster. True insists (and fails, saying why, where it is
         not possible); False samples every effect.
-    progress : True to show a progress bar ("compiling the sampler" until the first iterations
-        are done, then warm-up and sampling); False (default) shows nothing.
+    progress : a progress bar ("compiling the sampler", then warm-up and sampling).
     warm_start : an earlier NUTS fit (in this session) of the same formula to data of the same
         shape: the sampler starts from its metric, step size, centring and last draws, and warmup
         tunes the step size alone, for 100 iterations. For data like that fit's (bootstrap,
@@ -82,9 +77,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     -------
     FitResult
         With ``summary()``, ``fixef()``, ``ranef()``, ``varcorr()``, ``coef()``, ``idata``, ``priors``.
-        Interrupted by Ctrl-C during sampling, the fit of the draws completed so far (the same
-        number in every chain), with ``fit.interrupted`` True and a warning; during compiling or
-        warm-up there is nothing to keep, and the KeyboardInterrupt propagates.
+        After Ctrl-C in sampling, the fit of the draws made so far (``fit.interrupted``, a
+        warning); in compiling or warm-up nothing is kept and the KeyboardInterrupt propagates.
 
     Examples
     --------
