@@ -20,7 +20,7 @@ NOISY = DATA.assign(y=DATA["y"] + np.random.default_rng(0).normal(0, 0.3, 12))  
 @pytest.mark.parametrize("kwargs, error, phrase", [
     (dict(formula="y ~ x + (1 | h)"), hx.DataError, "column 'h'"),
     (dict(formula="y ~ x + (1 | g"), hx.FormulaError, "unclosed '('"),
-    (dict(family="student"), hx.ModelError, "unknown family 'student'"),
+    (dict(family="studentt"), hx.ModelError, "unknown family 'studentt'"),
     (dict(method="vb"), hx.HieraxError, "unknown method 'vb'"),
     (dict(chains=0), hx.HieraxError, "chains must be a whole number >= 1"),
     (dict(target_accept=1.5), hx.HieraxError, "target_accept must be between 0 and 1"),

@@ -30,7 +30,8 @@ _LAZY = {
     "MixedFit": ("hierax.results.mixedfit", "MixedFit"),
     "lrt": ("hierax.results.mixedfit", "likelihood_ratio_test"),
     **{name: ("hierax.model.priors", name)
-       for name in ("Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "LKJ")},
+       for name in ("Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "Gamma",
+                    "Beta", "LKJ")},
     **{name: ("hierax.workflow", name)
        for name in ("compare", "compare_pooling", "logo", "loo", "model", "recover", "sample_prior",
                     "sample_prior_predictive", "sbc", "simulate", "waic")},
@@ -41,7 +42,7 @@ __all__ = [
     "sample_prior", "sample_prior_predictive", "compare_pooling", "loo", "waic", "compare", "logo",
     "model", "simulate", "recover", "sbc",
     "HieraxError", "FormulaError", "DataError", "ModelError", "ModeWarning",
-    "Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "LKJ",
+    "Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "Gamma", "Beta", "LKJ",
 ]
 
 

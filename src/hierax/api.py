@@ -15,7 +15,8 @@ from hierax.config import check_flag, check_seed, nuts_config
 from hierax.density import initial_position
 from hierax.density.logdensity import default_centering
 from hierax.design import build_design
-from hierax.engines.laplace import Likelihood, fit_glmm
+from hierax.density.likelihood import mean_likelihood
+from hierax.engines.laplace import fit_glmm
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.lmm import fit_lmm
 from hierax.linalg.pls import Block
@@ -189,12 +190,13 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     start = time.perf_counter()
     design = build_design(parse_formula(formula), data)
     spec = specify(design, family, link, bayesian=False)
-    gaussian = spec.family.name == "gaussian" and spec.link.name == "identity"
+    gaussian = spec.family.collapsible and spec.link.name == "identity"
     if method == "laplace" and gaussian:
         raise ModelError("method='laplace' is for GLMMs; a gaussian model is fitted exactly by method='reml' or 'ml'")
     if method != "laplace" and not gaussian:
         raise ModelError(f"method={method!r} fits gaussian models with the identity link; for "
                           f"{spec.family.name} use method='laplace' or method='nuts'")
+    likelihood = mean_likelihood(spec, f"method={method!r}") if method == "laplace" else None
     if spec.se is not None:
         raise ModelError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
     if not spec.blocks:
@@ -207,7 +209,7 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
         check_separation(spec)
     with blas_limit():                      # one BLAS thread by default: see hierax._threads
         if method == "laplace":
-            output = fit_glmm(spec.X, spec.y, blocks, Likelihood(spec.family, spec.link.name), trials=spec.trials,
+            output = fit_glmm(spec.X, spec.y, blocks, likelihood, trials=spec.trials,
                               offset=spec.offset)
         else:
             output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
@@ -259,7 +261,7 @@ def fit_map(formula: str, data, family: str = "gaussian", link: str | None = Non
 
 def _marginal_fit(formula, data, spec, family, link):
     """The REML (gaussian) or Laplace (GLMM) fit to compare a mode's sds with, or None."""
-    gaussian = spec.family.name == "gaussian" and spec.link.name == "identity"
+    gaussian = spec.family.collapsible and spec.link.name == "identity"
     try:
         return fit_mixed(formula, data, family, "reml" if gaussian else "laplace", link)
     except HieraxError:

@@ -376,7 +376,7 @@ def _flat_retune(retune, unravel: Unravel):
 def _effect_sampler(structure):
     """Jitted (positions, keys, stats) -> params with ``b`` drawn from its exact conditional."""
     def one(position, key, stats):
-        params, _ = constrain_hyper(position, True, structure.layout)
+        params, _ = constrain_hyper(position, structure.scalars, structure.layout)
         params["b"] = draw_all_effects(key, params, stats, structure)
         return params
 

@@ -53,7 +53,7 @@ def expected_logdensity(spec, position, loglik, centring):
         total += np.sum((1 - w) * np.log(sd)) + np.log(np.abs(np.linalg.det(A)))
     if spec.has_sigma:
         sigma = float(params["sigma"])
-        total += stats.expon(scale=1 / spec.sigma_prior.rate).logpdf(sigma) + np.log(sigma)
+        total += stats.expon(scale=1 / spec.dpar_priors["sigma"].rate).logpdf(sigma) + np.log(sigma)
     return total
 
 
@@ -166,10 +166,10 @@ def test_a_model_without_fixed_effects_matches_direct_computation(weights):
     position = initial_position(jax.random.PRNGKey(4), spec)
     position["z"]["g"] = position["z"]["g"] + jax.random.normal(jax.random.PRNGKey(5), (5, 1))
     got = float(make_logdensity(spec)(position, {"g": weights}))
-    sd, sigma = float(np.exp(position["log_sd"]["g"][0])), float(np.exp(position["log_sigma"]))
+    sd, sigma = float(np.exp(position["log_sd"]["g"][0])), float(np.exp(position["scalars"]["sigma"]))
     b = sd ** (1 - weights[:, 0]) * np.asarray(position["z"]["g"])[:, 0]
     want = stats.norm(b[spec.blocks[0].group_index], sigma).logpdf(spec.y).sum()
     want += stats.norm(0, sd).logpdf(b).sum() + np.sum((1 - weights[:, 0]) * np.log(sd))
     want += stats.halfnorm(scale=1).logpdf(sd) + np.log(sd)
-    want += stats.expon(scale=1 / spec.sigma_prior.rate).logpdf(sigma) + np.log(sigma)
+    want += stats.expon(scale=1 / spec.dpar_priors["sigma"].rate).logpdf(sigma) + np.log(sigma)
     np.testing.assert_allclose(got, want, rtol=1e-10)

@@ -62,7 +62,7 @@ def test_defaults_are_scaled_to_the_data_and_overrides_win(design):
     assert table.loc[("b", "x"), "prior"] == "Normal(0, 1)"
     assert spec.blocks[0].sd_priors == (hx.HalfStudentT(3.0, float(f"{sd_y:.4g}")), hx.HalfNormal(0.5))
     assert spec.blocks[0].cor_prior == hx.LKJ(2.0)
-    assert spec.sigma_prior == hx.Exponential(float(f"{1 / sd_y:.4g}"))
+    assert spec.dpar_priors["sigma"] == hx.Exponential(float(f"{1 / sd_y:.4g}"))
 
 
 @pytest.mark.parametrize("factor", [1e-8, 1e-3, 1.0, 1e6, 1e7, 1e12])
@@ -70,17 +70,17 @@ def test_default_priors_keep_significant_digits_at_any_scale(design, factor):
     """The rule is scale-free: data multiplied by a power of ten get priors multiplied by it, never 0."""
     base = specify(design)
     scaled = specify(dataclasses.replace(design, y=design.y * factor))
-    intercept, sd, sigma = scaled.fixed_priors[0], scaled.blocks[0].sd_priors[0], scaled.sigma_prior
+    intercept, sd, sigma = scaled.fixed_priors[0], scaled.blocks[0].sd_priors[0], scaled.dpar_priors["sigma"]
     assert intercept.sigma == pytest.approx(base.fixed_priors[0].sigma * factor, rel=1e-12)
     assert intercept.mu == pytest.approx(base.fixed_priors[0].mu * factor, rel=1e-12)
     assert scaled.fixed_priors[1].sigma == pytest.approx(base.fixed_priors[1].sigma * factor, rel=1e-12)
     assert sd.sigma == pytest.approx(base.blocks[0].sd_priors[0].sigma * factor, rel=1e-12)
-    assert sigma.rate == pytest.approx(base.sigma_prior.rate / factor, rel=1e-12)
+    assert sigma.rate == pytest.approx(base.dpar_priors["sigma"].rate / factor, rel=1e-12)
 
 
 def test_location_keeps_the_digits_the_scale_needs():
     """A mean of 1,000,123.4 with sd 1 keeps its units: rounding to its own significant digits would not."""
-    from hierax.model.prior_rules import round_location
+    from hierax.model.prior_scale import round_location
 
     assert round_location(1_000_123.4567, 1.0) == pytest.approx(1_000_123.457)
     assert round_location(3.14159e-9, 1e-9) == pytest.approx(3.142e-9)
@@ -108,7 +108,7 @@ def test_bad_prior_overrides_are_named(design, priors, phrase):
 
 
 @pytest.mark.parametrize("family, link, phrase", [
-    ("gamma", None, "unknown family 'gamma'"),
+    ("gama", None, "unknown family 'gama'; did you mean 'gamma'"),
     ("bernoulli", "log", "has no link 'log'"),
 ])
 def test_unknown_family_or_link(design, family, link, phrase):

@@ -76,7 +76,7 @@ def test_sbc_catches_a_fit_with_the_wrong_prior(tiny):
     With the prior sd halved, 60 simulations on these data give p_ks = 0.006: a real departure,
     but too small to pass a Bonferroni threshold reliably at this size."""
     model = hx.model("log_radon ~ 1 + (1 | county)", tiny)
-    rate = model.spec.sigma_prior.rate
+    rate = model.spec.dpar_priors["sigma"].rate
     result = hx.sbc(model, num_simulations=60, warmup=150, draws=210, thin=3, seed=3, progress=False,
                     fit_priors={"sigma": hx.Exponential(4 * rate)})
     assert not result.passed()

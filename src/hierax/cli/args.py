@@ -14,7 +14,9 @@ import argparse
 import math
 import sys
 
-FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson")
+FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "student", "lognormal", "gamma", "weibull", "exponential",
+            "beta", "negbinomial", "zero_inflated_poisson", "zero_inflated_negbinomial", "hurdle_poisson",
+            "hurdle_negbinomial")
 LINKS = ("identity", "logit", "probit", "log")
 METHODS = ("nuts", "reml", "ml", "laplace", "map")
 PARAMETERISATIONS = {"auto": "auto", "noncentered": "noncentered", "centered": "centered",
@@ -100,8 +102,9 @@ def _add_fit(fit: argparse.ArgumentParser) -> None:
     fit.add_argument("--family", default="gaussian", type=str.lower, choices=FAMILIES,
                      help="response family (default: %(default)s)")
     fit.add_argument("--link", default=None, type=str.lower, choices=LINKS,
-                     help="link function (default: the family's own: identity for gaussian, logit for bernoulli "
-                          "and binomial, log for poisson)")
+                     help="link function of the mean (default: the family's own: identity for gaussian, student "
+                          "and lognormal, logit for bernoulli, binomial and beta, log for the count families, gamma, "
+                          "weibull and exponential)")
     fit.add_argument("--method", default="nuts", type=str.lower, choices=METHODS,
                      help="nuts (Bayesian; the default); reml / ml (gaussian) or laplace (GLMMs): frequentist; "
                           "map: the posterior mode (fast; it warns where the mode misleads)")

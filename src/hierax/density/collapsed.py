@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hierax.density.collapsed_blocked import blocked_loglik, blocked_shape, blocked_stats, draw_blocked_effects
-from hierax.density.logdensity import constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper
+from hierax.density.logdensity import constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper, scalar_links
 from hierax.model.spec import ModelSpec
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -66,7 +66,7 @@ class GroupStats(NamedTuple):
 
 def why_not_collapsible(spec: ModelSpec) -> str | None:
     """None when the collapsed sampler applies to ``spec``, else the reason in words."""
-    if spec.family.name != "gaussian" or spec.link.name != "identity":
+    if not (spec.family.collapsible and spec.link.name == "identity"):
         return f"the {spec.family.name} family with the {spec.link.name} link has no closed-form marginal"
     if not spec.has_sigma:
         return "a known measurement sd (se()) is sampled with the group effects in the model"
@@ -111,14 +111,15 @@ class Collapsed(NamedTuple):
     """
 
     layout: tuple          # hyper_layout: ((name, q, has_cor),), coarse to fine
+    scalars: tuple         # scalar_links: the residual sd and its link
     shape: object = None   # pls.Shape, several grouping factors only
     names: tuple = ()
 
 
 def collapsed_structure(spec: ModelSpec) -> Collapsed:
     if len(spec.blocks) == 1:
-        return Collapsed(hyper_layout(spec))
-    return Collapsed(hyper_layout(spec), blocked_shape(spec), tuple(b.name for b in spec.blocks))
+        return Collapsed(hyper_layout(spec), scalar_links(spec))
+    return Collapsed(hyper_layout(spec), scalar_links(spec), blocked_shape(spec), tuple(b.name for b in spec.blocks))
 
 
 def padded_levels(levels: int) -> int:
@@ -208,7 +209,7 @@ def make_collapsed_logdensity(structure: Collapsed):
         return collapsed_loglik(params, stats, structure.layout[0][0])
 
     def logdensity(position, aux):
-        params, log_jac = constrain_hyper(position, True, structure.layout)
+        params, log_jac = constrain_hyper(position, structure.scalars, structure.layout)
         return loglik(params, aux["stats"]) + log_prior_hyper(aux["priors"], params) + log_jac
 
     return logdensity

@@ -14,27 +14,37 @@ import jax.flatten_util
 import numpy as np
 
 from hierax.density.logdensity import position_shapes
+from hierax.model.links import LINKS
 from hierax.model.spec import ModelSpec
 
 
 def crude_fit(spec: ModelSpec) -> tuple[np.ndarray, float]:
-    """Fixed-effect start and a scale: OLS and residual sd (gaussian), link of the mean otherwise."""
+    """Fixed-effect start and a scale: least squares and the residual sd for a family whose mean
+    is a location (gaussian, student; lognormal on log y), the link of the mean response otherwise."""
     X, y = spec.X, spec.y
     p = X.shape[1]
-    if spec.family.name == "gaussian":
-        target = y - (0.0 if spec.offset is None else spec.offset)
+    if spec.family.location:
+        target = spec.family.transform(y) - (0.0 if spec.offset is None else spec.offset)
         beta = np.linalg.lstsq(X, target, rcond=None)[0] if p else np.zeros(0)
         resid = target - X @ beta if p else target
         scale = float(np.std(resid)) if len(y) > 1 else 1.0
         return beta, scale if scale > 0 else 1.0
     beta = np.zeros(p)
     if p and np.allclose(X[:, 0], 1.0):
-        if spec.family.name in ("binomial", "bernoulli"):
-            rate = float(np.clip(np.sum(y) / np.sum(spec.trials if spec.trials is not None else np.ones_like(y)), 0.02, 0.98))
-            beta[0] = np.log(rate / (1 - rate)) if spec.link.name == "logit" else 0.0
-        elif spec.family.name == "poisson":
-            beta[0] = np.log(max(float(np.mean(y)), 0.1))
+        beta[0] = _link_of_mean(spec)
     return beta, 1.0
+
+
+def _link_of_mean(spec: ModelSpec) -> float:
+    """The link of the mean response (of the success rate, for trials), kept off the link's edges."""
+    total = np.sum(spec.trials) if spec.trials is not None else len(spec.y)
+    mean = float(np.sum(spec.y) / total) if total else 0.5
+    if spec.link.name in ("logit", "probit", "cloglog"):
+        rate = float(np.clip(mean, 0.02, 0.98))
+        return float(np.log(rate / (1 - rate))) if spec.link.name == "logit" else 0.0
+    if spec.link.name == "log":
+        return float(np.log(max(mean, 0.1)))
+    return mean
 
 
 def initial_position(rng_key, spec: ModelSpec):
@@ -58,10 +68,11 @@ def _dispersed(spec: ModelSpec, jitter, effects: bool = True) -> dict:
     shapes = position_shapes(spec)
     x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
     position = {"beta": beta + jitter(beta.shape, 1.0) * (0.1 * scale / np.where(x_sd > 0, x_sd, 1.0))}
-    if spec.has_sigma:
-        position["log_sigma"] = np.log(scale) + jitter((), 0.5)
+    if spec.scalar_dpars:
+        position["scalars"] = {d.name: LINKS[d.link].forward(d.start(spec.y, scale)) + jitter((), 0.5)
+                               for d in spec.scalar_dpars}
     if spec.blocks:
-        sd_start = 0.5 * (scale if spec.family.name == "gaussian" else 1.0)
+        sd_start = 0.5 * (scale if spec.family.location else 1.0)
         position["log_sd"] = {n: np.log(sd_start) + jitter(s, 0.5) for n, s in shapes["log_sd"].items()}
         if "cor_raw" in shapes:
             position["cor_raw"] = {n: jitter(s, 0.2) for n, s in shapes["cor_raw"].items()}
@@ -94,8 +105,8 @@ def coordinate_groups(spec: ModelSpec) -> np.ndarray:
     def own(shape):
         return np.array([next(counter) for _ in range(int(np.prod(shape)))], dtype=int).reshape(shape)
 
-    labels = {key: own(shape) for key, shape in shapes.items() if key in ("beta", "log_sigma")}
-    for key in ("log_sd", "cor_raw"):
+    labels = {key: own(shape) for key, shape in shapes.items() if key == "beta"}
+    for key in ("scalars", "log_sd", "cor_raw"):
         if key in shapes:
             labels[key] = {name: own(shape) for name, shape in shapes[key].items()}
     if "z" in shapes:

@@ -30,8 +30,9 @@ sampler: a refit to new data (a bootstrap, a cross-validation fold, a simulated 
 compiles nothing, and no data set is baked into a compiled program as a constant.
 
 Position layout (a dict pytree of unconstrained arrays):
-``beta`` (p,), ``log_sigma`` (), ``log_sd`` {block: (q,)}, ``cor_raw`` {block: (q(q-1)/2,)},
-``z`` {block: (levels, q)}.
+``beta`` (p,), ``scalars`` {dpar: ()} (each of the family's scalar parameters on its link's
+scale: log sigma, log shape, logit zi), ``log_sd`` {block: (q,)}, ``cor_raw`` {block:
+(q(q-1)/2,)}, ``z`` {block: (levels, q)}.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import functools
 from typing import NamedTuple
 
 from hierax.density.transforms import corr_cholesky, num_cor_params
-from hierax.model.families import Family
+from hierax.model.families import LINKS, Family, Mu
 from hierax.model.spec import ModelSpec
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -53,8 +54,8 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 def position_shapes(spec: ModelSpec) -> dict:
     """Shape of every unconstrained array in the position, in layout order."""
     shapes = {"beta": (len(spec.fixed_names),)}
-    if spec.has_sigma:
-        shapes["log_sigma"] = ()
+    if spec.scalar_dpars:
+        shapes["scalars"] = {d.name: () for d in spec.scalar_dpars}
     if spec.blocks:
         shapes["log_sd"] = {b.name: (b.num_terms,) for b in spec.blocks}
         cors = {b.name: (num_cor_params(b.num_terms),) for b in spec.blocks if b.has_cor}
@@ -75,14 +76,16 @@ def hyper_layout(spec: ModelSpec) -> tuple:
     return tuple((b.name, b.num_terms, b.has_cor) for b in spec.blocks_coarse_to_fine)
 
 
-def constrain_hyper(position, has_sigma: bool, layout: tuple):
-    """beta, sigma and per block sd and cor_chol (identity when independent) from the unconstrained
+def constrain_hyper(position, scalars: tuple, layout: tuple):
+    """beta, the family's scalar parameters (``scalars``: (name, link) pairs, each sampled on its
+    link's scale), per block sd and cor_chol (identity when independent) from the unconstrained
     position, and the log-Jacobian of the map: everything but the group effects."""
     params = {"beta": position["beta"]}
     log_jac = 0.0
-    if has_sigma:
-        params["sigma"] = jnp.exp(position["log_sigma"])
-        log_jac += position["log_sigma"]
+    for name, link in scalars:
+        u = position["scalars"][name]
+        params[name] = LINKS[link].inverse(u)
+        log_jac += LINKS[link].log_derivative(u)
     sds, chols = {}, {}
     for name, q, has_cor in layout:
         log_sd = position["log_sd"][name]
@@ -111,9 +114,8 @@ class Structure(NamedTuple):
 
     family: Family
     link: str
-    has_sigma: bool
-    has_trials: bool
-    has_se: bool
+    scalars: tuple                      # (name, link) of each scalar dpar
+    known: tuple                        # names of the dpars the data fix (se() fixes sigma)
     blocks: tuple                       # BlockStructure, coarse to fine
 
 
@@ -121,7 +123,12 @@ def structure_of(spec: ModelSpec) -> Structure:
     blocks = tuple(BlockStructure(b.name, b.num_terms, b.has_cor, b.parameterisation,
                                   tuple((p.block, tuple(p.terms)) for p in b.parents))
                    for b in spec.blocks_coarse_to_fine)
-    return Structure(spec.family, spec.link.name, spec.has_sigma, spec.trials is not None, spec.se is not None, blocks)
+    return Structure(spec.family, spec.link.name, scalar_links(spec), tuple(spec.known_dpars()), blocks)
+
+
+def scalar_links(spec: ModelSpec) -> tuple:
+    """(name, link) of each of the family's scalar parameters: what :func:`constrain_hyper` reads."""
+    return tuple((d.name, d.link) for d in spec.scalar_dpars)
 
 
 def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
@@ -135,15 +142,12 @@ def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
               "Z": {b.name: b.Z for b in spec.blocks},
               "index": {b.name: _int32(b.group_index) for b in spec.blocks},
               "parent_index": {b.name: tuple(_int32(p.index) for p in b.parents) for b in spec.blocks}}
-    if spec.trials is not None:
-        arrays["trials"] = spec.trials
-    if spec.se is not None:
-        arrays["se"] = spec.se
+    arrays["aux"] = {k: np.asarray(v, dtype=float) for k, v in spec.family_aux().items()}
+    arrays["known"] = {k: np.asarray(v, dtype=float) for k, v in spec.known_dpars().items()}
     if weight is not None:
         arrays["weight"] = weight
     if not isinstance(y, jax.core.Tracer):
-        trials = None if spec.trials is None else np.asarray(spec.trials, dtype=float)
-        constant = spec.family.log_constant(np.asarray(y, dtype=float), trials)
+        constant = spec.family.log_constant(np.asarray(y, dtype=float), arrays["aux"])
         arrays["log_constant"] = np.broadcast_to(np.asarray(constant, dtype=float), (spec.num_obs,))
     return jax.tree_util.tree_map(jnp.asarray, arrays)
 
@@ -184,7 +188,7 @@ def fixed_parts(structure: Structure, arrays, beta, shapes: dict):
 def constrain_params(structure: Structure, position, centring, arrays, fixed=None):
     """beta, sigma, sds, correlation factors, the effects b per block (levels, q) and the
     log-Jacobian; ``fixed``: :func:`fixed_parts` if the caller has them already."""
-    params, log_jac = constrain_hyper(position, structure.has_sigma,
+    params, log_jac = constrain_hyper(position, structure.scalars,
                                       tuple((b.name, b.q, b.has_cor) for b in structure.blocks))
     fixed_means = None if fixed is None else fixed[1]
     bs = {}
@@ -238,12 +242,30 @@ def linear_predictor(structure: Structure, params, arrays, fixed_rows=None):
 def pointwise_loglik(structure: Structure, params, arrays, fixed_rows=None):
     """log p(y_i | parameters) per row, normalising constant included (from ``arrays`` where
     :func:`model_arrays` computed it); ``fixed_rows`` as in :func:`linear_predictor`."""
-    sigma = params["sigma"] if structure.has_sigma else arrays.get("se")
-    kernel = structure.family.log_kernel(arrays["y"], linear_predictor(structure, params, arrays, fixed_rows), sigma,
-                                         arrays.get("trials"), structure.link)
+    eta = linear_predictor(structure, params, arrays, fixed_rows)
+    kernel = structure.family.log_kernel(arrays["y"], family_params(structure, params, eta, arrays), arrays["aux"])
     if "log_constant" in arrays:
         return kernel + arrays["log_constant"]
-    return kernel + structure.family.log_constant(arrays["y"], arrays.get("trials"))
+    return kernel + structure.family.log_constant(arrays["y"], arrays["aux"])
+
+
+def family_params(structure: Structure, params, eta, arrays) -> dict:
+    """The family's parameters by name, as its functions take them: the mean's linear predictor
+    with its link, the scalar parameters' values, and those the data fix (se())."""
+    return {"mu": Mu(eta, structure.link), **{name: params[name] for name, _ in structure.scalars},
+            **arrays["known"]}
+
+
+def aux_arrays(spec: ModelSpec) -> dict:
+    """The family's data besides the response (binomial trials) as JAX arrays."""
+    return {k: jnp.asarray(v, dtype=float) for k, v in spec.family_aux().items()}
+
+
+def family_params_of(spec: ModelSpec, params: dict, eta) -> dict:
+    """The family's parameters by name (:func:`family_params`) from constrained ``params`` and the
+    linear predictor ``eta``, for the spec's own rows."""
+    known = {k: jnp.asarray(v, dtype=float) for k, v in spec.known_dpars().items()}
+    return family_params(structure_of(spec), params, eta, {"known": known})
 
 
 def make_constrain(spec: ModelSpec):
@@ -289,8 +311,8 @@ def hyper_priors(spec: ModelSpec) -> dict:
     numbers, ``hierax.model.priors``): a runtime argument of a density, so that new data with
     data-scaled default priors need no recompilation."""
     priors = {"fixed": tuple(spec.fixed_priors)}
-    if spec.has_sigma:
-        priors["sigma"] = spec.sigma_prior
+    if spec.scalar_dpars:
+        priors["scalars"] = {d.name: spec.dpar_priors[d.name] for d in spec.scalar_dpars}
     if spec.blocks:
         priors["sd"] = {b.name: tuple(b.sd_priors) for b in spec.blocks}
         priors["cor"] = {b.name: b.cor_prior for b in spec.blocks if b.has_cor}
@@ -301,8 +323,8 @@ def log_prior_hyper(priors: dict, params: dict):
     """log p(beta) + log p(sigma) + log p(sds) + log p(correlations), from :func:`hyper_priors`."""
     beta = params["beta"]
     total = sum((prior.logpdf(beta[j]) for j, prior in enumerate(priors["fixed"])), 0.0)
-    if "sigma" in priors:
-        total += priors["sigma"].logpdf(params["sigma"])
+    for name, prior in priors.get("scalars", {}).items():
+        total += prior.logpdf(params[name])
     for name, sd_priors in priors.get("sd", {}).items():
         sd = params["sd"][name]
         total += sum(prior.logpdf(sd[k]) for k, prior in enumerate(sd_priors))

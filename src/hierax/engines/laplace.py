@@ -62,17 +62,6 @@ class GLMMOutput(NamedTuple):
     reml: bool = False
 
 
-class Likelihood(NamedTuple):
-    """The response distribution: ``family.log_likelihood`` with its link, and nothing of the data
-    (so that it is a static, hashable argument, and a model of the same shape reuses compiled code)."""
-
-    family: object
-    link: str
-
-    def __call__(self, y, eta, trials):
-        return self.family.log_likelihood(y, eta, None, trials, self.link)
-
-
 class _Data(NamedTuple):
     X: jax.Array
     offset: jax.Array
@@ -96,7 +85,7 @@ class _Structure(NamedTuple):
 
     blocks: tuple
     entries: tuple
-    likelihood: Likelihood
+    likelihood: object      # static, hashable: (y, eta, trials) -> pointwise log-likelihood
 
     @property
     def num_theta(self) -> int:
@@ -107,7 +96,7 @@ class _Structure(NamedTuple):
         return int(sum(b.width for b in self.blocks))
 
 
-def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood: Likelihood, trials: np.ndarray | None = None,
+def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood, trials: np.ndarray | None = None,
              offset: np.ndarray | None = None) -> GLMMOutput:
     """Laplace fit of a GLMM with response ``y`` (and binomial ``trials``) and fixed design ``X``.
 
@@ -150,7 +139,7 @@ def _unscaled(output: GLMMOutput, scale: np.ndarray) -> GLMMOutput:
                            optimisation=record)
 
 
-def _fit_scaled(X, y, blocks, likelihood: Likelihood, trials, offset) -> GLMMOutput:
+def _fit_scaled(X, y, blocks, likelihood, trials, offset) -> GLMMOutput:
     n, p = X.shape
     structure = _Structure(tuple(_BlockShape(b.num_levels, b.num_terms) for b in blocks), theta_entries(blocks),
                            likelihood)
@@ -266,7 +255,7 @@ def _ztwz(w, data: _Data, Q: int):        # Z' W Z, dense (Q, Q), from each row'
     return jnp.zeros((Q, Q)).at[data.cols[:, :, None], data.cols[:, None, :]].add(products)
 
 
-def _derivatives(eta, data: _Data, likelihood: Likelihood):
+def _derivatives(eta, data: _Data, likelihood):
     """First derivative of the log-likelihood in eta, and W, minus the second."""
     first = jax.grad(lambda e: jnp.sum(likelihood(data.y, e, data.trials)))
     return first(eta), -jax.grad(lambda e: jnp.sum(first(e)))(eta)
@@ -361,14 +350,14 @@ spd_log_det.defvjp(_spd_log_det_forward, _spd_log_det_backward)
 
 
 @partial(jax.jit, static_argnames=("likelihood",))
-def _glm_newton_step(beta, data: _Data, likelihood: Likelihood):
+def _glm_newton_step(beta, data: _Data, likelihood):
     def objective(b):
         return -jnp.sum(likelihood(data.y, data.X @ b + data.offset, data.trials))
 
     return jnp.linalg.solve(jax.hessian(objective)(beta), jax.grad(objective)(beta))
 
 
-def _glm_start(data: _Data, likelihood: Likelihood) -> np.ndarray:
+def _glm_start(data: _Data, likelihood) -> np.ndarray:
     """beta of the GLM without random effects (Newton on beta), lme4's starting point in spirit."""
     if data.X.shape[1] == 0:                      # y ~ 0 + (1 | g): no fixed effects to start
         return np.zeros(0)

@@ -26,10 +26,10 @@ def check_identifiable(design, family) -> None:
     """
     if design.se is not None:
         _check_se(design.se)
-    if family.has_sigma and design.se is None:
+    if family.location and design.se is None:          # a residual scale beside the group effects
         for block in design.random:
             _check_block_against_residual(block, design.num_obs)
-    if family.name == "gaussian":
+    if family.location:
         _check_response_varies(design)
         _warn_two_valued(design)
 

@@ -1,8 +1,8 @@
 """Default priors, user overrides, and the table of priors actually used.
 
 Default rule (weakly informative, scaled to the data, in the spirit of rstanarm and brms).
-Let s = sd(y) for the gaussian family and s = 1 otherwise (one unit on the link scale), and
-m = mean(y) for gaussian, 0 otherwise:
+Let s = sd(y) for a family whose mean is a location (gaussian, student; lognormal: of log y) and
+s = 1 otherwise (one unit on the link scale), and m = mean(y) for those families, 0 otherwise:
 
 - ``Intercept`` ~ StudentT(3, m, 2.5 s). The prior is on the intercept as written (predictors
   are not centred), so its heavy tails leave room when predictors sit far from zero.
@@ -11,12 +11,13 @@ m = mean(y) for gaussian, 0 otherwise:
   larger ones possible; zero is not favoured over small positive values.
 - ``cor`` ~ LKJ(2): mildly favours weaker correlations, keeping the sampler off the boundary
   where a correlation is +-1 when groups are few.
-- ``sigma`` ~ Exponential(1 / s): mean s.
+- ``sigma`` ~ Exponential(1 / s): mean s. Every other parameter of a family has the default its
+  :class:`~hierax.model.families.Dpar` declares (brms's: Gamma(0.01, 0.01) for a shape or a
+  precision, Gamma(2, 0.1) for student's nu, Beta(1, 1) for zi and hu).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -24,10 +25,13 @@ import numpy as np
 import pandas as pd
 
 from hierax.errors import ModelError
-from hierax.model.priors import LKJ, Exponential, HalfStudentT, Normal, Prior, StudentT
+from hierax.model.families import FAMILIES
+from hierax.model.prior_scale import data_scale, significant
+from hierax.model.priors import LKJ, HalfStudentT, Normal, Prior, StudentT
 
-_KEY = re.compile(r"^(Intercept|b|sd|cor|sigma)(?:\[([^\]]+)\])?(?:\[([^\]]+)\])?$")
-_SUPPORT = {"Intercept": "real", "b": "real", "sd": "positive", "sigma": "positive", "cor": "correlation"}
+_KEY = re.compile(r"^([A-Za-z_]\w*)(?:\[([^\]]+)\])?(?:\[([^\]]+)\])?$")
+_SUPPORT = {"Intercept": "real", "b": "real", "sd": "positive", "cor": "correlation"}
+DPAR_SUPPORT = {d.name: d.support for family in FAMILIES.values() for d in family.dpars}   # every family's
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class PriorTable:
     fixed_priors: tuple
     sd_priors: dict
     cor_priors: dict
-    sigma_prior: Prior | None
+    dpar_priors: dict           # {dpar name: Prior} for the family's scalar parameters (sigma, shape, ...)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.rows), columns=["class", "group", "coef", "prior", "source"])
@@ -57,48 +61,22 @@ class PriorTable:
 def parse_prior_key(key: str):
     """Split ``"sd[county][floor]"`` into ("sd", "county", "floor")."""
     match = _KEY.match(key.strip()) if isinstance(key, str) else None
-    if not match:
+    if not match or match.group(1) not in _SUPPORT.keys() | DPAR_SUPPORT.keys():
         raise ModelError(
-            f"unknown prior key {key!r}; use a class (Intercept, b, sd, cor, sigma) optionally with a "
-            "name in brackets, e.g. 'b[floor]', 'sd[county]', 'sd[county][floor]', 'cor[county]'"
+            f"unknown prior key {key!r}; use a class (Intercept, b, sd, cor, or a family's parameter such as sigma, "
+            "shape, nu, phi, zi, hu) optionally with a name in brackets, e.g. 'b[floor]', 'sd[county]', "
+            "'sd[county][floor]', 'cor[county]'"
         )
     return match.group(1), match.group(2), match.group(3)
 
 
-SIGNIFICANT_DIGITS = 4   # of a default prior's scale: readable, and never 0 whatever the data's units
-
-
-def significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
-    """``value`` to ``digits`` significant digits (not decimals: 2.5e-9 stays 2.5e-9, 2.5e7 stays 2.5e7)."""
-    return float(f"{value:.{digits}g}")
-
-
-def round_location(location: float, scale: float, digits: int = SIGNIFICANT_DIGITS) -> float:
-    """``location`` rounded to the decimal place of ``scale``'s last kept digit.
-
-    A mean of 1,000,123 with an sd of 1 keeps its units digit; rounding it to significant digits
-    of its own would move the prior's centre by hundreds of sds.
-    """
-    decimals = digits - 1 - math.floor(math.log10(scale))
-    return float(round(location, decimals))
-
-
-def data_scale(design, family) -> tuple[float, float]:
-    """(m, s) of the default rule: mean and sd of y for the gaussian family, (0, 1) otherwise."""
-    if family.name != "gaussian" or len(design.y) < 2:
-        return 0.0, 1.0
-    scale = float(np.std(design.y, ddof=1))
-    if not (np.isfinite(scale) and scale > 0):
-        return 0.0, 1.0
-    return round_location(float(np.mean(design.y)), scale), scale
-
-
-def resolve_priors(design, family, has_sigma: bool, user: dict) -> PriorTable:
-    """Apply the default rule, then the user's overrides, most specific key winning."""
+def resolve_priors(design, family, dpars: tuple, user: dict) -> PriorTable:
+    """Apply the default rule, then the user's overrides, most specific key winning; ``dpars``:
+    the family's parameters estimated as scalars (:class:`~hierax.model.families.Dpar`)."""
     if not isinstance(user, dict):
         raise ModelError("priors must be a dict such as {'b': hx.Normal(0, 1), 'sd': hx.HalfNormal(1)}")
-    overrides = _check_overrides(design, user, has_sigma)
-    location, scale = data_scale(design, family)
+    overrides = _check_overrides(design, user, dpars, family)
+    location, scale = data_scale(design.y, family)
     rows, fixed = [], []
     for j, name in enumerate(design.fixed_names):
         if name == "(Intercept)":
@@ -127,18 +105,19 @@ def resolve_priors(design, family, has_sigma: bool, user: dict) -> PriorTable:
             prior, source = _pick(overrides, keys, LKJ(2.0))
             rows.append(("cor", block.name, "", str(prior), source))
             cor_priors[block.name] = prior
-    sigma = None
-    if has_sigma:
-        sigma, source = _pick(overrides, [("sigma", None, None)], Exponential(significant(1.0 / scale)))
-        rows.append(("sigma", "", "", str(sigma), source))
-    return PriorTable(tuple(rows), tuple(fixed), sd_priors, cor_priors, sigma)
+    dpar_priors = {}
+    for dpar in dpars:
+        prior, source = _pick(overrides, [(dpar.name, None, None)], dpar.default_prior(scale))
+        rows.append((dpar.name, "", "", str(prior), source))
+        dpar_priors[dpar.name] = prior
+    return PriorTable(tuple(rows), tuple(fixed), sd_priors, cor_priors, dpar_priors)
 
 
 def _has_correlations(block) -> bool:
     return block.correlated and block.num_terms > 1
 
 
-def prior_keys(design, has_sigma: bool) -> list:
+def prior_keys(design, dpars: tuple) -> list:
     """Every key a prior may be given for in this model, most general first within each class."""
     keys = []
     fixed = [name for name in design.fixed_names if name != "(Intercept)"]
@@ -153,9 +132,7 @@ def prior_keys(design, has_sigma: bool) -> list:
     correlated = [block for block in design.random if _has_correlations(block)]
     if correlated:
         keys += ["cor"] + [f"cor[{block.name}]" for block in correlated]
-    if has_sigma:
-        keys.append("sigma")
-    return keys
+    return keys + [dpar.name for dpar in dpars]
 
 
 def _pick(overrides: dict, keys: list, default: Prior):
@@ -165,7 +142,7 @@ def _pick(overrides: dict, keys: list, default: Prior):
     return default, "default"
 
 
-def _check_overrides(design, user: dict, has_sigma: bool) -> dict:
+def _check_overrides(design, user: dict, dpars: tuple, family) -> dict:
     """Map user keys to (class, name, term), checking that each names something in the model.
 
     A key that matches nothing is refused, not ignored: a prior the user believes is in force but
@@ -179,14 +156,15 @@ def _check_overrides(design, user: dict, has_sigma: bool) -> dict:
         cls, name, term = parse_prior_key(key)
         if not isinstance(prior, Prior):
             raise ModelError(f"prior for {key!r} must be a hierax prior such as hx.Normal(0, 1), got {prior!r}")
-        if prior.support != _SUPPORT[cls]:
-            raise ModelError(f"{key!r} needs a prior on {_SUPPORT[cls]} values; {prior} is on {prior.support} values")
-        if cls in ("Intercept", "sigma") and (name or term):
+        support = _SUPPORT.get(cls) or DPAR_SUPPORT[cls]
+        if prior.support != support:
+            raise ModelError(f"{key!r} needs a prior on {support} values; {prior} is on {prior.support} values")
+        if (cls == "Intercept" or cls in DPAR_SUPPORT) and (name or term):
             raise ModelError(f"{cls!r} takes no name in brackets (got {key!r}); use {cls!r}")
-        problem = _unmatched(cls, name, term, fixed, blocks, correlated, has_sigma)
+        problem = _unmatched(cls, name, term, fixed, blocks, correlated, dpars, family)
         if problem:
             raise ModelError(f"the prior {key!r} matches nothing in this model: {problem}. Use one of the keys "
-                             f"this model has: {', '.join(prior_keys(design, has_sigma))}")
+                             f"this model has: {', '.join(prior_keys(design, dpars))}")
         if cls == "b" and not name:
             out[("b", None, None)] = prior
         else:
@@ -194,12 +172,15 @@ def _check_overrides(design, user: dict, has_sigma: bool) -> dict:
     return out
 
 
-def _unmatched(cls, name, term, fixed, blocks, correlated, has_sigma) -> str:
+def _unmatched(cls, name, term, fixed, blocks, correlated, dpars, family) -> str:
     """Why a parsed prior key names no parameter of the model ('' if it names one)."""
     if cls == "Intercept" and "(Intercept)" not in fixed:
         return "the model has no fixed intercept"
-    if cls == "sigma" and not has_sigma:
-        return "the model has no residual sd (its family has none, or se() fixes it)"
+    if cls in DPAR_SUPPORT and cls not in {d.name for d in dpars}:
+        if cls == "sigma":
+            return "the model has no residual sd (its family has none, or se() fixes it)"
+        return (f"the {family.name} family has no parameter {cls!r} (its parameters besides the mean: "
+                f"{', '.join(family.dpar_names) or 'none'})")
     if cls == "b" and name and name not in fixed:
         return f"no fixed effect {name!r}"
     if cls == "b" and not name and not fixed - {"(Intercept)"}:

@@ -42,7 +42,7 @@ def _as_floats(prior) -> None:
 
 
 class Prior:
-    """Base class. ``support`` is "real", "positive" or "correlation"."""
+    """Base class. ``support`` is "real", "positive", "unit" (0 to 1) or "correlation"."""
 
     support = "real"
 
@@ -184,6 +184,52 @@ class Exponential(Prior):
 
 
 @dataclass(frozen=True)
+class Gamma(Prior):
+    """Gamma with ``alpha`` (shape) and ``beta`` (rate): mean alpha / beta, as Stan's and brms's
+    ``gamma(alpha, beta)`` (brms's default for a family's shape and precision is Gamma(0.01, 0.01))."""
+
+    alpha: float = 1.0
+    beta: float = 1.0
+    support = "positive"
+
+    def __post_init__(self):
+        _positive("Gamma", alpha=self.alpha, beta=self.beta)
+        _as_floats(self)
+
+    def logpdf(self, x):
+        return stats.gamma.logpdf(x, self.alpha, scale=1.0 / self.beta)
+
+    def sample(self, rng_key, shape=()):
+        return jax.random.gamma(rng_key, self.alpha, shape) / self.beta
+
+    def __str__(self):
+        return f"Gamma({self.alpha:g}, {self.beta:g})"
+
+
+@dataclass(frozen=True)
+class Beta(Prior):
+    """Beta(a, b) on (0, 1): for probabilities such as a zero-inflation or hurdle probability
+    (brms's default for ``zi`` and ``hu`` is Beta(1, 1))."""
+
+    a: float = 1.0
+    b: float = 1.0
+    support = "unit"
+
+    def __post_init__(self):
+        _positive("Beta", a=self.a, b=self.b)
+        _as_floats(self)
+
+    def logpdf(self, x):
+        return stats.beta.logpdf(x, self.a, self.b)
+
+    def sample(self, rng_key, shape=()):
+        return jax.random.beta(rng_key, self.a, self.b, shape)
+
+    def __str__(self):
+        return f"Beta({self.a:g}, {self.b:g})"
+
+
+@dataclass(frozen=True)
 class LKJ(Prior):
     """LKJ(eta) on a correlation matrix, used through its Cholesky factor.
 
@@ -234,7 +280,8 @@ class LKJ(Prior):
         return f"LKJ({self.eta:g})"
 
 
-PRIOR_TYPES = {cls.__name__: cls for cls in (Normal, StudentT, HalfNormal, HalfStudentT, HalfCauchy, Exponential, LKJ)}
+PRIOR_TYPES = {cls.__name__: cls for cls in (Normal, StudentT, HalfNormal, HalfStudentT, HalfCauchy, Exponential, Gamma,
+                                            Beta, LKJ)}
 
 
 def _register_pytree(cls):

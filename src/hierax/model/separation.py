@@ -46,7 +46,7 @@ def check_separation(spec) -> None:
     ModelError
         Naming the columns of the separating direction and the fixes.
     """
-    if spec.family.name not in ("bernoulli", "binomial"):
+    if not spec.family.separable:
         return
     direction = separating_direction(spec.X, spec.y, spec.trials)
     if direction is None:

@@ -19,6 +19,7 @@ from hierax.model.checks import check_identifiable
 from hierax.model.prior_rules import PriorTable, resolve_priors
 
 PARAMETERISATIONS = ("auto", "noncentered", "centered")
+SE_FIXES = "sigma"          # the dpar that se(s) replaces by known values (brms's se(s, sigma = FALSE))
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class ModelSpec:
     fixed_names: tuple
     fixed_priors: tuple
     blocks: tuple
-    sigma_prior: Prior | None
+    dpar_priors: dict                   # {dpar name: Prior} for each scalar dpar (empty when not Bayesian)
     trials: np.ndarray | None
     se: np.ndarray | None
     offset: np.ndarray | None
@@ -83,9 +84,23 @@ class ModelSpec:
         return len(self.y)
 
     @property
+    def scalar_dpars(self) -> tuple:
+        """The family's parameters besides the mean that are estimated as one number each
+        (:class:`~hierax.model.families.Dpar`): all of them, less a residual sd that se() fixes."""
+        return tuple(d for d in self.family.dpars if d.name not in self.known_dpars())
+
+    def known_dpars(self) -> dict:
+        """Parameters the data fix: {"sigma": se} for a response with se() (a known sd per row)."""
+        return {} if self.se is None else {SE_FIXES: self.se}
+
+    @property
     def has_sigma(self) -> bool:
         """A residual sd to estimate: the family has one and se() does not fix it."""
-        return self.family.has_sigma and self.se is None
+        return any(d.name == SE_FIXES for d in self.scalar_dpars)
+
+    def family_aux(self) -> dict:
+        """What the family's functions read besides the response and the parameters (trials)."""
+        return {} if self.trials is None else {"trials": self.trials}
 
     def find_block(self, group: str | None = None) -> BlockSpec:
         """The block of grouping factor (or block name) ``group``; the first block when None."""
@@ -128,15 +143,15 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
         that the data cannot identify.
     """
     fam, lnk = get_family(family, link)
-    fam.check(design.y, design.trials)
-    if fam.name != "binomial" and design.trials is not None:
+    if not fam.needs_trials and design.trials is not None:
         raise ModelError(f"cbind()/trials() describe binomial data; use family='binomial', not {fam.name!r}")
-    if design.se is not None and fam.name != "gaussian":
+    fam.check(design.y, {} if design.trials is None else {"trials": design.trials})
+    if design.se is not None and not fam.collapsible:
         raise ModelError("se() (a known measurement sd) is only available for the gaussian family")
     check_identifiable(design, fam)
-    has_sigma = fam.has_sigma and design.se is None
+    free = tuple(d for d in fam.dpars if not (design.se is not None and d.name == SE_FIXES))
     choice = _parameterisations(design, parameterisation)
-    table = resolve_priors(design, fam, has_sigma, priors or {}) if bayesian else None
+    table = resolve_priors(design, fam, free, priors or {}) if bayesian else None
     blocks = tuple(
         BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
                   table.sd_priors[b.name] if table else (), table.cor_priors.get(b.name) if table else None,
@@ -144,8 +159,7 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
         for b in design.random
     )
     return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors if table else (), blocks,
-                     table.sigma_prior if table and has_sigma else None, design.trials, design.se, design.offset,
-                     table)
+                     dict(table.dpar_priors) if table else {}, design.trials, design.se, design.offset, table)
 
 
 def _parameterisations(design: Design, option) -> dict:

@@ -33,10 +33,10 @@ def ppc_plot(fit, idata=None, num_draws: int = 50, ax=None):
 
     y, y_rep, name = _replicates(fit, idata)
     fig, ax = figure_and_axes(ax, (6.0, 4.2))
-    family = fit.spec.family.name
-    if family == "gaussian":
+    outcome = fit.spec.family.outcome
+    if outcome == "continuous":
         _densities(ax, y, y_rep, num_draws)
-    elif family == "poisson":
+    elif outcome == "count":
         _count_bars(ax, y, y_rep)
     else:
         _calibration(ax, fit, y, y_rep)

@@ -28,10 +28,10 @@ def model_graph(fit, ax=None):
     fixed_xy = (width - 0.55, 2.9)
     _node(ax, fixed_xy, f"fixed effects beta\n{len(spec.fixed_names)} coefficients", "lemonchiffon")
     _arrow(ax, fixed_xy, eta_xy)
-    if spec.has_sigma:
-        sigma_xy = (width - 0.55, 1.0)
-        _node(ax, sigma_xy, "residual sd sigma", "lemonchiffon")
-        _arrow(ax, sigma_xy, data_xy)
+    if spec.scalar_dpars:
+        scalars_xy = (width - 0.55, 1.0)
+        _node(ax, scalars_xy, "\n".join(f"{d.meaning} {d.name}" for d in spec.scalar_dpars), "lemonchiffon")
+        _arrow(ax, scalars_xy, data_xy)
     for k, block in enumerate(blocks):
         x = 0.7 + k * (width - 1.2) / max(len(blocks), 1)
         effects_xy, population_xy, hyper_xy = (x, 2.9), (x, 3.85), (x, 4.6)

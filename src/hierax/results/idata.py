@@ -1,7 +1,8 @@
 """Turn engine output into ArviZ results (``InferenceData`` with ArviZ 0.23, xarray's ``DataTree``
 with ArviZ 1.x) with readable names and coordinates.
 
-Posterior variables: ``beta`` (dim ``fixed``), ``sigma``, and per random block ``name``:
+Posterior variables: ``beta`` (dim ``fixed``), the family's scalar parameters by their names
+(``sigma``, ``shape``, ``nu``, ``phi``, ``zi``, ``hu``), and per random block ``name``:
 ``sd_<name>`` (dim ``<name>__term``), ``cor_<name>`` (dim ``<name>__pair``, one entry per pair
 of effects, labelled ``a,b``), and ``b_<name>`` (dims ``<name>__level``, ``<name>__term``): the
 group-level deviations from the fixed effects.
@@ -33,7 +34,7 @@ def pointwise_loglik_draws(spec: ModelSpec, params: dict, batch_values: int = 5_
     """log p(y_i | draw) for every draw and row (chain, draw, obs), conditional on the group
     effects; None when it would exceed :data:`LOGLIK_LIMIT` values (then LOO is not available
     from the fit, and the fit says so)."""
-    chains, draws = params["beta"].shape[:2]
+    chains, draws = jax.tree_util.tree_leaves(params)[0].shape[:2]
     if chains * draws * spec.num_obs > LOGLIK_LIMIT:
         return None
     loglik, arrays = _batch_loglik(structure_of(spec)), model_arrays(spec)
@@ -58,8 +59,8 @@ def posterior_dataset(spec: ModelSpec, params) -> dict:
     """Named posterior arrays and their dims/coords from constrained parameters."""
     variables = {"beta": (("chain", "draw", "fixed"), params["beta"])}
     coords = {"fixed": list(spec.fixed_names)}
-    if spec.has_sigma:
-        variables["sigma"] = (("chain", "draw"), params["sigma"])
+    for dpar in spec.scalar_dpars:
+        variables[dpar.name] = (("chain", "draw"), params[dpar.name])
     for block in spec.blocks:
         term_dim, level_dim = f"{block.name}__term", f"{block.name}__level"
         coords[term_dim] = list(block.terms)

@@ -287,7 +287,7 @@ def _user_priors(table: pd.DataFrame) -> dict:
     for _, row in table[table["source"] == "user"].iterrows():
         group, coef = (str(v) if v not in (None, "") and not pd.isna(v) else "" for v in (row["group"], row["coef"]))
         key = {"Intercept": "Intercept", "b": f"b[{coef}]", "sd": f"sd[{group}][{coef}]" if coef else f"sd[{group}]",
-               "cor": f"cor[{group}]", "sigma": "sigma"}[row["class"]]
+               "cor": f"cor[{group}]"}.get(row["class"], row["class"])       # a family's parameter: its name
         match = _PRIOR_TEXT.match(str(row["prior"]))
         kind = getattr(prior_classes, match.group(1), None) if match else None
         if kind is None or not isinstance(kind, type) or not issubclass(kind, prior_classes.Prior):

@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from hierax.results import _arviz
+from hierax.model.spec import SE_FIXES as RESIDUAL     # the residual sd's name (sigma)
 from hierax.results.idata import cor_pairs
 
 STAT_COLUMNS = ["estimate", "sd", "q05", "q95", "mcse", "ess_bulk", "ess_tail", "r_hat"]
@@ -94,7 +95,7 @@ def varcorr(idata, spec) -> pd.DataFrame:
                 columns.append(cor[..., p])
     if spec.has_sigma:
         rows.append(("Residual", "", ""))
-        columns.append(post["sigma"].values)
+        columns.append(post[RESIDUAL].values)
     if not rows:
         return pd.DataFrame(columns=["group", "var1", "var2"] + STAT_COLUMNS, index=pd.Index([], name="term"))
     table = summarize_draws(np.stack(columns, axis=-1))
@@ -138,7 +139,19 @@ def _group_table(idata, spec, add_fixed: bool) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def family_params(idata, spec) -> pd.DataFrame:
+    """The family's scalar parameters other than a residual sd (which ``varcorr`` holds, as lme4
+    does): shape, nu, phi, zi, hu, one row each, labelled by brms's names."""
+    names = [d.name for d in spec.scalar_dpars if not (spec.has_sigma and d.name == RESIDUAL)]
+    if not names:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in STAT_COLUMNS}).set_axis(pd.Index([], name="term"))
+    table = summarize_draws(np.stack([idata.posterior[name].values for name in names], axis=-1))
+    return table.set_axis(pd.Index(names, name="term"))
+
+
 def summary(idata, spec) -> pd.DataFrame:
-    """Fixed effects, sds, correlations and sigma in one table with labels as prior keys use them."""
+    """Fixed effects, sds, correlations, sigma and the family's other parameters in one table,
+    with labels as prior keys use them."""
     fixed = fixef(idata, spec)
-    return pd.concat([fixed, varcorr(idata, spec)[STAT_COLUMNS]])
+    parts = [fixed, varcorr(idata, spec)[STAT_COLUMNS], family_params(idata, spec)]
+    return pd.concat([part for part in parts if len(part)] or [fixed])

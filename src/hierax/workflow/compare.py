@@ -109,9 +109,10 @@ def compare(fits, ic: str = "loo") -> pd.DataFrame:
 
 
 def num_parameters(fit) -> int:
-    """Parameters the model has: fixed effects, sigma, each block's sds, correlations and effects."""
+    """Parameters the model has: fixed effects, the family's scalars (sigma, shape, ...), each
+    block's sds, correlations and effects."""
     spec = fit.spec
-    count = len(spec.fixed_names) + (1 if spec.has_sigma else 0)
+    count = len(spec.fixed_names) + len(spec.scalar_dpars)
     for block in spec.blocks:
         q = block.num_terms
         count += q + (q * (q - 1) // 2 if block.has_cor else 0) + block.num_levels * q

@@ -28,7 +28,7 @@ from scipy import stats
 
 from hierax.config import check_seed
 from hierax.engines.glm import fit_glm, fit_least_squares
-from hierax.engines.laplace import Likelihood
+from hierax.density.likelihood import mean_likelihood
 from hierax.errors import HieraxError
 
 MAX_NO_POOLING_COLUMNS = 3000
@@ -120,9 +120,9 @@ def compare_pooling(formula: str, data, family: str = "gaussian", link: str | No
 
 
 def _fit_fixed(spec, X):
-    if spec.family.name == "gaussian" and spec.link.name == "identity":
+    if spec.family.collapsible and spec.link.name == "identity":
         return fit_least_squares(X, spec.y, spec.offset)
-    return fit_glm(X, spec.y, Likelihood(spec.family, spec.link.name), spec.trials, spec.offset)
+    return fit_glm(X, spec.y, mean_likelihood(spec, "compare_pooling"), spec.trials, spec.offset)
 
 
 def _complete_pooling(spec, z):

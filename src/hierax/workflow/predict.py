@@ -31,6 +31,8 @@ import pandas as pd
 from hierax.config import check_seed
 from hierax.design.newdata import NewBlock, NewDesign, encode_newdata
 from hierax.errors import DataError, HieraxError
+from hierax.model.families import Mu
+from hierax.model.spec import SE_FIXES as RESIDUAL
 
 KINDS = ("mean", "response", "link")
 NEW_GROUPS = ("sample", "population", "error")
@@ -44,7 +46,7 @@ class ParameterDraws:
     beta: np.ndarray            # (S, p)
     b: tuple                    # per block (S, levels, q)
     cov: tuple                  # per block (S, q, q): population covariance of the block's effects
-    sigma: np.ndarray | None    # (S,)
+    scalars: dict               # {dpar name: (S,)}: the family's scalar parameters (sigma, shape, ...)
     plug_in: bool               # True: the estimate is the prediction at the point estimates
 
 
@@ -117,7 +119,8 @@ def _posterior_draws(fit) -> ParameterDraws:
             for p, (i, j) in enumerate(pairs):
                 R[:, i, j] = R[:, j, i] = flat[f"cor_{block.name}"][:, p]
         covs.append(sd[:, :, None] * R * sd[:, None, :])
-    return ParameterDraws(flat["beta"], tuple(bs), tuple(covs), flat.get("sigma"), plug_in=False)
+    scalars = {d.name: flat[d.name] for d in fit.spec.scalar_dpars}
+    return ParameterDraws(flat["beta"], tuple(bs), tuple(covs), scalars, plug_in=False)
 
 
 def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
@@ -128,8 +131,13 @@ def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
     for modes, variances, T in zip(out.random_effects, out.random_variances(), out.factors):
         bs.append(modes[None] + np.sqrt(variances)[None] * rng.standard_normal((num,) + modes.shape))
         covs.append(np.broadcast_to(scale2 * T @ T.T, (num,) + T.shape))
-    sigma = None if out.sigma is None else np.full(num, out.sigma)
-    return ParameterDraws(beta, tuple(bs), tuple(covs), sigma, plug_in=True)
+    return ParameterDraws(beta, tuple(bs), tuple(covs), _estimated_scalars(fit, num), plug_in=True)
+
+
+def _estimated_scalars(fit, num: int) -> dict:
+    """The family's scalar parameters at their estimates, ``num`` copies each (REML/ML: sigma)."""
+    out = fit.output
+    return {} if out.sigma is None else {RESIDUAL: np.full(num, out.sigma)}
 
 
 def _beta_draws(beta: np.ndarray, vcov: np.ndarray, rng: np.random.Generator, num: int) -> np.ndarray:
@@ -144,8 +152,8 @@ def _point_draws(fit) -> ParameterDraws:
     """The estimates as a single draw (for the plug-in prediction)."""
     out = fit.output
     covs = tuple((1.0 if out.sigma is None else out.sigma**2) * (T @ T.T)[None] for T in out.factors)
-    sigma = None if out.sigma is None else np.array([out.sigma])
-    return ParameterDraws(out.beta[None], tuple(m[None] for m in out.random_effects), covs, sigma, plug_in=True)
+    return ParameterDraws(out.beta[None], tuple(m[None] for m in out.random_effects), covs, _estimated_scalars(fit, 1),
+                          plug_in=True)
 
 
 def summarise(draws: ParameterDraws, spec, design: NewDesign, kind: str, new_groups: str, level: float,
@@ -172,8 +180,9 @@ def plug_in(fit, design: NewDesign, kind: str) -> np.ndarray:
     point = _point_draws(fit)
     zero = [(sorted({v for v in nb.new_labels if v is not None}), None) for nb in design.blocks]
     zero = [(labels, np.zeros((1, len(labels), b.shape[-1]))) for (labels, _), b in zip(zero, point.b)]
-    eta = linear_predictor_draws(point, design, zero, slice(0, design.num_obs))[0]
-    return eta if kind == "link" else np.asarray(fit.spec.link.inverse(jnp.asarray(eta)))
+    rows = slice(0, design.num_obs)
+    eta = linear_predictor_draws(point, design, zero, rows)
+    return eta[0] if kind == "link" else _means(fit.spec, point, design, eta, rows)[0]
 
 
 def _new_level_effects(cov: np.ndarray, new_block: NewBlock, new_groups: str, rng) -> tuple:
@@ -193,13 +202,29 @@ def _draws_of(kind, draws: ParameterDraws, spec, design: NewDesign, new_effects,
     if kind == "link":
         return eta
     if kind == "mean":
-        return np.asarray(spec.link.inverse(jnp.asarray(eta)))
-    trials = None if design.trials is None else jnp.asarray(design.trials[rows])
-    if spec.family.name == "binomial" and trials is None:
+        return _means(spec, draws, design, eta, rows)
+    if spec.family.needs_trials and design.trials is None:
         raise HieraxError("kind='response' for a binomial model needs the number of trials: include the "
                           "response's columns (those of cbind(...)) in the new data")
-    sigma = None if draws.sigma is None else jnp.asarray(draws.sigma)[:, None]
-    return np.asarray(spec.family.sample(key, jnp.asarray(eta), sigma, trials, spec.link.name))
+    return np.asarray(spec.family.sample(key, _family_params(spec, draws, eta), _aux(design, rows)))
+
+
+def _family_params(spec, draws: ParameterDraws, eta, known: dict | None = None) -> dict:
+    """The family's parameters by name for draws x rows: the mean's linear predictor, each scalar
+    parameter's draws as a column, and the values the data fix (se())."""
+    scalars = {name: jnp.asarray(values)[:, None] for name, values in draws.scalars.items()}
+    return {"mu": Mu(jnp.asarray(eta), spec.link.name), **scalars, **(known or {})}
+
+
+def _aux(design: NewDesign, rows) -> dict:
+    return {} if design.trials is None else {"trials": jnp.asarray(design.trials[rows])}
+
+
+def _means(spec, draws: ParameterDraws, design: NewDesign, eta, rows) -> np.ndarray:
+    """E[y] per draw and row (brms's ``posterior_epred``): the inverse link of eta for most
+    families; with the other parameters where they enter the mean (lognormal, zero-inflated and
+    hurdle counts). A binomial model's is the success probability, per trial."""
+    return np.asarray(spec.family.mean(_family_params(spec, draws, eta), _aux(design, rows)))
 
 
 def linear_predictor_draws(draws: ParameterDraws, design: NewDesign, new_effects, rows) -> np.ndarray:
@@ -241,12 +266,9 @@ def posterior_predictive(fit, seed: int | None = None):
         rows = slice(start, min(start + chunk, design.num_obs))
         key, sub = jax.random.split(key)
         eta = jnp.asarray(linear_predictor_draws(draws, design, no_new, rows))
-        if spec.se is not None:
-            scale = jnp.asarray(spec.se[rows])[None, :]
-        else:
-            scale = None if draws.sigma is None else jnp.asarray(draws.sigma)[:, None]
-        trials = None if spec.trials is None else jnp.asarray(spec.trials[rows])
-        parts.append(np.asarray(spec.family.sample(sub, eta, scale, trials, spec.link.name)))
+        known = {name: jnp.asarray(values[rows])[None, :] for name, values in spec.known_dpars().items()}
+        params = _family_params(spec, draws, eta, known)
+        parts.append(np.asarray(spec.family.sample(sub, params, _aux(design, rows))))
     post = fit.idata.posterior
     chains, num = post.sizes["chain"], post.sizes["draw"]
     name = next(iter(fit.idata.observed_data.data_vars))

@@ -14,6 +14,7 @@ import xarray as xr
 
 from hierax.config import check_seed
 from hierax.density import make_linear_predictor
+from hierax.density.logdensity import aux_arrays, family_params_of
 from hierax.design import build_design
 from hierax.errors import HieraxError
 from hierax.formula import parse_formula
@@ -30,8 +31,8 @@ def draw_prior_params(rng_key, spec: ModelSpec) -> dict:
     beta = jnp.stack([p.sample(k) for p, k in zip(spec.fixed_priors, jax.random.split(fixed_key, max(len(spec.fixed_priors), 1)))]) \
         if spec.fixed_priors else jnp.zeros(0)
     params = {"beta": beta}
-    if spec.has_sigma:
-        params["sigma"] = spec.sigma_prior.sample(next(keys))
+    for dpar in spec.scalar_dpars:              # at most 3: the keys above suffice
+        params[dpar.name] = dpar.sample_prior(next(keys), spec.dpar_priors[dpar.name])
     sds, chols, bs = {}, {}, {}
     for block in spec.blocks:
         sd_keys = jax.random.split(next(keys), block.num_terms)
@@ -46,19 +47,22 @@ def draw_prior_params(rng_key, spec: ModelSpec) -> dict:
 
 def sample_prior_spec(rng_key, spec: ModelSpec, draws: int):
     """(params, simulated responses) for ``draws`` independent prior draws, as numpy arrays."""
-    linear_predictor = make_linear_predictor(spec)
-    trials = None if spec.trials is None else jnp.asarray(spec.trials)
-    se = None if spec.se is None else jnp.asarray(spec.se)
+    linear_predictor, aux = make_linear_predictor(spec), aux_arrays(spec)
 
     @jax.jit
     def one(key):
         param_key, y_key = jax.random.split(key)
         params = draw_prior_params(param_key, spec)
-        sigma = params["sigma"] if spec.has_sigma else se
-        y = spec.family.sample(y_key, linear_predictor(params), sigma, trials, spec.link.name)
+        y = spec.family.sample(y_key, family_params_of(spec, params, linear_predictor(params)), aux)
         return params, y
 
-    return jax.device_get(jax.lax.map(one, jax.random.split(rng_key, draws)))
+    params, y = jax.device_get(jax.lax.map(one, jax.random.split(rng_key, draws)))
+    for dpar in spec.scalar_dpars:
+        if np.isnan(params[dpar.name]).any():
+            raise HieraxError(f"the prior {spec.dpar_priors[dpar.name]} for {dpar.name} puts almost no probability "
+                              f"above {dpar.lower:g}, the least value {dpar.name} can take; give a prior with "
+                              f"most of its mass above {dpar.lower:g}")
+    return params, y
 
 
 def sample_prior(formula: str, data, family: str = "gaussian", link: str | None = None, priors: dict | None = None,

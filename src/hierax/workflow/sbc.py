@@ -163,6 +163,6 @@ def _ranks(spec, truth, params, thin: int) -> dict:
             R = np.einsum("cdik,cdjk->cdij", L, L)
             for i, j in cor_pairs(block.terms):
                 out[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = rank(R_true[i, j], R[..., i, j])
-    if spec.has_sigma:
-        out["sigma"] = rank(truth["sigma"], params["sigma"])
+    for dpar in spec.scalar_dpars:
+        out[dpar.name] = rank(truth[dpar.name], params[dpar.name])
     return out

@@ -57,8 +57,7 @@ class Model:
                 out[f"sd[{block.name}][{term}]"] = prior
             if block.has_cor:
                 out[f"cor[{block.name}]"] = block.cor_prior
-        if spec.has_sigma:
-            out["sigma"] = spec.sigma_prior
+        out.update(spec.dpar_priors)
         return out
 
 
@@ -110,11 +109,11 @@ def simulate(model: Model, params: dict | None = None, seed: int | None = None) 
 
 def simulate_response(rng_key, spec, params):
     from hierax.density import make_linear_predictor
+    from hierax.density.logdensity import aux_arrays, family_params_of
 
-    eta = make_linear_predictor(spec)(jax.tree_util.tree_map(jnp.asarray, params))
-    sigma = params["sigma"] if spec.has_sigma else (None if spec.se is None else jnp.asarray(spec.se))
-    trials = None if spec.trials is None else jnp.asarray(spec.trials)
-    return spec.family.sample(rng_key, eta, sigma, trials, spec.link.name)
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    eta = make_linear_predictor(spec)(params)
+    return spec.family.sample(rng_key, family_params_of(spec, params, eta), aux_arrays(spec))
 
 
 def replace_response(model: Model, y: np.ndarray) -> pd.DataFrame:
@@ -144,8 +143,8 @@ def truth_series(spec, params) -> pd.Series:
             R = L @ L.T
             for i, j in cor_pairs(block.terms):
                 values[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = float(R[i, j])
-    if spec.has_sigma:
-        values["sigma"] = float(params["sigma"])
+    for dpar in spec.scalar_dpars:
+        values[dpar.name] = float(params[dpar.name])
     return pd.Series(values, name="truth")
 
 
@@ -168,8 +167,8 @@ def _params_from_names(spec, params: dict, rng_key) -> dict:
         z = np.asarray(jax.random.normal(key, (block.num_levels, block.num_terms)))
         out["sd"][block.name], out["cor_chol"][block.name] = sd, L
         out["b"][block.name] = (z @ L.T) * sd
-    if spec.has_sigma:
-        out["sigma"] = float(params["sigma"])
+    for dpar in spec.scalar_dpars:
+        out[dpar.name] = float(params[dpar.name])
     return out
 
 
@@ -178,8 +177,8 @@ def _zero_params(spec) -> dict:
     for block in spec.blocks:
         out["sd"][block.name] = np.ones(block.num_terms)
         out["cor_chol"][block.name] = np.eye(block.num_terms)
-    if spec.has_sigma:
-        out["sigma"] = 1.0
+    for dpar in spec.scalar_dpars:
+        out[dpar.name] = 1.0
     return out
 
 
@@ -218,6 +217,6 @@ def _summary_draws(fit) -> pd.DataFrame:
             cor = post[f"cor_{block.name}"].values.reshape(-1, len(cor_pairs(block.terms)))
             for p, (i, j) in enumerate(cor_pairs(block.terms)):
                 columns[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = cor[:, p]
-    if spec.has_sigma:
-        columns["sigma"] = post["sigma"].values.ravel()
+    for dpar in spec.scalar_dpars:
+        columns[dpar.name] = post[dpar.name].values.ravel()
     return pd.DataFrame(columns)
