@@ -32,4 +32,36 @@ def get_family(name: str, link: str | None = None) -> tuple[Family, Link]:
     return family, LINKS[link]
 
 
-__all__ = ["FAMILIES", "LINKS", "Dpar", "Family", "Link", "Mu", "gammaln", "get_family"]
+def families_table() -> list[dict]:
+    """One row per family: its response, the links of its mean, its other parameters with their
+    links, and their default priors (``s`` the data's scale, see ``hierax.model.prior_rules``).
+    The README's families table is this, kept in step by a test."""
+    rows = []
+    for family in FAMILIES.values():
+        rows.append({
+            "family": family.name,
+            "response": family.response,
+            "mu links": ", ".join(family.links),
+            "other parameters (link)": ", ".join(f"{d.name} ({d.link})" for d in family.dpars) or "none",
+            "default priors": ", ".join(f"{d.name} ~ {_prior_rule(d)}" for d in family.dpars) or "none",
+        })
+    return rows
+
+
+def _prior_rule(dpar: Dpar) -> str:
+    """The default prior as a rule in the data's scale s: the prior at s = 1, with 's' where it scales."""
+    at_one, at_ten = str(dpar.default_prior(1.0)), str(dpar.default_prior(10.0))
+    return at_one if at_one == at_ten else at_one.replace("(1)", "(1 / s)")
+
+
+def families_markdown() -> str:
+    """:func:`families_table` as a Markdown table."""
+    rows = families_table()
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(f"`{row[h]}`" if h == "family" else row[h] for h in header) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+__all__ = ["FAMILIES", "LINKS", "Dpar", "Family", "Link", "Mu", "families_markdown", "families_table", "gammaln",
+           "get_family"]
