@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "fit": ("hierax.api", "fit"),
     "parse_formula": ("hierax.formula", "parse_formula"),
+    "bf": ("hierax.formula", "bf"),
     "FitResult": ("hierax.results", "FitResult"),
     "MixedFit": ("hierax.results.mixedfit", "MixedFit"),
     "lrt": ("hierax.results.mixedfit", "likelihood_ratio_test"),
@@ -38,7 +39,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "fit", "FitResult", "MixedFit", "lrt", "parse_formula",
+    "fit", "FitResult", "MixedFit", "lrt", "parse_formula", "bf",
     "sample_prior", "sample_prior_predictive", "compare_pooling", "loo", "waic", "compare", "logo",
     "model", "simulate", "recover", "sbc",
     "HieraxError", "FormulaError", "DataError", "ModelError", "ModeWarning",

@@ -14,15 +14,15 @@ from hierax._threads import blas_limit
 from hierax.config import check_flag, check_seed, nuts_config
 from hierax.density import initial_position
 from hierax.density.logdensity import default_centering
-from hierax.design import build_design
-from hierax.density.likelihood import mean_likelihood
+from hierax.density.init import crude_fit
+from hierax.density.likelihood import dpar_start, family_likelihood
 from hierax.engines.laplace import fit_glmm
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.lmm import fit_lmm
 from hierax.linalg.pls import Block
 from hierax.errors import HieraxError, ModelError, ModeWarning
-from hierax.formula import parse_formula
-from hierax.model import specify
+from hierax.formula import as_bf
+from hierax.model.build import build_model
 from hierax.model.scaling import unit_scaled
 from hierax.model.separation import check_separation
 from hierax.results import FitResult
@@ -44,16 +44,22 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
 
     Parameters
     ----------
-    formula : str
-        e.g. ``"log_radon ~ floor + (1 + floor | county)"``.
+    formula : str or ``hx.bf(...)``
+        e.g. ``"log_radon ~ floor + (1 + floor | county)"``; ``hx.bf("y ~ x + (1 | g)", sigma="~ x")``
+        gives a parameter of the family its own formula (distributional regression, as brms's
+        ``bf()``; as text ``"y ~ x + (1 | g); sigma ~ x"``).
     data : pandas or polars DataFrame.
-    family : "gaussian", "bernoulli", "binomial" or "poisson"; ``link`` overrides the default link.
+    family : a name from the families table (README; ``hierax.model.families.FAMILIES``): brms's
+        names and parametrisations, e.g. "gaussian", "negbinomial", "beta", "student";
+        ``link`` overrides the mean's default link.
     method : "nuts" (full Bayesian inference; the default), or "reml" / "ml" for a frequentist fit
         of a gaussian model by the profiled deviance (lme4's method), or "laplace" for a GLMM
         (bernoulli, binomial, poisson; lme4's glmer with nAGQ = 1), each returning a
         :class:`~hierax.results.mixedfit.MixedFit` with the same tables; or "map", the posterior
         mode (fast, and a warning where it misleads, see :func:`fit_map`).
-    priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`.
+    priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`; a family's
+        parameter by its name (``"shape"``), a formula's coefficients as ``"Intercept_sigma"``,
+        ``"b_sigma"``, ``"b_sigma[x]"``.
     chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings (NumPy numbers
         too; fewer than 4 draws or one chain leave ESS/R-hat NaN, with a warning). ``warmup=None``
         is 1,000 iterations, 100 with ``warm_start``. ``target_accept=None`` is 0.95 (0.8 for a
@@ -106,8 +112,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     progress = check_flag("progress", progress)
     timing = {}
     start = time.perf_counter()
-    design = build_design(parse_formula(formula), data)
-    spec = specify(design, family, link, priors, parameterisation)
+    formula = str(as_bf(formula))           # a distributional formula as text: "y ~ x; sigma ~ x"
+    design, spec = build_model(formula, data, family, link, priors, parameterisation)
     warm = _warm_state(warm_start, formula, spec)
     timing["setup"] = time.perf_counter() - start
     sampled, scale = unit_scaled(spec)        # columns far from unit scale sampled on it: model/scaling.py
@@ -182,21 +188,23 @@ def used_columns(formula: str, data):
     """The columns of ``data`` that ``formula`` names (kept with a fit, and saved with it)."""
     from hierax.design import as_pandas
 
-    return as_pandas(data)[list(parse_formula(formula).variables)].copy()
+    return as_pandas(data)[list(as_bf(formula).variables)].copy()
 
 
 def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml", link: str | None = None) -> MixedFit:
     """REML/ML fit of a linear mixed model or Laplace fit of a GLMM (see :func:`fit`); no priors."""
     start = time.perf_counter()
-    design = build_design(parse_formula(formula), data)
-    spec = specify(design, family, link, bayesian=False)
+    formula = str(as_bf(formula))
+    design, spec = build_model(formula, data, family, link, bayesian=False)
+    if spec.dpar_predictors:
+        names = ", ".join(p.dpar for p in spec.dpar_predictors)
+        raise ModelError(f"method={method!r} does not fit a formula for {names} yet; use method='nuts'")
     gaussian = spec.family.collapsible and spec.link.name == "identity"
     if method == "laplace" and gaussian:
         raise ModelError("method='laplace' is for GLMMs; a gaussian model is fitted exactly by method='reml' or 'ml'")
     if method != "laplace" and not gaussian:
         raise ModelError(f"method={method!r} fits gaussian models with the identity link; for "
                           f"{spec.family.name} use method='laplace' or method='nuts'")
-    likelihood = mean_likelihood(spec, f"method={method!r}") if method == "laplace" else None
     if spec.se is not None:
         raise ModelError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
     if not spec.blocks:
@@ -209,8 +217,9 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
         check_separation(spec)
     with blas_limit():                      # one BLAS thread by default: see hierax._threads
         if method == "laplace":
-            output = fit_glmm(spec.X, spec.y, blocks, likelihood, trials=spec.trials,
-                              offset=spec.offset)
+            output = fit_glmm(spec.X, spec.y, blocks, family_likelihood(spec), trials=spec.trials,
+                              offset=spec.offset, phi_start=dpar_start(spec),
+                              beta_start=crude_fit(spec)[0])
         else:
             output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
     timing["optimisation"] = time.perf_counter() - start
@@ -238,8 +247,8 @@ def fit_map(formula: str, data, family: str = "gaussian", link: str | None = Non
 
     seed = check_seed(seed)
     start = time.perf_counter()
-    design = build_design(parse_formula(formula), data)
-    spec = specify(design, family, link, priors, "centered")
+    formula = str(as_bf(formula))
+    design, spec = build_model(formula, data, family, link, priors, "centered")
     constrain, loglik, log_prior = make_constrain(spec), make_pointwise_loglik(spec), make_log_prior(spec)
     centring = default_centering(spec)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from hierax.engines import laplace
 from hierax.linalg.pls import Block
-from hierax.density.likelihood import MeanLikelihood
+from hierax.density.likelihood import FamilyLikelihood
 from hierax.model.families import get_family
 
 
@@ -23,7 +23,7 @@ def _poisson_problem(seed=0):
     blocks = [Block(np.column_stack([np.ones(n), x]), g1, 20, True), Block(np.ones((n, 1)), g2, 7, False)]
     family, link = get_family("poisson")
     structure = laplace._Structure(tuple(laplace._BlockShape(b.num_levels, b.num_terms) for b in blocks),
-                                   laplace.theta_entries(blocks), MeanLikelihood(family, link.name))
+                                   laplace.theta_entries(blocks), FamilyLikelihood(family, link.name))
     return laplace._data(X, y, None, blocks, None), structure
 
 
@@ -68,6 +68,6 @@ def test_a_model_of_the_same_shape_reuses_the_compiled_objective():
     sizes = []
     for _ in range(2):
         y = rng.poisson(np.exp(1.0 + rng.normal(0, 0.5, 12)[group])).astype(float)
-        laplace.fit_glmm(X, y, blocks, MeanLikelihood(family, link.name))
+        laplace.fit_glmm(X, y, blocks, FamilyLikelihood(family, link.name))
         sizes.append(laplace._evaluate._cache_size())
     assert sizes[1] == sizes[0]

@@ -121,6 +121,15 @@ def test_simulator_matches_mean_and_density(name):
             assert abs(np.trapezoid(density, below) - q) < 0.01, (q, x)
 
 
+def test_student_density_stays_exact_for_huge_degrees_of_freedom():
+    """At nu = 1e28 the t density is the normal one to 1e-12 (a log-gamma difference lost every
+    digit there, and a Laplace fit found a spurious optimum at nu = 1e29)."""
+    family, _ = get_family("student")
+    y = np.linspace(-3.0, 3.0, 7)
+    got = family.log_likelihood(y, {"mu": Mu(jnp.zeros(7), "identity"), "sigma": 1.3, "nu": 1e28}, {})
+    np.testing.assert_allclose(got, stats.norm.logpdf(y, 0.0, 1.3), rtol=1e-12)
+
+
 def test_positive_negbinomial_sampler_is_exact_for_small_means():
     """The hurdle's truncated NB by redrawing zeros: at mu = 0.05 most rounds give zeros, and the
     draws still follow NB | y > 0."""

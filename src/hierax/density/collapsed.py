@@ -68,6 +68,9 @@ def why_not_collapsible(spec: ModelSpec) -> str | None:
     """None when the collapsed sampler applies to ``spec``, else the reason in words."""
     if not (spec.family.collapsible and spec.link.name == "identity"):
         return f"the {spec.family.name} family with the {spec.link.name} link has no closed-form marginal"
+    if spec.dpar_predictors:
+        names = ", ".join(p.dpar for p in spec.dpar_predictors)
+        return f"{names} has a formula, so the residual sd differs by row and the marginal is not the collapsed one"
     if not spec.has_sigma:
         return "a known measurement sd (se()) is sampled with the group effects in the model"
     if not spec.blocks:

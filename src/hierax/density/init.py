@@ -71,14 +71,28 @@ def _dispersed(spec: ModelSpec, jitter, effects: bool = True) -> dict:
     if spec.scalar_dpars:
         position["scalars"] = {d.name: LINKS[d.link].forward(d.start(spec.y, scale)) + jitter((), 0.5)
                                for d in spec.scalar_dpars}
-    if spec.blocks:
-        sd_start = 0.5 * (scale if spec.family.location else 1.0)
-        position["log_sd"] = {n: np.log(sd_start) + jitter(s, 0.5) for n, s in shapes["log_sd"].items()}
+    if spec.all_blocks:
+        mean_sd = 0.5 * (scale if spec.family.location else 1.0)
+        sd_start = {b.name: mean_sd for b in spec.blocks} | {b.name: 0.5 for p in spec.dpar_predictors for b in p.blocks}
+        position["log_sd"] = {n: np.log(sd_start[n]) + jitter(s, 0.5) for n, s in shapes["log_sd"].items()}
         if "cor_raw" in shapes:
             position["cor_raw"] = {n: jitter(s, 0.2) for n, s in shapes["cor_raw"].items()}
         if effects:
-            position["z"] = {b.name: jitter(shapes["z"][b.name], 0.2) + _centred_start(b, beta) for b in spec.blocks}
+            position["z"] = {b.name: jitter(shapes["z"][b.name], 0.2) + _centred_start(b, beta) for b in spec.all_blocks}
+    if spec.dpar_predictors:
+        position["beta_dpars"] = {p.dpar: _dpar_start(spec, p, scale) + jitter((p.num_fixed,), 0.1)
+                                  for p in spec.dpar_predictors}
     return position
+
+
+def _dpar_start(spec: ModelSpec, predictor, scale: float) -> np.ndarray:
+    """A formula's coefficients at the parameter's crude start: its intercept at the start's link
+    value (log sd(y) for sigma), the others at 0."""
+    beta = np.zeros(predictor.num_fixed)
+    dpar = spec.family.dpar(predictor.dpar)
+    if predictor.num_fixed and np.allclose(predictor.X[:, 0], 1.0):
+        beta[0] = float(np.asarray(predictor.link.forward(dpar.start(spec.y, scale))))
+    return beta
 
 
 def _centred_start(block, beta: np.ndarray) -> np.ndarray:
@@ -106,7 +120,7 @@ def coordinate_groups(spec: ModelSpec) -> np.ndarray:
         return np.array([next(counter) for _ in range(int(np.prod(shape)))], dtype=int).reshape(shape)
 
     labels = {key: own(shape) for key, shape in shapes.items() if key == "beta"}
-    for key in ("scalars", "log_sd", "cor_raw"):
+    for key in ("beta_dpars", "scalars", "log_sd", "cor_raw"):
         if key in shapes:
             labels[key] = {name: own(shape) for name, shape in shapes[key].items()}
     if "z" in shapes:
@@ -122,4 +136,7 @@ def conditional_coordinates(spec: ModelSpec) -> np.ndarray:
     flags = {key: jax.tree_util.tree_map(lambda shape, key=key: np.full(shape, key in ("beta", "z")), value,
                                          is_leaf=lambda x: isinstance(x, tuple))
              for key, value in shapes.items()}
+    for p in spec.dpar_predictors:          # a parameter's formula is not log-concave in general: left alone
+        for block in p.blocks:
+            flags["z"][block.name] = np.zeros_like(flags["z"][block.name])
     return np.asarray(jax.flatten_util.ravel_pytree(flags)[0]).astype(bool)

@@ -1,13 +1,22 @@
-"""The response's log-likelihood as a function of the mean's linear predictor alone: what the
-Laplace and GLM engines take, which see functions and arrays, never a family."""
+"""The response's log-likelihood as a function of the linear predictor (and, for the Laplace
+engine, of the family's other parameters on their link scales): what the Laplace and GLM engines
+take, which see functions and arrays, never a family."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
+from hierax.density.init import crude_fit
 from hierax.errors import ModelError
 from hierax.model.families import Family, Mu
+from hierax.model.links import LINKS
 from hierax.model.spec import ModelSpec
+
+
+def _aux(trials) -> dict:
+    return {} if trials is None else {"trials": trials}
 
 
 class MeanLikelihood(NamedTuple):
@@ -19,8 +28,37 @@ class MeanLikelihood(NamedTuple):
     link: str
 
     def __call__(self, y, eta, trials):
-        aux = {} if trials is None else {"trials": trials}
-        return self.family.log_likelihood(y, {"mu": Mu(eta, self.link)}, aux)
+        return self.family.log_likelihood(y, {"mu": Mu(eta, self.link)}, _aux(trials))
+
+
+class FamilyLikelihood(NamedTuple):
+    """``(y, eta, phi, trials) -> pointwise log-likelihood`` for any family: ``phi`` holds the
+    family's scalar parameters on their link scales, in the order of ``dpars`` ((name, link)
+    pairs), and each is mapped to its own scale by its link's inverse (the link is the parameter's
+    constraining map), so an optimiser works on the real line. Static and hashable, as
+    :class:`MeanLikelihood`."""
+
+    family: Family
+    link: str
+    dpars: tuple = ()
+
+    def __call__(self, y, eta, phi, trials):
+        params = {"mu": Mu(eta, self.link)}
+        params.update({name: LINKS[link].inverse(phi[k]) for k, (name, link) in enumerate(self.dpars)})
+        return self.family.log_likelihood(y, params, _aux(trials))
+
+
+def family_likelihood(spec: ModelSpec) -> FamilyLikelihood:
+    """The likelihood of ``spec`` in its mean and its scalar dpars (``spec.scalar_dpars`` order)."""
+    return FamilyLikelihood(spec.family, spec.link.name, tuple((d.name, d.link) for d in spec.scalar_dpars))
+
+
+def dpar_start(spec: ModelSpec) -> np.ndarray:
+    """Starting values of the scalar dpars on their link scales: each Dpar's own ``start`` from the
+    response and its scale (the residual sd of least squares for a location family, as the NUTS
+    initialisation uses), mapped through the dpar's link."""
+    scale = crude_fit(spec)[1]
+    return np.array([float(LINKS[d.link].forward(d.start(spec.y, scale))) for d in spec.scalar_dpars], dtype=float)
 
 
 def mean_likelihood(spec: ModelSpec, purpose: str) -> MeanLikelihood:

@@ -54,21 +54,24 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 def position_shapes(spec: ModelSpec) -> dict:
     """Shape of every unconstrained array in the position, in layout order."""
     shapes = {"beta": (len(spec.fixed_names),)}
+    if spec.dpar_predictors:
+        shapes["beta_dpars"] = {p.dpar: (p.num_fixed,) for p in spec.dpar_predictors}
     if spec.scalar_dpars:
         shapes["scalars"] = {d.name: () for d in spec.scalar_dpars}
-    if spec.blocks:
-        shapes["log_sd"] = {b.name: (b.num_terms,) for b in spec.blocks}
-        cors = {b.name: (num_cor_params(b.num_terms),) for b in spec.blocks if b.has_cor}
+    blocks = spec.all_blocks
+    if blocks:
+        shapes["log_sd"] = {b.name: (b.num_terms,) for b in blocks}
+        cors = {b.name: (num_cor_params(b.num_terms),) for b in blocks if b.has_cor}
         if cors:
             shapes["cor_raw"] = cors
-        shapes["z"] = {b.name: (b.num_levels, b.num_terms) for b in spec.blocks}
+        shapes["z"] = {b.name: (b.num_levels, b.num_terms) for b in blocks}
     return shapes
 
 
 def default_centering(spec: ModelSpec) -> dict:
     """The starting weights: 1 for every level of a "centered" block, 0 elsewhere."""
     return {b.name: np.full((b.num_levels, b.num_terms), float(b.parameterisation == "centered"))
-            for b in spec.blocks}
+            for b in spec.all_blocks}
 
 
 def hyper_layout(spec: ModelSpec) -> tuple:
@@ -81,6 +84,8 @@ def constrain_hyper(position, scalars: tuple, layout: tuple):
     link's scale), per block sd and cor_chol (identity when independent) from the unconstrained
     position, and the log-Jacobian of the map: everything but the group effects."""
     params = {"beta": position["beta"]}
+    if "beta_dpars" in position:
+        params["beta_dpars"] = position["beta_dpars"]
     log_jac = 0.0
     for name, link in scalars:
         u = position["scalars"][name]
@@ -107,6 +112,7 @@ class BlockStructure(NamedTuple):
     has_cor: bool
     parameterisation: str
     parents: tuple                      # ((parent block name, ((here, there), ...)), ...)
+    dpar: str = "mu"                    # the parameter whose linear predictor the block enters
 
 
 class Structure(NamedTuple):
@@ -115,6 +121,7 @@ class Structure(NamedTuple):
     family: Family
     link: str
     scalars: tuple                      # (name, link) of each scalar dpar
+    predictors: tuple                   # (name, link) of each dpar with a formula
     known: tuple                        # names of the dpars the data fix (se() fixes sigma)
     blocks: tuple                       # BlockStructure, coarse to fine
 
@@ -123,7 +130,10 @@ def structure_of(spec: ModelSpec) -> Structure:
     blocks = tuple(BlockStructure(b.name, b.num_terms, b.has_cor, b.parameterisation,
                                   tuple((p.block, tuple(p.terms)) for p in b.parents))
                    for b in spec.blocks_coarse_to_fine)
-    return Structure(spec.family, spec.link.name, scalar_links(spec), tuple(spec.known_dpars()), blocks)
+    blocks += tuple(BlockStructure(b.name, b.num_terms, b.has_cor, b.parameterisation, (), p.dpar)
+                    for p in spec.dpar_predictors for b in p.blocks)
+    predictors = tuple((p.dpar, p.link.name) for p in spec.dpar_predictors)
+    return Structure(spec.family, spec.link.name, scalar_links(spec), predictors, tuple(spec.known_dpars()), blocks)
 
 
 def scalar_links(spec: ModelSpec) -> tuple:
@@ -139,9 +149,12 @@ def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
     y = spec.y if y is None else y
     arrays = {"fixed_design": fixed_design(spec), "y": y,
               "offset": np.zeros(spec.num_obs) if spec.offset is None else spec.offset,
-              "Z": {b.name: b.Z for b in spec.blocks},
-              "index": {b.name: _int32(b.group_index) for b in spec.blocks},
-              "parent_index": {b.name: tuple(_int32(p.index) for p in b.parents) for b in spec.blocks}}
+              "Z": {b.name: b.Z for b in spec.all_blocks},
+              "index": {b.name: _int32(b.group_index) for b in spec.all_blocks},
+              "parent_index": {b.name: tuple(_int32(p.index) for p in b.parents) for b in spec.all_blocks},
+              "dpar_X": {p.dpar: np.asarray(p.X, dtype=float) for p in spec.dpar_predictors},
+              "dpar_offset": {p.dpar: np.zeros(spec.num_obs) if p.offset is None else p.offset
+                              for p in spec.dpar_predictors}}
     arrays["aux"] = {k: np.asarray(v, dtype=float) for k, v in spec.family_aux().items()}
     arrays["known"] = {k: np.asarray(v, dtype=float) for k, v in spec.known_dpars().items()}
     if weight is not None:
@@ -178,7 +191,7 @@ def fixed_parts(structure: Structure, arrays, beta, shapes: dict):
     fixed = arrays["fixed_design"] @ beta
     rows = arrays["offset"].shape[0]
     means, start = {}, rows
-    for block in structure.blocks:
+    for block in _mean_blocks(structure):
         levels, q = shapes[block.name]
         means[block.name] = fixed[start:start + levels * q].reshape(levels, q)
         start += levels * q
@@ -229,14 +242,31 @@ def linear_predictor(structure: Structure, params, arrays, fixed_rows=None):
     effects gathered to the rows."""
     if fixed_rows is None:
         fixed_rows = fixed_parts(structure, arrays, params["beta"], _shapes(params.get("b", {})))[0]
-    eta = fixed_rows + arrays["offset"]
-    for block in structure.blocks:
+    return _add_effects(fixed_rows + arrays["offset"], _mean_blocks(structure), params, arrays)
+
+
+def _mean_blocks(structure: Structure) -> tuple:
+    return tuple(block for block in structure.blocks if block.dpar == "mu")
+
+
+def _add_effects(eta, blocks, params, arrays):
+    """eta plus each block's effects gathered to the rows by the integer group index."""
+    for block in blocks:
         b, Z, index = params["b"][block.name], arrays["Z"][block.name], arrays["index"][block.name]
         if block.q == 1:
             eta = eta + Z[:, 0] * b[:, 0][index]
         else:
             eta = eta + jnp.sum(Z * b[index], axis=1)
     return eta
+
+
+def dpar_linear_predictors(structure: Structure, params, arrays) -> dict:
+    """{dpar: eta (n,)} for each parameter with a formula, on its link's scale."""
+    out = {}
+    for name, _ in structure.predictors:
+        eta = arrays["dpar_X"][name] @ params["beta_dpars"][name] + arrays["dpar_offset"][name]
+        out[name] = _add_effects(eta, tuple(b for b in structure.blocks if b.dpar == name), params, arrays)
+    return out
 
 
 def pointwise_loglik(structure: Structure, params, arrays, fixed_rows=None):
@@ -251,8 +281,12 @@ def pointwise_loglik(structure: Structure, params, arrays, fixed_rows=None):
 
 def family_params(structure: Structure, params, eta, arrays) -> dict:
     """The family's parameters by name, as its functions take them: the mean's linear predictor
-    with its link, the scalar parameters' values, and those the data fix (se())."""
-    return {"mu": Mu(eta, structure.link), **{name: params[name] for name, _ in structure.scalars},
+    with its link, the scalar parameters' values, those with a formula from their linear
+    predictors, and those the data fix (se())."""
+    predicted = {name: LINKS[link].inverse(eta_d)
+                 for (name, link), eta_d in zip(structure.predictors, dpar_linear_predictors(structure, params,
+                                                                                             arrays).values())}
+    return {"mu": Mu(eta, structure.link), **{name: params[name] for name, _ in structure.scalars}, **predicted,
             **arrays["known"]}
 
 
@@ -264,8 +298,7 @@ def aux_arrays(spec: ModelSpec) -> dict:
 def family_params_of(spec: ModelSpec, params: dict, eta) -> dict:
     """The family's parameters by name (:func:`family_params`) from constrained ``params`` and the
     linear predictor ``eta``, for the spec's own rows."""
-    known = {k: jnp.asarray(v, dtype=float) for k, v in spec.known_dpars().items()}
-    return family_params(structure_of(spec), params, eta, {"known": known})
+    return family_params(structure_of(spec), params, eta, model_arrays(spec))
 
 
 def make_constrain(spec: ModelSpec):
@@ -311,11 +344,13 @@ def hyper_priors(spec: ModelSpec) -> dict:
     numbers, ``hierax.model.priors``): a runtime argument of a density, so that new data with
     data-scaled default priors need no recompilation."""
     priors = {"fixed": tuple(spec.fixed_priors)}
+    if spec.dpar_predictors:
+        priors["fixed_dpars"] = {p.dpar: tuple(p.fixed_priors) for p in spec.dpar_predictors}
     if spec.scalar_dpars:
         priors["scalars"] = {d.name: spec.dpar_priors[d.name] for d in spec.scalar_dpars}
-    if spec.blocks:
-        priors["sd"] = {b.name: tuple(b.sd_priors) for b in spec.blocks}
-        priors["cor"] = {b.name: b.cor_prior for b in spec.blocks if b.has_cor}
+    if spec.all_blocks:
+        priors["sd"] = {b.name: tuple(b.sd_priors) for b in spec.all_blocks}
+        priors["cor"] = {b.name: b.cor_prior for b in spec.all_blocks if b.has_cor}
     return priors
 
 
@@ -323,6 +358,8 @@ def log_prior_hyper(priors: dict, params: dict):
     """log p(beta) + log p(sigma) + log p(sds) + log p(correlations), from :func:`hyper_priors`."""
     beta = params["beta"]
     total = sum((prior.logpdf(beta[j]) for j, prior in enumerate(priors["fixed"])), 0.0)
+    for name, fixed_priors in priors.get("fixed_dpars", {}).items():
+        total += sum((prior.logpdf(params["beta_dpars"][name][j]) for j, prior in enumerate(fixed_priors)), 0.0)
     for name, prior in priors.get("scalars", {}).items():
         total += prior.logpdf(params[name])
     for name, sd_priors in priors.get("sd", {}).items():

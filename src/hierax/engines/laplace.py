@@ -23,6 +23,22 @@ lme4's default (``use.hessian``) takes them from a finite-difference one.
 This version factors A densely (size Q = levels x effects, summed over blocks): right for the
 teaching data sets (cbpp: 15, grouseticks: 584), not for InstEval-sized problems, which need the
 blocked factorisation of ``hierax.linalg.pls``.
+
+Family parameters besides the mean (a negative binomial's shape, a beta's precision, student's
+sigma and nu, a zero-inflation probability) are estimated with the fixed effects, as glmmTMB
+does: x = (theta, beta, phi), phi their values on the link scale, and the likelihood is
+``likelihood(y, eta, phi, trials)``. The mode u^ is found at fixed phi, and the implicit-function
+gradient treats phi exactly as beta.
+
+Such likelihoods need not be log-concave in eta (student-t, zero-inflated and hurdle counts), so
+W may be negative at some rows and A need not be positive definite away from the mode. A Newton
+step then factors A with W clamped at zero (Lambda' Z' W+ Z Lambda + I >= I: a descent direction,
+a Fisher-scoring-like step) while the step lengths are still judged on the exact g; where A is
+positive definite the step is the exact Newton step, so convergence stays quadratic near a mode
+that is a proper minimum. The Laplace log-determinant always uses the exact A at the mode: a
+trial point where it is not positive definite has no Laplace approximation (the optimiser is
+turned back from it), and estimates where it is not raise a ModelError rather than give a wrong
+number.
 """
 
 from __future__ import annotations
@@ -58,8 +74,10 @@ class GLMMOutput(NamedTuple):
     optimisation: Optimisation
     singular: tuple
     objective: float = 0.0      # -2 loglik, the quantity minimised
-    sigma: None = None          # no residual sd in these families
+    sigma: None = None          # no sd that scales the group effects (factors are absolute)
     reml: bool = False
+    phi: np.ndarray = np.zeros(0)             # family parameters on their link scales
+    vcov_phi: np.ndarray = np.zeros((0, 0))   # their covariance (link scale)
 
 
 class _Data(NamedTuple):
@@ -85,7 +103,8 @@ class _Structure(NamedTuple):
 
     blocks: tuple
     entries: tuple
-    likelihood: object      # static, hashable: (y, eta, trials) -> pointwise log-likelihood
+    likelihood: object      # static, hashable: (y, eta, phi, trials) -> pointwise log-likelihood
+    num_phi: int = 0        # family parameters (link scale) at the end of x
 
     @property
     def num_theta(self) -> int:
@@ -97,8 +116,15 @@ class _Structure(NamedTuple):
 
 
 def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood, trials: np.ndarray | None = None,
-             offset: np.ndarray | None = None) -> GLMMOutput:
+             offset: np.ndarray | None = None, phi_start: np.ndarray | None = None,
+             beta_start: np.ndarray | None = None) -> GLMMOutput:
     """Laplace fit of a GLMM with response ``y`` (and binomial ``trials``) and fixed design ``X``.
+
+    ``likelihood(y, eta, phi, trials)`` is the pointwise log-likelihood; ``phi_start`` the
+    starting values of the family's parameters on their link scales (none by default: a family
+    whose only parameter is its mean). ``beta_start`` (default zero) is where the fit without
+    group effects starts: least squares for a location family, whose heavy-tailed likelihood (student)
+    is nearly flat in beta far from the data, so that Newton from zero can wander off.
 
     The optimiser works on fixed effects for columns of ``X`` scaled to unit root mean square:
     a predictor in dollars (x 1e6) or in metres (x 1e-8) otherwise puts the fixed effects six or
@@ -108,7 +134,9 @@ def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood, trials: np.ndarra
     """
     check_size(blocks)
     scale = column_scales(X)
-    output = _fit_scaled(X / scale, y, blocks, likelihood, trials, offset)
+    phi_start = np.zeros(0) if phi_start is None else np.asarray(phi_start, float).reshape(-1)
+    beta_start = np.zeros(X.shape[1]) if beta_start is None else np.asarray(beta_start, float) * scale
+    output = _fit_scaled(X / scale, y, blocks, likelihood, trials, offset, np.concatenate([beta_start, phi_start]))
     return _unscaled(output, scale)
 
 
@@ -132,20 +160,21 @@ def check_size(blocks) -> None:
 def _unscaled(output: GLMMOutput, scale: np.ndarray) -> GLMMOutput:
     """``output`` of a fit to ``X / scale`` in the units of ``X``: beta = beta_s / scale."""
     num_theta = len(output.theta)
-    factor = np.concatenate([np.ones(num_theta), 1.0 / scale])
+    factor = np.concatenate([np.ones(num_theta), 1.0 / scale, np.ones(len(output.phi))])
     record = output.optimisation
     record = record._replace(start=record.start * factor, end=record.end * factor, gradient=record.gradient / factor)
     return output._replace(beta=output.beta / scale, vcov_beta=output.vcov_beta / np.outer(scale, scale),
                            optimisation=record)
 
 
-def _fit_scaled(X, y, blocks, likelihood, trials, offset) -> GLMMOutput:
+def _fit_scaled(X, y, blocks, likelihood, trials, offset, start) -> GLMMOutput:
+    """The fit for scaled columns of X, from ``start`` = (beta, phi) of the model without group effects."""
     n, p = X.shape
     structure = _Structure(tuple(_BlockShape(b.num_levels, b.num_terms) for b in blocks), theta_entries(blocks),
-                           likelihood)
+                           likelihood, len(start) - p)
     data = _data(X, y, trials, blocks, offset)
     entries = structure.entries
-    x0 = np.concatenate([theta_start(entries), _glm_start(data, likelihood)])
+    x0 = np.concatenate([theta_start(entries), _glm_start(data, likelihood, start)])
     value, _, u = _evaluate(jnp.asarray(x0), jnp.zeros(structure.width), data, structure)
     state = {"u": u, "best": float(value), "x": np.asarray(x0, float)}
 
@@ -163,11 +192,25 @@ def _fit_scaled(X, y, blocks, likelihood, trials, offset) -> GLMMOutput:
             state["u"], state["best"], state["x"] = mode, value, np.asarray(x, float)
         return value, grad
 
-    lower = np.concatenate([theta_lower(entries), np.full(p, -np.inf)])
+    lower = np.concatenate([theta_lower(entries), np.full(p + structure.num_phi, -np.inf)])
     bounds = [(0.0 if np.isfinite(lo) else None, None) for lo in lower]
-    result = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                      options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 3000, "maxcor": 20})
+    options = {"ftol": 1e-14, "gtol": 1e-9, "maxiter": 3000, "maxcor": 20}
+    result = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
+    boundary = _sds_at_zero(result.x, entries)
+    if boundary:
+        # D is even in each column of Lambda, so its gradient in a diagonal theta vanishes at 0: a
+        # first step that lands there stops at a stationary point that may not be the minimum
+        # (hurdle_negbinomial on Salamanders: D falls from theta = 0 to theta = 0.105). Once,
+        # from there with those thetas at a tenth of their start, keeping the better end.
+        restart = np.asarray(result.x, float).copy()
+        restart[boundary] = 0.1 * x0[boundary]
+        again = minimize(fun, restart, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
+        if again.fun < result.fun:
+            again.nfev += result.nfev
+            again.nit += result.nit
+            result = again
     x = np.asarray(result.x, float)
+    _check_laplace_defined(x, state["u"], data, structure)
     value, grad = fun(x)
     record = Optimisation("scipy L-BFGS-B (exact gradient), Laplace", x0, x, value, int(result.nfev),
                           int(result.nit),
@@ -175,6 +218,27 @@ def _fit_scaled(X, y, blocks, likelihood, trials, offset) -> GLMMOutput:
                           str(result.message), grad)
     hessian = _hessian_of(lambda z: np.asarray(_evaluate(jnp.asarray(z), state["u"], data, structure)[1]), x)
     return _estimates(x, hessian, state["u"], data, structure, record)
+
+
+def _sds_at_zero(x, entries) -> list:
+    """Positions in x of the diagonal thetas (sds, relative to nothing in a GLMM) at exactly 0."""
+    return [t for t, (k, i, j) in enumerate(entries) if i == j and x[t] <= 0.0]
+
+
+def _check_laplace_defined(x, u, data: _Data, structure: _Structure) -> None:
+    """Refuse estimates where the Laplace approximation has no value: A (the Hessian of g in u, up
+    to 2) not positive definite at the mode, which a likelihood that is not log-concave in eta can
+    give, or a likelihood that overflows. A number computed there would be wrong, not rough."""
+    value, _, mode = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
+    if not np.all(np.isfinite(np.asarray(_factor(jnp.asarray(x), mode, data, structure)))):
+        raise ModelError(
+            "method='laplace' has no answer for this model: at the estimates the log-likelihood's curvature in the "
+            "group effects is not positive definite at their conditional mode (the likelihood is not log-concave "
+            "there, e.g. heavy tails or zero inflation with few observations per group), so the Laplace "
+            "approximation is undefined; fit it with method='nuts', or simplify the group terms")
+    if not np.isfinite(float(value)):
+        raise ModelError("method='laplace' stopped where the likelihood overflows (a linear predictor far too large); "
+                         "check the scale of the predictors, or fit with method='nuts'")
 
 
 def _hessian_of(gradient, x, step: float = 1e-5) -> np.ndarray:
@@ -255,29 +319,47 @@ def _ztwz(w, data: _Data, Q: int):        # Z' W Z, dense (Q, Q), from each row'
     return jnp.zeros((Q, Q)).at[data.cols[:, :, None], data.cols[:, None, :]].add(products)
 
 
-def _derivatives(eta, data: _Data, likelihood):
-    """First derivative of the log-likelihood in eta, and W, minus the second."""
-    first = jax.grad(lambda e: jnp.sum(likelihood(data.y, e, data.trials)))
+def _derivatives(eta, phi, data: _Data, likelihood):
+    """First derivative of the log-likelihood in eta at fixed phi, and W, minus the second."""
+    first = jax.grad(lambda e: jnp.sum(likelihood(data.y, e, phi, data.trials)))
     return first(eta), -jax.grad(lambda e: jnp.sum(first(e)))(eta)
 
 
+def _split(x, data: _Data, structure: _Structure):
+    """theta, beta and phi from x = (theta, beta, phi)."""
+    t, p = structure.num_theta, data.X.shape[1]
+    return x[:t], x[t:t + p], x[t + p:]
+
+
 def _linear_predictor(x, u, data: _Data, structure: _Structure):
-    Lam = _lambda(x[:structure.num_theta], structure)
-    return Lam, data.X @ x[structure.num_theta:] + data.offset + _z_times(Lam.times(u), data)
+    theta, beta, _ = _split(x, data, structure)
+    Lam = _lambda(theta, structure)
+    return Lam, data.X @ beta + data.offset + _z_times(Lam.times(u), data)
 
 
 def _g(x, u, data: _Data, structure: _Structure):
     """-2 log p(y | u) + |u|^2."""
     eta = _linear_predictor(x, u, data, structure)[1]
-    return -2.0 * jnp.sum(structure.likelihood(data.y, eta, data.trials)) + u @ u
+    phi = _split(x, data, structure)[2]
+    return -2.0 * jnp.sum(structure.likelihood(data.y, eta, phi, data.trials)) + u @ u
+
+
+def _curvature(x, u, data: _Data, structure: _Structure):
+    """Lambda, the log-likelihood's first derivative in eta and W (exact, possibly negative)."""
+    Lam, eta = _linear_predictor(x, u, data, structure)
+    d1, w = _derivatives(eta, _split(x, data, structure)[2], data, structure.likelihood)
+    return Lam, d1, w
+
+
+def _precision_of(w, Lam, data: _Data, structure: _Structure):
+    Q = structure.width
+    return Lam.sandwich(_ztwz(w, data, Q)) + jnp.eye(Q)
 
 
 def _precision(x, u, data: _Data, structure: _Structure):
-    """A = Lambda' Z' W Z Lambda + I at (x, u), and Lambda and eta."""
-    Lam, eta = _linear_predictor(x, u, data, structure)
-    d1, w = _derivatives(eta, data, structure.likelihood)
-    Q = structure.width
-    return Lam.sandwich(_ztwz(w, data, Q)) + jnp.eye(Q), Lam, d1
+    """A = Lambda' Z' W Z Lambda + I at (x, u) (the exact one), and Lambda and the first derivative."""
+    Lam, d1, w = _curvature(x, u, data, structure)
+    return _precision_of(w, Lam, data, structure), Lam, d1
 
 
 def _laplace(x, u, data: _Data, structure: _Structure):
@@ -285,9 +367,19 @@ def _laplace(x, u, data: _Data, structure: _Structure):
     return _g(x, u, data, structure) + log_det, L
 
 
+def _step_factor(w, Lam, data: _Data, structure: _Structure):
+    """Cholesky factor of the matrix a Newton step solves with: the exact A where it is positive
+    definite (always, for a log-concave likelihood, whose W >= 0), else A with W clamped at zero
+    (module docstring): positive definite, so the step still goes downhill on g."""
+    L = jnp.linalg.cholesky(_precision_of(w, Lam, data, structure))
+    definite = jnp.all(jnp.isfinite(jnp.diagonal(L)))
+    return jax.lax.cond(definite, lambda: L,
+                        lambda: jnp.linalg.cholesky(_precision_of(jnp.maximum(w, 0.0), Lam, data, structure)))
+
+
 def _newton_step(x, u, data: _Data, structure: _Structure):
-    A, Lam, d1 = _precision(x, u, data, structure)
-    step = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(A), True),
+    Lam, d1, w = _curvature(x, u, data, structure)
+    step = jax.scipy.linalg.cho_solve((_step_factor(w, Lam, data, structure), True),
                                       Lam.t_times(_zt_times(d1, data, structure.width)) - u)
     # damped: the best of a few step lengths (a full Newton step can overshoot with a log link
     # far from the mode)
@@ -349,30 +441,52 @@ def _spd_log_det_backward(L, cotangents):
 spd_log_det.defvjp(_spd_log_det_forward, _spd_log_det_backward)
 
 
+def _glm_objective(z, data: _Data, likelihood):
+    """Minus the log-likelihood without group effects at z = (beta, phi)."""
+    p = data.X.shape[1]
+    return -jnp.sum(likelihood(data.y, data.X @ z[:p] + data.offset, z[p:], data.trials))
+
+
 @partial(jax.jit, static_argnames=("likelihood",))
-def _glm_newton_step(beta, data: _Data, likelihood):
-    def objective(b):
-        return -jnp.sum(likelihood(data.y, data.X @ b + data.offset, data.trials))
-
-    return jnp.linalg.solve(jax.hessian(objective)(beta), jax.grad(objective)(beta))
+def _glm_value(z, data: _Data, likelihood):
+    return _glm_objective(z, data, likelihood)
 
 
-def _glm_start(data: _Data, likelihood) -> np.ndarray:
-    """beta of the GLM without random effects (Newton on beta), lme4's starting point in spirit."""
-    if data.X.shape[1] == 0:                      # y ~ 0 + (1 | g): no fixed effects to start
+@partial(jax.jit, static_argnames=("likelihood",))
+def _glm_newton_step(z, data: _Data, likelihood):
+    """The objective and a step to subtract: Newton's where the Hessian is positive definite, a
+    short gradient step where it is not (a likelihood that is not log-concave, far from its mode)."""
+    value, grad = jax.value_and_grad(_glm_objective)(z, data, likelihood)
+    newton = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(jax.hessian(_glm_objective)(z, data, likelihood)), True),
+                                        grad)
+    fallback = grad / jnp.maximum(1.0, jnp.max(jnp.abs(grad)))
+    return value, jnp.where(jnp.all(jnp.isfinite(newton)), newton, fallback)
+
+
+def _glm_start(data: _Data, likelihood, start: np.ndarray) -> np.ndarray:
+    """(beta, phi) of the model without group effects (Newton from ``start``, steps halved until
+    the likelihood improves), lme4's starting point in spirit."""
+    z = jnp.asarray(start, dtype=float)
+    if z.size == 0:                               # y ~ 0 + (1 | g) with no family parameters
         return np.zeros(0)
-    beta = jnp.zeros(data.X.shape[1])
     for _ in range(50):
-        step = _glm_newton_step(beta, data, likelihood)
-        beta = beta - step
-        if float(jnp.max(jnp.abs(step))) < 1e-10:
+        value, step = _glm_newton_step(z, data, likelihood)
+        for length in (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125):
+            trial = z - length * step
+            if float(_glm_value(trial, data, likelihood)) <= float(value):
+                break
+        else:
+            break                                 # no improvement along the step: keep z
+        z = trial
+        if float(jnp.max(jnp.abs(length * step))) < 1e-10:
             break
-    return np.asarray(beta)
+    return np.asarray(z)
 
 
 def _estimates(x, hessian, u, data: _Data, structure: _Structure, record) -> GLMMOutput:
     num_theta, entries = structure.num_theta, structure.entries
-    theta, beta = x[:num_theta], x[num_theta:]
+    p = data.X.shape[1]
+    theta, beta, phi = x[:num_theta], x[num_theta:num_theta + p], x[num_theta + p:]
     value, _, u_hat = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
     L = _factor(jnp.asarray(x), u_hat, data, structure)
     cov = 2.0 * np.linalg.inv(hessian)
@@ -396,5 +510,6 @@ def _estimates(x, hessian, u, data: _Data, structure: _Structure, record) -> GLM
         return out
 
     singular = tuple(t for t, (k, i, j) in enumerate(entries) if i == j and theta[t] < SINGULAR_BELOW)
-    return GLMMOutput(theta, entries, beta, cov[num_theta:, num_theta:], factors, modes, variances,
-                      -0.5 * float(value), record, singular, float(value))
+    fixed, family = slice(num_theta, num_theta + p), slice(num_theta + p, None)
+    return GLMMOutput(theta, entries, beta, cov[fixed, fixed], factors, modes, variances,
+                      -0.5 * float(value), record, singular, float(value), phi=phi, vcov_phi=cov[family, family])

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hierax.errors import ModelError
-from hierax.model.families import FAMILIES
+from hierax.model.families import FAMILIES, LINKS
 from hierax.model.prior_scale import data_scale, significant
 from hierax.model.priors import LKJ, HalfStudentT, Normal, Prior, StudentT
 
@@ -47,6 +47,7 @@ class PriorTable:
     sd_priors: dict
     cor_priors: dict
     dpar_priors: dict           # {dpar name: Prior} for the family's scalar parameters (sigma, shape, ...)
+    formula_priors: dict = None  # {"b_sigma": fixed priors} for each parameter with a formula
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.rows), columns=["class", "group", "coef", "prior", "source"])
@@ -61,75 +62,124 @@ class PriorTable:
 def parse_prior_key(key: str):
     """Split ``"sd[county][floor]"`` into ("sd", "county", "floor")."""
     match = _KEY.match(key.strip()) if isinstance(key, str) else None
-    if not match or match.group(1) not in _SUPPORT.keys() | DPAR_SUPPORT.keys():
+    if not match or _base_class(match.group(1)) not in _SUPPORT.keys() | DPAR_SUPPORT.keys():
         raise ModelError(
             f"unknown prior key {key!r}; use a class (Intercept, b, sd, cor, or a family's parameter such as sigma, "
-            "shape, nu, phi, zi, hu) optionally with a name in brackets, e.g. 'b[floor]', 'sd[county]', "
-            "'sd[county][floor]', 'cor[county]'"
+            "shape, nu, phi, zi, hu; Intercept_sigma and b_sigma for the coefficients of a parameter's formula) "
+            "optionally with a name in brackets, e.g. 'b[floor]', 'sd[county]', 'sd[county][floor]', 'cor[county]'"
         )
     return match.group(1), match.group(2), match.group(3)
 
 
-def resolve_priors(design, family, dpars: tuple, user: dict) -> PriorTable:
-    """Apply the default rule, then the user's overrides, most specific key winning; ``dpars``:
-    the family's parameters estimated as scalars (:class:`~hierax.model.families.Dpar`)."""
+def _base_class(cls: str) -> str:
+    """The class a key's class stands for: "b_sigma" and "Intercept_sigma" are "b" and "Intercept"
+    of sigma's formula (brms's b_sigma); a class that is not of that form is itself."""
+    for base in ("Intercept", "b"):
+        if cls.startswith(base + "_") and cls[len(base) + 1:] in DPAR_SUPPORT:
+            return base
+    return cls
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One linear predictor as the rules see it: its classes' names (Intercept/b, or
+    Intercept_sigma/b_sigma), its fixed names as keys write them, design columns and blocks, and
+    the intercept's default location and the rule's scale."""
+
+    intercept_class: str
+    b_class: str
+    names: tuple
+    X: np.ndarray
+    blocks: tuple
+    location: float
+    scale: float
+
+
+def resolve_priors(design, family, dpars: tuple, user: dict, predictors: tuple = ()) -> PriorTable:
+    """Apply the default rule, then the user's overrides, most specific key winning.
+
+    ``dpars``: the family's parameters estimated as scalars (:class:`~hierax.model.families.Dpar`);
+    ``predictors``: (dpar, design) for each parameter with a formula, its design's fixed names as
+    written and its blocks already named for the model (``hierax.model.spec``). A formula's
+    intercept centres on the parameter's crude start (log sd(y) for sigma) with the link scale's
+    unit scale, 2.5 as for a GLM's coefficients; its slopes get Normal(0, 2.5 / sd(x)).
+    """
     if not isinstance(user, dict):
         raise ModelError("priors must be a dict such as {'b': hx.Normal(0, 1), 'sd': hx.HalfNormal(1)}")
-    overrides = _check_overrides(design, user, dpars, family)
     location, scale = data_scale(design.y, family)
-    rows, fixed = [], []
-    for j, name in enumerate(design.fixed_names):
-        if name == "(Intercept)":
-            prior, source = _pick(overrides, [("Intercept", None, None), ("b", "(Intercept)", None)],
-                                  StudentT(3.0, location, significant(2.5 * scale)))
-            rows.append(("Intercept", "", name, str(prior), source))
-        else:
-            x_sd = float(np.std(design.X[:, j], ddof=1)) if len(design.y) > 1 else 0.0
-            x_sd = x_sd if np.isfinite(x_sd) and x_sd > 0 else 1.0
-            default = Normal(0.0, significant(2.5 * scale / x_sd))
-            prior, source = _pick(overrides, [("b", name, None), ("b", None, None)], default)
-            rows.append(("b", "", name, str(prior), source))
-        fixed.append(prior)
-    sd_priors, cor_priors = {}, {}
-    for block in design.random:
-        priors = []
-        for term in block.terms:
-            keys = [(("sd", g, term)) for g in (block.name, block.group)]
-            keys += [("sd", g, None) for g in (block.name, block.group)] + [("sd", None, None)]
-            prior, source = _pick(overrides, keys, HalfStudentT(3.0, significant(scale)))
-            rows.append(("sd", block.name, term, str(prior), source))
-            priors.append(prior)
-        sd_priors[block.name] = tuple(priors)
-        if _has_correlations(block):
-            keys = [("cor", block.name, None), ("cor", block.group, None), ("cor", None, None)]
-            prior, source = _pick(overrides, keys, LKJ(2.0))
-            rows.append(("cor", block.name, "", str(prior), source))
-            cor_priors[block.name] = prior
+    parts = [_Part("Intercept", "b", design.fixed_names, design.X, design.random, location, scale)]
+    for dpar, dpar_design in predictors:
+        start = float(np.asarray(LINKS[dpar.link].forward(dpar.start(design.y, scale if family.location else 1.0))))
+        parts.append(_Part(f"Intercept_{dpar.name}", f"b_{dpar.name}", dpar_design.fixed_names, dpar_design.X,
+                           dpar_design.random, round(start, 2), 1.0))
+    overrides = _check_overrides(parts, user, dpars, family)
+    rows, fixed, sd_priors, cor_priors = [], {}, {}, {}
+    for part in parts:
+        fixed[part.b_class] = _fixed_priors(part, overrides, rows)
+        for block in part.blocks:
+            sd_priors[block.name], cor_prior = _block_priors(block, overrides, part.scale, rows)
+            if cor_prior is not None:
+                cor_priors[block.name] = cor_prior
     dpar_priors = {}
     for dpar in dpars:
         prior, source = _pick(overrides, [(dpar.name, None, None)], dpar.default_prior(scale))
         rows.append((dpar.name, "", "", str(prior), source))
         dpar_priors[dpar.name] = prior
-    return PriorTable(tuple(rows), tuple(fixed), sd_priors, cor_priors, dpar_priors)
+    return PriorTable(tuple(rows), fixed.pop("b"), sd_priors, cor_priors, dpar_priors, fixed)
+
+
+def _fixed_priors(part: _Part, overrides: dict, rows: list) -> tuple:
+    priors = []
+    for j, name in enumerate(part.names):
+        if name == "(Intercept)":
+            default = StudentT(3.0, part.location, significant(2.5 * part.scale))
+            prior, source = _pick(overrides, [(part.intercept_class, None, None), (part.b_class, name, None)], default)
+            rows.append((part.intercept_class, "", name, str(prior), source))
+        else:
+            x_sd = float(np.std(part.X[:, j], ddof=1)) if len(part.X) > 1 else 0.0
+            x_sd = x_sd if np.isfinite(x_sd) and x_sd > 0 else 1.0
+            default = Normal(0.0, significant(2.5 * part.scale / x_sd))
+            prior, source = _pick(overrides, [(part.b_class, name, None), (part.b_class, None, None)], default)
+            rows.append((part.b_class, "", name, str(prior), source))
+        priors.append(prior)
+    return tuple(priors)
+
+
+def _block_priors(block, overrides: dict, scale: float, rows: list):
+    priors = []
+    for term in block.terms:
+        keys = [(("sd", g, term)) for g in (block.name, block.group)]
+        keys += [("sd", g, None) for g in (block.name, block.group)] + [("sd", None, None)]
+        prior, source = _pick(overrides, keys, HalfStudentT(3.0, significant(scale)))
+        rows.append(("sd", block.name, term, str(prior), source))
+        priors.append(prior)
+    cor_prior = None
+    if _has_correlations(block):
+        keys = [("cor", block.name, None), ("cor", block.group, None), ("cor", None, None)]
+        cor_prior, source = _pick(overrides, keys, LKJ(2.0))
+        rows.append(("cor", block.name, "", str(cor_prior), source))
+    return tuple(priors), cor_prior
 
 
 def _has_correlations(block) -> bool:
     return block.correlated and block.num_terms > 1
 
 
-def prior_keys(design, dpars: tuple) -> list:
+def prior_keys(parts: tuple, dpars: tuple) -> list:
     """Every key a prior may be given for in this model, most general first within each class."""
     keys = []
-    fixed = [name for name in design.fixed_names if name != "(Intercept)"]
-    if "(Intercept)" in design.fixed_names:
-        keys.append("Intercept")
-    if fixed:
-        keys += ["b"] + [f"b[{name}]" for name in fixed]
-    if design.random:
+    for part in parts:
+        fixed = [name for name in part.names if name != "(Intercept)"]
+        if "(Intercept)" in part.names:
+            keys.append(part.intercept_class)
+        if fixed:
+            keys += [part.b_class] + [f"{part.b_class}[{name}]" for name in fixed]
+    blocks = [block for part in parts for block in part.blocks]
+    if blocks:
         keys.append("sd")
-        for block in design.random:
+        for block in blocks:
             keys += [f"sd[{block.name}]"] + [f"sd[{block.name}][{term}]" for term in block.terms]
-    correlated = [block for block in design.random if _has_correlations(block)]
+    correlated = [block for block in blocks if _has_correlations(block)]
     if correlated:
         keys += ["cor"] + [f"cor[{block.name}]" for block in correlated]
     return keys + [dpar.name for dpar in dpars]
@@ -142,56 +192,64 @@ def _pick(overrides: dict, keys: list, default: Prior):
     return default, "default"
 
 
-def _check_overrides(design, user: dict, dpars: tuple, family) -> dict:
+def _check_overrides(parts: list, user: dict, dpars: tuple, family) -> dict:
     """Map user keys to (class, name, term), checking that each names something in the model.
 
     A key that matches nothing is refused, not ignored: a prior the user believes is in force but
     is not is a silent wrong answer. The message lists the keys this model has.
     """
-    fixed = set(design.fixed_names)
-    blocks = {b.name: b for b in design.random} | {b.group: b for b in design.random}
-    correlated = {name for name, b in blocks.items() if _has_correlations(b)}
     out = {}
     for key, prior in user.items():
         cls, name, term = parse_prior_key(key)
         if not isinstance(prior, Prior):
             raise ModelError(f"prior for {key!r} must be a hierax prior such as hx.Normal(0, 1), got {prior!r}")
-        support = _SUPPORT.get(cls) or DPAR_SUPPORT[cls]
+        support = _SUPPORT.get(_base_class(cls)) or DPAR_SUPPORT[cls]
         if prior.support != support:
             raise ModelError(f"{key!r} needs a prior on {support} values; {prior} is on {prior.support} values")
-        if (cls == "Intercept" or cls in DPAR_SUPPORT) and (name or term):
+        if (_base_class(cls) == "Intercept" or cls in DPAR_SUPPORT) and (name or term):
             raise ModelError(f"{cls!r} takes no name in brackets (got {key!r}); use {cls!r}")
-        problem = _unmatched(cls, name, term, fixed, blocks, correlated, dpars, family)
+        problem = _unmatched(cls, name, term, parts, dpars, family)
         if problem:
             raise ModelError(f"the prior {key!r} matches nothing in this model: {problem}. Use one of the keys "
-                             f"this model has: {', '.join(prior_keys(design, dpars))}")
-        if cls == "b" and not name:
-            out[("b", None, None)] = prior
-        else:
-            out[(cls, name, term)] = prior
+                             f"this model has: {', '.join(prior_keys(parts, dpars))}")
+        out[(cls, name, term) if name or _base_class(cls) != "b" else (cls, None, None)] = prior
     return out
 
 
-def _unmatched(cls, name, term, fixed, blocks, correlated, dpars, family) -> str:
+def _unmatched(cls, name, term, parts, dpars, family) -> str:
     """Why a parsed prior key names no parameter of the model ('' if it names one)."""
-    if cls == "Intercept" and "(Intercept)" not in fixed:
-        return "the model has no fixed intercept"
-    if cls in DPAR_SUPPORT and cls not in {d.name for d in dpars}:
-        if cls == "sigma":
-            return "the model has no residual sd (its family has none, or se() fixes it)"
-        return (f"the {family.name} family has no parameter {cls!r} (its parameters besides the mean: "
-                f"{', '.join(family.dpar_names) or 'none'})")
-    if cls == "b" and name and name not in fixed:
+    by_class = {p.intercept_class: p for p in parts} | {p.b_class: p for p in parts}
+    blocks: dict = {}
+    for block in (b for p in parts for b in p.blocks):
+        for key in {block.name, block.group}:            # a block is found by its name or its group's
+            blocks.setdefault(key, []).append(block)
+    if cls in DPAR_SUPPORT:
+        if cls in {p.b_class[2:] for p in parts[1:]}:
+            return (f"{cls} has a formula, so its prior is on the formula's coefficients: use "
+                    f"'Intercept_{cls}' and 'b_{cls}'")
+        if cls not in {d.name for d in dpars}:
+            if cls == "sigma":
+                return "the model has no residual sd (its family has none, or se() fixes it)"
+            return (f"the {family.name} family has no parameter {cls!r} (its parameters besides the mean: "
+                    f"{', '.join(family.dpar_names) or 'none'})")
+        return ""
+    if _base_class(cls) in ("Intercept", "b") and cls not in by_class:
+        return f"{cls[cls.index('_') + 1:]!r} has no formula; give one with hx.bf(..., {cls[cls.index('_') + 1:]}='~ ...')"
+    if _base_class(cls) == "Intercept" and "(Intercept)" not in by_class[cls].names:
+        return "the model has no fixed intercept" if cls == "Intercept" else f"the formula of {cls[10:]} has no intercept"
+    fixed = set(by_class[cls].names) if cls in by_class else set()
+    if _base_class(cls) == "b" and name and name not in fixed:
         return f"no fixed effect {name!r}"
-    if cls == "b" and not name and not fixed - {"(Intercept)"}:
+    if _base_class(cls) == "b" and not name and not fixed - {"(Intercept)"}:
         return "the model has no fixed effects besides the intercept"
     if cls in ("sd", "cor") and not blocks:
         return "the model has no group terms"
     if cls in ("sd", "cor") and name and name not in blocks:
         return f"no group {name!r}"
+    correlated = {key for key, group in blocks.items() if any(_has_correlations(b) for b in group)}
     if cls == "cor" and not (correlated if not name else name in correlated):
         where = f"group {name!r}" if name else "the model"
         return f"{where} has no correlated varying effects (that needs two or more terms joined by '|', not '||')"
-    if term and (cls != "sd" or term not in blocks[name].terms):
+    if term and (cls != "sd" or not any(term in b.terms for b in blocks[name])):
         return f"no varying effect {term!r} in group {name!r}"
     return ""

@@ -6,13 +6,15 @@ priors against the parameters they name. Everything after it trusts its input.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from dataclasses import dataclass
 
 import numpy as np
 
 from hierax.design import Design
 from hierax.errors import ModelError
-from hierax.model.families import Family, Link, get_family
+from hierax.model.families import LINKS, Family, Link, get_family
 from hierax.model.hierarchy import level_mean_design, nesting_parents
 from hierax.model.priors import Prior
 from hierax.model.checks import check_identifiable
@@ -47,6 +49,13 @@ class BlockSpec:
     parameterisation: str = "auto"
     mean_design: np.ndarray | None = None
     parents: tuple = ()
+    dpar: str = "mu"                # the parameter whose linear predictor the block enters
+
+    @property
+    def label(self) -> str:
+        """The block as labels name it (``sd[label][term]``): its name for the mean's blocks, its
+        grouping factor's for a formula's (whose terms carry the parameter: ``sigma_(Intercept)``)."""
+        return self.name if self.dpar == "mu" else self.group
 
     @property
     def num_levels(self) -> int:
@@ -60,6 +69,31 @@ class BlockSpec:
     def has_cor(self) -> bool:
         """Whether the block's effects are correlated (an LKJ prior in a Bayesian model)."""
         return self.correlated and self.num_terms > 1
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """The linear predictor of a distributional parameter other than the mean (``sigma ~ x +
+    (1 | g)``), on the parameter's link scale: eta = X beta + offset + its blocks' effects.
+
+    Names carry the parameter as a prefix, as brms's summaries do: fixed effects
+    ``sigma_(Intercept)``, ``sigma_x``; each block's terms ``sigma_(Intercept)`` (its group is the
+    grouping factor's, its name ``<block>__sigma``, unique in the model). Its group effects are
+    sampled non-centred: a scale parameter's data inform each level's effect weakly.
+    """
+
+    dpar: str
+    link: Link
+    X: np.ndarray
+    fixed_names: tuple
+    fixed_priors: tuple
+    blocks: tuple
+    offset: np.ndarray | None
+    info: object                        # the design's DesignInfo, to encode new data
+
+    @property
+    def num_fixed(self) -> int:
+        return len(self.fixed_names)
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,7 @@ class ModelSpec:
     se: np.ndarray | None
     offset: np.ndarray | None
     prior_table: PriorTable | None      # None for a frequentist model (REML, ML, Laplace)
+    dpar_predictors: tuple = ()         # a Predictor for each parameter with a formula (sigma ~ x)
 
     @property
     def num_obs(self) -> int:
@@ -87,7 +122,8 @@ class ModelSpec:
     def scalar_dpars(self) -> tuple:
         """The family's parameters besides the mean that are estimated as one number each
         (:class:`~hierax.model.families.Dpar`): all of them, less a residual sd that se() fixes."""
-        return tuple(d for d in self.family.dpars if d.name not in self.known_dpars())
+        predicted = {p.dpar for p in self.dpar_predictors}
+        return tuple(d for d in self.family.dpars if d.name not in self.known_dpars() and d.name not in predicted)
 
     def known_dpars(self) -> dict:
         """Parameters the data fix: {"sigma": se} for a response with se() (a known sd per row)."""
@@ -114,13 +150,19 @@ class ModelSpec:
         raise ModelError(f"no group term for {group!r}; the model's are {[b.group for b in self.blocks]}")
 
     @property
+    def all_blocks(self) -> tuple:
+        """The mean's blocks, then each predicted parameter's."""
+        return self.blocks + tuple(b for p in self.dpar_predictors for b in p.blocks)
+
+    @property
     def blocks_coarse_to_fine(self) -> tuple:
         """Blocks by increasing number of levels, so that every parent comes before its children."""
         return tuple(sorted(self.blocks, key=lambda b: b.num_levels))
 
 
 def specify(design: Design, family: str = "gaussian", link: str | None = None, priors: dict | None = None,
-            parameterisation: dict | str | None = None, bayesian: bool = True) -> ModelSpec:
+            parameterisation: dict | str | None = None, bayesian: bool = True,
+            dpar_designs: dict | None = None) -> ModelSpec:
     """Combine a design with a family and priors into a :class:`ModelSpec`.
 
     Parameters
@@ -135,6 +177,8 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
         "centered", or a dict of these keyed by group name (groups not named get "auto").
     bayesian : False for a frequentist model (REML, ML, Laplace): no priors are built, so
         nothing about them (their rule, their scale) can stop a fit that does not use them.
+    dpar_designs : {parameter name: Design} for each of the family's parameters with a formula
+        (``hx.bf(..., sigma="~ x")``), built on the same rows (``hierax.model.build``).
 
     Raises
     ------
@@ -149,17 +193,51 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     if design.se is not None and not fam.collapsible:
         raise ModelError("se() (a known measurement sd) is only available for the gaussian family")
     check_identifiable(design, fam)
-    free = tuple(d for d in fam.dpars if not (design.se is not None and d.name == SE_FIXES))
+    predicted = _predicted(fam, design, dpar_designs or {})
+    free = tuple(d for d in fam.dpars if not (design.se is not None and d.name == SE_FIXES)
+                 and d.name not in {dpar.name for dpar, _ in predicted})
     choice = _parameterisations(design, parameterisation)
-    table = resolve_priors(design, fam, free, priors or {}) if bayesian else None
+    table = resolve_priors(design, fam, free, priors or {}, predicted) if bayesian else None
     blocks = tuple(
         BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
                   table.sd_priors[b.name] if table else (), table.cor_priors.get(b.name) if table else None,
                   choice[b.name], level_mean_design(b, design.X), nesting_parents(b, design.random))
         for b in design.random
     )
+    predictors = tuple(_predictor(dpar, dpar_design, table) for dpar, dpar_design in predicted)
     return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors if table else (), blocks,
-                     dict(table.dpar_priors) if table else {}, design.trials, design.se, design.offset, table)
+                     dict(table.dpar_priors) if table else {}, design.trials, design.se, design.offset, table,
+                     predictors)
+
+
+def _predicted(family: Family, design: Design, dpar_designs: dict) -> tuple:
+    """(Dpar, its design with blocks named for the model) for each parameter given a formula,
+    checked against the family's parameters (with the nearest name for a misspelt one)."""
+    out = []
+    for name, dpar_design in dpar_designs.items():
+        if name not in family.dpar_names:
+            close = difflib.get_close_matches(name, family.dpar_names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ModelError(f"the {family.name} family has no parameter {name!r} to give a formula; {hint}its "
+                             f"parameters besides the mean: {', '.join(family.dpar_names) or 'none'}")
+        if design.se is not None and name == SE_FIXES:
+            raise ModelError(f"se() fixes {name}; it cannot also have a formula")
+        blocks = tuple(dataclasses.replace(b, name=f"{b.name}__{name}", terms=tuple(f"{name}_{t}" for t in b.terms))
+                       for b in dpar_design.random)
+        out.append((family.dpar(name), dataclasses.replace(dpar_design, random=blocks)))
+    return tuple(out)
+
+
+def _predictor(dpar, design: Design, table) -> Predictor:
+    """The Predictor of ``dpar`` from its design (blocks already named) and the prior table.
+    Its group effects are non-centred (see :class:`Predictor`)."""
+    sd_priors = table.sd_priors if table else {}
+    blocks = tuple(BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
+                             sd_priors.get(b.name, ()), table.cor_priors.get(b.name) if table else None, "noncentered",
+                             dpar=dpar.name)
+                   for b in design.random)
+    return Predictor(dpar.name, LINKS[dpar.link], design.X, tuple(f"{dpar.name}_{n}" for n in design.fixed_names),
+                     table.formula_priors[f"b_{dpar.name}"] if table else (), blocks, design.offset, design.info)
 
 
 def _parameterisations(design: Design, option) -> dict:

@@ -113,8 +113,9 @@ def mixed_warnings(output, spec) -> tuple[str, ...]:
         )
     record = output.optimisation
     if not record.converged:
-        names = [_theta_name(spec, entry) for entry in output.theta_entries] + [f"beta[{name}]"
-                                                                             for name in spec.fixed_names]
+        names = ([_theta_name(spec, entry) for entry in output.theta_entries]
+                 + [f"beta[{name}]" for name in spec.fixed_names]
+                 + [f"{dpar.name} (on its {dpar.link} scale)" for dpar in spec.scalar_dpars])
         worst = int(np.argmax(np.abs(record.gradient)))
         messages.append(
             f"the optimiser did not converge ({record.message}): the exact gradient of the objective is "

@@ -1,7 +1,8 @@
 """Turn engine output into ArviZ results (``InferenceData`` with ArviZ 0.23, xarray's ``DataTree``
 with ArviZ 1.x) with readable names and coordinates.
 
-Posterior variables: ``beta`` (dim ``fixed``), the family's scalar parameters by their names
+Posterior variables: ``beta`` (dim ``fixed``), ``beta_<dpar>`` (dim ``fixed_<dpar>``) for each
+parameter with a formula (``sigma ~ x``), the family's scalar parameters by their names
 (``sigma``, ``shape``, ``nu``, ``phi``, ``zi``, ``hu``), and per random block ``name``:
 ``sd_<name>`` (dim ``<name>__term``), ``cor_<name>`` (dim ``<name>__pair``, one entry per pair
 of effects, labelled ``a,b``), and ``b_<name>`` (dims ``<name>__level``, ``<name>__term``): the
@@ -59,9 +60,13 @@ def posterior_dataset(spec: ModelSpec, params) -> dict:
     """Named posterior arrays and their dims/coords from constrained parameters."""
     variables = {"beta": (("chain", "draw", "fixed"), params["beta"])}
     coords = {"fixed": list(spec.fixed_names)}
+    for predictor in spec.dpar_predictors:
+        dim = f"fixed_{predictor.dpar}"
+        variables[f"beta_{predictor.dpar}"] = (("chain", "draw", dim), params["beta_dpars"][predictor.dpar])
+        coords[dim] = list(predictor.fixed_names)
     for dpar in spec.scalar_dpars:
         variables[dpar.name] = (("chain", "draw"), params[dpar.name])
-    for block in spec.blocks:
+    for block in spec.all_blocks:
         term_dim, level_dim = f"{block.name}__term", f"{block.name}__level"
         coords[term_dim] = list(block.terms)
         coords[level_dim] = list(block.levels)

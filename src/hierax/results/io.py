@@ -187,9 +187,9 @@ def _formula_columns(formula: str, data):
     if data is None:
         return None
     from hierax.design import as_pandas
-    from hierax.formula import parse_formula
+    from hierax.formula import as_bf
 
-    return as_pandas(data)[list(parse_formula(formula).variables)].copy()
+    return as_pandas(data)[list(as_bf(formula).variables)].copy()
 
 
 def restore(path, data=None):
@@ -269,14 +269,11 @@ def _saved_columns(groups, constant_data, path: Path) -> pd.DataFrame:
 
 
 def _spec(attrs: dict, data, priors: dict | None, bayesian: bool = True):
-    from hierax.design import build_design
-    from hierax.formula import parse_formula
-    from hierax.model import specify
+    from hierax.model.build import build_model
 
-    design = build_design(parse_formula(attrs["hierax_formula"]), data)
-    if bayesian:
-        return specify(design, attrs["hierax_family"], attrs["hierax_link"], priors or None), design
-    return specify(design, attrs["hierax_family"], attrs["hierax_link"], bayesian=False), design
+    design, spec = build_model(attrs["hierax_formula"], data, attrs["hierax_family"], attrs["hierax_link"],
+                               (priors or None) if bayesian else None, bayesian=bayesian)
+    return spec, design
 
 
 def _user_priors(table: pd.DataFrame) -> dict:
@@ -286,8 +283,11 @@ def _user_priors(table: pd.DataFrame) -> dict:
     out = {}
     for _, row in table[table["source"] == "user"].iterrows():
         group, coef = (str(v) if v not in (None, "") and not pd.isna(v) else "" for v in (row["group"], row["coef"]))
+        cls = row["class"]
         key = {"Intercept": "Intercept", "b": f"b[{coef}]", "sd": f"sd[{group}][{coef}]" if coef else f"sd[{group}]",
-               "cor": f"cor[{group}]"}.get(row["class"], row["class"])       # a family's parameter: its name
+               "cor": f"cor[{group}]"}.get(cls, cls)       # a family's parameter, or a formula's Intercept_sigma
+        if cls.startswith("b_"):                           # a formula's coefficient: b_sigma[x]
+            key = f"{cls}[{coef}]"
         match = _PRIOR_TEXT.match(str(row["prior"]))
         kind = getattr(prior_classes, match.group(1), None) if match else None
         if kind is None or not isinstance(kind, type) or not issubclass(kind, prior_classes.Prior):

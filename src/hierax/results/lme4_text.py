@@ -31,8 +31,11 @@ def summary_text(fit) -> str:
         lines += [_table([["AIC", "BIC", "logLik", "deviance"],
                           [f"{fit.aic:.1f}", f"{fit.bic:.1f}", f"{fit.loglik:.1f}", f"{fit.deviance:.1f}"]],
                          right=range(4))]
-    lines += ["", "Random effects:", varcorr_text(fit), groups_line(fit.spec), "", "Fixed effects:",
-              fixed_effects_text(fit)]
+    lines += ["", "Random effects:", varcorr_text(fit), groups_line(fit.spec)]
+    family = family_params_text(fit)
+    if family:
+        lines += ["", "Family parameters:", family]
+    lines += ["", "Fixed effects:", fixed_effects_text(fit)]
     correlation = fixed_correlation_text(fit)
     if correlation:
         lines += ["", "Correlation of Fixed Effects:", correlation]
@@ -54,15 +57,31 @@ def varcorr_text(fit) -> str:
             rows.append([block.group if k == 0 else "", term] + cors)
             variances.append(cov[k, k])
             sds.append(sd[k])
-    if fit.output.sigma is not None:
+    residual = fit.sigma          # an LMM's, or a student or lognormal family's scale (Laplace)
+    if residual is not None:
         rows.append(["Residual", ""])
-        variances.append(sigma2)
-        sds.append(fit.output.sigma)
+        variances.append(residual ** 2)
+        sds.append(residual)
     rows = [row[:2] + [v, s] + row[2:] for row, v, s in zip(rows, format_column(variances), format_column(sds))]
     corr_columns = max(width - 1, 0)
     header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] + [""] * (corr_columns - 1) if corr_columns else [])
     rows = [row + [""] * (len(header) - len(row)) for row in rows]
     return _table([header] + rows, right=range(2, len(header)), indent=1)
+
+
+def family_params_text(fit) -> str:
+    """The family's parameters besides the mean and a residual sd (shape, phi, nu, zi, hu), as
+    glmmTMB reports its dispersion and zero-inflation: estimate and delta-method Std. Error on the
+    natural scale ('' when there are none)."""
+    table = fit.family_params()
+    table = table.drop(index=[name for name in table.index if name == "sigma"])
+    if table.empty:
+        return ""
+    numbers = format_column(np.concatenate([table["estimate"].to_numpy(), table["se"].to_numpy()]))
+    rows = [["", "Estimate", "Std. Error", "Link"]]
+    for k, (name, row) in enumerate(table.iterrows()):
+        rows.append([name, numbers[k], numbers[len(table) + k], row["link"]])
+    return _table(rows, right=range(1, 3))
 
 
 def groups_line(spec) -> str:

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hierax.model.links import LINKS
+from hierax.model.spec import SE_FIXES as RESIDUAL     # the residual sd's name (sigma)
 from hierax.results.base import FittedModel
 from hierax.results.idata import cor_pairs
 from hierax.results.tables import varcorr_index
@@ -37,8 +39,10 @@ class MixedFit(FittedModel):
     # -- likelihood quantities (lme4's definitions) -------------------------------------------
     @property
     def df(self) -> int:
-        """Number of estimated parameters: fixed effects, theta and the residual sd (if any)."""
-        return len(self.spec.fixed_names) + len(self.output.theta) + (self.output.sigma is not None)
+        """Number of estimated parameters: fixed effects, theta, the residual sd of a linear mixed
+        model and the family's scalar parameters of a Laplace fit (shape, phi, sigma, nu, zi, hu)."""
+        return (len(self.spec.fixed_names) + len(self.output.theta) + (self.output.sigma is not None)
+                + len(self._family_link_scale()[0]))
 
     @property
     def loglik(self) -> float:
@@ -64,8 +68,12 @@ class MixedFit(FittedModel):
 
     @property
     def sigma(self) -> float | None:
-        """Residual sd (None for families without one)."""
-        return self.output.sigma
+        """Residual sd (None for families without one): a linear mixed model's, or the scale
+        ``sigma`` of a student or lognormal family fitted by Laplace."""
+        if self.output.sigma is not None:
+            return self.output.sigma
+        family = self.family_params()
+        return float(family.loc[RESIDUAL, "estimate"]) if RESIDUAL in family.index else None
 
     @property
     def singular(self) -> bool:
@@ -86,6 +94,41 @@ class MixedFit(FittedModel):
                              "lower": out.beta - z * se, "upper": out.beta + z * se},
                             index=pd.Index(list(self.spec.fixed_names), name="term"))
 
+    def _family_link_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """The family's scalar parameters on their link scales and their covariance: what a
+        Laplace fit estimates with beta (an LMM's output has none: its sigma is profiled out)."""
+        phi = getattr(self.output, "phi", np.zeros(0))
+        return np.asarray(phi, float), np.asarray(getattr(self.output, "vcov_phi", np.zeros((0, 0))), float)
+
+    def family_params(self, level: float = 0.95) -> pd.DataFrame:
+        """The family's parameters besides the mean (``shape``, ``phi``, ``sigma``, ``nu``, ``zi``,
+        ``hu``), one row each, on their natural scale.
+
+        They are estimated on their link scale (``link_estimate``, ``link_se``, the columns
+        glmmTMB's ``betad``/``psi``/``betazi`` correspond to), where the likelihood is closer to
+        quadratic, so the natural-scale ``se`` is the delta method's (|d inverse / d eta| times
+        the link-scale se) and the interval is the link-scale Wald interval mapped back, which
+        stays inside the parameter's support. Empty for a family with no such parameter.
+        """
+        phi, vcov = self._family_link_scale()
+        link_se = np.sqrt(np.diag(vcov)) if len(phi) else np.zeros(0)
+        z = stats.norm.ppf(0.5 + level / 2)
+        dpars = self.spec.scalar_dpars if len(phi) else ()
+        rows = []
+        for dpar, eta, se in zip(dpars, phi, link_se):
+            link = LINKS[dpar.link]
+            rows.append({"estimate": float(link.inverse(eta)), "se": float(np.exp(link.log_derivative(eta))) * se,
+                         "lower": float(link.inverse(eta - z * se)), "upper": float(link.inverse(eta + z * se)),
+                         "link": dpar.link, "link_estimate": eta, "link_se": se})
+        columns = ["estimate", "se", "lower", "upper", "link", "link_estimate", "link_se"]
+        return pd.DataFrame(rows, columns=columns, index=pd.Index([d.name for d in dpars], name="term"))
+
+    def _family_residual_sd(self) -> float | None:
+        """The sigma of a student or lognormal family fitted by Laplace: shown where lme4 shows a
+        residual sd (it does not scale the group effects, whose factors are absolute here)."""
+        family = self.family_params()
+        return float(family.loc[RESIDUAL, "estimate"]) if RESIDUAL in family.index else None
+
     def varcorr(self) -> pd.DataFrame:
         """sds and correlations as lme4's ``as.data.frame(VarCorr(fit))``: ``estimate`` is the sd or
         correlation (lme4's sdcor), ``vcov`` the variance or covariance; a blank ``var1``/``var2``
@@ -102,8 +145,9 @@ class MixedFit(FittedModel):
                 for i, j in cor_pairs(block.terms):
                     cor = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                     rows.append((block.group, block.terms[i], block.terms[j], cor, cov[i, j]))
-        if self.output.sigma is not None:
-            rows.append(("Residual", "", "", self.output.sigma, sigma2))
+        residual = self.output.sigma if self.output.sigma is not None else self._family_residual_sd()
+        if residual is not None:
+            rows.append(("Residual", "", "", residual, residual**2))
         return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "vcov"],
                             index=varcorr_index([row[:3] for row in rows]))
 
@@ -116,9 +160,16 @@ class MixedFit(FittedModel):
         return self._group_table(add_fixed=True)
 
     def summary(self) -> pd.DataFrame:
-        """Fixed effects (with se) then sds, correlations and sigma, labelled as in the NUTS summary."""
+        """Fixed effects (with se) then sds, correlations and sigma, then the family's other
+        parameters (shape, phi, nu, zi, hu) with their delta-method se, labelled as in the NUTS
+        summary. The sds and correlations have no se (lme4 gives none); sigma has one when the
+        family estimates it with the fixed effects (student, lognormal by Laplace)."""
         vc = self.varcorr()[["estimate"]].assign(se=np.nan)
-        return pd.concat([self.fixef()[["estimate", "se"]], vc])
+        family = self.family_params()[["estimate", "se"]]
+        shared = family.index.intersection(vc.index)
+        vc.loc[shared, "se"] = family.loc[shared, "se"]
+        others = family.drop(index=shared)
+        return pd.concat([self.fixef()[["estimate", "se"]], vc] + ([others] if len(others) else []))
 
     def _group_table(self, add_fixed: bool) -> pd.DataFrame:
         frames = []

@@ -72,10 +72,20 @@ def _summarize_columns(draws: np.ndarray) -> pd.DataFrame:
 
 
 def fixef(idata, spec) -> pd.DataFrame:
-    """One row per fixed coefficient, indexed by its label."""
-    table = summarize_draws(idata.posterior["beta"].values)
-    table.index = pd.Index(list(spec.fixed_names), name="term")
+    """One row per fixed coefficient, indexed by its label: the mean's, then each formula's
+    (``sigma_(Intercept)``, ``sigma_x``: on that parameter's link scale)."""
+    draws, names = fixed_draws(idata, spec)
+    table = summarize_draws(draws)
+    table.index = pd.Index(names, name="term")
     return table
+
+
+def fixed_draws(idata, spec) -> tuple[np.ndarray, list]:
+    """(chain, draw, k) draws of every fixed coefficient and their labels, the mean's first."""
+    post = idata.posterior
+    parts = [post["beta"].values] + [post[f"beta_{p.dpar}"].values for p in spec.dpar_predictors]
+    names = list(spec.fixed_names) + [name for p in spec.dpar_predictors for name in p.fixed_names]
+    return np.concatenate(parts, axis=-1), names
 
 
 def varcorr(idata, spec) -> pd.DataFrame:
@@ -83,7 +93,7 @@ def varcorr(idata, spec) -> pd.DataFrame:
     by the labels of ``summary()`` (``sd[g][x]``, ``cor[g][(Intercept),x]``, ``sigma``)."""
     rows, columns = [], []
     post = idata.posterior
-    for block in spec.blocks:
+    for block in spec.all_blocks:
         sd = post[f"sd_{block.name}"].values
         for k, term in enumerate(block.terms):
             rows.append((block.group, term, ""))
@@ -123,9 +133,9 @@ def coef(idata, spec) -> pd.DataFrame:
 
 def _group_table(idata, spec, add_fixed: bool) -> pd.DataFrame:
     frames = []
-    beta = idata.posterior["beta"].values
-    fixed_index = {name: j for j, name in enumerate(spec.fixed_names)}
-    for block in spec.blocks:
+    beta, names = fixed_draws(idata, spec)
+    fixed_index = {name: j for j, name in enumerate(names)}
+    for block in spec.all_blocks:
         b = idata.posterior[f"b_{block.name}"].values  # chain, draw, level, term
         for k, term in enumerate(block.terms):
             draws = b[..., k]

@@ -109,11 +109,11 @@ def compare(fits, ic: str = "loo") -> pd.DataFrame:
 
 
 def num_parameters(fit) -> int:
-    """Parameters the model has: fixed effects, the family's scalars (sigma, shape, ...), each
-    block's sds, correlations and effects."""
+    """Parameters the model has: fixed effects (of every formula), the family's scalars (sigma,
+    shape, ...), each block's sds, correlations and effects."""
     spec = fit.spec
-    count = len(spec.fixed_names) + len(spec.scalar_dpars)
-    for block in spec.blocks:
+    count = len(spec.fixed_names) + len(spec.scalar_dpars) + sum(p.num_fixed for p in spec.dpar_predictors)
+    for block in spec.all_blocks:
         q = block.num_terms
         count += q + (q * (q - 1) // 2 if block.has_cor else 0) + block.num_levels * q
     return count

@@ -21,7 +21,8 @@ The output says, per row and grouping factor, which was used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +49,8 @@ class ParameterDraws:
     cov: tuple                  # per block (S, q, q): population covariance of the block's effects
     scalars: dict               # {dpar name: (S,)}: the family's scalar parameters (sigma, shape, ...)
     plug_in: bool               # True: the estimate is the prediction at the point estimates
+    formulas: dict = field(default_factory=dict)   # {dpar: ParameterDraws} of each parameter's formula;
+    #                                                 bound to the rows predicted: (draws, design, new effects, link)
 
 
 def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
@@ -65,9 +68,9 @@ def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", l
                           "measurement sds are unknown; use kind='mean'")
     design = observed_design(spec) if newdata is None else encode_newdata(
         fit.design_info, spec.fixed_names, spec.blocks, newdata)
-    _check_new_levels(spec, design, new_groups)
+    _check_new_levels(spec.blocks, design, new_groups)
     rng = np.random.default_rng(check_seed(seed))
-    draws = parameter_draws(fit, rng, num_draws)
+    draws = _bind_formulas(spec, parameter_draws(fit, rng, num_draws), newdata, new_groups, rng)
     table = summarise(draws, spec, design, kind, new_groups, level, rng)
     if draws.plug_in and kind != "response":
         table["estimate"] = plug_in(fit, design, kind)
@@ -82,15 +85,19 @@ def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", l
 
 def observed_design(spec) -> NewDesign:
     """The fit's own rows, as a NewDesign."""
-    blocks = tuple(NewBlock(b.Z, np.asarray(b.group_index, np.int64), np.full(len(b.group_index), None))
-                   for b in spec.blocks)
-    return NewDesign(spec.X, blocks, spec.offset, spec.trials, spec.num_obs)
+    return _observed(spec.X, spec.blocks, spec.offset, spec.trials, spec.num_obs)
 
 
-def _check_new_levels(spec, design: NewDesign, new_groups: str) -> None:
+def _observed(X, blocks, offset, trials, num_obs: int) -> NewDesign:
+    new_blocks = tuple(NewBlock(b.Z, np.asarray(b.group_index, np.int64), np.full(len(b.group_index), None))
+                       for b in blocks)
+    return NewDesign(X, new_blocks, offset, trials, num_obs)
+
+
+def _check_new_levels(blocks, design: NewDesign, new_groups: str) -> None:
     if new_groups != "error":
         return
-    for block, new_block in zip(spec.blocks, design.blocks):
+    for block, new_block in zip(blocks, design.blocks):
         unseen = sorted({str(v) for v in new_block.new_labels if v is not None})
         if unseen:
             raise DataError(f"{len(unseen)} level(s) of {block.group!r} were not in the fit "
@@ -109,8 +116,17 @@ def _posterior_draws(fit) -> ParameterDraws:
     post = fit.idata.posterior
     draws = post.sizes["chain"] * post.sizes["draw"]      # explicit: beta may have no columns (p = 0)
     flat = {name: np.asarray(post[name]).reshape((draws,) + post[name].shape[2:]) for name in post.data_vars}
+    scalars = {d.name: flat[d.name] for d in fit.spec.scalar_dpars}
+    formulas = {p.dpar: ParameterDraws(flat[f"beta_{p.dpar}"], *_block_draws(flat, p.blocks), {}, plug_in=False)
+                for p in fit.spec.dpar_predictors}
+    return ParameterDraws(flat["beta"], *_block_draws(flat, fit.spec.blocks), scalars, plug_in=False,
+                          formulas=formulas)
+
+
+def _block_draws(flat: dict, blocks) -> tuple:
+    """(effects, population covariances) per block, as tuples of (S, levels, q) and (S, q, q)."""
     bs, covs = [], []
-    for block in fit.spec.blocks:
+    for block in blocks:
         bs.append(flat[f"b_{block.name}"])
         sd = flat[f"sd_{block.name}"]
         R = np.broadcast_to(np.eye(block.num_terms), sd.shape + (block.num_terms,)).copy()
@@ -119,8 +135,26 @@ def _posterior_draws(fit) -> ParameterDraws:
             for p, (i, j) in enumerate(pairs):
                 R[:, i, j] = R[:, j, i] = flat[f"cor_{block.name}"][:, p]
         covs.append(sd[:, :, None] * R * sd[:, None, :])
-    scalars = {d.name: flat[d.name] for d in fit.spec.scalar_dpars}
-    return ParameterDraws(flat["beta"], tuple(bs), tuple(covs), scalars, plug_in=False)
+    return tuple(bs), tuple(covs)
+
+
+def _bind_formulas(spec, draws: ParameterDraws, newdata, new_groups: str, rng) -> ParameterDraws:
+    """``draws`` with each parameter's formula bound to the rows predicted: its draws, its design
+    for those rows (the fit's, or ``newdata`` encoded as its formula's), new levels' effects."""
+    if not spec.dpar_predictors:
+        return draws
+    bound = {}
+    for predictor in spec.dpar_predictors:
+        sub = draws.formulas[predictor.dpar]
+        if newdata is None:
+            design = _observed(predictor.X, predictor.blocks, predictor.offset, None, spec.num_obs)
+        else:
+            written = tuple(name[len(predictor.dpar) + 1:] for name in predictor.fixed_names)
+            design = encode_newdata(predictor.info, written, predictor.blocks, newdata)
+        _check_new_levels(predictor.blocks, design, new_groups)
+        effects = [_new_level_effects(sub.cov[k], nb, new_groups, rng) for k, nb in enumerate(design.blocks)]
+        bound[predictor.dpar] = (sub, design, effects, predictor.link)
+    return dataclasses.replace(draws, formulas=bound)
 
 
 def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
@@ -135,9 +169,14 @@ def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
 
 
 def _estimated_scalars(fit, num: int) -> dict:
-    """The family's scalar parameters at their estimates, ``num`` copies each (REML/ML: sigma)."""
+    """The family's scalar parameters at their estimates, ``num`` copies each: an LMM's sigma
+    (REML/ML), or every scalar dpar of a Laplace fit (shape, phi, sigma, nu, zi, hu). Like the
+    variance parameters they are held at their estimates, as merTools' intervals hold them."""
     out = fit.output
-    return {} if out.sigma is None else {RESIDUAL: np.full(num, out.sigma)}
+    if out.sigma is not None:
+        return {RESIDUAL: np.full(num, out.sigma)}
+    estimates = fit.family_params()["estimate"]
+    return {name: np.full(num, float(value)) for name, value in estimates.items()}
 
 
 def _beta_draws(beta: np.ndarray, vcov: np.ndarray, rng: np.random.Generator, num: int) -> np.ndarray:
@@ -206,14 +245,17 @@ def _draws_of(kind, draws: ParameterDraws, spec, design: NewDesign, new_effects,
     if spec.family.needs_trials and design.trials is None:
         raise HieraxError("kind='response' for a binomial model needs the number of trials: include the "
                           "response's columns (those of cbind(...)) in the new data")
-    return np.asarray(spec.family.sample(key, _family_params(spec, draws, eta), _aux(design, rows)))
+    return np.asarray(spec.family.sample(key, _family_params(spec, draws, eta, rows), _aux(design, rows)))
 
 
-def _family_params(spec, draws: ParameterDraws, eta, known: dict | None = None) -> dict:
+def _family_params(spec, draws: ParameterDraws, eta, rows, known: dict | None = None) -> dict:
     """The family's parameters by name for draws x rows: the mean's linear predictor, each scalar
-    parameter's draws as a column, and the values the data fix (se())."""
+    parameter's draws as a column, each formula's values at the rows, and the values the data
+    fix (se())."""
     scalars = {name: jnp.asarray(values)[:, None] for name, values in draws.scalars.items()}
-    return {"mu": Mu(jnp.asarray(eta), spec.link.name), **scalars, **(known or {})}
+    predicted = {name: link.inverse(jnp.asarray(linear_predictor_draws(sub, design, effects, rows)))
+                 for name, (sub, design, effects, link) in draws.formulas.items()}
+    return {"mu": Mu(jnp.asarray(eta), spec.link.name), **scalars, **predicted, **(known or {})}
 
 
 def _aux(design: NewDesign, rows) -> dict:
@@ -224,7 +266,7 @@ def _means(spec, draws: ParameterDraws, design: NewDesign, eta, rows) -> np.ndar
     """E[y] per draw and row (brms's ``posterior_epred``): the inverse link of eta for most
     families; with the other parameters where they enter the mean (lognormal, zero-inflated and
     hurdle counts). A binomial model's is the success probability, per trial."""
-    return np.asarray(spec.family.mean(_family_params(spec, draws, eta), _aux(design, rows)))
+    return np.asarray(spec.family.mean(_family_params(spec, draws, eta, rows), _aux(design, rows)))
 
 
 def linear_predictor_draws(draws: ParameterDraws, design: NewDesign, new_effects, rows) -> np.ndarray:
@@ -255,7 +297,7 @@ def posterior_predictive(fit, seed: int | None = None):
         raise HieraxError("posterior_predictive needs posterior draws (method='nuts'); for a REML/ML/Laplace "
                           "fit, fit.predict(kind='response') gives predictive intervals")
     spec = fit.spec
-    draws = _posterior_draws(fit)
+    draws = _bind_formulas(spec, _posterior_draws(fit), None, "sample", np.random.default_rng(0))
     design = observed_design(spec)
     no_new = [([], None) for _ in spec.blocks]
     key = jax.random.PRNGKey(check_seed(seed))
@@ -267,7 +309,7 @@ def posterior_predictive(fit, seed: int | None = None):
         key, sub = jax.random.split(key)
         eta = jnp.asarray(linear_predictor_draws(draws, design, no_new, rows))
         known = {name: jnp.asarray(values[rows])[None, :] for name, values in spec.known_dpars().items()}
-        params = _family_params(spec, draws, eta, known)
+        params = _family_params(spec, draws, eta, rows, known)
         parts.append(np.asarray(spec.family.sample(sub, params, _aux(design, rows))))
     post = fit.idata.posterior
     chains, num = post.sizes["chain"], post.sizes["draw"]

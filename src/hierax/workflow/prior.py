@@ -15,10 +15,8 @@ import xarray as xr
 from hierax.config import check_seed
 from hierax.density import make_linear_predictor
 from hierax.density.logdensity import aux_arrays, family_params_of
-from hierax.design import build_design
 from hierax.errors import HieraxError
-from hierax.formula import parse_formula
-from hierax.model import specify
+from hierax.model.build import build_model
 from hierax.model.spec import ModelSpec
 from hierax.results import _arviz
 from hierax.results.idata import _dataset, posterior_dataset
@@ -33,16 +31,30 @@ def draw_prior_params(rng_key, spec: ModelSpec) -> dict:
     params = {"beta": beta}
     for dpar in spec.scalar_dpars:              # at most 3: the keys above suffice
         params[dpar.name] = dpar.sample_prior(next(keys), spec.dpar_priors[dpar.name])
+    # a formula's coefficients and blocks from keys of their own: the draws of a model without
+    # one stay what they were
+    formula_keys = iter(jax.random.split(jax.random.fold_in(rng_key, 1), 1 + 4 * len(spec.all_blocks)))
+    if spec.dpar_predictors:
+        params["beta_dpars"] = {p.dpar: _fixed_draw(next(formula_keys), p.fixed_priors) for p in spec.dpar_predictors}
     sds, chols, bs = {}, {}, {}
-    for block in spec.blocks:
-        sd_keys = jax.random.split(next(keys), block.num_terms)
+    mean_blocks = {block.name for block in spec.blocks}
+    for block in spec.all_blocks:
+        block_keys = keys if block.name in mean_blocks else formula_keys
+        sd_keys = jax.random.split(next(block_keys), block.num_terms)
         sd = jnp.stack([p.sample(k) for p, k in zip(block.sd_priors, sd_keys)])
-        L = block.cor_prior.sample_cholesky(next(keys), block.num_terms) if block.has_cor else jnp.eye(block.num_terms)
-        z = jax.random.normal(next(keys), (block.num_levels, block.num_terms))
+        L = (block.cor_prior.sample_cholesky(next(block_keys), block.num_terms) if block.has_cor
+             else jnp.eye(block.num_terms))
+        z = jax.random.normal(next(block_keys), (block.num_levels, block.num_terms))
         sds[block.name], chols[block.name], bs[block.name] = sd, L, (z @ L.T) * sd
-    if spec.blocks:
+    if spec.all_blocks:
         params.update(sd=sds, cor_chol=chols, b=bs)
     return params
+
+
+def _fixed_draw(key, priors: tuple):
+    if not priors:
+        return jnp.zeros(0)
+    return jnp.stack([p.sample(k) for p, k in zip(priors, jax.random.split(key, len(priors)))])
 
 
 def sample_prior_spec(rng_key, spec: ModelSpec, draws: int):
@@ -87,8 +99,7 @@ def sample_prior(formula: str, data, family: str = "gaussian", link: str | None 
     """
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise HieraxError(f"draws must be a whole number >= 1, got {draws!r}")
-    design = build_design(parse_formula(formula), data)
-    spec = specify(design, family, link, priors)
+    design, spec = build_model(formula, data, family, link, priors)
     params, y = sample_prior_spec(jax.random.PRNGKey(check_seed(seed)), spec, draws)
     params = jax.tree_util.tree_map(lambda x: np.asarray(x)[None], params)
     variables, coords = posterior_dataset(spec, params)

@@ -150,11 +150,14 @@ def _ranks(spec, truth, params, thin: int) -> dict:
     out = {}
     for j, name in enumerate(spec.fixed_names):
         out[name] = rank(truth["beta"][j], params["beta"][..., j])
-    for block in spec.blocks:
+    for p in spec.dpar_predictors:
+        for j, name in enumerate(p.fixed_names):
+            out[name] = rank(truth["beta_dpars"][p.dpar][j], params["beta_dpars"][p.dpar][..., j])
+    for block in spec.all_blocks:
         for k, term in enumerate(block.terms):
-            out[f"sd[{block.name}][{term}]"] = rank(truth["sd"][block.name][k], params["sd"][block.name][..., k])
+            out[f"sd[{block.label}][{term}]"] = rank(truth["sd"][block.name][k], params["sd"][block.name][..., k])
             for level in range(min(GROUP_EFFECTS_RANKED, block.num_levels)):
-                out[f"b[{block.name}][{block.levels[level]}][{term}]"] = rank(
+                out[f"b[{block.label}][{block.levels[level]}][{term}]"] = rank(
                     truth["b"][block.name][level, k], params["b"][block.name][..., level, k])
         if block.has_cor:
             L_true = truth["cor_chol"][block.name]
@@ -162,7 +165,7 @@ def _ranks(spec, truth, params, thin: int) -> dict:
             L = params["cor_chol"][block.name]
             R = np.einsum("cdik,cdjk->cdij", L, L)
             for i, j in cor_pairs(block.terms):
-                out[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = rank(R_true[i, j], R[..., i, j])
+                out[f"cor[{block.label}][{block.terms[i]},{block.terms[j]}]"] = rank(R_true[i, j], R[..., i, j])
     for dpar in spec.scalar_dpars:
         out[dpar.name] = rank(truth[dpar.name], params[dpar.name])
     return out

@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from hierax.config import check_seed
-from hierax.design import as_pandas, build_design
+from hierax.design import as_pandas
 from hierax.errors import HieraxError
-from hierax.formula import parse_formula
 from hierax.formula.nodes import Name
-from hierax.model import specify
+from hierax.formula import as_bf
+from hierax.model.build import build_model
 from hierax.results.idata import cor_pairs
+from hierax.results.tables import fixed_draws
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,13 @@ class Model:
         spec, out = self.spec, {}
         for name, prior in zip(spec.fixed_names, spec.fixed_priors):
             out["Intercept" if name == "(Intercept)" else f"b[{name}]"] = prior
-        for block in spec.blocks:
+        for p in spec.dpar_predictors:
+            for name, prior in zip(p.fixed_names, p.fixed_priors):
+                written = name[len(p.dpar) + 1:]               # "sigma_x" is b_sigma[x]
+                out[f"Intercept_{p.dpar}" if written == "(Intercept)" else f"b_{p.dpar}[{written}]"] = prior
+        for block in spec.all_blocks:
             for term, prior in zip(block.terms, block.sd_priors):
-                out[f"sd[{block.name}][{term}]"] = prior
+                out[f"sd[{block.label}][{term}]"] = prior
             if block.has_cor:
                 out[f"cor[{block.name}]"] = block.cor_prior
         out.update(spec.dpar_priors)
@@ -64,9 +69,8 @@ class Model:
 def model(formula: str, data, family: str = "gaussian", link: str | None = None, priors: dict | None = None) -> Model:
     """A model to simulate from, recover parameters with, or calibrate (:func:`sbc`)."""
     data = as_pandas(data)
-    formula_ = parse_formula(formula)
-    design = build_design(formula_, data)
-    spec = specify(design, family, link, priors)
+    formula = str(as_bf(formula))
+    design, spec = build_model(formula, data, family, link, priors)
     return Model(formula, data, family, link, priors, spec, design.response_name)
 
 
@@ -118,7 +122,7 @@ def simulate_response(rng_key, spec, params):
 
 def replace_response(model: Model, y: np.ndarray) -> pd.DataFrame:
     """The model's data with the response column(s) set to ``y`` (binomial: the successes)."""
-    response = parse_formula(model.formula).response
+    response = as_bf(model.formula).mean.response
     if not isinstance(response.value, Name):
         raise HieraxError(f"cannot simulate the response {response.label!r}: it is an expression; name a column "
                           "(transform it into a new column first)")
@@ -134,15 +138,17 @@ def replace_response(model: Model, y: np.ndarray) -> pd.DataFrame:
 def truth_series(spec, params) -> pd.Series:
     """Parameters named as ``fit.summary()`` names them."""
     values = dict(zip(spec.fixed_names, np.asarray(params["beta"], float)))
-    for block in spec.blocks:
+    for p in spec.dpar_predictors:
+        values.update(zip(p.fixed_names, np.asarray(params["beta_dpars"][p.dpar], float)))
+    for block in spec.all_blocks:
         sd = np.asarray(params["sd"][block.name])
         for term, value in zip(block.terms, sd):
-            values[f"sd[{block.name}][{term}]"] = float(value)
+            values[f"sd[{block.label}][{term}]"] = float(value)
         if block.has_cor:
             L = np.asarray(params["cor_chol"][block.name])
             R = L @ L.T
             for i, j in cor_pairs(block.terms):
-                values[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = float(R[i, j])
+                values[f"cor[{block.label}][{block.terms[i]},{block.terms[j]}]"] = float(R[i, j])
     for dpar in spec.scalar_dpars:
         values[dpar.name] = float(params[dpar.name])
     return pd.Series(values, name="truth")
@@ -156,13 +162,15 @@ def _params_from_names(spec, params: dict, rng_key) -> dict:
         raise HieraxError(f"params must name every parameter, as fit.summary() does: missing {missing}, "
                           f"unknown {unknown}")
     out = {"beta": np.array([params[n] for n in spec.fixed_names], float), "sd": {}, "cor_chol": {}, "b": {}}
-    keys = jax.random.split(rng_key, max(len(spec.blocks), 1))
-    for block, key in zip(spec.blocks, keys):
-        sd = np.array([params[f"sd[{block.name}][{t}]"] for t in block.terms], float)
+    if spec.dpar_predictors:
+        out["beta_dpars"] = {p.dpar: np.array([params[n] for n in p.fixed_names], float) for p in spec.dpar_predictors}
+    keys = jax.random.split(rng_key, max(len(spec.all_blocks), 1))
+    for block, key in zip(spec.all_blocks, keys):
+        sd = np.array([params[f"sd[{block.label}][{t}]"] for t in block.terms], float)
         R = np.eye(block.num_terms)
         if block.has_cor:
             for i, j in cor_pairs(block.terms):
-                R[i, j] = R[j, i] = params[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"]
+                R[i, j] = R[j, i] = params[f"cor[{block.label}][{block.terms[i]},{block.terms[j]}]"]
         L = np.linalg.cholesky(R)
         z = np.asarray(jax.random.normal(key, (block.num_levels, block.num_terms)))
         out["sd"][block.name], out["cor_chol"][block.name] = sd, L
@@ -174,7 +182,9 @@ def _params_from_names(spec, params: dict, rng_key) -> dict:
 
 def _zero_params(spec) -> dict:
     out = {"beta": np.zeros(len(spec.fixed_names)), "sd": {}, "cor_chol": {}}
-    for block in spec.blocks:
+    if spec.dpar_predictors:
+        out["beta_dpars"] = {p.dpar: np.zeros(p.num_fixed) for p in spec.dpar_predictors}
+    for block in spec.all_blocks:
         out["sd"][block.name] = np.ones(block.num_terms)
         out["cor_chol"][block.name] = np.eye(block.num_terms)
     for dpar in spec.scalar_dpars:
@@ -205,18 +215,16 @@ def recover(model: Model, truth: dict | None = None, seed: int | None = None, le
 def _summary_draws(fit) -> pd.DataFrame:
     """All posterior draws of the summary's parameters, one column each (names as the truth's)."""
     spec, post = fit.spec, fit.idata.posterior
-    columns = {}
-    beta = post["beta"].values.reshape(-1, len(spec.fixed_names))
-    for j, name in enumerate(spec.fixed_names):
-        columns[name] = beta[:, j]
-    for block in spec.blocks:
+    beta, names = fixed_draws(fit.idata, spec)
+    columns = dict(zip(names, beta.reshape(-1, len(names)).T))
+    for block in spec.all_blocks:
         sd = post[f"sd_{block.name}"].values.reshape(-1, block.num_terms)
         for k, term in enumerate(block.terms):
-            columns[f"sd[{block.name}][{term}]"] = sd[:, k]
+            columns[f"sd[{block.label}][{term}]"] = sd[:, k]
         if block.has_cor:
             cor = post[f"cor_{block.name}"].values.reshape(-1, len(cor_pairs(block.terms)))
             for p, (i, j) in enumerate(cor_pairs(block.terms)):
-                columns[f"cor[{block.name}][{block.terms[i]},{block.terms[j]}]"] = cor[:, p]
+                columns[f"cor[{block.label}][{block.terms[i]},{block.terms[j]}]"] = cor[:, p]
     for dpar in spec.scalar_dpars:
         columns[dpar.name] = post[dpar.name].values.ravel()
     return pd.DataFrame(columns)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.stats import norm, t as student_t
+from jax.scipy.special import betaln
+from jax.scipy.stats import norm
 
 from hierax.errors import DataError
 from hierax.model.families.base import Dpar, Family, gammaln, no_constant
@@ -71,7 +72,12 @@ def _check_real(y, aux):
 # ---- log densities
 
 def _student(y, params, aux):
-    return student_t.logpdf(y, params["nu"], params["mu"].value, params["sigma"])
+    """Student-t's log density through log B(1/2, nu/2), which stays exact as nu grows (JAX's t.logpdf
+    subtracts two log-gammas of size nu log nu and lost every digit near nu = 1e28, where an
+    optimiser then found a spurious optimum)."""
+    nu, sigma = params["nu"], params["sigma"]
+    z = (y - params["mu"].value) / sigma
+    return -0.5 * jnp.log(nu) - betaln(0.5, 0.5 * nu) - jnp.log(sigma) - 0.5 * (nu + 1.0) * jnp.log1p(z * z / nu)
 
 
 def _lognormal(y, params, aux):
