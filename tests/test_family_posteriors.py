@@ -16,6 +16,10 @@ and in hierax; half-t(3, 0, s) is student_t(3, 0, s) restricted to > 0, hx.HalfS
 - beta (GasolineYield, tests/reference/data/GasolineYield.csv): yield_i ~ Beta(mu_i phi,
   (1 - mu_i) phi); logit mu_i = b0 + b_ctemp ctemp_i + r_batch, ctemp = (temp - 300) / 100 (the
   file's column); b ~ N(0, 5) (intercept too), sd ~ half-t(3, 0, 2.5), phi ~ Gamma(0.01, 0.01).
+- cumulative logit (ordinal's wine, tests/reference/data/wine.csv): P(rating_i <= k) =
+  logistic(c_k - eta_i), eta_i = b_temp [temp_i = warm] + b_contact [contact_i = yes] + r_judge (no
+  intercept), c_1 < ... < c_4 ~ N(0, 5) each on the ordered set, b ~ N(0, 5), sd ~ half-t(3, 0, 2.5);
+  4 chains x 4,000 draws.
 - gaussian with a formula for sigma (sleepstudy): Reaction_i ~ N(mu_i, sigma_i); mu_i = b0 + b_Days
   Days_i + r_Subject; log sigma_i = c0 + c_Days Days_i; b0 ~ N(250, 100), b_Days ~ N(0, 20),
   c0 ~ N(0, 5), c_Days ~ N(0, 1), sd ~ half-t(3, 0, 50); 4 chains x 4,000 draws.
@@ -139,6 +143,20 @@ def fit_beta():
                   draws=8000, seed=303)
 
 
+def fit_cumulative():
+    data = pd.read_csv(ROOT / REFERENCE["cumulative"]["data_file"])
+    priors = {"Intercept": hx.Normal(0, 5), "b": hx.Normal(0, 5), "sd": hx.HalfStudentT(3, 2.5)}
+    return hx.fit("rating ~ temp + contact + (1 | judge)", data, family="cumulative", priors=priors, chains=4,
+                  warmup=1000, draws=4000, seed=505)
+
+
+def pairs_cumulative(fit):
+    pairs = {f"Intercept[{k}]": post(fit, "thresholds", threshold=f"Intercept[{k}]") for k in range(1, 5)}
+    return {**pairs, "b_tempwarm": post(fit, "beta", fixed="temp[warm]"),
+            "b_contactyes": post(fit, "beta", fixed="contact[yes]"),
+            "sd_judge__Intercept": post(fit, "sd_judge", judge__term="(Intercept)")}
+
+
 def fit_gaussian_sigma():
     data = pd.read_csv(SHARED / "data" / "teaching" / "sleepstudy.csv")
     priors = {"Intercept": hx.Normal(250, 100), "b": hx.Normal(0, 20), "sd": hx.HalfStudentT(3, 50),
@@ -209,3 +227,11 @@ def test_sigma_formula_matches_stan():
           [("Intercept", "", "(Intercept)", "Normal(250, 100)"), ("b", "", "Days", "Normal(0, 20)"),
            ("sd", "Subject", "(Intercept)", "HalfStudentT(3, 50)"), ("Intercept_sigma", "", "(Intercept)", "Normal(0, 5)"),
            ("b_sigma", "", "Days", "Normal(0, 1)")])
+
+
+def test_cumulative_matches_stan():
+    fit = fit_cumulative()
+    check(fit, "cumulative", pairs_cumulative(fit),
+          [("Intercept", "", f"Intercept[{k}]", "Normal(0, 5)") for k in range(1, 5)]
+          + [("b", "", "temp[warm]", "Normal(0, 5)"), ("b", "", "contact[yes]", "Normal(0, 5)"),
+             ("sd", "judge", "(Intercept)", "HalfStudentT(3, 2.5)")])

@@ -26,7 +26,8 @@ DATA = pd.DataFrame({"x": X, "g": np.repeat(list("abcdefgh"), 5), "count": RNG.p
                      "half": RNG.poisson(2.0, N) + 0.5, "pos": RNG.gamma(2.0, 1.0, N), "n": 6.0,
                      "prop": RNG.beta(2.0, 3.0, N), "real": RNG.normal(size=N)})
 DATA.loc[3, "prop"] = 1.0
-DATA = DATA.assign(pos0=DATA["pos"].where(DATA.index != 7, 0.0), prop_ok=DATA["prop"].clip(0.01, 0.99))
+DATA = DATA.assign(pos0=DATA["pos"].where(DATA.index != 7, 0.0), prop_ok=DATA["prop"].clip(0.01, 0.99),
+                   rating=1 + np.arange(N) % 4, gap=np.where(np.arange(N) % 2 == 0, 1, 3))
 
 
 def spec(formula, family, priors=None, data=DATA):
@@ -60,6 +61,14 @@ RESPONSES = [
          "describe binomial data", "family='binomial'"),
     Case("se_with_student", spec("real | se(n) ~ x + (1 | g)", "student"), ModelError,
          "only available for the gaussian family", "gaussian"),
+    Case("ordinal_not_whole", spec("half ~ x + (1 | g)", "cumulative"), DataError, "whole numbers 1, 2, ..., K",
+         "recode the categories"),
+    Case("ordinal_unused_category", spec("gap ~ x + (1 | g)", "cumulative"), DataError,
+         "no rows in categories [2] of 1..3", "consecutive whole numbers"),
+    Case("ordinal_threshold_out_of_range", spec("rating ~ x + (1 | g)", "cumulative", {"Intercept[4]": hx.Normal(0, 1)}),
+         ModelError, "thresholds are Intercept[1] to Intercept[3]", "Intercept[2]"),
+    Case("ordinal_threshold_prior_is_used", spec("rating ~ x + (1 | g)", "cumulative", {"Intercept[2]": hx.Normal(0, 1)}),
+         None, check=lambda s: s.threshold_priors[1] == hx.Normal(0, 1) and s.fixed_names == ("x",)),
     Case("beta_in_the_open_interval_is_valid", spec("prop_ok ~ x + (1 | g)", "beta"), None,
          check=lambda s: [d.name for d in s.scalar_dpars] == ["phi"]),
 ]

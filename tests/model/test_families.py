@@ -184,3 +184,46 @@ def test_logit_likelihood_is_exact_far_out_on_the_link_scale(name):
     expected = y * log_expit(eta) + (n - y) * log_expit(-eta)
     got = family.log_kernel(y, {"mu": Mu(jnp.asarray(eta), "logit")}, {} if trials is None else {"trials": trials})
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_cumulative_probabilities_are_differences_of_the_cdf(link):
+    """P(y = k) = F(c_k - eta) - F(c_{k-1} - eta): against SciPy, far out in both tails too (where
+    the difference of two numbers near 1 would lose every digit)."""
+    family, _ = get_family("cumulative", link)
+    cdf = stats.logistic.cdf if link == "logit" else stats.norm.cdf
+    logcdf = stats.logistic.logcdf if link == "logit" else stats.norm.logcdf
+    thresholds = np.array([-1.2, 0.3, 2.0])
+    eta = np.array([-3.0, 0.0, 0.7, 2.5, 40.0, -40.0, 40.0])
+    y = np.array([1.0, 2.0, 3.0, 4.0, 4.0, 1.0, 3.0])
+    cuts = np.r_[-np.inf, thresholds, np.inf]
+    upper, lower = cuts[y.astype(int)] - eta, cuts[y.astype(int) - 1] - eta
+    # on the side of the median where the difference keeps its digits
+    with np.errstate(divide="ignore"):         # np.where evaluates the unused side too
+        expected = np.where(upper + lower < 0, logcdf(upper) + np.log1p(-np.exp(logcdf(lower) - logcdf(upper))),
+                            logcdf(-lower) + np.log1p(-np.exp(logcdf(-upper) - logcdf(-lower))))
+    np.testing.assert_allclose(np.exp(expected[:4]), cdf(upper[:4]) - cdf(lower[:4]), rtol=1e-12)
+    got = family.log_likelihood(y, {"mu": Mu(jnp.asarray(eta), link), "thresholds": jnp.asarray(thresholds)}, {})
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_cumulative_simulator_and_mean_match_its_probabilities():
+    family, _ = get_family("cumulative")
+    n = 200_000
+    params = {"mu": Mu(jnp.full(n, 0.4), "logit"), "thresholds": jnp.asarray([-1.0, 0.5, 1.5])}
+    y = np.asarray(family.sample(jax.random.key(7), params, {}))
+    for k in range(1, 5):
+        p = float(np.exp(family.log_likelihood(np.array([float(k)]), {"mu": Mu(jnp.full(1, 0.4), "logit"),
+                                                                    "thresholds": params["thresholds"]}, {}))[0])
+        assert abs((y == k).mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
+    assert abs(y.mean() - float(np.asarray(family.mean(params, {}))[0])) < 5 * y.std() / np.sqrt(n)
+
+
+@pytest.mark.parametrize("y, phrase", [([1.0, 2.5, 3.0], "whole numbers 1, 2, ..., K"), ([0.0, 1.0, 2.0], "rows 0"),
+                                       ([1.0, 2.0, 4.0, 4.0], "no rows in categories [3] of 1..4"),
+                                       ([1.0, 1.0], "at least two categories")])
+def test_cumulative_response_checks(y, phrase):
+    family, _ = get_family("cumulative")
+    with pytest.raises(DataError) as info:
+        family.check(np.asarray(y), {})
+    assert phrase in str(info.value)

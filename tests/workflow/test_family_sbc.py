@@ -1,5 +1,5 @@
-"""Simulation-based calibration of the new families (issue 16): negbinomial, beta, and a gaussian
-model with a formula for sigma.
+"""Simulation-based calibration of the new families (issue 16): negbinomial, beta, cumulative
+(4 categories), and a gaussian model with a formula for sigma.
 
 Each model is small (8 groups of 5 rows, ``y ~ x + (1 | g)``) with proper, moderately informative
 priors, so that prior draws give data the model is meant for (brms's vague Gamma(0.01, 0.01) on a
@@ -25,6 +25,8 @@ MODELS = {
                     {**COMMON, "Intercept": hx.Normal(1.0, 0.5), "shape": hx.Gamma(4.0, 1.0)}),
     "beta": (DATA.assign(y=RNG.beta(2.0, 3.0, 40)),
              {**COMMON, "Intercept": hx.Normal(0.0, 0.5), "phi": hx.Gamma(10.0, 1.0)}),
+    # the thresholds' prior: iid N(0, 1.5), ordered (sorted draws are exact draws of that prior)
+    "cumulative": (DATA.assign(y=1 + np.arange(40) % 4), {**COMMON, "Intercept": hx.Normal(0.0, 1.5)}),
 }
 
 
@@ -33,7 +35,7 @@ def test_sbc_of_a_new_family_is_uniform(family):
     data, priors = MODELS[family]
     model = hx.model("y ~ x + (1 | g)", data, family=family, priors=priors)
     result = hx.sbc(model, num_simulations=60, warmup=200, draws=210, thin=3, seed=5, progress=False)
-    assert result.ranks.shape == (60, 4 + 3)           # 2 fixed, sd, the family parameter, 3 group effects
+    assert result.ranks.shape == (60, 7 + (family == "cumulative"))   # 2 fixed, sd, shape or phi, 3 effects; 3 thresholds
     assert result.passed(), result.uniformity()
     assert np.sum(result.divergent) <= 6, result.divergent
 

@@ -14,6 +14,8 @@ import jax.flatten_util
 import numpy as np
 
 from hierax.density.logdensity import position_shapes
+from hierax.density.transforms import ordered_inverse
+from hierax.model.families.ordinal import threshold_start
 from hierax.model.links import LINKS
 from hierax.model.spec import ModelSpec
 
@@ -82,6 +84,8 @@ def _dispersed(spec: ModelSpec, jitter, effects: bool = True) -> dict:
     if spec.dpar_predictors:
         position["beta_dpars"] = {p.dpar: _dpar_start(spec, p, scale) + jitter((p.num_fixed,), 0.1)
                                   for p in spec.dpar_predictors}
+    if spec.thresholds:         # at the cumulative proportions' link, without predictors
+        position["thresholds"] = ordered_inverse(threshold_start(spec.y, spec.link.name)) + jitter((spec.thresholds,), 0.1)
     return position
 
 
@@ -120,6 +124,8 @@ def coordinate_groups(spec: ModelSpec) -> np.ndarray:
         return np.array([next(counter) for _ in range(int(np.prod(shape)))], dtype=int).reshape(shape)
 
     labels = {key: own(shape) for key, shape in shapes.items() if key == "beta"}
+    if "thresholds" in shapes:
+        labels["thresholds"] = own(shapes["thresholds"])
     for key in ("beta_dpars", "scalars", "log_sd", "cor_raw"):
         if key in shapes:
             labels[key] = {name: own(shape) for name, shape in shapes[key].items()}

@@ -44,7 +44,7 @@ import numpy as np
 import functools
 from typing import NamedTuple
 
-from hierax.density.transforms import corr_cholesky, num_cor_params
+from hierax.density.transforms import corr_cholesky, num_cor_params, ordered
 from hierax.model.families import LINKS, Family, Mu
 from hierax.model.spec import ModelSpec
 
@@ -58,6 +58,8 @@ def position_shapes(spec: ModelSpec) -> dict:
         shapes["beta_dpars"] = {p.dpar: (p.num_fixed,) for p in spec.dpar_predictors}
     if spec.scalar_dpars:
         shapes["scalars"] = {d.name: () for d in spec.scalar_dpars}
+    if spec.thresholds:
+        shapes["thresholds"] = (spec.thresholds,)
     blocks = spec.all_blocks
     if blocks:
         shapes["log_sd"] = {b.name: (b.num_terms,) for b in blocks}
@@ -91,6 +93,9 @@ def constrain_hyper(position, scalars: tuple, layout: tuple):
         u = position["scalars"][name]
         params[name] = LINKS[link].inverse(u)
         log_jac += LINKS[link].log_derivative(u)
+    if "thresholds" in position:                    # an ordinal model's, increasing
+        params["thresholds"], jac = ordered(position["thresholds"])
+        log_jac += jac
     sds, chols = {}, {}
     for name, q, has_cor in layout:
         log_sd = position["log_sd"][name]
@@ -286,8 +291,9 @@ def family_params(structure: Structure, params, eta, arrays) -> dict:
     predicted = {name: LINKS[link].inverse(eta_d)
                  for (name, link), eta_d in zip(structure.predictors, dpar_linear_predictors(structure, params,
                                                                                              arrays).values())}
+    ordinal = {"thresholds": params["thresholds"]} if "thresholds" in params else {}
     return {"mu": Mu(eta, structure.link), **{name: params[name] for name, _ in structure.scalars}, **predicted,
-            **arrays["known"]}
+            **ordinal, **arrays["known"]}
 
 
 def aux_arrays(spec: ModelSpec) -> dict:
@@ -348,6 +354,8 @@ def hyper_priors(spec: ModelSpec) -> dict:
         priors["fixed_dpars"] = {p.dpar: tuple(p.fixed_priors) for p in spec.dpar_predictors}
     if spec.scalar_dpars:
         priors["scalars"] = {d.name: spec.dpar_priors[d.name] for d in spec.scalar_dpars}
+    if spec.thresholds:
+        priors["thresholds"] = tuple(spec.threshold_priors)
     if spec.all_blocks:
         priors["sd"] = {b.name: tuple(b.sd_priors) for b in spec.all_blocks}
         priors["cor"] = {b.name: b.cor_prior for b in spec.all_blocks if b.has_cor}
@@ -362,6 +370,8 @@ def log_prior_hyper(priors: dict, params: dict):
         total += sum((prior.logpdf(params["beta_dpars"][name][j]) for j, prior in enumerate(fixed_priors)), 0.0)
     for name, prior in priors.get("scalars", {}).items():
         total += prior.logpdf(params[name])
+    for k, prior in enumerate(priors.get("thresholds", ())):
+        total += prior.logpdf(params["thresholds"][k])
     for name, sd_priors in priors.get("sd", {}).items():
         sd = params["sd"][name]
         total += sum(prior.logpdf(sd[k]) for k, prior in enumerate(sd_priors))

@@ -43,3 +43,18 @@ def corr_cholesky(raw, dim: int):
 def corr_from_cholesky(L):
     """Correlation matrix L L^T."""
     return L @ jnp.swapaxes(L, -1, -2)
+
+
+def ordered(raw):
+    """Increasing values c from reals: c_1 = raw_1, c_k = c_{k-1} + exp(raw_k) (Stan's ordered
+    transform), and log|J| = sum_{k>1} raw_k."""
+    steps = jnp.concatenate([raw[:1], jnp.exp(raw[1:])])
+    return jnp.cumsum(steps), jnp.sum(raw[1:])
+
+
+def ordered_inverse(values):
+    """The reals that :func:`ordered` maps to increasing ``values`` (NumPy)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    return np.concatenate([values[:1], np.log(np.diff(values))])

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from hierax.errors import ModelError
-from hierax.model.families import FAMILIES, LINKS
+from hierax.model.families import FAMILIES, LINKS, THRESHOLD_PRIOR
 from hierax.model.prior_scale import data_scale, significant
 from hierax.model.priors import LKJ, HalfStudentT, Normal, Prior, StudentT
 
-_KEY = re.compile(r"^([A-Za-z_]\w*)(?:\[([^\]]+)\])?(?:\[([^\]]+)\])?$")
+_CLASS = re.compile(r"^[A-Za-z_]\w*")
 _SUPPORT = {"Intercept": "real", "b": "real", "sd": "positive", "cor": "correlation"}
 DPAR_SUPPORT = {d.name: d.support for family in FAMILIES.values() for d in family.dpars}   # every family's
 
@@ -48,6 +48,7 @@ class PriorTable:
     cor_priors: dict
     dpar_priors: dict           # {dpar name: Prior} for the family's scalar parameters (sigma, shape, ...)
     formula_priors: dict = None  # {"b_sigma": fixed priors} for each parameter with a formula
+    threshold_priors: tuple = ()  # an ordinal model's, Intercept[1], ..., Intercept[K-1]
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.rows), columns=["class", "group", "coef", "prior", "source"])
@@ -61,14 +62,38 @@ class PriorTable:
 
 def parse_prior_key(key: str):
     """Split ``"sd[county][floor]"`` into ("sd", "county", "floor")."""
-    match = _KEY.match(key.strip()) if isinstance(key, str) else None
-    if not match or _base_class(match.group(1)) not in _SUPPORT.keys() | DPAR_SUPPORT.keys():
+    parts = _split_key(key.strip()) if isinstance(key, str) else None
+    if not parts or _base_class(parts[0]) not in _SUPPORT.keys() | DPAR_SUPPORT.keys():
         raise ModelError(
             f"unknown prior key {key!r}; use a class (Intercept, b, sd, cor, or a family's parameter such as sigma, "
             "shape, nu, phi, zi, hu; Intercept_sigma and b_sigma for the coefficients of a parameter's formula) "
             "optionally with a name in brackets, e.g. 'b[floor]', 'sd[county]', 'sd[county][floor]', 'cor[county]'"
         )
-    return match.group(1), match.group(2), match.group(3)
+    return parts
+
+
+def _split_key(key: str):
+    """("sd", "county", "floor") from "sd[county][floor]"; brackets inside a name are kept whole,
+    so "b[temp[warm]]" is ("b", "temp[warm]", None). None for a key of another shape."""
+    match = _CLASS.match(key)
+    if not match:
+        return None
+    names, depth, start = [], 0, None
+    for i, char in enumerate(key[match.end():], match.end()):
+        if char == "[":
+            depth += 1
+            start = i + 1 if depth == 1 else start
+        elif char == "]":
+            depth -= 1
+            if depth < 0:
+                return None
+            if depth == 0:
+                names.append(key[start:i])
+        elif depth == 0:
+            return None                     # text between or after the brackets
+    if depth or len(names) > 2 or any(not name for name in names):
+        return None
+    return (match.group(0), *(names + [None, None])[:2])
 
 
 def _base_class(cls: str) -> str:
@@ -93,9 +118,10 @@ class _Part:
     blocks: tuple
     location: float
     scale: float
+    thresholds: int = 0         # an ordinal mean's thresholds, which the Intercept keys name
 
 
-def resolve_priors(design, family, dpars: tuple, user: dict, predictors: tuple = ()) -> PriorTable:
+def resolve_priors(design, family, dpars: tuple, user: dict, predictors: tuple = (), thresholds: int = 0) -> PriorTable:
     """Apply the default rule, then the user's overrides, most specific key winning.
 
     ``dpars``: the family's parameters estimated as scalars (:class:`~hierax.model.families.Dpar`);
@@ -107,13 +133,14 @@ def resolve_priors(design, family, dpars: tuple, user: dict, predictors: tuple =
     if not isinstance(user, dict):
         raise ModelError("priors must be a dict such as {'b': hx.Normal(0, 1), 'sd': hx.HalfNormal(1)}")
     location, scale = data_scale(design.y, family)
-    parts = [_Part("Intercept", "b", design.fixed_names, design.X, design.random, location, scale)]
+    parts = [_Part("Intercept", "b", design.fixed_names, design.X, design.random, location, scale, thresholds)]
     for dpar, dpar_design in predictors:
         start = float(np.asarray(LINKS[dpar.link].forward(dpar.start(design.y, scale if family.location else 1.0))))
         parts.append(_Part(f"Intercept_{dpar.name}", f"b_{dpar.name}", dpar_design.fixed_names, dpar_design.X,
                            dpar_design.random, round(start, 2), 1.0))
     overrides = _check_overrides(parts, user, dpars, family)
     rows, fixed, sd_priors, cor_priors = [], {}, {}, {}
+    threshold_priors = _threshold_priors(thresholds, overrides, rows)
     for part in parts:
         fixed[part.b_class] = _fixed_priors(part, overrides, rows)
         for block in part.blocks:
@@ -125,7 +152,18 @@ def resolve_priors(design, family, dpars: tuple, user: dict, predictors: tuple =
         prior, source = _pick(overrides, [(dpar.name, None, None)], dpar.default_prior(scale))
         rows.append((dpar.name, "", "", str(prior), source))
         dpar_priors[dpar.name] = prior
-    return PriorTable(tuple(rows), fixed.pop("b"), sd_priors, cor_priors, dpar_priors, fixed)
+    return PriorTable(tuple(rows), fixed.pop("b"), sd_priors, cor_priors, dpar_priors, fixed, threshold_priors)
+
+
+def _threshold_priors(count: int, overrides: dict, rows: list) -> tuple:
+    """An ordinal model's thresholds: brms's default StudentT(3, 0, 2.5) each, keys ``Intercept``
+    (all) and ``Intercept[k]``."""
+    priors = []
+    for k in range(1, count + 1):
+        prior, source = _pick(overrides, [("Intercept", str(k), None), ("Intercept", None, None)], THRESHOLD_PRIOR)
+        rows.append(("Intercept", "", f"Intercept[{k}]", str(prior), source))
+        priors.append(prior)
+    return tuple(priors)
 
 
 def _fixed_priors(part: _Part, overrides: dict, rows: list) -> tuple:
@@ -172,6 +210,8 @@ def prior_keys(parts: tuple, dpars: tuple) -> list:
         fixed = [name for name in part.names if name != "(Intercept)"]
         if "(Intercept)" in part.names:
             keys.append(part.intercept_class)
+        if part.thresholds:
+            keys += ["Intercept"] + [f"Intercept[{k}]" for k in range(1, part.thresholds + 1)]
         if fixed:
             keys += [part.b_class] + [f"{part.b_class}[{name}]" for name in fixed]
     blocks = [block for part in parts for block in part.blocks]
@@ -206,7 +246,8 @@ def _check_overrides(parts: list, user: dict, dpars: tuple, family) -> dict:
         support = _SUPPORT.get(_base_class(cls)) or DPAR_SUPPORT[cls]
         if prior.support != support:
             raise ModelError(f"{key!r} needs a prior on {support} values; {prior} is on {prior.support} values")
-        if (_base_class(cls) == "Intercept" or cls in DPAR_SUPPORT) and (name or term):
+        numbered = cls == "Intercept" and parts[0].thresholds and not term     # Intercept[k]: a threshold
+        if (_base_class(cls) == "Intercept" and not numbered or cls in DPAR_SUPPORT) and (name or term):
             raise ModelError(f"{cls!r} takes no name in brackets (got {key!r}); use {cls!r}")
         problem = _unmatched(cls, name, term, parts, dpars, family)
         if problem:
@@ -235,6 +276,11 @@ def _unmatched(cls, name, term, parts, dpars, family) -> str:
         return ""
     if _base_class(cls) in ("Intercept", "b") and cls not in by_class:
         return f"{cls[cls.index('_') + 1:]!r} has no formula; give one with hx.bf(..., {cls[cls.index('_') + 1:]}='~ ...')"
+    if cls == "Intercept" and parts[0].thresholds:
+        count = parts[0].thresholds
+        if name and name not in {str(k) for k in range(1, count + 1)}:
+            return f"an ordinal model's thresholds are Intercept[1] to Intercept[{count}]"
+        return ""
     if _base_class(cls) == "Intercept" and "(Intercept)" not in by_class[cls].names:
         return "the model has no fixed intercept" if cls == "Intercept" else f"the formula of {cls[10:]} has no intercept"
     fixed = set(by_class[cls].names) if cls in by_class else set()

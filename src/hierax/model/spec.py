@@ -15,6 +15,7 @@ import numpy as np
 from hierax.design import Design
 from hierax.errors import ModelError
 from hierax.model.families import LINKS, Family, Link, get_family
+from hierax.model.families.ordinal import num_thresholds
 from hierax.model.hierarchy import level_mean_design, nesting_parents
 from hierax.model.priors import Prior
 from hierax.model.checks import check_identifiable
@@ -113,6 +114,8 @@ class ModelSpec:
     offset: np.ndarray | None
     prior_table: PriorTable | None      # None for a frequentist model (REML, ML, Laplace)
     dpar_predictors: tuple = ()         # a Predictor for each parameter with a formula (sigma ~ x)
+    thresholds: int = 0                 # ordinal families: K - 1 ordered thresholds (Intercept[k])
+    threshold_priors: tuple = ()
 
     @property
     def num_obs(self) -> int:
@@ -187,6 +190,8 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
         that the data cannot identify.
     """
     fam, lnk = get_family(family, link)
+    if fam.ordinal:
+        design = _thresholds_for_intercept(design)
     if not fam.needs_trials and design.trials is not None:
         raise ModelError(f"cbind()/trials() describe binomial data; use family='binomial', not {fam.name!r}")
     fam.check(design.y, {} if design.trials is None else {"trials": design.trials})
@@ -197,7 +202,8 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     free = tuple(d for d in fam.dpars if not (design.se is not None and d.name == SE_FIXES)
                  and d.name not in {dpar.name for dpar, _ in predicted})
     choice = _parameterisations(design, parameterisation)
-    table = resolve_priors(design, fam, free, priors or {}, predicted) if bayesian else None
+    thresholds = num_thresholds(design.y) if fam.ordinal else 0
+    table = resolve_priors(design, fam, free, priors or {}, predicted, thresholds) if bayesian else None
     blocks = tuple(
         BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
                   table.sd_priors[b.name] if table else (), table.cor_priors.get(b.name) if table else None,
@@ -207,7 +213,16 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     predictors = tuple(_predictor(dpar, dpar_design, table) for dpar, dpar_design in predicted)
     return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors if table else (), blocks,
                      dict(table.dpar_priors) if table else {}, design.trials, design.se, design.offset, table,
-                     predictors)
+                     predictors, thresholds, table.threshold_priors if table else ())
+
+
+def _thresholds_for_intercept(design: Design) -> Design:
+    """An ordinal model's design without the mean's intercept, whose place the thresholds take
+    (brms and clmm drop it the same way)."""
+    if "(Intercept)" not in design.fixed_names:
+        return design
+    keep = [j for j, name in enumerate(design.fixed_names) if name != "(Intercept)"]
+    return dataclasses.replace(design, X=design.X[:, keep], fixed_names=tuple(design.fixed_names[j] for j in keep))
 
 
 def _predicted(family: Family, design: Design, dpar_designs: dict) -> tuple:

@@ -3,7 +3,8 @@ with ArviZ 1.x) with readable names and coordinates.
 
 Posterior variables: ``beta`` (dim ``fixed``), ``beta_<dpar>`` (dim ``fixed_<dpar>``) for each
 parameter with a formula (``sigma ~ x``), the family's scalar parameters by their names
-(``sigma``, ``shape``, ``nu``, ``phi``, ``zi``, ``hu``), and per random block ``name``:
+(``sigma``, ``shape``, ``nu``, ``phi``, ``zi``, ``hu``), an ordinal model's ``thresholds`` (dim
+``threshold``), and per random block ``name``:
 ``sd_<name>`` (dim ``<name>__term``), ``cor_<name>`` (dim ``<name>__pair``, one entry per pair
 of effects, labelled ``a,b``), and ``b_<name>`` (dims ``<name>__level``, ``<name>__term``): the
 group-level deviations from the fixed effects.
@@ -66,6 +67,9 @@ def posterior_dataset(spec: ModelSpec, params) -> dict:
         coords[dim] = list(predictor.fixed_names)
     for dpar in spec.scalar_dpars:
         variables[dpar.name] = (("chain", "draw"), params[dpar.name])
+    if spec.thresholds:
+        variables["thresholds"] = (("chain", "draw", "threshold"), params["thresholds"])
+        coords["threshold"] = threshold_labels(spec)
     for block in spec.all_blocks:
         term_dim, level_dim = f"{block.name}__term", f"{block.name}__level"
         coords[term_dim] = list(block.terms)
@@ -80,6 +84,11 @@ def posterior_dataset(spec: ModelSpec, params) -> dict:
             variables[f"cor_{block.name}"] = (("chain", "draw", f"{block.name}__pair"), values)
         variables[f"b_{block.name}"] = (("chain", "draw", level_dim, term_dim), params["b"][block.name])
     return variables, coords
+
+
+def threshold_labels(spec: ModelSpec) -> list:
+    """An ordinal model's thresholds as brms names them: Intercept[1], ..., Intercept[K-1]."""
+    return [f"Intercept[{k}]" for k in range(1, spec.thresholds + 1)]
 
 
 def _dataset(variables: dict, coords: dict) -> xr.Dataset:

@@ -12,7 +12,7 @@ import xarray as xr
 
 from hierax.results import _arviz
 from hierax.model.spec import SE_FIXES as RESIDUAL     # the residual sd's name (sigma)
-from hierax.results.idata import cor_pairs
+from hierax.results.idata import cor_pairs, threshold_labels
 
 STAT_COLUMNS = ["estimate", "sd", "q05", "q95", "mcse", "ess_bulk", "ess_tail", "r_hat"]
 # ArviZ computes ESS, MCSE and R-hat from at least 4 draws per chain, and R-hat from at least 2
@@ -81,10 +81,14 @@ def fixef(idata, spec) -> pd.DataFrame:
 
 
 def fixed_draws(idata, spec) -> tuple[np.ndarray, list]:
-    """(chain, draw, k) draws of every fixed coefficient and their labels, the mean's first."""
+    """(chain, draw, k) draws of every fixed coefficient and their labels: an ordinal model's
+    thresholds, the mean's coefficients, each formula's."""
     post = idata.posterior
     parts = [post["beta"].values] + [post[f"beta_{p.dpar}"].values for p in spec.dpar_predictors]
     names = list(spec.fixed_names) + [name for p in spec.dpar_predictors for name in p.fixed_names]
+    if spec.thresholds:                     # an ordinal model's thresholds first, as brms lists them
+        parts.insert(0, post["thresholds"].values)
+        names = threshold_labels(spec) + names
     return np.concatenate(parts, axis=-1), names
 
 

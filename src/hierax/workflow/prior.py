@@ -31,6 +31,8 @@ def draw_prior_params(rng_key, spec: ModelSpec) -> dict:
     params = {"beta": beta}
     for dpar in spec.scalar_dpars:              # at most 3: the keys above suffice
         params[dpar.name] = dpar.sample_prior(next(keys), spec.dpar_priors[dpar.name])
+    if spec.thresholds:         # iid draws sorted: the ordered-constrained prior of the density, exactly
+        params["thresholds"] = jnp.sort(_fixed_draw(jax.random.fold_in(rng_key, 2), spec.threshold_priors))
     # a formula's coefficients and blocks from keys of their own: the draws of a model without
     # one stay what they were
     formula_keys = iter(jax.random.split(jax.random.fold_in(rng_key, 1), 1 + 4 * len(spec.all_blocks)))

@@ -148,6 +148,8 @@ def _ranks(spec, truth, params, thin: int) -> dict:
         return int(np.sum(np.asarray(draws)[:, ::thin] < true_value))
 
     out = {}
+    for k in range(spec.thresholds):
+        out[f"Intercept[{k + 1}]"] = rank(truth["thresholds"][k], params["thresholds"][..., k])
     for j, name in enumerate(spec.fixed_names):
         out[name] = rank(truth["beta"][j], params["beta"][..., j])
     for p in spec.dpar_predictors:

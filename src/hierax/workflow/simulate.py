@@ -24,7 +24,7 @@ from hierax.errors import HieraxError
 from hierax.formula.nodes import Name
 from hierax.formula import as_bf
 from hierax.model.build import build_model
-from hierax.results.idata import cor_pairs
+from hierax.results.idata import cor_pairs, threshold_labels
 from hierax.results.tables import fixed_draws
 
 
@@ -63,6 +63,7 @@ class Model:
             if block.has_cor:
                 out[f"cor[{block.name}]"] = block.cor_prior
         out.update(spec.dpar_priors)
+        out.update({f"Intercept[{k}]": prior for k, prior in enumerate(spec.threshold_priors, 1)})
         return out
 
 
@@ -137,7 +138,8 @@ def replace_response(model: Model, y: np.ndarray) -> pd.DataFrame:
 
 def truth_series(spec, params) -> pd.Series:
     """Parameters named as ``fit.summary()`` names them."""
-    values = dict(zip(spec.fixed_names, np.asarray(params["beta"], float)))
+    values = dict(zip(threshold_labels(spec), np.asarray(params.get("thresholds", ()), float)))
+    values.update(zip(spec.fixed_names, np.asarray(params["beta"], float)))
     for p in spec.dpar_predictors:
         values.update(zip(p.fixed_names, np.asarray(params["beta_dpars"][p.dpar], float)))
     for block in spec.all_blocks:
@@ -164,6 +166,10 @@ def _params_from_names(spec, params: dict, rng_key) -> dict:
     out = {"beta": np.array([params[n] for n in spec.fixed_names], float), "sd": {}, "cor_chol": {}, "b": {}}
     if spec.dpar_predictors:
         out["beta_dpars"] = {p.dpar: np.array([params[n] for n in p.fixed_names], float) for p in spec.dpar_predictors}
+    if spec.thresholds:
+        out["thresholds"] = np.array([params[n] for n in threshold_labels(spec)], float)
+        if np.any(np.diff(out["thresholds"]) <= 0):
+            raise HieraxError(f"the thresholds {threshold_labels(spec)} must increase, got {list(out['thresholds'])}")
     keys = jax.random.split(rng_key, max(len(spec.all_blocks), 1))
     for block, key in zip(spec.all_blocks, keys):
         sd = np.array([params[f"sd[{block.label}][{t}]"] for t in block.terms], float)
@@ -184,6 +190,8 @@ def _zero_params(spec) -> dict:
     out = {"beta": np.zeros(len(spec.fixed_names)), "sd": {}, "cor_chol": {}}
     if spec.dpar_predictors:
         out["beta_dpars"] = {p.dpar: np.zeros(p.num_fixed) for p in spec.dpar_predictors}
+    if spec.thresholds:
+        out["thresholds"] = np.arange(float(spec.thresholds))
     for block in spec.all_blocks:
         out["sd"][block.name] = np.ones(block.num_terms)
         out["cor_chol"][block.name] = np.eye(block.num_terms)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import difflib
 
 from hierax.errors import ModelError
-from hierax.model.families import classic, continuous, counts
+from hierax.model.families import classic, continuous, counts, ordinal
 from hierax.model.families.base import Dpar, Family, Mu, gammaln
 from hierax.model.links import LINKS, Link
+from hierax.model.priors import StudentT
 
-FAMILIES = {**classic.FAMILIES, **continuous.FAMILIES, **counts.FAMILIES}
+THRESHOLD_PRIOR = StudentT(3.0, 0.0, 2.5)       # brms's default for a cumulative model's Intercept[k]
+
+FAMILIES = {**classic.FAMILIES, **continuous.FAMILIES, **counts.FAMILIES, **ordinal.FAMILIES}
 
 
 def get_family(name: str, link: str | None = None) -> tuple[Family, Link]:
@@ -42,10 +45,20 @@ def families_table() -> list[dict]:
             "family": family.name,
             "response": family.response,
             "mu links": ", ".join(family.links),
-            "other parameters (link)": ", ".join(f"{d.name} ({d.link})" for d in family.dpars) or "none",
-            "default priors": ", ".join(f"{d.name} ~ {_prior_rule(d)}" for d in family.dpars) or "none",
+            "other parameters (link)": ", ".join(_parameters(family)) or "none",
+            "default priors": ", ".join(_default_priors(family)) or "none",
         })
     return rows
+
+
+def _parameters(family: Family) -> list:
+    thresholds = ["thresholds Intercept[k] (ordered)"] if family.ordinal else []
+    return thresholds + [f"{d.name} ({d.link})" for d in family.dpars]
+
+
+def _default_priors(family: Family) -> list:
+    thresholds = [f"Intercept[k] ~ {THRESHOLD_PRIOR}"] if family.ordinal else []
+    return thresholds + [f"{d.name} ~ {_prior_rule(d)}" for d in family.dpars]
 
 
 def _prior_rule(dpar: Dpar) -> str:

@@ -100,6 +100,8 @@ class Family:
     separable : successes and failures, whose maximum likelihood estimate is infinite when the
         fixed effects separate them (``hierax.model.separation``).
     outcome : "continuous", "count" or "binary": how a posterior predictive check shows it.
+    ordinal : ordered thresholds take the place of the mean's intercept (``params["thresholds"]``,
+        K - 1 of them for categories 1..K: ``hierax.model.families.ordinal``).
     """
 
     name: str
@@ -117,6 +119,7 @@ class Family:
     collapsible: bool = False
     separable: bool = False
     outcome: str = "continuous"
+    ordinal: bool = False
 
     def log_likelihood(self, y, params: dict, aux: dict | None = None):
         """Pointwise log density of ``y``, normalising constant included."""
