@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 
 import jax
@@ -15,7 +17,7 @@ from hierax.config import check_flag, check_seed, nuts_config
 from hierax.density import initial_position
 from hierax.density.logdensity import default_centering
 from hierax.density.init import crude_fit
-from hierax.density.likelihood import dpar_start, family_likelihood
+from hierax.density.likelihood import row_data, dpar_start, family_likelihood
 from hierax.engines.laplace import fit_glmm
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.lmm import fit_lmm
@@ -23,23 +25,54 @@ from hierax.linalg.pls import Block
 from hierax.errors import HieraxError, ModelError, ModeWarning
 from hierax.formula import as_bf
 from hierax.model.build import build_model
+from hierax.model.layout import PARAMS
 from hierax.model.scaling import unit_scaled
 from hierax.model.separation import check_separation
 from hierax.results import FitResult
+from hierax.results.base import FittedModel
 from hierax.results.diagnostics import mixed_warnings, nuts_warnings
 from hierax.results.mixedfit import MixedFit
 from hierax.results.idata import build_inference_data
 from hierax.results.tables import missing_diagnostics, summary
 from hierax.sampler import SpecSampler
 
-METHODS = ("nuts", "reml", "ml", "laplace", "map")
+NUTS_SETTINGS = ("chains", "warmup", "draws", "target_accept", "max_tree_depth", "parameterisation", "collapse",
+                 "progress", "warm_start")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A method of fitting, as :func:`fit` looks it up in :data:`ENGINES` by its name.
+
+    Attributes
+    ----------
+    fit_fn : the function that composes the stages for this method and returns the fit.
+    result_type : the class of what it returns (a :class:`~hierax.results.base.FittedModel`).
+    arguments : the names of :func:`fit`'s arguments that ``fit_fn`` takes, by keyword. What a
+        method takes is declared here, once, rather than spelled by a branch of ``fit``: ``fit``
+        passes these, and notes the priors that a method without ``"priors"`` leaves unused.
+    """
+
+    fit_fn: Callable[..., FittedModel]
+    result_type: type
+    arguments: tuple[str, ...]
+
+    @property
+    def takes_priors(self) -> bool:
+        """Whether the method uses priors (Bayesian methods); others say that they ignored them."""
+        return "priors" in self.arguments
+
+    @property
+    def takes_nuts_settings(self) -> bool:
+        """Whether the method runs the sampler, and so takes NUTS's settings and a warm start."""
+        return set(NUTS_SETTINGS) <= set(self.arguments)
 
 
 def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", priors: dict | None = None,
         chains: int = 4, warmup: int | None = None, draws: int = 1000, seed: int | None = None,
         target_accept: float | None = None, max_tree_depth: int = 10, link: str | None = None,
         parameterisation=None, collapse: bool | None = None, progress: bool = False,
-        warm_start: FitResult | None = None) -> FitResult:
+        warm_start: FitResult | None = None) -> FittedModel:
     """Fit a hierarchical model written as an lme4/brms formula.
 
     Parameters
@@ -82,8 +115,9 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
 
     Returns
     -------
-    FitResult
-        With ``summary()``, ``fixef()``, ``ranef()``, ``varcorr()``, ``coef()``, ``idata``, ``priors``.
+    FitResult (NUTS, MAP) or MixedFit (REML, ML, Laplace): ``ENGINES[method].result_type``
+        One interface (:class:`~hierax.results.base.FittedModel`): ``summary()``, ``fixef()``,
+        ``ranef()``, ``varcorr()``, ``coef()``, ``predict()``; a NUTS fit has ``idata`` and ``priors``.
         After Ctrl-C in sampling, the fit of the draws made so far (``fit.interrupted``, a
         warning); in compiling or warm-up nothing is kept and the KeyboardInterrupt propagates.
 
@@ -93,18 +127,28 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     >>> fit = hx.fit("Reaction ~ Days + (Days | Subject)", sleepstudy, seed=1)   # doctest: +SKIP
     >>> fit.fixef()                                                              # doctest: +SKIP
     """
-    if method not in METHODS:
+    engine = ENGINES.get(method) if isinstance(method, str) else None
+    if engine is None:
         raise ModelError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
-    if warm_start is not None and method != "nuts":
+    if warm_start is not None and not engine.takes_nuts_settings:
         raise HieraxError(f"warm_start is for method='nuts' (it reuses the sampler's settings), not {method!r}")
-    if method == "map":
-        return fit_map(formula, data, family, link, priors, seed)
-    if method in ("reml", "ml", "laplace"):
-        result = fit_mixed(formula, data, family, method, link)
-        if priors:
-            note = f"priors are not used by method={method!r} (they apply to method='nuts')"
-            result = dataclasses.replace(result, warnings=result.warnings + (note,))
-        return result
+    given = {"formula": formula, "data": data, "family": family, "method": method, "link": link, "priors": priors,
+             "seed": seed, "chains": chains, "warmup": warmup, "draws": draws, "target_accept": target_accept,
+             "max_tree_depth": max_tree_depth, "parameterisation": parameterisation, "collapse": collapse,
+             "progress": progress, "warm_start": warm_start}
+    result = engine.fit_fn(**{name: given[name] for name in engine.arguments})
+    if priors and not engine.takes_priors:
+        note = f"priors are not used by method={method!r} (they apply to method='nuts')"
+        result = dataclasses.replace(result, warnings=result.warnings + (note,))
+    return result
+
+
+def _fit_nuts(formula, data, family, link, priors, seed, chains, warmup, draws, target_accept, max_tree_depth,
+              parameterisation, collapse, progress, warm_start) -> FitResult:
+    """Full Bayesian inference by NUTS (see :func:`fit`, whose arguments these are): the model
+    built, its columns put on unit scale, the sampler run and its output made a FitResult.
+
+    Warnings are raised at the caller of :func:`fit`, two frames up (``stacklevel``)."""
     if warmup is None:
         warmup = 1000 if warm_start is None else WARM_WARMUP
     config = nuts_config(chains, warmup, draws, target_accept, max_tree_depth)
@@ -118,7 +162,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     timing["setup"] = time.perf_counter() - start
     sampled, scale = unit_scaled(spec)        # columns far from unit scale sampled on it: model/scaling.py
     sampler = SpecSampler(sampled, config, collapse)
-    _say(missing_diagnostics(config.chains, config.draws), 3)      # before sampling: a short run can be stopped
+    _say(missing_diagnostics(config.chains, config.draws), 4)      # before sampling: a short run can be stopped
     output = _run_nuts(sampler, seed, progress, timing, warm)
     return _nuts_result(formula, data, design, spec, scale, sampler, output, seed, timing)
 
@@ -130,11 +174,11 @@ def _nuts_result(formula, data, design, spec, scale, sampler: SpecSampler, outpu
     says so first, and in a warning."""
     start = time.perf_counter()
     params = sampler.params(output, split_keys(seed_key(seed), 1, 1)[0])
-    params = {**params, "beta": params["beta"] / scale}
+    params = {**params, PARAMS.fixed: params[PARAMS.fixed] / scale}
     idata = build_inference_data(spec, output, design.response_name, params)
     chains, draws = output.diverging.shape
     interrupted = (_interrupted_message(draws, sampler.config.draws),) if output.interrupted else ()
-    _say(interrupted, 4)
+    _say(interrupted, 5)
     messages = interrupted + nuts_warnings(idata, sampler.config.max_tree_depth, summary(idata, spec),
                                            sampler.describe(output)) + missing_diagnostics(chains, draws)
     timing["results"] = time.perf_counter() - start
@@ -207,6 +251,9 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
                           f"{spec.family.name} use method='laplace' or method='nuts'")
     if spec.se is not None:
         raise ModelError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
+    if spec.weights is not None and method != "laplace":
+        raise ModelError(f"weights(w) are not supported by method={method!r} yet (hierax's weights multiply each row's "
+                         "log-likelihood, as brms's and glmmTMB's do, not lme4's precision weights); use method='nuts'")
     if not spec.blocks:
         raise ModelError("the formula has no group terms such as (1 | g); a linear model without them "
                           "needs no REML")
@@ -217,7 +264,7 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
         check_separation(spec)
     with blas_limit():                      # one BLAS thread by default: see hierax._threads
         if method == "laplace":
-            output = fit_glmm(spec.X, spec.y, blocks, family_likelihood(spec), trials=spec.trials,
+            output = fit_glmm(spec.X, spec.y, blocks, family_likelihood(spec), trials=row_data(spec),
                               offset=spec.offset, phi_start=dpar_start(spec),
                               beta_start=crude_fit(spec)[0])
         else:
@@ -314,3 +361,14 @@ def _versions() -> dict:
         except metadata.PackageNotFoundError:
             out[package] = "unknown"
     return out
+
+
+# The registry of methods: adding an engine is one entry here plus the function that composes it.
+ENGINES = {
+    "nuts": Engine(_fit_nuts, FitResult, ("formula", "data", "family", "link", "priors", "seed") + NUTS_SETTINGS),
+    "reml": Engine(fit_mixed, MixedFit, ("formula", "data", "family", "method", "link")),
+    "ml": Engine(fit_mixed, MixedFit, ("formula", "data", "family", "method", "link")),
+    "laplace": Engine(fit_mixed, MixedFit, ("formula", "data", "family", "method", "link")),
+    "map": Engine(fit_map, FitResult, ("formula", "data", "family", "link", "priors", "seed")),
+}
+METHODS = tuple(ENGINES)      # the names, in the order errors and ``hierax fit --help`` list them

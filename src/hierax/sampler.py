@@ -45,6 +45,7 @@ from hierax.engines.quick import quick_jit
 from hierax.errors import HieraxError
 from hierax.model.spec import ModelSpec
 from hierax.results.idata import pointwise_loglik_draws
+from hierax.model.layout import PARAMS
 
 COLLAPSE_CHOICES = (None, True, False)
 _BATCH = 500                       # draws per call when constraining or drawing effects
@@ -261,7 +262,7 @@ class SpecSampler:
             if self.collapsed:
                 params = jax.device_get(effects(part, keys[rows], output.aux["stats"]))
                 for block in self.spec.blocks:       # the padded levels' effects (module collapsed) are cut off
-                    params["b"][block.name] = params["b"][block.name][:, :block.num_levels]
+                    params[PARAMS.effects][block.name] = params[PARAMS.effects][block.name][:, :block.num_levels]
             else:
                 params = jax.device_get(self._constrain(part, output.aux["centring"], output.aux["data"]))
             if out is None:                          # filled in place: no second copy of every draw
@@ -377,7 +378,7 @@ def _effect_sampler(structure):
     """Jitted (positions, keys, stats) -> params with ``b`` drawn from its exact conditional."""
     def one(position, key, stats):
         params, _ = constrain_hyper(position, structure.scalars, structure.layout)
-        params["b"] = draw_all_effects(key, params, stats, structure)
+        params[PARAMS.effects] = draw_all_effects(key, params, stats, structure)
         return params
 
     return quick_jit(jax.vmap(one, in_axes=(0, 0, None)))

@@ -27,7 +27,8 @@ DATA = pd.DataFrame({"x": X, "g": np.repeat(list("abcdefgh"), 5), "count": RNG.p
                      "prop": RNG.beta(2.0, 3.0, N), "real": RNG.normal(size=N)})
 DATA.loc[3, "prop"] = 1.0
 DATA = DATA.assign(pos0=DATA["pos"].where(DATA.index != 7, 0.0), prop_ok=DATA["prop"].clip(0.01, 0.99),
-                   rating=1 + np.arange(N) % 4, gap=np.where(np.arange(N) % 2 == 0, 1, 3))
+                   rating=1 + np.arange(N) % 4, gap=np.where(np.arange(N) % 2 == 0, 1, 3),
+                   w=np.arange(N) % 3, wneg=np.r_[-1.0, np.ones(N - 1)], wzero=0.0, wtext=["a"] * N)
 
 
 def spec(formula, family, priors=None, data=DATA):
@@ -106,6 +107,25 @@ NAMES = [
 ]
 
 
-@pytest.mark.parametrize("case", params(RESPONSES + NAMES))
+WEIGHTS = [
+    Case("weights_negative", spec("real | weights(wneg) ~ x + (1 | g)", "gaussian"), DataError,
+         "weights() must be finite and >= 0", "a weight of 0 leaves a row out"),
+    Case("weights_all_zero", spec("real | weights(wzero) ~ x + (1 | g)", "gaussian"), DataError,
+         "every weight in weights() is 0", "check the weights column"),
+    Case("weights_not_numbers", spec("real | weights(wtext) ~ x + (1 | g)", "gaussian"), DataError,
+         "weights() must be numeric", "numeric column"),
+    Case("weights_with_reml", lambda: hx.fit("real | weights(w) ~ x + (1 | g)", DATA, method="reml"), ModelError,
+         "weights(w) are not supported by method='reml'", "method='nuts'"),
+    Case("weights_in_compare_pooling", lambda: hx.compare_pooling("count | weights(w) ~ x + (1 | g)", DATA,
+                                                                  family="poisson", method="laplace"), HieraxError,
+         "compare_pooling does not use weights(w)", "without weights"),
+    Case("weights_unknown_addition", spec("real | weight(w) ~ x", "gaussian"), hx.FormulaError,
+         "unknown addition term 'weight(w)'", "weights(w)"),
+    Case("weights_are_kept", spec("count | weights(w) ~ x + (1 | g)", "negbinomial"), None,
+         check=lambda s: s.weights is not None and s.weights.sum() == DATA["w"].sum()),
+]
+
+
+@pytest.mark.parametrize("case", params(RESPONSES + NAMES + WEIGHTS))
 def test_families_input(case):
     run_case(case)

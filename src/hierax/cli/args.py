@@ -16,7 +16,7 @@ import sys
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "student", "lognormal", "gamma", "weibull", "exponential",
             "beta", "negbinomial", "zero_inflated_poisson", "zero_inflated_negbinomial", "hurdle_poisson",
-            "hurdle_negbinomial")
+            "hurdle_negbinomial", "cumulative")
 LINKS = ("identity", "logit", "probit", "log")
 METHODS = ("nuts", "reml", "ml", "laplace", "map")
 PARAMETERISATIONS = {"auto": "auto", "noncentered": "noncentered", "centered": "centered",

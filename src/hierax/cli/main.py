@@ -106,13 +106,12 @@ def _load(source: str):
 
 
 def _fit(args, data, nuts: dict):
+    """The fit by ``--method``: :func:`hierax.fit` hands each engine the settings it takes (the seed
+    to NUTS and MAP, the NUTS options to NUTS alone; :func:`_nuts_options` has named any given for
+    another method)."""
     import hierax as hx
 
-    if args.method == "map":
-        return hx.fit(args.formula, data, family=args.family, link=args.link, method="map", seed=args.seed)
-    if args.method != "nuts":
-        return hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method)
-    return hx.fit(args.formula, data, family=args.family, link=args.link, seed=args.seed,
+    return hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method, seed=args.seed,
                   progress=not args.no_progress, **nuts)
 
 
@@ -123,10 +122,10 @@ def _print(fit) -> bool:
     if fit.method == "map":
         print_map_fit(fit)
         return False
-    if not hasattr(fit, "idata"):
+    if not fit.has_draws:
         print_mixed_fit(fit)
         return False
-    interrupted = bool(getattr(fit, "interrupted", False))
+    interrupted = bool(fit.interrupted)
     if interrupted:
         posterior = fit.idata.posterior
         print(f"hierax: interrupted: kept {posterior.sizes['draw']} draws per chain of {fit.config.draws} asked "

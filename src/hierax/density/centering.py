@@ -40,6 +40,7 @@ from jax.flatten_util import ravel_pytree
 
 from hierax.density.logdensity import constrain_params, fixed_parts, level_means, model_arrays, structure_of
 from hierax.model.spec import ModelSpec
+from hierax.model.layout import PARAMS, POSITION
 
 CENTRED_FROM = 0.5  # a level whose weights average at least this is reported as centred
 
@@ -71,8 +72,8 @@ def make_retune(spec: ModelSpec):
         centring = {name: np.array(weight, dtype=float) for name, weight in centring.items()}
         for block in blocks:
             old = centring[block.name]
-            new = choose_weights(variances["z"][block.name].mean(axis=0), variances["log_sd"][block.name].mean(axis=0),
-                                 old, positions["log_sd"][block.name].mean(axis=0))
+            new = choose_weights(variances[POSITION.effects][block.name].mean(axis=0), variances[POSITION.log_sd][block.name].mean(axis=0),
+                                 old, positions[POSITION.log_sd][block.name].mean(axis=0))
             _move_levels(block, positions, variances, old, new, effects[block.name], means[block.name],
                          chols[block.name])
             centring[block.name] = new
@@ -89,15 +90,15 @@ def _chain_state(structure, names, positions, inverse_mass_matrix, centring, arr
     _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], positions))
     params = jax.vmap(lambda p: constrain_params(structure, p, centring, arrays)[0])(positions)
     by_name = {b.name: b for b in structure.blocks}
-    shapes = {name: z.shape[1:] for name, z in positions["z"].items()}
+    shapes = {name: z.shape[1:] for name, z in positions[POSITION.effects].items()}
 
     def chain_means(p):
-        fixed = fixed_parts(structure, arrays, p["beta"], shapes)[1]     # one product for every block
-        return {name: level_means(fixed[name], by_name[name].parents, arrays["parent_index"][name], p["b"])
+        fixed = fixed_parts(structure, arrays, p[PARAMS.fixed], shapes)[1]     # one product for every block
+        return {name: level_means(fixed[name], by_name[name].parents, arrays["parent_index"][name], p[PARAMS.effects])
                 for name in names}
 
     means = jax.vmap(chain_means)(params)
-    return params["b"], means, params["cor_chol"], jax.vmap(unravel)(inverse_mass_matrix)
+    return params[PARAMS.effects], means, params[PARAMS.cor_chol], jax.vmap(unravel)(inverse_mass_matrix)
 
 
 _ravel_all = jax.jit(jax.vmap(lambda tree: ravel_pytree(tree)[0]))
@@ -139,16 +140,16 @@ def _move_levels(block, positions: dict, variances: dict, old, new, b, mean, L) 
     fixed m, A_new^-1 sd^(w_new - w_old) A_old, applied to squared entries
     (correlations between coordinates ignored, as a diagonal mass matrix ignores them).
     """
-    log_sd = positions["log_sd"][block.name]                                      # (chains, q)
+    log_sd = positions[POSITION.log_sd][block.name]                                      # (chains, q)
     q = log_sd.shape[1]
     eye = np.eye(q)
     A_old = (1.0 - old)[None, :, :, None] * L[:, None] + old[None, :, :, None] * eye  # (chains, levels, q, q)
     A_new_inv = np.linalg.inv((1.0 - new)[None, :, :, None] * L[:, None] + new[None, :, :, None] * eye)
     whole = b * np.exp((new[None] - 1.0) * log_sd[:, None, :]) + new[None] * mean  # (chains, levels, q)
-    positions["z"][block.name] = np.einsum("clij,clj->cli", A_new_inv, whole)
+    positions[POSITION.effects][block.name] = np.einsum("clij,clj->cli", A_new_inv, whole)
     scale = np.exp((new - old)[None] * log_sd[:, None, :])
     maps = np.einsum("clij,clj,cljk->clik", A_new_inv, scale, A_old)             # (chains, levels, q, q)
-    variances["z"][block.name] = np.einsum("clik,clk->cli", maps**2, variances["z"][block.name])
+    variances[POSITION.effects][block.name] = np.einsum("clik,clk->cli", maps**2, variances[POSITION.effects][block.name])
 
 
 def describe_centering(spec: ModelSpec, centring: dict) -> dict:

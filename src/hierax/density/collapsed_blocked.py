@@ -31,6 +31,7 @@ import numpy as np
 
 from hierax.linalg import pls
 from hierax.model.spec import ModelSpec
+from hierax.model.layout import RESIDUAL_SD, PARAMS
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -67,15 +68,15 @@ def blocked_stats(spec: ModelSpec, y=None, weight=None) -> BlockedStats:
 def relative_factors(params: dict, shape: pls.Shape, names: tuple):
     """theta, the entries of T_k = diag(sd_k) L_k / sigma in the engine's order; ``names`` are
     the blocks' names in the user's order."""
-    Ts = [params["sd"][name][:, None] * params["cor_chol"][name] / params["sigma"] for name in names]
+    Ts = [params[PARAMS.sd][name][:, None] * params[PARAMS.cor_chol][name] / params[RESIDUAL_SD] for name in names]
     return jnp.stack([Ts[k][i, j] for k, i, j in shape.entries])
 
 
 def blocked_loglik(params: dict, stats: BlockedStats, shape: pls.Shape, names: tuple):
     """log p(y | beta, sd, cor, sigma) with every group effect integrated out (module docstring)."""
     f = pls.factorise(relative_factors(params, shape, names), stats.data, shape)
-    sigma2 = params["sigma"] ** 2
-    quadratic = jnp.sum((f.RX.T @ (params["beta"] - f.beta)) ** 2)
+    sigma2 = params[RESIDUAL_SD] ** 2
+    quadratic = jnp.sum((f.RX.T @ (params[PARAMS.fixed] - f.beta)) ** 2)
     return -0.5 * stats.n * (_LOG_2PI + jnp.log(sigma2)) - 0.5 * f.log_det_L - 0.5 * (f.r2 + quadratic) / sigma2
 
 
@@ -84,7 +85,7 @@ def draw_blocked_effects(rng_key, params: dict, stats: BlockedStats, shape: pls.
     theta = relative_factors(params, shape, names)
     f = pls.factorise(theta, stats.data, shape)
     noise = jax.random.normal(rng_key, f.cu.shape)
-    u = pls.back_substitute(f, f.cu - f.RZX @ params["beta"] + params["sigma"] * noise, theta, stats.data, shape)
+    u = pls.back_substitute(f, f.cu - f.RZX @ params[PARAMS.fixed] + params[RESIDUAL_SD] * noise, theta, stats.data, shape)
     Ts, out, start = pls.factors(theta, shape), {}, 0
     for m, k in enumerate(shape.order):                    # engine order: largest block first
         levels, q = shape.levels[m], shape.terms[m]

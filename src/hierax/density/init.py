@@ -18,6 +18,7 @@ from hierax.density.transforms import ordered_inverse
 from hierax.model.families.ordinal import threshold_start
 from hierax.model.links import LINKS
 from hierax.model.spec import ModelSpec
+from hierax.model.layout import PARAMS, POSITION
 
 
 def crude_fit(spec: ModelSpec) -> tuple[np.ndarray, float]:
@@ -69,23 +70,23 @@ def _dispersed(spec: ModelSpec, jitter, effects: bool = True) -> dict:
     beta, scale = crude_fit(spec)
     shapes = position_shapes(spec)
     x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
-    position = {"beta": beta + jitter(beta.shape, 1.0) * (0.1 * scale / np.where(x_sd > 0, x_sd, 1.0))}
+    position = {PARAMS.fixed: beta + jitter(beta.shape, 1.0) * (0.1 * scale / np.where(x_sd > 0, x_sd, 1.0))}
     if spec.scalar_dpars:
-        position["scalars"] = {d.name: LINKS[d.link].forward(d.start(spec.y, scale)) + jitter((), 0.5)
+        position[POSITION.scalars] = {d.name: LINKS[d.link].forward(d.start(spec.y, scale)) + jitter((), 0.5)
                                for d in spec.scalar_dpars}
     if spec.all_blocks:
         mean_sd = 0.5 * (scale if spec.family.location else 1.0)
         sd_start = {b.name: mean_sd for b in spec.blocks} | {b.name: 0.5 for p in spec.dpar_predictors for b in p.blocks}
-        position["log_sd"] = {n: np.log(sd_start[n]) + jitter(s, 0.5) for n, s in shapes["log_sd"].items()}
-        if "cor_raw" in shapes:
-            position["cor_raw"] = {n: jitter(s, 0.2) for n, s in shapes["cor_raw"].items()}
+        position[POSITION.log_sd] = {n: np.log(sd_start[n]) + jitter(s, 0.5) for n, s in shapes[POSITION.log_sd].items()}
+        if POSITION.cor_raw in shapes:
+            position[POSITION.cor_raw] = {n: jitter(s, 0.2) for n, s in shapes[POSITION.cor_raw].items()}
         if effects:
-            position["z"] = {b.name: jitter(shapes["z"][b.name], 0.2) + _centred_start(b, beta) for b in spec.all_blocks}
+            position[POSITION.effects] = {b.name: jitter(shapes[POSITION.effects][b.name], 0.2) + _centred_start(b, beta) for b in spec.all_blocks}
     if spec.dpar_predictors:
-        position["beta_dpars"] = {p.dpar: _dpar_start(spec, p, scale) + jitter((p.num_fixed,), 0.1)
+        position[PARAMS.formula_fixed] = {p.dpar: _dpar_start(spec, p, scale) + jitter((p.num_fixed,), 0.1)
                                   for p in spec.dpar_predictors}
     if spec.thresholds:         # at the cumulative proportions' link, without predictors
-        position["thresholds"] = ordered_inverse(threshold_start(spec.y, spec.link.name)) + jitter((spec.thresholds,), 0.1)
+        position[PARAMS.thresholds] = ordered_inverse(threshold_start(spec.y, spec.link.name)) + jitter((spec.thresholds,), 0.1)
     return position
 
 
@@ -123,14 +124,14 @@ def coordinate_groups(spec: ModelSpec) -> np.ndarray:
     def own(shape):
         return np.array([next(counter) for _ in range(int(np.prod(shape)))], dtype=int).reshape(shape)
 
-    labels = {key: own(shape) for key, shape in shapes.items() if key == "beta"}
-    if "thresholds" in shapes:
-        labels["thresholds"] = own(shapes["thresholds"])
-    for key in ("beta_dpars", "scalars", "log_sd", "cor_raw"):
+    labels = {key: own(shape) for key, shape in shapes.items() if key == POSITION.fixed}
+    if POSITION.thresholds in shapes:
+        labels[POSITION.thresholds] = own(shapes[POSITION.thresholds])
+    for key in (POSITION.formula_fixed, POSITION.scalars, POSITION.log_sd, POSITION.cor_raw):
         if key in shapes:
             labels[key] = {name: own(shape) for name, shape in shapes[key].items()}
-    if "z" in shapes:
-        labels["z"] = {name: np.broadcast_to(own((shape[1],)), shape).copy() for name, shape in shapes["z"].items()}
+    if POSITION.effects in shapes:
+        labels[POSITION.effects] = {name: np.broadcast_to(own((shape[1],)), shape).copy() for name, shape in shapes[POSITION.effects].items()}
     return np.asarray(jax.flatten_util.ravel_pytree(labels)[0]).astype(int)
 
 
@@ -139,10 +140,10 @@ def conditional_coordinates(spec: ModelSpec) -> np.ndarray:
     which the full density is log-concave given the variance parameters (for canonical links),
     and which a start moves to their conditional mode (``hierax.engines.mode.conditional_modes``)."""
     shapes = position_shapes(spec)
-    flags = {key: jax.tree_util.tree_map(lambda shape, key=key: np.full(shape, key in ("beta", "z")), value,
+    flags = {key: jax.tree_util.tree_map(lambda shape, key=key: np.full(shape, key in (POSITION.fixed, POSITION.effects)), value,
                                          is_leaf=lambda x: isinstance(x, tuple))
              for key, value in shapes.items()}
     for p in spec.dpar_predictors:          # a parameter's formula is not log-concave in general: left alone
         for block in p.blocks:
-            flags["z"][block.name] = np.zeros_like(flags["z"][block.name])
+            flags[POSITION.effects][block.name] = np.zeros_like(flags[POSITION.effects][block.name])
     return np.asarray(jax.flatten_util.ravel_pytree(flags)[0]).astype(bool)

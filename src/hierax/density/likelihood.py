@@ -16,7 +16,23 @@ from hierax.model.spec import ModelSpec
 
 
 def _aux(trials) -> dict:
+    """The family's aux data from the engine's row data: None, binomial trials, or the dict of
+    :func:`row_data` (trials and weights)."""
+    if isinstance(trials, dict):
+        return {k: v for k, v in trials.items() if k != "weights"}
     return {} if trials is None else {"trials": trials}
+
+
+def _weighted(pointwise, trials):
+    """weights(w) multiply each row's log-likelihood (brms's and glmmTMB's meaning of weights)."""
+    return pointwise * trials["weights"] if isinstance(trials, dict) and "weights" in trials else pointwise
+
+
+def row_data(spec: ModelSpec):
+    """What the engines pass as ``trials``: the binomial trials, or with weights(w) a dict of both."""
+    if spec.weights is None:
+        return spec.trials
+    return {"weights": spec.weights, **({} if spec.trials is None else {"trials": spec.trials})}
 
 
 class MeanLikelihood(NamedTuple):
@@ -28,7 +44,7 @@ class MeanLikelihood(NamedTuple):
     link: str
 
     def __call__(self, y, eta, trials):
-        return self.family.log_likelihood(y, {"mu": Mu(eta, self.link)}, _aux(trials))
+        return _weighted(self.family.log_likelihood(y, {"mu": Mu(eta, self.link)}, _aux(trials)), trials)
 
 
 class FamilyLikelihood(NamedTuple):
@@ -45,7 +61,7 @@ class FamilyLikelihood(NamedTuple):
     def __call__(self, y, eta, phi, trials):
         params = {"mu": Mu(eta, self.link)}
         params.update({name: LINKS[link].inverse(phi[k]) for k, (name, link) in enumerate(self.dpars)})
-        return self.family.log_likelihood(y, params, _aux(trials))
+        return _weighted(self.family.log_likelihood(y, params, _aux(trials)), trials)
 
 
 def family_likelihood(spec: ModelSpec) -> FamilyLikelihood:

@@ -47,26 +47,27 @@ from typing import NamedTuple
 from hierax.density.transforms import corr_cholesky, num_cor_params, ordered
 from hierax.model.families import LINKS, Family, Mu
 from hierax.model.spec import ModelSpec
+from hierax.model.layout import PARAMS, POSITION
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 def position_shapes(spec: ModelSpec) -> dict:
     """Shape of every unconstrained array in the position, in layout order."""
-    shapes = {"beta": (len(spec.fixed_names),)}
+    shapes = {PARAMS.fixed: (len(spec.fixed_names),)}
     if spec.dpar_predictors:
-        shapes["beta_dpars"] = {p.dpar: (p.num_fixed,) for p in spec.dpar_predictors}
+        shapes[PARAMS.formula_fixed] = {p.dpar: (p.num_fixed,) for p in spec.dpar_predictors}
     if spec.scalar_dpars:
-        shapes["scalars"] = {d.name: () for d in spec.scalar_dpars}
+        shapes[POSITION.scalars] = {d.name: () for d in spec.scalar_dpars}
     if spec.thresholds:
-        shapes["thresholds"] = (spec.thresholds,)
+        shapes[PARAMS.thresholds] = (spec.thresholds,)
     blocks = spec.all_blocks
     if blocks:
-        shapes["log_sd"] = {b.name: (b.num_terms,) for b in blocks}
+        shapes[POSITION.log_sd] = {b.name: (b.num_terms,) for b in blocks}
         cors = {b.name: (num_cor_params(b.num_terms),) for b in blocks if b.has_cor}
         if cors:
-            shapes["cor_raw"] = cors
-        shapes["z"] = {b.name: (b.num_levels, b.num_terms) for b in blocks}
+            shapes[POSITION.cor_raw] = cors
+        shapes[POSITION.effects] = {b.name: (b.num_levels, b.num_terms) for b in blocks}
     return shapes
 
 
@@ -85,24 +86,24 @@ def constrain_hyper(position, scalars: tuple, layout: tuple):
     """beta, the family's scalar parameters (``scalars``: (name, link) pairs, each sampled on its
     link's scale), per block sd and cor_chol (identity when independent) from the unconstrained
     position, and the log-Jacobian of the map: everything but the group effects."""
-    params = {"beta": position["beta"]}
-    if "beta_dpars" in position:
-        params["beta_dpars"] = position["beta_dpars"]
+    params = {PARAMS.fixed: position[PARAMS.fixed]}
+    if PARAMS.formula_fixed in position:
+        params[PARAMS.formula_fixed] = position[PARAMS.formula_fixed]
     log_jac = 0.0
     for name, link in scalars:
-        u = position["scalars"][name]
+        u = position[POSITION.scalars][name]
         params[name] = LINKS[link].inverse(u)
         log_jac += LINKS[link].log_derivative(u)
-    if "thresholds" in position:                    # an ordinal model's, increasing
-        params["thresholds"], jac = ordered(position["thresholds"])
+    if PARAMS.thresholds in position:                    # an ordinal model's, increasing
+        params[PARAMS.thresholds], jac = ordered(position[PARAMS.thresholds])
         log_jac += jac
     sds, chols = {}, {}
     for name, q, has_cor in layout:
-        log_sd = position["log_sd"][name]
+        log_sd = position[POSITION.log_sd][name]
         sds[name] = jnp.exp(log_sd)
         log_jac += jnp.sum(log_sd)
         if has_cor:
-            chols[name], jac = corr_cholesky(position["cor_raw"][name], q)
+            chols[name], jac = corr_cholesky(position[POSITION.cor_raw][name], q)
             log_jac += jac
         else:
             chols[name] = jnp.eye(q)
@@ -162,12 +163,21 @@ def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
                               for p in spec.dpar_predictors}}
     arrays["aux"] = {k: np.asarray(v, dtype=float) for k, v in spec.family_aux().items()}
     arrays["known"] = {k: np.asarray(v, dtype=float) for k, v in spec.known_dpars().items()}
+    weight = combined_weights(spec, weight)
     if weight is not None:
         arrays["weight"] = weight
     if not isinstance(y, jax.core.Tracer):
         constant = spec.family.log_constant(np.asarray(y, dtype=float), arrays["aux"])
         arrays["log_constant"] = np.broadcast_to(np.asarray(constant, dtype=float), (spec.num_obs,))
     return jax.tree_util.tree_map(jnp.asarray, arrays)
+
+
+def combined_weights(spec: ModelSpec, weight=None):
+    """Each row's multiplier of its log-likelihood: the model's weights(w) times a runtime
+    ``weight`` (0 leaves a row out in cross-validation); None when both are absent."""
+    if spec.weights is None:
+        return weight
+    return spec.weights if weight is None else spec.weights * weight
 
 
 def _int32(index) -> np.ndarray:
@@ -211,20 +221,20 @@ def constrain_params(structure: Structure, position, centring, arrays, fixed=Non
     fixed_means = None if fixed is None else fixed[1]
     bs = {}
     for block in structure.blocks:
-        sd, L = params["sd"][block.name], params["cor_chol"][block.name]
-        v = position["z"][block.name]
+        sd, L = params[PARAMS.sd][block.name], params[PARAMS.cor_chol][block.name]
+        v = position[POSITION.effects][block.name]
         if block.parameterisation == "noncentered":      # w = 0 throughout, known when building
             b = (v @ L.T if block.has_cor else v) * sd
         else:
             if fixed_means is None:
-                fixed_means = fixed_parts(structure, arrays, position["beta"], _shapes(position["z"]))[1]
+                fixed_means = fixed_parts(structure, arrays, position[PARAMS.fixed], _shapes(position[POSITION.effects]))[1]
             weight = jnp.asarray(centring[block.name])
             rotated = (1.0 - weight) * (v @ L.T) + weight * v if block.has_cor else v
             mean = level_means(fixed_means[block.name], block.parents, arrays["parent_index"][block.name], bs)
-            b = (rotated - weight * mean) * jnp.exp((1.0 - weight) * position["log_sd"][block.name])
+            b = (rotated - weight * mean) * jnp.exp((1.0 - weight) * position[POSITION.log_sd][block.name])
         bs[block.name] = b
     if structure.blocks:
-        params["b"] = bs
+        params[PARAMS.effects] = bs
     return params, log_jac
 
 
@@ -246,7 +256,7 @@ def linear_predictor(structure: Structure, params, arrays, fixed_rows=None):
     """eta (n,): the fixed part (``fixed_rows``, X beta, if the caller has it) plus each block's
     effects gathered to the rows."""
     if fixed_rows is None:
-        fixed_rows = fixed_parts(structure, arrays, params["beta"], _shapes(params.get("b", {})))[0]
+        fixed_rows = fixed_parts(structure, arrays, params[PARAMS.fixed], _shapes(params.get(PARAMS.effects, {})))[0]
     return _add_effects(fixed_rows + arrays["offset"], _mean_blocks(structure), params, arrays)
 
 
@@ -257,7 +267,7 @@ def _mean_blocks(structure: Structure) -> tuple:
 def _add_effects(eta, blocks, params, arrays):
     """eta plus each block's effects gathered to the rows by the integer group index."""
     for block in blocks:
-        b, Z, index = params["b"][block.name], arrays["Z"][block.name], arrays["index"][block.name]
+        b, Z, index = params[PARAMS.effects][block.name], arrays["Z"][block.name], arrays["index"][block.name]
         if block.q == 1:
             eta = eta + Z[:, 0] * b[:, 0][index]
         else:
@@ -269,7 +279,7 @@ def dpar_linear_predictors(structure: Structure, params, arrays) -> dict:
     """{dpar: eta (n,)} for each parameter with a formula, on its link's scale."""
     out = {}
     for name, _ in structure.predictors:
-        eta = arrays["dpar_X"][name] @ params["beta_dpars"][name] + arrays["dpar_offset"][name]
+        eta = arrays["dpar_X"][name] @ params[PARAMS.formula_fixed][name] + arrays["dpar_offset"][name]
         out[name] = _add_effects(eta, tuple(b for b in structure.blocks if b.dpar == name), params, arrays)
     return out
 
@@ -291,7 +301,7 @@ def family_params(structure: Structure, params, eta, arrays) -> dict:
     predicted = {name: LINKS[link].inverse(eta_d)
                  for (name, link), eta_d in zip(structure.predictors, dpar_linear_predictors(structure, params,
                                                                                              arrays).values())}
-    ordinal = {"thresholds": params["thresholds"]} if "thresholds" in params else {}
+    ordinal = {PARAMS.thresholds: params[PARAMS.thresholds]} if PARAMS.thresholds in params else {}
     return {"mu": Mu(eta, structure.link), **{name: params[name] for name, _ in structure.scalars}, **predicted,
             **ordinal, **arrays["known"]}
 
@@ -349,47 +359,47 @@ def hyper_priors(spec: ModelSpec) -> dict:
     """The priors of everything but the group effects, as a pytree (priors are pytrees of their
     numbers, ``hierax.model.priors``): a runtime argument of a density, so that new data with
     data-scaled default priors need no recompilation."""
-    priors = {"fixed": tuple(spec.fixed_priors)}
+    priors = {PARAMS.fixed: tuple(spec.fixed_priors)}
     if spec.dpar_predictors:
         priors["fixed_dpars"] = {p.dpar: tuple(p.fixed_priors) for p in spec.dpar_predictors}
     if spec.scalar_dpars:
-        priors["scalars"] = {d.name: spec.dpar_priors[d.name] for d in spec.scalar_dpars}
+        priors[POSITION.scalars] = {d.name: spec.dpar_priors[d.name] for d in spec.scalar_dpars}
     if spec.thresholds:
-        priors["thresholds"] = tuple(spec.threshold_priors)
+        priors[PARAMS.thresholds] = tuple(spec.threshold_priors)
     if spec.all_blocks:
-        priors["sd"] = {b.name: tuple(b.sd_priors) for b in spec.all_blocks}
+        priors[PARAMS.sd] = {b.name: tuple(b.sd_priors) for b in spec.all_blocks}
         priors["cor"] = {b.name: b.cor_prior for b in spec.all_blocks if b.has_cor}
     return priors
 
 
 def log_prior_hyper(priors: dict, params: dict):
     """log p(beta) + log p(sigma) + log p(sds) + log p(correlations), from :func:`hyper_priors`."""
-    beta = params["beta"]
-    total = sum((prior.logpdf(beta[j]) for j, prior in enumerate(priors["fixed"])), 0.0)
+    beta = params[PARAMS.fixed]
+    total = sum((prior.logpdf(beta[j]) for j, prior in enumerate(priors[PARAMS.fixed])), 0.0)
     for name, fixed_priors in priors.get("fixed_dpars", {}).items():
-        total += sum((prior.logpdf(params["beta_dpars"][name][j]) for j, prior in enumerate(fixed_priors)), 0.0)
-    for name, prior in priors.get("scalars", {}).items():
+        total += sum((prior.logpdf(params[PARAMS.formula_fixed][name][j]) for j, prior in enumerate(fixed_priors)), 0.0)
+    for name, prior in priors.get(POSITION.scalars, {}).items():
         total += prior.logpdf(params[name])
-    for k, prior in enumerate(priors.get("thresholds", ())):
-        total += prior.logpdf(params["thresholds"][k])
-    for name, sd_priors in priors.get("sd", {}).items():
-        sd = params["sd"][name]
+    for k, prior in enumerate(priors.get(PARAMS.thresholds, ())):
+        total += prior.logpdf(params[PARAMS.thresholds][k])
+    for name, sd_priors in priors.get(PARAMS.sd, {}).items():
+        sd = params[PARAMS.sd][name]
         total += sum(prior.logpdf(sd[k]) for k, prior in enumerate(sd_priors))
     for name, cor_prior in priors.get("cor", {}).items():
-        total += cor_prior.logpdf_cholesky(params["cor_chol"][name])
+        total += cor_prior.logpdf_cholesky(params[PARAMS.cor_chol][name])
     return total
 
 
 def log_prior(structure: Structure, params, position, centring, priors):
     total = log_prior_hyper(priors, params)
     for block in structure.blocks:
-        sd, L = params["sd"][block.name], params["cor_chol"][block.name]
+        sd, L = params[PARAMS.sd][block.name], params[PARAMS.cor_chol][block.name]
         if block.parameterisation == "noncentered":
-            v = position["z"][block.name]
+            v = position[POSITION.effects][block.name]
             total += -0.5 * jnp.sum(v**2) - 0.5 * v.size * _LOG_2PI
         else:
             weight = jnp.asarray(centring[block.name])
-            total += _random_effects_logpdf(params["b"][block.name], jnp.log(sd), L, weight, block.has_cor)
+            total += _random_effects_logpdf(params[PARAMS.effects][block.name], jnp.log(sd), L, weight, block.has_cor)
     return total
 
 
@@ -428,7 +438,7 @@ def full_logdensity(structure: Structure):
     def logdensity(position, aux):
         data = aux["data"]
         # the fixed parts once: computed in each of the two, their gradients' products stayed two
-        fixed = fixed_parts(structure, data, position["beta"], _shapes(position.get("z", {})))
+        fixed = fixed_parts(structure, data, position[PARAMS.fixed], _shapes(position.get(POSITION.effects, {})))
         params, log_jac = constrain_params(structure, position, aux["centring"], data, fixed)
         pointwise = pointwise_loglik(structure, params, data, fixed[0])
         if "weight" in data:

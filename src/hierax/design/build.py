@@ -72,7 +72,7 @@ class Design:
     """Numeric arrays for one formula and one data set; engines never see the formula.
 
     ``trials`` is set for binomial data, ``se`` for a known measurement sd, ``offset`` for
-    ``offset(...)``; each is None otherwise.
+    ``offset(...)``, ``weights`` for ``weights(w)``; each is None otherwise.
     """
 
     y: np.ndarray
@@ -84,6 +84,7 @@ class Design:
     trials: np.ndarray | None = None
     se: np.ndarray | None = None
     offset: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
     @property
     def num_obs(self) -> int:
@@ -124,12 +125,14 @@ def build_design(formula: Formula, data) -> Design:
         trials = _numeric_column(formula.response.trials, data, state, "trials()")
     se = None if formula.response.se is None else _numeric_column(formula.response.se, data, state, "se()")
     offset = None if formula.offset is None else _numeric_column(formula.offset, data, state, "offset()")
+    weights = (None if formula.response.weights is None
+               else _numeric_column(formula.response.weights, data, state, "weights()"))
     X, names = term_matrix(formula.intercept, formula.fixed, data, state, levels)
     check_finite_columns(X, names, "fixed-effect")
     check_full_rank(X, names)
     blocks = _random_blocks(formula.random, data, state, levels)
     info = DesignInfo(formula, levels, state, response_levels)
-    return Design(y, X, tuple(names), blocks, formula.response.label, info, trials, se, offset)
+    return Design(y, X, tuple(names), blocks, formula.response.label, info, trials, se, offset, weights)
 
 
 def as_pandas(data, what: str = "data") -> pd.DataFrame:

@@ -84,7 +84,7 @@ def value_roles(formula: Formula, response: bool) -> dict:
     nodes = []      # (node, numeric-only even as a bare name)
     if response:
         r = formula.response
-        nodes += [(n, True) for n in (r.value, r.failures, r.trials, r.se) if n is not None]
+        nodes += [(n, True) for n in (r.value, r.failures, r.trials, r.se, r.weights) if n is not None]
     if formula.offset is not None:
         nodes.append((formula.offset, True))
     terms = list(formula.fixed) + [t for g in formula.random for t in g.terms]

@@ -86,7 +86,7 @@ class _Data(NamedTuple):
     cols: jax.Array       # (n, K): the columns of Z each row touches
     vals: jax.Array       # (n, K): their values
     y: jax.Array
-    trials: object        # (n,) or None
+    trials: object        # the likelihood's row data: None, (n,) trials, or a dict of (n,) arrays
 
 
 class _BlockShape(NamedTuple):
@@ -264,7 +264,7 @@ def _data(X, y, trials, blocks, offset) -> _Data:
         start += block.width
     return _Data(jnp.asarray(X, float), jnp.zeros(n) if offset is None else jnp.asarray(offset, float),
                  jnp.asarray(np.stack(cols, axis=1)), jnp.asarray(np.stack(vals, axis=1), dtype=float),
-                 jnp.asarray(y, float), None if trials is None else jnp.asarray(trials, float))
+                 jnp.asarray(y, float), jax.tree_util.tree_map(lambda a: jnp.asarray(a, float), trials))
 
 
 class _Lambda(NamedTuple):

@@ -19,7 +19,7 @@ TRANSFORMS = {
 }
 #: Functions that only make sense on the response side.
 RESPONSE_FUNCTIONS = {"cbind": 2}
-ADDITION_TERMS = {"se": 1, "trials": 1}
+ADDITION_TERMS = {"se": 1, "trials": 1, "weights": 1}
 
 
 def parse_formula(text: str) -> Formula:
@@ -100,7 +100,7 @@ class _Resolver:
                 self.fail("use a single '|' before addition terms, e.g. 'y | se(s) ~ 1'", node)
             for term in self.sum_items(node.group):
                 if not isinstance(term, Call) or term.func not in ADDITION_TERMS:
-                    self.fail(f"unknown addition term {to_text(term)!r}; known: se(sd), trials(n)", term)
+                    self.fail(f"unknown addition term {to_text(term)!r}; known: se(sd), trials(n), weights(w)", term)
                 self.check_arity(term, ADDITION_TERMS[term.func])
                 self.check_arithmetic(term.args[0])
                 additions[term.func] = term.args[0]
@@ -112,11 +112,13 @@ class _Resolver:
                 self.check_arithmetic(arg)
             if "trials" in additions:
                 self.fail("use either cbind(successes, failures) or successes | trials(n), not both", node)
-            return Response(value=node.args[0], failures=node.args[1], se=additions.get("se"))
+            return Response(value=node.args[0], failures=node.args[1], se=additions.get("se"),
+                            weights=additions.get("weights"))
         self.check_arithmetic(node)
         if isinstance(node, Number):
             self.fail("the response must be a column or an expression of columns, not a number, e.g. 'y ~ x'", node)
-        return Response(value=node, trials=additions.get("trials"), se=additions.get("se"))
+        return Response(value=node, trials=additions.get("trials"), se=additions.get("se"),
+                        weights=additions.get("weights"))
 
     def sum_items(self, node):
         node = self.strip(node)

@@ -58,13 +58,15 @@ class Response:
     """The left of ``~``.
 
     ``value`` is the outcome expression; for ``cbind(s, f)`` it is ``s`` with ``failures`` ``f``;
-    ``trials`` is set by ``s | trials(n)``; ``se`` by ``y | se(s)`` (known measurement sd).
+    ``trials`` is set by ``s | trials(n)``; ``se`` by ``y | se(s)`` (known measurement sd);
+    ``weights`` by ``y | weights(w)`` (each row's log-likelihood multiplied by w, as brms does).
     """
 
     value: object
     failures: object = None
     trials: object = None
     se: object = None
+    weights: object = None
 
     @property
     def label(self) -> str:
@@ -105,7 +107,7 @@ class Formula:
 
 def _all_nodes(formula: Formula):
     r = formula.response
-    yield from (n for n in (r.value, r.failures, r.trials, r.se) if n is not None)
+    yield from (n for n in (r.value, r.failures, r.trials, r.se, r.weights) if n is not None)
     yield from right_hand_nodes(formula)
 
 

@@ -26,6 +26,8 @@ def check_identifiable(design, family) -> None:
     """
     if design.se is not None:
         _check_se(design.se)
+    if design.weights is not None:
+        _check_weights(design.weights)
     if family.location and design.se is None:          # a residual scale beside the group effects
         for block in design.random:
             _check_block_against_residual(block, design.num_obs)
@@ -52,6 +54,18 @@ def _check_se(se: np.ndarray) -> None:
             f"se() must give a positive, finite standard error for every row; {bad.sum()} row(s) do not "
             f"(rows {rows[:5].tolist()}{'...' if len(rows) > 5 else ''}, values {se[rows[:5]].tolist()}). "
             "Fix or drop those rows: a zero or negative standard error is no measurement error model")
+
+
+def _check_weights(weights: np.ndarray) -> None:
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"weights() must be finite and >= 0 in every row; {bad.sum()} row(s) are not (rows "
+            f"{rows[:5].tolist()}{'...' if len(rows) > 5 else ''}, values {weights[rows[:5]].tolist()}). Fix or drop "
+            "those rows (a weight of 0 leaves a row out)")
+    if not weights.any():
+        raise DataError("every weight in weights() is 0, which leaves no data to fit; check the weights column")
 
 
 def _check_block_against_residual(block, num_obs: int) -> None:

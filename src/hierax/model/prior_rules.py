@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hierax.errors import ModelError
+from hierax.model import layout
 from hierax.model.families import FAMILIES, LINKS, THRESHOLD_PRIOR
 from hierax.model.prior_scale import data_scale, significant
 from hierax.model.priors import LKJ, HalfStudentT, Normal, Prior, StudentT
@@ -299,3 +300,37 @@ def _unmatched(cls, name, term, parts, dpars, family) -> str:
     if term and (cls != "sd" or not any(term in b.terms for b in blocks[name])):
         return f"no varying effect {term!r} in group {name!r}"
     return ""
+
+
+def explicit_priors(spec) -> dict:
+    """Every prior of ``spec``, keyed as ``hx.fit`` takes them: the defaults made explicit, so a
+    refit (SBC, recovery) to other data keeps these priors rather than data-scaled new ones."""
+    out = {}
+    for name, prior in zip(spec.fixed_names, spec.fixed_priors):
+        out["Intercept" if name == "(Intercept)" else f"b[{name}]"] = prior
+    for p in spec.dpar_predictors:
+        for name, prior in zip(p.fixed_names, p.fixed_priors):
+            written = name[len(p.dpar) + 1:]               # "sigma_x" is b_sigma[x]
+            out[f"Intercept_{p.dpar}" if written == "(Intercept)" else f"b_{p.dpar}[{written}]"] = prior
+    for block in spec.all_blocks:
+        for term, prior in zip(block.terms, block.sd_priors):
+            out[layout.sd_label(block, term)] = prior
+        if block.has_cor:
+            out[f"cor[{block.name}]"] = block.cor_prior
+    out.update(spec.dpar_priors)
+    out.update({layout.threshold_label(k): prior for k, prior in enumerate(spec.threshold_priors, 1)})
+    return out
+
+
+def prior_key(cls: str, group: str, coef: str) -> str:
+    """The key ``hx.fit`` takes for a row (class, group, coef) of a prior table: what a saved
+    fit's user priors are read back as."""
+    if cls == "Intercept" and coef.startswith("Intercept["):      # an ordinal model's threshold
+        return coef
+    if _base_class(cls) == "b":                                    # b[x], or a formula's b_sigma[x]
+        return f"{cls}[{coef}]"
+    if cls == "sd":
+        return f"sd[{group}][{coef}]" if coef else f"sd[{group}]"
+    if cls == "cor":
+        return f"cor[{group}]"
+    return cls                                                     # Intercept, Intercept_sigma, a family's parameter

@@ -14,6 +14,7 @@ import numpy as np
 
 from hierax.design import Design
 from hierax.errors import ModelError
+from hierax.model import layout
 from hierax.model.families import LINKS, Family, Link, get_family
 from hierax.model.families.ordinal import num_thresholds
 from hierax.model.hierarchy import level_mean_design, nesting_parents
@@ -22,7 +23,7 @@ from hierax.model.checks import check_identifiable
 from hierax.model.prior_rules import PriorTable, resolve_priors
 
 PARAMETERISATIONS = ("auto", "noncentered", "centered")
-SE_FIXES = "sigma"          # the dpar that se(s) replaces by known values (brms's se(s, sigma = FALSE))
+SE_FIXES = layout.RESIDUAL_SD   # the dpar that se(s) replaces by known values (brms's se(s, sigma = FALSE))
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class ModelSpec:
     dpar_predictors: tuple = ()         # a Predictor for each parameter with a formula (sigma ~ x)
     thresholds: int = 0                 # ordinal families: K - 1 ordered thresholds (Intercept[k])
     threshold_priors: tuple = ()
+    weights: np.ndarray | None = None   # weights(w): each row's log-likelihood multiplied by w (brms)
 
     @property
     def num_obs(self) -> int:
@@ -213,7 +215,7 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     predictors = tuple(_predictor(dpar, dpar_design, table) for dpar, dpar_design in predicted)
     return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors if table else (), blocks,
                      dict(table.dpar_priors) if table else {}, design.trials, design.se, design.offset, table,
-                     predictors, thresholds, table.threshold_priors if table else ())
+                     predictors, thresholds, table.threshold_priors if table else (), design.weights)
 
 
 def _thresholds_for_intercept(design: Design) -> Design:

@@ -19,7 +19,7 @@ def _replicates(fit, idata):
     ``idata`` (its ``posterior_predictive`` group, else its ``prior_predictive`` group: a prior
     predictive check of a :func:`hierax.model` with ``hx.sample_prior_predictive``'s draws)."""
     if idata is None:
-        if not hasattr(fit, "idata") or fit.method != "nuts":
+        if not fit.has_draws:
             raise HieraxError("predictive checks need posterior draws (method='nuts'), or prior predictive draws")
         idata = fit.posterior_predictive(seed=0)
     name = next(iter(idata.observed_data.data_vars))

@@ -8,6 +8,8 @@ from hierax.plots._axes import figure_and_axes
 import pandas as pd
 
 from hierax.errors import HieraxError
+from hierax.results.idata import effect_draws, sd_draws
+from hierax.results.tables import fixed_draws
 
 
 def forest_plot(fit, group: str | None = None, term: str = "(Intercept)", level: float = 0.9, ax=None):
@@ -43,14 +45,13 @@ def funnel_plot(fit, group: str | None = None, level_name: str | None = None, te
     Where the data say little about a level, its effect's spread collapses as the sd shrinks, a
     funnel that a sampler in centred coordinates cannot enter (divergences mark where it failed).
     """
-    if not hasattr(fit, "idata"):
+    if not fit.has_draws:
         raise HieraxError("the funnel plot needs posterior draws (method='nuts')")
     block = _block(fit, group)
     k = block.terms.index(term)
-    post = fit.idata.posterior
     level_name = block.levels[0] if level_name is None else str(level_name)
-    effect = post[f"b_{block.name}"].sel({f"{block.name}__level": level_name}).values[..., k].ravel()
-    log_sd = np.log(post[f"sd_{block.name}"].values[..., k].ravel())
+    effect = effect_draws(fit.idata, block)[..., block.levels.index(level_name), k].ravel()
+    log_sd = np.log(sd_draws(fit.idata, block)[..., k].ravel())
     diverging = fit.idata.sample_stats["diverging"].values.ravel().astype(bool)
     fig, ax = figure_and_axes(ax, (5.5, 4.5))
     ax.scatter(effect[~diverging], log_sd[~diverging], s=4, alpha=0.3, color="grey", label="draws")
@@ -75,12 +76,12 @@ def _fixed_estimate(fit, term):
 
 def _level_intervals(fit, block, term, level) -> pd.DataFrame:
     k = block.terms.index(term)
-    if hasattr(fit, "idata"):
-        draws = fit.idata.posterior[f"b_{block.name}"].values[..., k]
+    if fit.has_idata:
+        draws = effect_draws(fit.idata, block)[..., k]
         draws = draws.reshape(-1, draws.shape[-1])
-        if term in fit.spec.fixed_names:
-            j = fit.spec.fixed_names.index(term)
-            draws = draws + fit.idata.posterior["beta"].values[..., j].reshape(-1, 1)
+        fixed, names = fixed_draws(fit.idata, fit.spec)
+        if term in names:
+            draws = draws + fixed[..., names.index(term)].reshape(-1, 1)
         lower, upper = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return pd.DataFrame({"level": list(block.levels), "estimate": draws.mean(axis=0), "lower": lower,
                              "upper": upper})

@@ -39,7 +39,7 @@ def write_report(fit, path, pooling=None, overwrite: bool = False, progress: boo
     check_target(path, overwrite, "report.html")          # before the report's plots are drawn
     parts = [("header", _header), ("model", _model), ("diagnostics", _diagnostics), ("estimates", _estimates),
              ("group effects", _group_effects)]
-    if hasattr(fit, "idata"):
+    if fit.has_draws:
         parts += [("predictive checks", _checks), ("PSIS-LOO", _comparison)]
     if pooling is not None:
         parts.append(("pooling", lambda _: _pooling(pooling)))
@@ -86,7 +86,7 @@ def _model(fit) -> str:
     groups = "".join(f"<li>{html.escape(b.group)}: {b.num_levels} levels, effects {html.escape(', '.join(b.terms))}"
                      f" ({'correlated' if b.has_cor else 'independent'})</li>" for b in fit.spec.blocks)
     parts.append(f"<ul>{groups}</ul>")
-    if hasattr(fit, "idata"):
+    if fit.has_draws:
         parts.append("<h3>Priors</h3>" + _table(fit.priors.to_frame(), index=False))
         cfg = fit.config
         kept = fit.idata.posterior.sizes["draw"]
@@ -100,15 +100,15 @@ def _diagnostics(fit) -> str:
     if fit.warnings:
         items = "".join(f"<li class='problem'>{html.escape(w)}</li>" for w in fit.warnings)
         return f"<h2>Diagnostics</h2><ul>{items}</ul>"
-    text = ("No divergences, no saturated trees; E-BFMI, R-hat and ESS fine." if hasattr(fit, "idata")
+    text = ("No divergences, no saturated trees; E-BFMI, R-hat and ESS fine." if fit.has_draws
             else "Converged (exact gradient at the optimum); no variance component at the boundary.")
     return f"<h2>Diagnostics</h2><p class='ok'>{text}</p>"
 
 
 def _estimates(fit) -> str:
-    title = "Posterior summary (estimate = posterior mean)" if hasattr(fit, "idata") else "Estimates"
+    title = "Posterior summary (estimate = posterior mean)" if fit.has_draws else "Estimates"
     parts = [f"<h2>{title}</h2>", _table(fit.summary())]
-    if hasattr(fit, "idata"):
+    if fit.has_draws:
         from hierax.plots import trace_plot
 
         parts.append(_figure(trace_plot(fit), "Posterior densities by chain (left) and rank histograms (right): "
@@ -124,7 +124,7 @@ def _group_effects(fit) -> str:
         for term in block.terms:
             parts.append(_figure(forest_plot(fit, block.name, term),
                                  f"Each {html.escape(block.group)} level's {html.escape(term)}, with intervals."))
-    if hasattr(fit, "idata") and fit.spec.blocks:
+    if fit.has_draws and fit.spec.blocks:
         block = fit.spec.blocks[0]
         counts = np.bincount(block.group_index, minlength=block.num_levels)
         smallest = block.levels[int(np.argmin(counts))]

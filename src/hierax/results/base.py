@@ -1,15 +1,40 @@
-"""What every fit records about how it was made, whichever engine made it."""
+"""The one interface every fit offers, whichever engine made it.
+
+A NUTS fit (:class:`~hierax.FitResult`, also a posterior mode's) and a REML/ML/Laplace fit
+(:class:`~hierax.MixedFit`) answer the same questions with tables of the same layout, so that
+the plots, the report, the command line and the workflow ask a fit, never test which kind it is
+(lme4's ``fixef``/``ranef``/``VarCorr``/``coef``/``predict``, the same for every merMod). Where
+the kinds truly differ (a posterior has draws to check and replicate; estimates have standard
+errors), a property says what the fit holds: ``has_draws``, ``has_idata``.
+"""
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
+
+import pandas as pd
 
 
 @dataclass(frozen=True)
-class FittedModel:
-    """The provenance shared by NUTS fits (:class:`~hierax.FitResult`) and REML/ML/Laplace fits
-    (:class:`~hierax.MixedFit`): formula, family and link names, method, the ModelSpec and what
-    is needed to encode new data (``design_info``)."""
+class FittedModel(abc.ABC):
+    """What every fit records and offers.
+
+    Attributes
+    ----------
+    formula : the formula text; ``family`` and ``link`` the names used.
+    method : the engine that fitted it ("nuts", "map", "reml", "ml", "laplace").
+    spec : the ModelSpec (design arrays, priors, layout).
+    design_info : what is needed to encode new data.
+
+    Notes
+    -----
+    Every table is a DataFrame with an ``estimate`` column, labelled as ``summary()`` labels it:
+    ``fixef`` and ``summary`` are indexed by ``term`` (``(Intercept)``, ``sd[g][x]``, ``sigma``);
+    ``varcorr`` has ``group``, ``var1``, ``var2`` and the same labels; ``ranef`` and ``coef`` have
+    one row per level and effect with ``group``, ``level``, ``term``. The uncertainty columns follow
+    the kind of fit: posterior ``sd`` and quantiles for draws, ``se`` for estimates.
+    """
 
     formula: str
     family: str
@@ -20,4 +45,60 @@ class FittedModel:
 
     @property
     def nobs(self) -> int:
+        """Number of observations fitted."""
         return self.spec.num_obs
+
+    # -- what the fit holds ---------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def has_draws(self) -> bool:
+        """True where the fit holds draws sampled from the posterior (NUTS): what R-hat and ESS,
+        PSIS-LOO, posterior predictive checks, trace and funnel plots are computed from."""
+
+    @property
+    @abc.abstractmethod
+    def has_idata(self) -> bool:
+        """True where the parameters are held as an ArviZ ``idata`` posterior: NUTS draws, or a
+        posterior mode as a single draw. False for estimates with standard errors (REML, ML,
+        Laplace), whose engine output is ``output``."""
+
+    # -- tidy tables ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def fixef(self) -> pd.DataFrame:
+        """Fixed effects: one row per coefficient, indexed by ``term``."""
+
+    @abc.abstractmethod
+    def ranef(self) -> pd.DataFrame:
+        """Group-level effects as deviations from the fixed effects: one row per level and effect."""
+
+    @abc.abstractmethod
+    def varcorr(self) -> pd.DataFrame:
+        """Group sds and correlations and the residual sd, laid out as lme4's ``VarCorr``."""
+
+    @abc.abstractmethod
+    def coef(self) -> pd.DataFrame:
+        """Each level's coefficients: the fixed effect plus the level's deviation."""
+
+    @abc.abstractmethod
+    def summary(self) -> pd.DataFrame:
+        """Fixed effects, sds, correlations, sigma and the family's parameters in one table."""
+
+    @abc.abstractmethod
+    def predict(self, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
+                seed: int | None = None) -> pd.DataFrame:
+        """Predictions for ``newdata`` (default: the fitted rows) with ``estimate``, ``sd``,
+        ``lower``, ``upper``, one row per data row (see :func:`hierax.results.predict.predict`)."""
+
+    def posterior_predictive(self, seed: int | None = None):
+        """A copy of ``idata`` with a ``posterior_predictive`` group: one replicated data set per
+        draw, at the observed rows (for ArviZ's ``plot_ppc`` and hierax's PPC plots).
+
+        Raises
+        ------
+        HieraxError
+            Where the fit has no posterior draws (``has_draws`` is False): a REML/ML/Laplace fit's
+            predictive intervals come from ``predict(kind="response")``.
+        """
+        from hierax.results.predict import posterior_predictive
+
+        return posterior_predictive(self, seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hierax.results import _arviz
+from hierax.model.layout import PARAMS
 
 
 def nuts_warnings(idata, max_tree_depth: int, summary_table=None, parameterisation: dict | None = None
@@ -149,7 +150,7 @@ def map_warnings(spec, params, marginal, mode) -> tuple[str, ...]:
         estimates = {(g, t): float(e) for g, t, e in zip(rows["group"], rows["var1"], rows["estimate"])}
     for block in spec.blocks:
         for k, term in enumerate(block.terms):
-            sd = float(np.asarray(params["sd"][block.name]).reshape(-1, block.num_terms)[0, k])
+            sd = float(np.asarray(params[PARAMS.sd][block.name]).reshape(-1, block.num_terms)[0, k])
             other = estimates.get((block.group, term))
             label = f"sd[{block.name}][{term}]"
             if other is not None and other > 0 and sd < NEAR_ZERO * other:

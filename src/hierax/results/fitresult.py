@@ -18,7 +18,7 @@ class FitResult(FittedModel):
     ----------
     formula : the formula text.
     family : family name; ``link`` its link.
-    method : the engine ("nuts").
+    method : the engine ("nuts", or "map" for a posterior mode held as a single draw).
     spec : the ModelSpec (design arrays, priors, layout).
     design_info : what is needed to encode new data.
     idata : arviz.InferenceData (ArviZ 0.23) or xarray.DataTree (ArviZ 1.x) with posterior, sample_stats,
@@ -52,6 +52,16 @@ class FitResult(FittedModel):
     data: object = field(default=None, repr=False, compare=False)
     sampler_state: object = field(default=None, repr=False, compare=False)
     interrupted: bool = False
+
+    @property
+    def has_draws(self) -> bool:
+        """True for a NUTS fit; a posterior mode (method "map") is one point, not draws."""
+        return self.method == "nuts"
+
+    @property
+    def has_idata(self) -> bool:
+        """True: the parameters are ``idata``'s posterior (a mode's as a single draw)."""
+        return True
 
     @property
     def priors(self):
@@ -110,16 +120,9 @@ class FitResult(FittedModel):
         grouping factor a column ``level[<group>]`` saying whether the row's level was fitted or
         new, and what a new one got.
         """
-        from hierax.workflow.predict import predict
+        from hierax.results.predict import predict
 
         return predict(self, newdata, kind, new_groups, level, seed)
-
-    def posterior_predictive(self, seed: int | None = None):
-        """A copy of ``idata`` with a ``posterior_predictive`` group: one replicated data set per
-        draw, at the observed rows (for ArviZ's ``plot_ppc`` and hierax's PPC plots)."""
-        from hierax.workflow.predict import posterior_predictive
-
-        return posterior_predictive(self, seed)
 
     def __repr__(self) -> str:
         blocks = ", ".join(f"{b.group} ({b.num_levels} levels)" for b in self.spec.blocks) or "none"

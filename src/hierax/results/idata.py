@@ -22,6 +22,8 @@ from hierax.density.logdensity import pointwise_loglik, model_arrays, structure_
 from hierax.engines.quick import quick_jit
 from hierax.model.spec import ModelSpec
 from hierax.results import _arviz
+from hierax.model.layout import PARAMS
+from hierax.model import layout
 
 
 def cor_pairs(terms: tuple) -> list[tuple[int, int]]:
@@ -48,6 +50,8 @@ def pointwise_loglik_draws(spec: ModelSpec, params: dict, batch_values: int = 5_
         rows = np.arange(start, start + batch) % total
         stop = min(start + batch, total)
         out[start:stop] = np.asarray(loglik(jax.tree_util.tree_map(lambda x: x[rows], flat), arrays))[:stop - start]
+    if spec.weights is not None:            # weights(w): each row's term as the density counts it (brms's log_lik)
+        out *= spec.weights
     return out.reshape(chains, draws, spec.num_obs)
 
 
@@ -59,36 +63,46 @@ def _batch_loglik(structure):
 
 def posterior_dataset(spec: ModelSpec, params) -> dict:
     """Named posterior arrays and their dims/coords from constrained parameters."""
-    variables = {"beta": (("chain", "draw", "fixed"), params["beta"])}
-    coords = {"fixed": list(spec.fixed_names)}
+    variables = {layout.FIXED_VARIABLE: (("chain", "draw", layout.fixed_dim()), params[PARAMS.fixed])}
+    coords = {layout.fixed_dim(): list(spec.fixed_names)}
     for predictor in spec.dpar_predictors:
-        dim = f"fixed_{predictor.dpar}"
-        variables[f"beta_{predictor.dpar}"] = (("chain", "draw", dim), params["beta_dpars"][predictor.dpar])
+        dim = layout.fixed_dim(predictor.dpar)
+        variables[layout.variable("fixed", dpar=predictor.dpar)] = (("chain", "draw", dim), params[PARAMS.formula_fixed][predictor.dpar])
         coords[dim] = list(predictor.fixed_names)
     for dpar in spec.scalar_dpars:
         variables[dpar.name] = (("chain", "draw"), params[dpar.name])
     if spec.thresholds:
-        variables["thresholds"] = (("chain", "draw", "threshold"), params["thresholds"])
-        coords["threshold"] = threshold_labels(spec)
+        variables[layout.THRESHOLDS_VARIABLE] = (("chain", "draw", layout.THRESHOLD_DIM), params[PARAMS.thresholds])
+        coords[layout.THRESHOLD_DIM] = threshold_labels(spec)
     for block in spec.all_blocks:
-        term_dim, level_dim = f"{block.name}__term", f"{block.name}__level"
+        term_dim, level_dim = layout.term_dim(block), layout.level_dim(block)
         coords[term_dim] = list(block.terms)
         coords[level_dim] = list(block.levels)
-        variables[f"sd_{block.name}"] = (("chain", "draw", term_dim), params["sd"][block.name])
+        variables[layout.variable("sd", block)] = (("chain", "draw", term_dim), params[PARAMS.sd][block.name])
         if block.has_cor:
-            L = params["cor_chol"][block.name]
+            L = params[PARAMS.cor_chol][block.name]
             R = np.einsum("cdik,cdjk->cdij", L, L)
             pairs = cor_pairs(block.terms)
-            coords[f"{block.name}__pair"] = [f"{block.terms[i]},{block.terms[j]}" for i, j in pairs]
+            coords[layout.pair_dim(block)] = [f"{block.terms[i]},{block.terms[j]}" for i, j in pairs]
             values = np.stack([R[..., i, j] for i, j in pairs], axis=-1)
-            variables[f"cor_{block.name}"] = (("chain", "draw", f"{block.name}__pair"), values)
-        variables[f"b_{block.name}"] = (("chain", "draw", level_dim, term_dim), params["b"][block.name])
+            variables[layout.variable("cor", block)] = (("chain", "draw", layout.pair_dim(block)), values)
+        variables[layout.variable("effects", block)] = (("chain", "draw", level_dim, term_dim), params[PARAMS.effects][block.name])
     return variables, coords
+
+
+def effect_draws(idata, block) -> np.ndarray:
+    """A block's effects b, (chain, draw, level, q), in the order of ``block.levels``."""
+    return idata.posterior[layout.variable("effects", block)].values
+
+
+def sd_draws(idata, block) -> np.ndarray:
+    """A block's sds, (chain, draw, q)."""
+    return idata.posterior[layout.variable("sd", block)].values
 
 
 def threshold_labels(spec: ModelSpec) -> list:
     """An ordinal model's thresholds as brms names them: Intercept[1], ..., Intercept[K-1]."""
-    return [f"Intercept[{k}]" for k in range(1, spec.thresholds + 1)]
+    return [layout.threshold_label(k) for k in range(1, spec.thresholds + 1)]
 
 
 def _dataset(variables: dict, coords: dict) -> xr.Dataset:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from hierax.errors import DataError, HieraxError
 from hierax.results import _arviz
+from hierax.model import layout
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MIXED_GROUP = "mixed_fit"
@@ -70,7 +71,7 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
     if fit.method == "map":
         raise HieraxError("a posterior mode (method='map') has no draws to save; fit with method='nuts' (or "
                           "'reml' / 'laplace') to save a fit")
-    if hasattr(fit, "idata"):
+    if fit.has_draws:
         write_atomic(path, lambda partial: _arviz.to_netcdf(_draws_idata(fit), partial))
     else:
         columns = _formula_columns(fit.formula, data if data is not None else getattr(fit, "data", None))
@@ -229,7 +230,7 @@ def _restore_draws(path: Path, data):
     spec, design = _spec(attrs, data, _user_priors(pd.read_json(io.StringIO(attrs["hierax_priors"]),
                                                                orient="records")))
     rows = next(iter(idata.observed_data.data_vars.values())).shape[0]
-    _check_same_data(spec, rows, [idata.posterior[f"{block.name}__level"].values for block in spec.blocks], path)
+    _check_same_data(spec, rows, [idata.posterior[layout.level_dim(block)].values for block in spec.blocks], path)
     config = json.loads(attrs["hierax_config"])
     config["escalate"] = tuple(config.get("escalate", ()))
     config = NUTSConfig(**config)
@@ -279,15 +280,12 @@ def _spec(attrs: dict, data, priors: dict | None, bayesian: bool = True):
 def _user_priors(table: pd.DataFrame) -> dict:
     """The priors the user set, keyed as ``hx.fit`` takes them, from the saved prior table."""
     from hierax.model import priors as prior_classes
+    from hierax.model.prior_rules import prior_key
 
     out = {}
     for _, row in table[table["source"] == "user"].iterrows():
         group, coef = (str(v) if v not in (None, "") and not pd.isna(v) else "" for v in (row["group"], row["coef"]))
-        cls = row["class"]
-        key = {"Intercept": "Intercept", "b": f"b[{coef}]", "sd": f"sd[{group}][{coef}]" if coef else f"sd[{group}]",
-               "cor": f"cor[{group}]"}.get(cls, cls)       # a family's parameter, or a formula's Intercept_sigma
-        if cls.startswith("b_"):                           # a formula's coefficient: b_sigma[x]
-            key = f"{cls}[{coef}]"
+        key = prior_key(row["class"], group, coef)
         match = _PRIOR_TEXT.match(str(row["prior"]))
         kind = getattr(prior_classes, match.group(1), None) if match else None
         if kind is None or not isinstance(kind, type) or not issubclass(kind, prior_classes.Prior):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from hierax.model.layout import RESIDUAL_SD
+
 HEADERS = {
     "reml": "Linear mixed model fit by REML",
     "ml": "Linear mixed model fit by maximum likelihood",
@@ -74,7 +76,7 @@ def family_params_text(fit) -> str:
     glmmTMB reports its dispersion and zero-inflation: estimate and delta-method Std. Error on the
     natural scale ('' when there are none)."""
     table = fit.family_params()
-    table = table.drop(index=[name for name in table.index if name == "sigma"])
+    table = table.drop(index=[name for name in table.index if name == RESIDUAL_SD])
     if table.empty:
         return ""
     numbers = format_column(np.concatenate([table["estimate"].to_numpy(), table["se"].to_numpy()]))

@@ -36,6 +36,17 @@ class MixedFit(FittedModel):
     versions: dict = field(default_factory=dict)
     data: object = field(default=None, repr=False, compare=False)
 
+    # -- what the fit holds: estimates with standard errors, no draws ------------------------------
+    @property
+    def has_draws(self) -> bool:
+        """False: estimates and their standard errors; predictive intervals come from ``predict``."""
+        return False
+
+    @property
+    def has_idata(self) -> bool:
+        """False: the engine's estimates are ``output``, not an ArviZ posterior."""
+        return False
+
     # -- likelihood quantities (lme4's definitions) -------------------------------------------
     @property
     def df(self) -> int:
@@ -196,7 +207,7 @@ class MixedFit(FittedModel):
         ``predictInterval``; the variance parameters are held at their estimates. Other arguments
         and the columns returned are as for :meth:`hierax.FitResult.predict`.
         """
-        from hierax.workflow.predict import predict
+        from hierax.results.predict import predict
 
         return predict(self, newdata, kind, new_groups, level, seed, num_draws)
 

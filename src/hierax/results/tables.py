@@ -13,6 +13,8 @@ import xarray as xr
 from hierax.results import _arviz
 from hierax.model.spec import SE_FIXES as RESIDUAL     # the residual sd's name (sigma)
 from hierax.results.idata import cor_pairs, threshold_labels
+from hierax.model.layout import PARAMS
+from hierax.model import layout
 
 STAT_COLUMNS = ["estimate", "sd", "q05", "q95", "mcse", "ess_bulk", "ess_tail", "r_hat"]
 # ArviZ computes ESS, MCSE and R-hat from at least 4 draws per chain, and R-hat from at least 2
@@ -56,7 +58,7 @@ def _summarize_columns(draws: np.ndarray) -> pd.DataFrame:
     flat = draws.reshape(-1, draws.shape[-1])
     table = pd.DataFrame({
         "estimate": flat.mean(axis=0),
-        "sd": flat.std(axis=0, ddof=1) if len(flat) > 1 else np.full(flat.shape[1], np.nan),   # a mode: one draw
+        PARAMS.sd: flat.std(axis=0, ddof=1) if len(flat) > 1 else np.full(flat.shape[1], np.nan),   # a mode: one draw
         "q05": np.quantile(flat, 0.05, axis=0),
         "q95": np.quantile(flat, 0.95, axis=0),
     })
@@ -84,10 +86,10 @@ def fixed_draws(idata, spec) -> tuple[np.ndarray, list]:
     """(chain, draw, k) draws of every fixed coefficient and their labels: an ordinal model's
     thresholds, the mean's coefficients, each formula's."""
     post = idata.posterior
-    parts = [post["beta"].values] + [post[f"beta_{p.dpar}"].values for p in spec.dpar_predictors]
+    parts = [post[layout.FIXED_VARIABLE].values] + [post[layout.variable("fixed", dpar=p.dpar)].values for p in spec.dpar_predictors]
     names = list(spec.fixed_names) + [name for p in spec.dpar_predictors for name in p.fixed_names]
     if spec.thresholds:                     # an ordinal model's thresholds first, as brms lists them
-        parts.insert(0, post["thresholds"].values)
+        parts.insert(0, post[layout.THRESHOLDS_VARIABLE].values)
         names = threshold_labels(spec) + names
     return np.concatenate(parts, axis=-1), names
 
@@ -98,12 +100,12 @@ def varcorr(idata, spec) -> pd.DataFrame:
     rows, columns = [], []
     post = idata.posterior
     for block in spec.all_blocks:
-        sd = post[f"sd_{block.name}"].values
+        sd = post[layout.variable("sd", block)].values
         for k, term in enumerate(block.terms):
             rows.append((block.group, term, ""))
             columns.append(sd[..., k])
         if block.has_cor:
-            cor = post[f"cor_{block.name}"].values
+            cor = post[layout.variable("cor", block)].values
             for p, (i, j) in enumerate(cor_pairs(block.terms)):
                 rows.append((block.group, block.terms[i], block.terms[j]))
                 columns.append(cor[..., p])
@@ -120,7 +122,7 @@ def varcorr(idata, spec) -> pd.DataFrame:
 def varcorr_index(rows) -> pd.Index:
     """Each (group, var1, var2) row's label, as ``summary()`` and prior keys name it:
     ``sd[g][x]``, ``cor[g][(Intercept),x]``, ``sigma``."""
-    labels = ["sigma" if group == "Residual" else f"sd[{group}][{var1}]" if not var2 else f"cor[{group}][{var1},{var2}]"
+    labels = [RESIDUAL if group == "Residual" else f"sd[{group}][{var1}]" if not var2 else f"cor[{group}][{var1},{var2}]"
               for group, var1, var2 in rows]
     return pd.Index(labels, name="term")
 
@@ -140,7 +142,7 @@ def _group_table(idata, spec, add_fixed: bool) -> pd.DataFrame:
     beta, names = fixed_draws(idata, spec)
     fixed_index = {name: j for j, name in enumerate(names)}
     for block in spec.all_blocks:
-        b = idata.posterior[f"b_{block.name}"].values  # chain, draw, level, term
+        b = idata.posterior[layout.variable("effects", block)].values  # chain, draw, level, term
         for k, term in enumerate(block.terms):
             draws = b[..., k]
             if add_fixed and term in fixed_index:

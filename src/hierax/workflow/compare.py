@@ -120,7 +120,7 @@ def num_parameters(fit) -> int:
 
 
 def _check(fit) -> None:
-    if not hasattr(fit, "idata") or "log_likelihood" not in fit.idata:
+    if not fit.has_draws or "log_likelihood" not in fit.idata:
         raise HieraxError("LOO and WAIC need posterior draws with a log-likelihood (method='nuts'); for "
                           "REML/ML fits compare nested models with hx.lrt or use AIC/BIC")
 

@@ -120,6 +120,9 @@ def compare_pooling(formula: str, data, family: str = "gaussian", link: str | No
 
 
 def _fit_fixed(spec, X):
+    if spec.weights is not None:
+        raise HieraxError("compare_pooling does not use weights(w) yet: its no-pooling and complete-pooling fits "
+                          "would ignore them; compare fits of the model without weights, or fit each by hx.fit")
     if spec.family.collapsible and spec.link.name == "identity":
         return fit_least_squares(X, spec.y, spec.offset)
     return fit_glm(X, spec.y, mean_likelihood(spec, "compare_pooling"), spec.trials, spec.offset)

@@ -20,6 +20,7 @@ from hierax.model.build import build_model
 from hierax.model.spec import ModelSpec
 from hierax.results import _arviz
 from hierax.results.idata import _dataset, posterior_dataset
+from hierax.model.layout import PARAMS
 
 
 def draw_prior_params(rng_key, spec: ModelSpec) -> dict:
@@ -28,16 +29,16 @@ def draw_prior_params(rng_key, spec: ModelSpec) -> dict:
     fixed_key = next(keys)
     beta = jnp.stack([p.sample(k) for p, k in zip(spec.fixed_priors, jax.random.split(fixed_key, max(len(spec.fixed_priors), 1)))]) \
         if spec.fixed_priors else jnp.zeros(0)
-    params = {"beta": beta}
+    params = {PARAMS.fixed: beta}
     for dpar in spec.scalar_dpars:              # at most 3: the keys above suffice
         params[dpar.name] = dpar.sample_prior(next(keys), spec.dpar_priors[dpar.name])
     if spec.thresholds:         # iid draws sorted: the ordered-constrained prior of the density, exactly
-        params["thresholds"] = jnp.sort(_fixed_draw(jax.random.fold_in(rng_key, 2), spec.threshold_priors))
+        params[PARAMS.thresholds] = jnp.sort(_fixed_draw(jax.random.fold_in(rng_key, 2), spec.threshold_priors))
     # a formula's coefficients and blocks from keys of their own: the draws of a model without
     # one stay what they were
     formula_keys = iter(jax.random.split(jax.random.fold_in(rng_key, 1), 1 + 4 * len(spec.all_blocks)))
     if spec.dpar_predictors:
-        params["beta_dpars"] = {p.dpar: _fixed_draw(next(formula_keys), p.fixed_priors) for p in spec.dpar_predictors}
+        params[PARAMS.formula_fixed] = {p.dpar: _fixed_draw(next(formula_keys), p.fixed_priors) for p in spec.dpar_predictors}
     sds, chols, bs = {}, {}, {}
     mean_blocks = {block.name for block in spec.blocks}
     for block in spec.all_blocks:

@@ -23,6 +23,8 @@ from scipy import stats
 
 from hierax.errors import HieraxError
 from hierax.workflow.refit import RefitSpec, compiled_sampler, fan_out, worker_cached
+from hierax.model import layout
+from hierax.model.layout import PARAMS
 
 GROUP_EFFECTS_RANKED = 3      # per block: the first levels' effects are ranked too
 
@@ -149,25 +151,25 @@ def _ranks(spec, truth, params, thin: int) -> dict:
 
     out = {}
     for k in range(spec.thresholds):
-        out[f"Intercept[{k + 1}]"] = rank(truth["thresholds"][k], params["thresholds"][..., k])
+        out[layout.threshold_label(k + 1)] = rank(truth[PARAMS.thresholds][k], params[PARAMS.thresholds][..., k])
     for j, name in enumerate(spec.fixed_names):
-        out[name] = rank(truth["beta"][j], params["beta"][..., j])
+        out[name] = rank(truth[PARAMS.fixed][j], params[PARAMS.fixed][..., j])
     for p in spec.dpar_predictors:
         for j, name in enumerate(p.fixed_names):
-            out[name] = rank(truth["beta_dpars"][p.dpar][j], params["beta_dpars"][p.dpar][..., j])
+            out[name] = rank(truth[PARAMS.formula_fixed][p.dpar][j], params[PARAMS.formula_fixed][p.dpar][..., j])
     for block in spec.all_blocks:
         for k, term in enumerate(block.terms):
-            out[f"sd[{block.label}][{term}]"] = rank(truth["sd"][block.name][k], params["sd"][block.name][..., k])
+            out[layout.sd_label(block, term)] = rank(truth[PARAMS.sd][block.name][k], params[PARAMS.sd][block.name][..., k])
             for level in range(min(GROUP_EFFECTS_RANKED, block.num_levels)):
-                out[f"b[{block.label}][{block.levels[level]}][{term}]"] = rank(
-                    truth["b"][block.name][level, k], params["b"][block.name][..., level, k])
+                out[layout.effect_label(block, block.levels[level], term)] = rank(
+                    truth[PARAMS.effects][block.name][level, k], params[PARAMS.effects][block.name][..., level, k])
         if block.has_cor:
-            L_true = truth["cor_chol"][block.name]
+            L_true = truth[PARAMS.cor_chol][block.name]
             R_true = L_true @ L_true.T
-            L = params["cor_chol"][block.name]
+            L = params[PARAMS.cor_chol][block.name]
             R = np.einsum("cdik,cdjk->cdij", L, L)
             for i, j in cor_pairs(block.terms):
-                out[f"cor[{block.label}][{block.terms[i]},{block.terms[j]}]"] = rank(R_true[i, j], R[..., i, j])
+                out[layout.cor_label(block, block.terms[i], block.terms[j])] = rank(R_true[i, j], R[..., i, j])
     for dpar in spec.scalar_dpars:
         out[dpar.name] = rank(truth[dpar.name], params[dpar.name])
     return out

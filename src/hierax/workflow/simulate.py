@@ -24,8 +24,11 @@ from hierax.errors import HieraxError
 from hierax.formula.nodes import Name
 from hierax.formula import as_bf
 from hierax.model.build import build_model
+from hierax.model.prior_rules import explicit_priors
 from hierax.results.idata import cor_pairs, threshold_labels
 from hierax.results.tables import fixed_draws
+from hierax.model import layout
+from hierax.model.layout import PARAMS
 
 
 @dataclass(frozen=True)
@@ -50,21 +53,7 @@ class Model:
 
     def spec_priors(self) -> dict:
         """Every prior of the specification, keyed as ``hx.fit`` takes them (defaults made explicit)."""
-        spec, out = self.spec, {}
-        for name, prior in zip(spec.fixed_names, spec.fixed_priors):
-            out["Intercept" if name == "(Intercept)" else f"b[{name}]"] = prior
-        for p in spec.dpar_predictors:
-            for name, prior in zip(p.fixed_names, p.fixed_priors):
-                written = name[len(p.dpar) + 1:]               # "sigma_x" is b_sigma[x]
-                out[f"Intercept_{p.dpar}" if written == "(Intercept)" else f"b_{p.dpar}[{written}]"] = prior
-        for block in spec.all_blocks:
-            for term, prior in zip(block.terms, block.sd_priors):
-                out[f"sd[{block.label}][{term}]"] = prior
-            if block.has_cor:
-                out[f"cor[{block.name}]"] = block.cor_prior
-        out.update(spec.dpar_priors)
-        out.update({f"Intercept[{k}]": prior for k, prior in enumerate(spec.threshold_priors, 1)})
-        return out
+        return explicit_priors(self.spec)
 
 
 def model(formula: str, data, family: str = "gaussian", link: str | None = None, priors: dict | None = None) -> Model:
@@ -109,7 +98,7 @@ def simulate(model: Model, params: dict | None = None, seed: int | None = None) 
     else:
         drawn = _params_from_names(spec, params, effect_key)
     y = np.asarray(simulate_response(y_key, spec, drawn))
-    return Simulated(replace_response(model, y), truth_series(spec, drawn), drawn.get("b", {}), seed)
+    return Simulated(replace_response(model, y), truth_series(spec, drawn), drawn.get(PARAMS.effects, {}), seed)
 
 
 def simulate_response(rng_key, spec, params):
@@ -138,19 +127,19 @@ def replace_response(model: Model, y: np.ndarray) -> pd.DataFrame:
 
 def truth_series(spec, params) -> pd.Series:
     """Parameters named as ``fit.summary()`` names them."""
-    values = dict(zip(threshold_labels(spec), np.asarray(params.get("thresholds", ()), float)))
-    values.update(zip(spec.fixed_names, np.asarray(params["beta"], float)))
+    values = dict(zip(threshold_labels(spec), np.asarray(params.get(PARAMS.thresholds, ()), float)))
+    values.update(zip(spec.fixed_names, np.asarray(params[PARAMS.fixed], float)))
     for p in spec.dpar_predictors:
-        values.update(zip(p.fixed_names, np.asarray(params["beta_dpars"][p.dpar], float)))
+        values.update(zip(p.fixed_names, np.asarray(params[PARAMS.formula_fixed][p.dpar], float)))
     for block in spec.all_blocks:
-        sd = np.asarray(params["sd"][block.name])
+        sd = np.asarray(params[PARAMS.sd][block.name])
         for term, value in zip(block.terms, sd):
-            values[f"sd[{block.label}][{term}]"] = float(value)
+            values[layout.sd_label(block, term)] = float(value)
         if block.has_cor:
-            L = np.asarray(params["cor_chol"][block.name])
+            L = np.asarray(params[PARAMS.cor_chol][block.name])
             R = L @ L.T
             for i, j in cor_pairs(block.terms):
-                values[f"cor[{block.label}][{block.terms[i]},{block.terms[j]}]"] = float(R[i, j])
+                values[layout.cor_label(block, block.terms[i], block.terms[j])] = float(R[i, j])
     for dpar in spec.scalar_dpars:
         values[dpar.name] = float(params[dpar.name])
     return pd.Series(values, name="truth")
@@ -163,38 +152,38 @@ def _params_from_names(spec, params: dict, rng_key) -> dict:
     if missing or unknown:
         raise HieraxError(f"params must name every parameter, as fit.summary() does: missing {missing}, "
                           f"unknown {unknown}")
-    out = {"beta": np.array([params[n] for n in spec.fixed_names], float), "sd": {}, "cor_chol": {}, "b": {}}
+    out = {PARAMS.fixed: np.array([params[n] for n in spec.fixed_names], float), PARAMS.sd: {}, PARAMS.cor_chol: {}, PARAMS.effects: {}}
     if spec.dpar_predictors:
-        out["beta_dpars"] = {p.dpar: np.array([params[n] for n in p.fixed_names], float) for p in spec.dpar_predictors}
+        out[PARAMS.formula_fixed] = {p.dpar: np.array([params[n] for n in p.fixed_names], float) for p in spec.dpar_predictors}
     if spec.thresholds:
-        out["thresholds"] = np.array([params[n] for n in threshold_labels(spec)], float)
-        if np.any(np.diff(out["thresholds"]) <= 0):
-            raise HieraxError(f"the thresholds {threshold_labels(spec)} must increase, got {list(out['thresholds'])}")
+        out[PARAMS.thresholds] = np.array([params[n] for n in threshold_labels(spec)], float)
+        if np.any(np.diff(out[PARAMS.thresholds]) <= 0):
+            raise HieraxError(f"the thresholds {threshold_labels(spec)} must increase, got {list(out[PARAMS.thresholds])}")
     keys = jax.random.split(rng_key, max(len(spec.all_blocks), 1))
     for block, key in zip(spec.all_blocks, keys):
-        sd = np.array([params[f"sd[{block.label}][{t}]"] for t in block.terms], float)
+        sd = np.array([params[layout.sd_label(block, t)] for t in block.terms], float)
         R = np.eye(block.num_terms)
         if block.has_cor:
             for i, j in cor_pairs(block.terms):
-                R[i, j] = R[j, i] = params[f"cor[{block.label}][{block.terms[i]},{block.terms[j]}]"]
+                R[i, j] = R[j, i] = params[layout.cor_label(block, block.terms[i], block.terms[j])]
         L = np.linalg.cholesky(R)
         z = np.asarray(jax.random.normal(key, (block.num_levels, block.num_terms)))
-        out["sd"][block.name], out["cor_chol"][block.name] = sd, L
-        out["b"][block.name] = (z @ L.T) * sd
+        out[PARAMS.sd][block.name], out[PARAMS.cor_chol][block.name] = sd, L
+        out[PARAMS.effects][block.name] = (z @ L.T) * sd
     for dpar in spec.scalar_dpars:
         out[dpar.name] = float(params[dpar.name])
     return out
 
 
 def _zero_params(spec) -> dict:
-    out = {"beta": np.zeros(len(spec.fixed_names)), "sd": {}, "cor_chol": {}}
+    out = {PARAMS.fixed: np.zeros(len(spec.fixed_names)), PARAMS.sd: {}, PARAMS.cor_chol: {}}
     if spec.dpar_predictors:
-        out["beta_dpars"] = {p.dpar: np.zeros(p.num_fixed) for p in spec.dpar_predictors}
+        out[PARAMS.formula_fixed] = {p.dpar: np.zeros(p.num_fixed) for p in spec.dpar_predictors}
     if spec.thresholds:
-        out["thresholds"] = np.arange(float(spec.thresholds))
+        out[PARAMS.thresholds] = np.arange(float(spec.thresholds))
     for block in spec.all_blocks:
-        out["sd"][block.name] = np.ones(block.num_terms)
-        out["cor_chol"][block.name] = np.eye(block.num_terms)
+        out[PARAMS.sd][block.name] = np.ones(block.num_terms)
+        out[PARAMS.cor_chol][block.name] = np.eye(block.num_terms)
     for dpar in spec.scalar_dpars:
         out[dpar.name] = 1.0
     return out
@@ -226,13 +215,13 @@ def _summary_draws(fit) -> pd.DataFrame:
     beta, names = fixed_draws(fit.idata, spec)
     columns = dict(zip(names, beta.reshape(-1, len(names)).T))
     for block in spec.all_blocks:
-        sd = post[f"sd_{block.name}"].values.reshape(-1, block.num_terms)
+        sd = post[layout.variable("sd", block)].values.reshape(-1, block.num_terms)
         for k, term in enumerate(block.terms):
-            columns[f"sd[{block.label}][{term}]"] = sd[:, k]
+            columns[layout.sd_label(block, term)] = sd[:, k]
         if block.has_cor:
-            cor = post[f"cor_{block.name}"].values.reshape(-1, len(cor_pairs(block.terms)))
+            cor = post[layout.variable("cor", block)].values.reshape(-1, len(cor_pairs(block.terms)))
             for p, (i, j) in enumerate(cor_pairs(block.terms)):
-                columns[f"cor[{block.label}][{block.terms[i]},{block.terms[j]}]"] = cor[:, p]
+                columns[layout.cor_label(block, block.terms[i], block.terms[j])] = cor[:, p]
     for dpar in spec.scalar_dpars:
         columns[dpar.name] = post[dpar.name].values.ravel()
     return pd.DataFrame(columns)

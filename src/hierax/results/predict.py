@@ -1,0 +1,340 @@
+"""Predictions for existing and new groups, from NUTS and REML/ML/Laplace fits alike.
+
+Both kinds of fit are reduced to draws of the same things: fixed effects beta (S, p), each
+block's fitted effects b (S, levels, q), each block's population covariance (S, q, q), and sigma.
+For a NUTS fit they are the posterior draws. For a REML/ML/Laplace fit they are draws from the
+estimates' approximate sampling distribution: beta ~ N(beta^, V^), each level's effects from
+their conditional distribution (mode, conditional variances; effects of one level taken as
+independent), the covariance and sigma fixed at their estimates. That is what merTools'
+predictInterval does for lme4; it leaves out the uncertainty in the variance parameters, which
+is why a Bayesian fit's intervals for new groups are wider when there are few groups.
+
+A level of a grouping factor the fit never saw gets, by ``new_groups``:
+- ``"sample"`` (default): effects drawn from the fitted population distribution, afresh for each
+  draw, one draw per new level shared by its rows. This is the honest answer for an unseen group:
+  its intervals include the between-group spread.
+- ``"population"``: effects at the population mean (zero deviation), as lme4's
+  ``re.form = NA``; intervals reflect only the fixed effects' uncertainty.
+- ``"error"``: a DataError naming the unseen levels.
+The output says, per row and grouping factor, which was used.
+
+The code is part of ``results`` because a fit's own ``predict()`` and ``posterior_predictive()``
+call it (and ``results`` never imports ``workflow``); ``hierax.workflow.predict`` re-exports it.
+Which kind of draws a fit gives is read from the fit's interface (``has_idata``, ``has_draws``),
+never from its type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from hierax.config import check_seed
+from hierax.design.newdata import NewBlock, NewDesign, encode_newdata
+from hierax.errors import DataError, HieraxError
+from hierax.model.families import Mu
+from hierax.model.spec import SE_FIXES as RESIDUAL
+from hierax.model.layout import PARAMS
+from hierax.model import layout
+
+KINDS = ("mean", "response", "link")
+NEW_GROUPS = ("sample", "population", "error")
+ROWS_PER_CHUNK_DRAWS = 2_000_000     # draws x rows held at once
+
+
+@dataclass(frozen=True)
+class ParameterDraws:
+    """S joint draws of what prediction needs (numpy arrays)."""
+
+    beta: np.ndarray            # (S, p)
+    b: tuple                    # per block (S, levels, q)
+    cov: tuple                  # per block (S, q, q): population covariance of the block's effects
+    scalars: dict               # {dpar name: (S,)}: the family's scalar parameters (sigma, shape, ...)
+    plug_in: bool               # True: the estimate is the prediction at the point estimates
+    formulas: dict = field(default_factory=dict)   # {dpar: ParameterDraws} of each parameter's formula;
+    #                                                 bound to the rows predicted: (draws, design, new effects, link)
+
+
+def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
+            seed: int | None = None, num_draws: int = 1000) -> pd.DataFrame:
+    """Predictions with intervals; see :meth:`hierax.FitResult.predict`."""
+    if kind not in KINDS:
+        raise HieraxError(f"kind must be one of {KINDS}, got {kind!r}")
+    if new_groups not in NEW_GROUPS:
+        raise HieraxError(f"new_groups must be one of {NEW_GROUPS}, got {new_groups!r}")
+    if not 0.0 < level < 1.0:
+        raise HieraxError(f"level must be between 0 and 1, got {level!r}")
+    spec = fit.spec
+    if kind == "response" and spec.se is not None:
+        raise HieraxError("kind='response' is not available for a model with se(): the new rows' "
+                          "measurement sds are unknown; use kind='mean'")
+    design = observed_design(spec) if newdata is None else _encode_mean(fit, newdata)
+    _check_new_levels(spec.blocks, design, new_groups)
+    rng = np.random.default_rng(check_seed(seed))
+    draws = _bind_formulas(spec, parameter_draws(fit, rng, num_draws), newdata, new_groups, rng)
+    table = summarise(draws, spec, design, kind, new_groups, level, rng)
+    if draws.plug_in and kind != "response":
+        table["estimate"] = plug_in(fit, design, kind)
+    index = pd.RangeIndex(design.num_obs) if newdata is None or not hasattr(newdata, "index") else newdata.index
+    table.index = index
+    for block, new_block in zip(spec.blocks, design.blocks):
+        used = "new: sampled from the population" if new_groups == "sample" else "new: population mean"
+        table[f"level[{block.name}]"] = np.where(new_block.group_index < 0, used, "fitted")
+    table.attrs.update(kind=kind, new_groups=new_groups, level=level)
+    return table
+
+
+def _encode_mean(fit, newdata) -> NewDesign:
+    """``newdata`` encoded for the mean's formula; an ordinal model's without the intercept column
+    its thresholds replace (``hierax.model.spec``)."""
+    spec = fit.spec
+    dropped = spec.thresholds and fit.design_info.formula.intercept
+    names = ("(Intercept)",) + tuple(spec.fixed_names) if dropped else spec.fixed_names
+    design = encode_newdata(fit.design_info, names, spec.blocks, newdata)
+    return dataclasses.replace(design, X=design.X[:, 1:]) if dropped else design
+
+
+def observed_design(spec) -> NewDesign:
+    """The fit's own rows, as a NewDesign."""
+    return _observed(spec.X, spec.blocks, spec.offset, spec.trials, spec.num_obs)
+
+
+def _observed(X, blocks, offset, trials, num_obs: int) -> NewDesign:
+    new_blocks = tuple(NewBlock(b.Z, np.asarray(b.group_index, np.int64), np.full(len(b.group_index), None))
+                       for b in blocks)
+    return NewDesign(X, new_blocks, offset, trials, num_obs)
+
+
+def _check_new_levels(blocks, design: NewDesign, new_groups: str) -> None:
+    if new_groups != "error":
+        return
+    for block, new_block in zip(blocks, design.blocks):
+        unseen = sorted({str(v) for v in new_block.new_labels if v is not None})
+        if unseen:
+            raise DataError(f"{len(unseen)} level(s) of {block.group!r} were not in the fit "
+                            f"({', '.join(map(repr, unseen[:5]))}); pass new_groups='sample' to draw "
+                            "them from the population, or 'population' for its mean")
+
+
+def parameter_draws(fit, rng: np.random.Generator, num_draws: int) -> ParameterDraws:
+    """Posterior draws (NUTS; a posterior mode's single draw) or draws from the estimates'
+    sampling distribution (REML etc.)."""
+    if fit.has_idata:
+        return _posterior_draws(fit)
+    return _estimate_draws(fit, rng, num_draws)
+
+
+def _posterior_draws(fit) -> ParameterDraws:
+    post = fit.idata.posterior
+    draws = post.sizes["chain"] * post.sizes["draw"]      # explicit: beta may have no columns (p = 0)
+    flat = {name: np.asarray(post[name]).reshape((draws,) + post[name].shape[2:]) for name in post.data_vars}
+    scalars = {d.name: flat[d.name] for d in fit.spec.scalar_dpars}
+    if fit.spec.thresholds:                 # (S, K-1): a column per draw, as the scalars
+        scalars[PARAMS.thresholds] = flat[layout.THRESHOLDS_VARIABLE]
+    formulas = {p.dpar: ParameterDraws(flat[layout.variable("fixed", dpar=p.dpar)], *_block_draws(flat, p.blocks), {}, plug_in=False)
+                for p in fit.spec.dpar_predictors}
+    return ParameterDraws(flat[layout.FIXED_VARIABLE], *_block_draws(flat, fit.spec.blocks), scalars, plug_in=False,
+                          formulas=formulas)
+
+
+def _block_draws(flat: dict, blocks) -> tuple:
+    """(effects, population covariances) per block, as tuples of (S, levels, q) and (S, q, q)."""
+    bs, covs = [], []
+    for block in blocks:
+        bs.append(flat[layout.variable("effects", block)])
+        sd = flat[layout.variable("sd", block)]
+        R = np.broadcast_to(np.eye(block.num_terms), sd.shape + (block.num_terms,)).copy()
+        if block.has_cor:
+            pairs = [(i, j) for i in range(block.num_terms) for j in range(i + 1, block.num_terms)]
+            for p, (i, j) in enumerate(pairs):
+                R[:, i, j] = R[:, j, i] = flat[layout.variable("cor", block)][:, p]
+        covs.append(sd[:, :, None] * R * sd[:, None, :])
+    return tuple(bs), tuple(covs)
+
+
+def _bind_formulas(spec, draws: ParameterDraws, newdata, new_groups: str, rng) -> ParameterDraws:
+    """``draws`` with each parameter's formula bound to the rows predicted: its draws, its design
+    for those rows (the fit's, or ``newdata`` encoded as its formula's), new levels' effects."""
+    if not spec.dpar_predictors:
+        return draws
+    bound = {}
+    for predictor in spec.dpar_predictors:
+        sub = draws.formulas[predictor.dpar]
+        if newdata is None:
+            design = _observed(predictor.X, predictor.blocks, predictor.offset, None, spec.num_obs)
+        else:
+            written = tuple(name[len(predictor.dpar) + 1:] for name in predictor.fixed_names)
+            design = encode_newdata(predictor.info, written, predictor.blocks, newdata)
+        _check_new_levels(predictor.blocks, design, new_groups)
+        effects = [_new_level_effects(sub.cov[k], nb, new_groups, rng) for k, nb in enumerate(design.blocks)]
+        bound[predictor.dpar] = (sub, design, effects, predictor.link)
+    return dataclasses.replace(draws, formulas=bound)
+
+
+def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
+    out = fit.output
+    beta = _beta_draws(out.beta, out.vcov_beta, rng, num)
+    scale2 = 1.0 if out.sigma is None else out.sigma**2
+    bs, covs = [], []
+    for modes, variances, T in zip(out.random_effects, out.random_variances(), out.factors):
+        bs.append(modes[None] + np.sqrt(variances)[None] * rng.standard_normal((num,) + modes.shape))
+        covs.append(np.broadcast_to(scale2 * T @ T.T, (num,) + T.shape))
+    return ParameterDraws(beta, tuple(bs), tuple(covs), _estimated_scalars(fit, num), plug_in=True)
+
+
+def _estimated_scalars(fit, num: int) -> dict:
+    """The family's scalar parameters at their estimates, ``num`` copies each: an LMM's sigma
+    (REML/ML), or every scalar dpar of a Laplace fit (shape, phi, sigma, nu, zi, hu). Like the
+    variance parameters they are held at their estimates, as merTools' intervals hold them."""
+    out = fit.output
+    if out.sigma is not None:
+        return {RESIDUAL: np.full(num, out.sigma)}
+    estimates = fit.family_params()["estimate"]
+    return {name: np.full(num, float(value)) for name, value in estimates.items()}
+
+
+def _beta_draws(beta: np.ndarray, vcov: np.ndarray, rng: np.random.Generator, num: int) -> np.ndarray:
+    """(num, p) draws of N(beta, vcov); none to draw for a model without fixed effects
+    (``y ~ 0 + (1 | g)``), where NumPy's multivariate normal fails on the empty covariance."""
+    if len(beta) == 0:
+        return np.zeros((num, 0))
+    return rng.multivariate_normal(beta, vcov, size=num, method="cholesky")
+
+
+def _point_draws(fit) -> ParameterDraws:
+    """The estimates as a single draw (for the plug-in prediction)."""
+    out = fit.output
+    covs = tuple((1.0 if out.sigma is None else out.sigma**2) * (T @ T.T)[None] for T in out.factors)
+    return ParameterDraws(out.beta[None], tuple(m[None] for m in out.random_effects), covs, _estimated_scalars(fit, 1),
+                          plug_in=True)
+
+
+def summarise(draws: ParameterDraws, spec, design: NewDesign, kind: str, new_groups: str, level: float,
+              rng: np.random.Generator) -> pd.DataFrame:
+    """estimate, sd, lower and upper of the predictions, row chunk by row chunk."""
+    new_effects = [_new_level_effects(draws.cov[k], nb, new_groups, rng) for k, nb in enumerate(design.blocks)]
+    S = draws.beta.shape[0]
+    chunk = max(1, ROWS_PER_CHUNK_DRAWS // S)
+    key = jax.random.PRNGKey(int(rng.integers(2**31)))
+    parts = []
+    for start in range(0, design.num_obs, chunk):
+        rows = slice(start, min(start + chunk, design.num_obs))
+        key, sub = jax.random.split(key)
+        values = _draws_of(kind, draws, spec, design, new_effects, rows, sub)
+        lower, upper = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        spread = values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
+        parts.append(pd.DataFrame({"estimate": values.mean(axis=0), PARAMS.sd: spread,
+                                   "lower": lower, "upper": upper}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def plug_in(fit, design: NewDesign, kind: str) -> np.ndarray:
+    """The prediction at the point estimates, new levels at the population mean (lme4's ``predict``)."""
+    point = _point_draws(fit)
+    zero = [(sorted({v for v in nb.new_labels if v is not None}), None) for nb in design.blocks]
+    zero = [(labels, np.zeros((1, len(labels), b.shape[-1]))) for (labels, _), b in zip(zero, point.b)]
+    rows = slice(0, design.num_obs)
+    eta = linear_predictor_draws(point, design, zero, rows)
+    return eta[0] if kind == "link" else _means(fit.spec, point, design, eta, rows)[0]
+
+
+def _new_level_effects(cov: np.ndarray, new_block: NewBlock, new_groups: str, rng) -> tuple:
+    """(labels, effects (S, n_new, q)) for the block's unseen levels."""
+    labels = sorted({v for v in new_block.new_labels if v is not None})
+    S, q = cov.shape[0], cov.shape[-1]
+    if not labels or new_groups != "sample":
+        return labels, np.zeros((S, len(labels), q))
+    jitter = 1e-12 * np.maximum(np.trace(cov, axis1=1, axis2=2), 1e-300)[:, None, None] * np.eye(q)
+    root = np.linalg.cholesky(cov + jitter)
+    z = rng.standard_normal((S, len(labels), q))
+    return labels, np.einsum("sij,slj->sli", root, z)
+
+
+def _draws_of(kind, draws: ParameterDraws, spec, design: NewDesign, new_effects, rows, key) -> np.ndarray:
+    eta = linear_predictor_draws(draws, design, new_effects, rows)
+    if kind == "link":
+        return eta
+    if kind == "mean":
+        return _means(spec, draws, design, eta, rows)
+    if spec.family.needs_trials and design.trials is None:
+        raise HieraxError("kind='response' for a binomial model needs the number of trials: include the "
+                          "response's columns (those of cbind(...)) in the new data")
+    return np.asarray(spec.family.sample(key, _family_params(spec, draws, eta, rows), _aux(design, rows)))
+
+
+def _family_params(spec, draws: ParameterDraws, eta, rows, known: dict | None = None) -> dict:
+    """The family's parameters by name for draws x rows: the mean's linear predictor, each scalar
+    parameter's draws as a column, each formula's values at the rows, and the values the data
+    fix (se())."""
+    scalars = {name: jnp.asarray(values)[:, None] for name, values in draws.scalars.items()}
+    predicted = {name: link.inverse(jnp.asarray(linear_predictor_draws(sub, design, effects, rows)))
+                 for name, (sub, design, effects, link) in draws.formulas.items()}
+    return {"mu": Mu(jnp.asarray(eta), spec.link.name), **scalars, **predicted, **(known or {})}
+
+
+def _aux(design: NewDesign, rows) -> dict:
+    return {} if design.trials is None else {"trials": jnp.asarray(design.trials[rows])}
+
+
+def _means(spec, draws: ParameterDraws, design: NewDesign, eta, rows) -> np.ndarray:
+    """E[y] per draw and row (brms's ``posterior_epred``): the inverse link of eta for most
+    families; with the other parameters where they enter the mean (lognormal, zero-inflated and
+    hurdle counts). A binomial model's is the success probability, per trial."""
+    return np.asarray(spec.family.mean(_family_params(spec, draws, eta, rows), _aux(design, rows)))
+
+
+def linear_predictor_draws(draws: ParameterDraws, design: NewDesign, new_effects, rows) -> np.ndarray:
+    """eta (S, rows): X beta + offset + each block's effects (fitted or new level)."""
+    eta = draws.beta @ design.X[rows].T
+    if design.offset is not None:
+        eta = eta + design.offset[rows]
+    for b, new_block, (labels, effects) in zip(draws.b, design.blocks, new_effects):
+        index = new_block.group_index[rows]
+        if labels:
+            position = {label: i for i, label in enumerate(labels)}
+            new_rows = index < 0
+            index = index.copy()
+            index[new_rows] = b.shape[1] + np.array([position[v] for v in new_block.new_labels[rows][new_rows]])
+            b = np.concatenate([b, effects], axis=1)
+        eta = eta + np.einsum("snq,nq->sn", b[:, index, :], new_block.Z[rows])
+    return eta
+
+
+def posterior_predictive(fit, seed: int | None = None):
+    """The fit's InferenceData with a ``posterior_predictive`` group: one replicated data set per
+    posterior draw, at the observed rows (same groups), named as the response."""
+    import xarray as xr
+
+    from hierax.results import _arviz
+
+    if not fit.has_draws:
+        raise HieraxError("posterior_predictive needs posterior draws (method='nuts'); for a REML/ML/Laplace "
+                          "fit, fit.predict(kind='response') gives predictive intervals")
+    spec = fit.spec
+    draws = _bind_formulas(spec, _posterior_draws(fit), None, "sample", np.random.default_rng(0))
+    design = observed_design(spec)
+    no_new = [([], None) for _ in spec.blocks]
+    key = jax.random.PRNGKey(check_seed(seed))
+    S = draws.beta.shape[0]
+    chunk = max(1, ROWS_PER_CHUNK_DRAWS // S)
+    parts = []
+    for start in range(0, design.num_obs, chunk):
+        rows = slice(start, min(start + chunk, design.num_obs))
+        key, sub = jax.random.split(key)
+        eta = jnp.asarray(linear_predictor_draws(draws, design, no_new, rows))
+        known = {name: jnp.asarray(values[rows])[None, :] for name, values in spec.known_dpars().items()}
+        params = _family_params(spec, draws, eta, rows, known)
+        parts.append(np.asarray(spec.family.sample(sub, params, _aux(design, rows))))
+    post = fit.idata.posterior
+    chains, num = post.sizes["chain"], post.sizes["draw"]
+    name = next(iter(fit.idata.observed_data.data_vars))
+    y_rep = np.concatenate(parts, axis=1).reshape(chains, num, design.num_obs)
+    group = xr.Dataset({name: xr.DataArray(y_rep, dims=("chain", "draw", "obs"))},
+                       coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                               "obs": np.arange(design.num_obs)})
+    return _arviz.with_groups(fit.idata, posterior_predictive=group)
