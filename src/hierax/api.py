@@ -240,18 +240,22 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     start = time.perf_counter()
     formula = str(as_bf(formula))
     design, spec = build_model(formula, data, family, link, bayesian=False)
-    if spec.dpar_predictors:
+    gaussian = spec.family.collapsible and spec.link.name == "identity" and not spec.dpar_predictors
+    if spec.dpar_predictors and method == "reml":
         names = ", ".join(p.dpar for p in spec.dpar_predictors)
-        raise ModelError(f"method={method!r} does not fit a formula for {names} yet; use method='nuts'")
-    gaussian = spec.family.collapsible and spec.link.name == "identity"
+        raise ModelError(f"method='reml' does not fit a formula for {names}: fit it by maximum likelihood, "
+                         "method='ml' (or 'laplace': for a gaussian response its integral over the group effects is "
+                         "exact), or by method='nuts'")
+    # the Laplace engine estimates a formula's coefficients, exactly so for a gaussian response
+    engine = "laplace" if method == "laplace" or spec.dpar_predictors else "lmm"
     if method == "laplace" and gaussian:
         raise ModelError("method='laplace' is for GLMMs; a gaussian model is fitted exactly by method='reml' or 'ml'")
-    if method != "laplace" and not gaussian:
+    if engine != "laplace" and not gaussian:
         raise ModelError(f"method={method!r} fits gaussian models with the identity link; for "
                           f"{spec.family.name} use method='laplace' or method='nuts'")
     if spec.se is not None:
         raise ModelError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
-    if spec.weights is not None and method != "laplace":
+    if spec.weights is not None and engine != "laplace":
         raise ModelError(f"weights(w) are not supported by method={method!r} yet (hierax's weights multiply each row's "
                          "log-likelihood, as brms's and glmmTMB's do, not lme4's precision weights); use method='nuts'")
     if not spec.blocks:
@@ -260,10 +264,10 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     blocks = [Block(b.Z, b.group_index, b.num_levels, b.correlated) for b in spec.blocks]
     timing = {"setup": time.perf_counter() - start}
     start = time.perf_counter()
-    if method == "laplace":
+    if engine == "laplace":
         check_separation(spec)
     with blas_limit():                      # one BLAS thread by default: see hierax._threads
-        if method == "laplace":
+        if engine == "laplace":
             output = fit_glmm(spec.X, spec.y, blocks, family_likelihood(spec), trials=row_data(spec),
                               offset=spec.offset, phi_start=dpar_start(spec),
                               beta_start=crude_fit(spec)[0])

@@ -101,6 +101,6 @@ def test_density_of_a_sigma_formula_matches_direct_computation():
     assert got == pytest.approx(want, rel=1e-10)
 
 
-def test_frequentist_methods_refuse_a_parameter_formula():
-    with pytest.raises(ModelError, match="does not fit a formula for sigma yet; use method='nuts'"):
+def test_reml_refuses_a_parameter_formula_and_names_ml():
+    with pytest.raises(ModelError, match="method='reml' does not fit a formula for sigma: fit it by maximum likelihood"):
         hx.fit(hx.bf("y ~ x + (1 | g)", sigma="~ z"), DATA, method="reml")

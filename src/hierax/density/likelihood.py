@@ -19,7 +19,7 @@ def _aux(trials) -> dict:
     """The family's aux data from the engine's row data: None, binomial trials, or the dict of
     :func:`row_data` (trials and weights)."""
     if isinstance(trials, dict):
-        return {k: v for k, v in trials.items() if k != "weights"}
+        return {k: v for k, v in trials.items() if k not in ("weights", FORMULA_DESIGNS)}
     return {} if trials is None else {"trials": trials}
 
 
@@ -28,11 +28,20 @@ def _weighted(pointwise, trials):
     return pointwise * trials["weights"] if isinstance(trials, dict) and "weights" in trials else pointwise
 
 
+FORMULA_DESIGNS = "formula_designs"
+
+
 def row_data(spec: ModelSpec):
-    """What the engines pass as ``trials``: the binomial trials, or with weights(w) a dict of both."""
-    if spec.weights is None:
+    """What the engines pass as ``trials``: the binomial trials, or a dict of the trials, the
+    weights(w) and each parameter formula's design, where the model has those."""
+    if spec.weights is None and not spec.dpar_predictors:
         return spec.trials
-    return {"weights": spec.weights, **({} if spec.trials is None else {"trials": spec.trials})}
+    data = {} if spec.trials is None else {"trials": spec.trials}
+    if spec.weights is not None:
+        data["weights"] = spec.weights
+    if spec.dpar_predictors:
+        data[FORMULA_DESIGNS] = {p.dpar: p.X for p in spec.dpar_predictors}
+    return data
 
 
 class MeanLikelihood(NamedTuple):
@@ -50,23 +59,36 @@ class MeanLikelihood(NamedTuple):
 class FamilyLikelihood(NamedTuple):
     """``(y, eta, phi, trials) -> pointwise log-likelihood`` for any family: ``phi`` holds the
     family's scalar parameters on their link scales, in the order of ``dpars`` ((name, link)
-    pairs), and each is mapped to its own scale by its link's inverse (the link is the parameter's
-    constraining map), so an optimiser works on the real line. Static and hashable, as
-    :class:`MeanLikelihood`."""
+    pairs), each mapped to its own scale by its link's inverse (the link is the parameter's
+    constraining map), so an optimiser works on the real line; then the coefficients of each
+    parameter's formula (``formulas``: (name, link, number of columns)), whose design the row data
+    carry (:func:`row_data`). Static and hashable, as :class:`MeanLikelihood`."""
 
     family: Family
     link: str
     dpars: tuple = ()
+    formulas: tuple = ()
 
     def __call__(self, y, eta, phi, trials):
         params = {"mu": Mu(eta, self.link)}
         params.update({name: LINKS[link].inverse(phi[k]) for k, (name, link) in enumerate(self.dpars)})
+        start = len(self.dpars)
+        for name, link, width in self.formulas:
+            params[name] = LINKS[link].inverse(trials[FORMULA_DESIGNS][name] @ phi[start:start + width])
+            start += width
         return _weighted(self.family.log_likelihood(y, params, _aux(trials)), trials)
 
 
 def family_likelihood(spec: ModelSpec) -> FamilyLikelihood:
-    """The likelihood of ``spec`` in its mean and its scalar dpars (``spec.scalar_dpars`` order)."""
-    return FamilyLikelihood(spec.family, spec.link.name, tuple((d.name, d.link) for d in spec.scalar_dpars))
+    """The likelihood of ``spec`` in its mean, its scalar dpars (``spec.scalar_dpars`` order) and
+    the fixed effects of each parameter's formula. A formula with group terms is refused: the
+    engine integrates out the mean's effects only."""
+    for predictor in spec.dpar_predictors:
+        if predictor.blocks:
+            raise ModelError(f"the formula for {predictor.dpar} has group terms, which method='laplace' and 'ml' "
+                             "cannot integrate out yet; use method='nuts'")
+    formulas = tuple((p.dpar, p.link.name, p.num_fixed) for p in spec.dpar_predictors)
+    return FamilyLikelihood(spec.family, spec.link.name, tuple((d.name, d.link) for d in spec.scalar_dpars), formulas)
 
 
 def dpar_start(spec: ModelSpec) -> np.ndarray:
@@ -74,7 +96,16 @@ def dpar_start(spec: ModelSpec) -> np.ndarray:
     response and its scale (the residual sd of least squares for a location family, as the NUTS
     initialisation uses), mapped through the dpar's link."""
     scale = crude_fit(spec)[1]
-    return np.array([float(LINKS[d.link].forward(d.start(spec.y, scale))) for d in spec.scalar_dpars], dtype=float)
+    scalars = [float(LINKS[d.link].forward(d.start(spec.y, scale))) for d in spec.scalar_dpars]
+    return np.array(scalars + [c for p in spec.dpar_predictors for c in _formula_start(spec, p, scale)], dtype=float)
+
+
+def _formula_start(spec: ModelSpec, predictor, scale: float) -> list:
+    """A formula's coefficients at the parameter's crude start: the intercept at its link value."""
+    coefficients = [0.0] * predictor.num_fixed
+    if predictor.num_fixed and np.allclose(predictor.X[:, 0], 1.0):
+        coefficients[0] = float(predictor.link.forward(spec.family.dpar(predictor.dpar).start(spec.y, scale)))
+    return coefficients
 
 
 def mean_likelihood(spec: ModelSpec, purpose: str) -> MeanLikelihood:

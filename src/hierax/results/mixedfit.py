@@ -99,11 +99,18 @@ class MixedFit(FittedModel):
     def fixef(self, level: float = 0.95) -> pd.DataFrame:
         """Fixed effects: estimate, standard error, t statistic and Wald interval."""
         out = self.output
-        se = np.sqrt(np.diag(out.vcov_beta))
+        estimate, se = np.asarray(out.beta, float), np.sqrt(np.diag(out.vcov_beta))
+        names = list(self.spec.fixed_names)
+        phi, vcov = self._family_link_scale()
+        scalars = len(self.spec.scalar_dpars)
+        if len(phi) > scalars:              # each parameter formula's coefficients, on its link scale
+            estimate = np.concatenate([estimate, phi[scalars:]])
+            se = np.concatenate([se, np.sqrt(np.diag(vcov))[scalars:]])
+            names += [name for p in self.spec.dpar_predictors for name in p.fixed_names]
         z = stats.norm.ppf(0.5 + level / 2)
-        return pd.DataFrame({"estimate": out.beta, "se": se, "statistic": out.beta / se,
-                             "lower": out.beta - z * se, "upper": out.beta + z * se},
-                            index=pd.Index(list(self.spec.fixed_names), name="term"))
+        return pd.DataFrame({"estimate": estimate, "se": se, "statistic": estimate / se,
+                             "lower": estimate - z * se, "upper": estimate + z * se},
+                            index=pd.Index(names, name="term"))
 
     def _family_link_scale(self) -> tuple[np.ndarray, np.ndarray]:
         """The family's scalar parameters on their link scales and their covariance: what a

@@ -79,7 +79,7 @@ def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", l
     draws = _bind_formulas(spec, parameter_draws(fit, rng, num_draws), newdata, new_groups, rng)
     table = summarise(draws, spec, design, kind, new_groups, level, rng)
     if draws.plug_in and kind != "response":
-        table["estimate"] = plug_in(fit, design, kind)
+        table["estimate"] = plug_in(fit, design, kind, newdata)
     index = pd.RangeIndex(design.num_obs) if newdata is None or not hasattr(newdata, "index") else newdata.index
     table.index = index
     for block, new_block in zip(spec.blocks, design.blocks):
@@ -184,7 +184,23 @@ def _estimate_draws(fit, rng: np.random.Generator, num: int) -> ParameterDraws:
     for modes, variances, T in zip(out.random_effects, out.random_variances(), out.factors):
         bs.append(modes[None] + np.sqrt(variances)[None] * rng.standard_normal((num,) + modes.shape))
         covs.append(np.broadcast_to(scale2 * T @ T.T, (num,) + T.shape))
-    return ParameterDraws(beta, tuple(bs), tuple(covs), _estimated_scalars(fit, num), plug_in=True)
+    return ParameterDraws(beta, tuple(bs), tuple(covs), _estimated_scalars(fit, num), plug_in=True,
+                          formulas=_estimated_formulas(fit, rng, num))
+
+
+def _estimated_formulas(fit, rng: np.random.Generator | None, num: int) -> dict:
+    """Each parameter formula's coefficients: ``num`` draws from their estimates' normal sampling
+    distribution (their block of the Laplace fit's covariance), or the estimates when ``rng`` is
+    None. A frequentist fit's formulas have no group terms (``hierax.density.likelihood``)."""
+    phi = np.asarray(getattr(fit.output, "phi", np.zeros(0)), float)
+    vcov = np.asarray(getattr(fit.output, "vcov_phi", np.zeros((0, 0))), float)
+    start, out = len(fit.spec.scalar_dpars), {}
+    for predictor in fit.spec.dpar_predictors:
+        part = slice(start, start + predictor.num_fixed)
+        coefficients = phi[part][None] if rng is None else _beta_draws(phi[part], vcov[part, part], rng, num)
+        out[predictor.dpar] = ParameterDraws(coefficients, (), (), {}, plug_in=True)
+        start += predictor.num_fixed
+    return out
 
 
 def _estimated_scalars(fit, num: int) -> dict:
@@ -211,7 +227,7 @@ def _point_draws(fit) -> ParameterDraws:
     out = fit.output
     covs = tuple((1.0 if out.sigma is None else out.sigma**2) * (T @ T.T)[None] for T in out.factors)
     return ParameterDraws(out.beta[None], tuple(m[None] for m in out.random_effects), covs, _estimated_scalars(fit, 1),
-                          plug_in=True)
+                          plug_in=True, formulas=_estimated_formulas(fit, None, 1))
 
 
 def summarise(draws: ParameterDraws, spec, design: NewDesign, kind: str, new_groups: str, level: float,
@@ -233,9 +249,9 @@ def summarise(draws: ParameterDraws, spec, design: NewDesign, kind: str, new_gro
     return pd.concat(parts, ignore_index=True)
 
 
-def plug_in(fit, design: NewDesign, kind: str) -> np.ndarray:
+def plug_in(fit, design: NewDesign, kind: str, newdata=None) -> np.ndarray:
     """The prediction at the point estimates, new levels at the population mean (lme4's ``predict``)."""
-    point = _point_draws(fit)
+    point = _bind_formulas(fit.spec, _point_draws(fit), newdata, "population", np.random.default_rng(0))
     zero = [(sorted({v for v in nb.new_labels if v is not None}), None) for nb in design.blocks]
     zero = [(labels, np.zeros((1, len(labels), b.shape[-1]))) for (labels, _), b in zip(zero, point.b)]
     rows = slice(0, design.num_obs)
