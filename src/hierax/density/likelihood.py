@@ -9,6 +9,9 @@ from typing import NamedTuple
 import numpy as np
 
 from hierax.density.init import crude_fit
+from hierax.density.transforms import ordered, ordered_inverse
+from hierax.model.families.ordinal import threshold_start
+from hierax.model.layout import PARAMS
 from hierax.errors import ModelError
 from hierax.model.families import Family, Mu
 from hierax.model.links import LINKS
@@ -68,6 +71,7 @@ class FamilyLikelihood(NamedTuple):
     link: str
     dpars: tuple = ()
     formulas: tuple = ()
+    thresholds: int = 0         # an ordinal model's, last in phi, raw (Stan's ordered transform)
 
     def __call__(self, y, eta, phi, trials):
         params = {"mu": Mu(eta, self.link)}
@@ -76,6 +80,8 @@ class FamilyLikelihood(NamedTuple):
         for name, link, width in self.formulas:
             params[name] = LINKS[link].inverse(trials[FORMULA_DESIGNS][name] @ phi[start:start + width])
             start += width
+        if self.thresholds:
+            params[PARAMS.thresholds] = ordered(phi[start:start + self.thresholds])[0]
         return _weighted(self.family.log_likelihood(y, params, _aux(trials)), trials)
 
 
@@ -88,7 +94,8 @@ def family_likelihood(spec: ModelSpec) -> FamilyLikelihood:
             raise ModelError(f"the formula for {predictor.dpar} has group terms, which method='laplace' and 'ml' "
                              "cannot integrate out yet; use method='nuts'")
     formulas = tuple((p.dpar, p.link.name, p.num_fixed) for p in spec.dpar_predictors)
-    return FamilyLikelihood(spec.family, spec.link.name, tuple((d.name, d.link) for d in spec.scalar_dpars), formulas)
+    return FamilyLikelihood(spec.family, spec.link.name, tuple((d.name, d.link) for d in spec.scalar_dpars), formulas,
+                            spec.thresholds)
 
 
 def dpar_start(spec: ModelSpec) -> np.ndarray:
@@ -97,7 +104,9 @@ def dpar_start(spec: ModelSpec) -> np.ndarray:
     initialisation uses), mapped through the dpar's link."""
     scale = crude_fit(spec)[1]
     scalars = [float(LINKS[d.link].forward(d.start(spec.y, scale))) for d in spec.scalar_dpars]
-    return np.array(scalars + [c for p in spec.dpar_predictors for c in _formula_start(spec, p, scale)], dtype=float)
+    formulas = [c for p in spec.dpar_predictors for c in _formula_start(spec, p, scale)]
+    thresholds = list(ordered_inverse(threshold_start(spec.y, spec.link.name))) if spec.thresholds else []
+    return np.array(scalars + formulas + thresholds, dtype=float)
 
 
 def _formula_start(spec: ModelSpec, predictor, scale: float) -> list:

@@ -11,6 +11,7 @@ from scipy import stats
 
 from hierax.model.links import LINKS
 from hierax.model.spec import SE_FIXES as RESIDUAL     # the residual sd's name (sigma)
+from hierax.model import layout
 from hierax.results.base import FittedModel
 from hierax.results.idata import cor_pairs
 from hierax.results.tables import varcorr_index
@@ -102,11 +103,16 @@ class MixedFit(FittedModel):
         estimate, se = np.asarray(out.beta, float), np.sqrt(np.diag(out.vcov_beta))
         names = list(self.spec.fixed_names)
         phi, vcov = self._family_link_scale()
-        scalars = len(self.spec.scalar_dpars)
-        if len(phi) > scalars:              # each parameter formula's coefficients, on its link scale
-            estimate = np.concatenate([estimate, phi[scalars:]])
-            se = np.concatenate([se, np.sqrt(np.diag(vcov))[scalars:]])
+        start = len(self.spec.scalar_dpars)
+        formulas = sum(p.num_fixed for p in self.spec.dpar_predictors)
+        if formulas:                        # each parameter formula's coefficients, on its link scale
+            estimate = np.concatenate([estimate, phi[start:start + formulas]])
+            se = np.concatenate([se, np.sqrt(np.diag(vcov))[start:start + formulas]])
             names += [name for p in self.spec.dpar_predictors for name in p.fixed_names]
+        if self.spec.thresholds:            # an ordinal model's thresholds, first (brms's order)
+            cut, cut_se = _thresholds(phi[start + formulas:], vcov[start + formulas:, start + formulas:])
+            estimate, se = np.concatenate([cut, estimate]), np.concatenate([cut_se, se])
+            names = [layout.threshold_label(k) for k in range(1, len(cut) + 1)] + names
         z = stats.norm.ppf(0.5 + level / 2)
         return pd.DataFrame({"estimate": estimate, "se": se, "statistic": estimate / se,
                              "lower": estimate - z * se, "upper": estimate + z * se},
@@ -228,6 +234,14 @@ class MixedFit(FittedModel):
         kind = "REML criterion" if self.output.reml else "deviance" if self.method == "ml" else "-2 logLik (Laplace)"
         return (f"MixedFit({self.formula!r}, method={self.method}, n={self.nobs}, {kind} "
                 f"{self.output.objective:.4f}{', singular' if self.singular else ''})")
+
+
+def _thresholds(raw: np.ndarray, vcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The thresholds c = ordered(raw) (c_1 = raw_1, c_k = c_{k-1} + exp(raw_k)) and their standard
+    errors by the delta method: J V J' with dc_k / draw_j = 1 (j = 1) or exp(raw_j) (1 < j <= k)."""
+    steps = np.concatenate([raw[:1], np.exp(raw[1:])])
+    jacobian = np.tril(np.ones((len(raw), len(raw)))) * np.concatenate([[1.0], np.exp(raw[1:])])[None, :]
+    return np.cumsum(steps), np.sqrt(np.diag(jacobian @ vcov @ jacobian.T))
 
 
 def likelihood_ratio_test(smaller: MixedFit, larger: MixedFit) -> pd.DataFrame:

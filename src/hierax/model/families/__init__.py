@@ -37,7 +37,8 @@ def get_family(name: str, link: str | None = None) -> tuple[Family, Link]:
 
 def families_table() -> list[dict]:
     """One row per family: its response, the links of its mean, its other parameters with their
-    links, and their default priors (``s`` the data's scale, see ``hierax.model.prior_rules``).
+    links, their default priors (``s`` the data's scale, see ``hierax.model.prior_rules``) and its
+    frequentist methods (every family is fitted by NUTS).
     The README's families table is this, kept in step by a test."""
     rows = []
     for family in FAMILIES.values():
@@ -47,6 +48,8 @@ def families_table() -> list[dict]:
             "mu links": ", ".join(family.links),
             "other parameters (link)": ", ".join(_parameters(family)) or "none",
             "default priors": ", ".join(_default_priors(family)) or "none",
+            # every family is fitted by NUTS; frequentist: REML/ML where the integral is exact, else Laplace
+            "frequentist": "REML, ML" if family.collapsible else "Laplace (ML)",
         })
     return rows
 
