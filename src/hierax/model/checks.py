@@ -47,25 +47,23 @@ def _check_response_varies(design) -> None:
 
 
 def _check_se(se: np.ndarray) -> None:
-    bad = ~np.isfinite(se) | (se <= 0)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise DataError(
-            f"se() must give a positive, finite standard error for every row; {bad.sum()} row(s) do not "
-            f"(rows {rows[:5].tolist()}{'...' if len(rows) > 5 else ''}, values {se[rows[:5]].tolist()}). "
-            "Fix or drop those rows: a zero or negative standard error is no measurement error model")
+    _refuse_rows(~np.isfinite(se) | (se <= 0), se, "se() must give a positive, finite standard error for every row",
+                 "Fix or drop those rows: a zero or negative standard error is no measurement error model")
 
 
 def _check_weights(weights: np.ndarray) -> None:
-    bad = ~np.isfinite(weights) | (weights < 0)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise DataError(
-            f"weights() must be finite and >= 0 in every row; {bad.sum()} row(s) are not (rows "
-            f"{rows[:5].tolist()}{'...' if len(rows) > 5 else ''}, values {weights[rows[:5]].tolist()}). Fix or drop "
-            "those rows (a weight of 0 leaves a row out)")
+    _refuse_rows(~np.isfinite(weights) | (weights < 0), weights, "weights() must be finite and >= 0 in every row",
+                 "Fix or drop those rows (a weight of 0 leaves a row out)")
     if not weights.any():
         raise DataError("every weight in weights() is 0, which leaves no data to fit; check the weights column")
+
+
+def _refuse_rows(bad: np.ndarray, values: np.ndarray, rule: str, fix: str) -> None:
+    """A DataError stating ``rule``, the rows that break it (up to five, with their values) and ``fix``."""
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(f"{rule}; {bad.sum()} row(s) do not (rows {rows[:5].tolist()}{'...' if len(rows) > 5 else ''}, "
+                        f"values {values[rows[:5]].tolist()}). {fix}")
 
 
 def _check_block_against_residual(block, num_obs: int) -> None:
