@@ -47,6 +47,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite import min_bulk_ess  # noqa: E402  (the sampler suite's ESS rule, shared)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FORMULA = "y ~ x + (1 | g)"
@@ -182,18 +185,6 @@ def launch(arguments: list, timeout: float, python: str = sys.executable, env: d
     if process.returncode != 0:
         return {"error": "failed: " + (stderr.strip().splitlines() or ["?"])[-1][:160]}
     return {}
-
-
-def min_bulk_ess(draws: dict) -> tuple[float, str]:
-    import arviz as az
-
-    worst, where = np.inf, ""
-    for name, values in draws.items():
-        flat = values.reshape(values.shape[0], values.shape[1], -1)
-        ess = az.ess(az.convert_to_dataset({"x": flat}), method="bulk")["x"].values
-        if np.nanmin(ess) < worst:
-            worst, where = float(np.nanmin(ess)), name
-    return worst, where
 
 
 def nuts_row(label: str, model: str, result: dict, path: Path) -> dict:
