@@ -21,7 +21,6 @@ from hierax.density.likelihood import row_data, dpar_start, family_likelihood
 from hierax.engines.laplace import fit_glmm
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.lmm import fit_lmm
-from hierax.linalg.pls import Block
 from hierax.errors import HieraxError, ModelError, ModeWarning
 from hierax.formula import as_bf
 from hierax.model.build import build_model
@@ -261,7 +260,7 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     if not spec.blocks:
         raise ModelError("the formula has no group terms such as (1 | g); a linear model without them "
                           "needs no REML")
-    blocks = [Block(b.Z, b.group_index, b.num_levels, b.correlated) for b in spec.blocks]
+    blocks = list(spec.blocks)              # the engines read a BlockSpec as a pls.Block
     timing = {"setup": time.perf_counter() - start}
     start = time.perf_counter()
     if engine == "laplace":

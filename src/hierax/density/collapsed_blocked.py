@@ -23,6 +23,8 @@ which has mean A^-1 Lambda'Z'W(y - X beta) and covariance sigma^2 A^-1, A = L_th
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import NamedTuple
 
 import jax
@@ -46,7 +48,7 @@ class BlockedStats(NamedTuple):
 def engine_blocks(spec: ModelSpec, weight: np.ndarray | None = None) -> list:
     """The spec's blocks as the engine sees them (user's order), rows scaled by sqrt(weight)."""
     scale = np.ones(spec.num_obs) if weight is None else np.sqrt(np.asarray(weight, dtype=float))
-    return [pls.Block(b.Z * scale[:, None], b.group_index, b.num_levels, b.has_cor) for b in spec.blocks]
+    return [dataclasses.replace(b, Z=b.Z * scale[:, None]) for b in spec.blocks]
 
 
 def blocked_shape(spec: ModelSpec) -> pls.Shape:

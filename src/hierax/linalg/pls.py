@@ -43,7 +43,11 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 class Block(NamedTuple):
-    """One random-effects block as the engine sees it: per-row effect values and level index."""
+    """One random-effects block as the engine sees it: per-row effect values and level index.
+
+    The engines read only these attributes, so the model's own block type
+    (``hierax.model.spec.BlockSpec``, which has them all) is passed as it is; this record serves
+    callers without a model (tests, benchmarks of the engine alone)."""
 
     Z: np.ndarray            # (n, q)
     group_index: np.ndarray  # (n,)

@@ -28,7 +28,11 @@ SE_FIXES = layout.RESIDUAL_SD   # the dpar that se(s) replaces by known values (
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """A random block as the density sees it.
+    """A random block: the one block type that NUTS, the collapsed sampler, REML and Laplace read.
+
+    The engines, which see no model, read it through the attributes of
+    :class:`hierax.linalg.pls.Block` (``Z``, ``group_index``, ``num_levels``, ``correlated``,
+    ``num_terms``, ``width``), which it has; the samplers read the rest.
 
     ``Z`` (n, q) and ``group_index`` (n,) are the block's data; ``sd_priors`` has one prior per
     effect; ``cor_prior`` is an LKJ prior when the effects are correlated and q > 1, else None.
@@ -66,6 +70,11 @@ class BlockSpec:
     @property
     def num_terms(self) -> int:
         return len(self.terms)
+
+    @property
+    def width(self) -> int:
+        """levels x q: the block's columns of the random-effects design, as the engines count them."""
+        return self.num_levels * self.num_terms
 
     @property
     def has_cor(self) -> bool:
