@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from suite import min_bulk_ess  # noqa: E402  (the sampler suite's ESS rule, shared)
+from suite import min_bulk_ess, run_in_session  # noqa: E402  (shared with the sampler suite)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -173,18 +172,7 @@ def _write(out: str, draws: dict, meta: dict):
 # ---- driver
 
 def launch(arguments: list, timeout: float, python: str = sys.executable, env: dict | None = None) -> dict:
-    command = [python, str(Path(__file__).resolve()), "--runner", *arguments]
-    try:   # a session of its own, so that a timeout stops its workers too
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env={**os.environ, **(env or {})}, start_new_session=True)
-        _, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        return {"error": f"stopped after {timeout:.0f} s", "timeout": timeout}
-    if process.returncode != 0:
-        return {"error": "failed: " + (stderr.strip().splitlines() or ["?"])[-1][:160]}
-    return {}
+    return run_in_session([python, str(Path(__file__).resolve()), "--runner", *arguments], timeout, env)
 
 
 def nuts_row(label: str, model: str, result: dict, path: Path) -> dict:

@@ -68,20 +68,9 @@ def run_tool(tool: str, model: str, seed: int, timeout: float, peers_python: str
         python = sys.executable if tool == "hierax" else peers_python
         command = [python, str(PEERS / f"{tool}_run.py"), model, f"{out}.npz", "--seed", str(seed)]
     start = time.perf_counter()
-    try:   # a session of its own, so that a timeout stops its workers too (PyMC's and Stan's chains)
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PEERS,
-                                   env={**os.environ, **(env or {})}, start_new_session=True)
-    except FileNotFoundError as error:
-        return {"error": f"not available ({error.filename})"}
-    try:
-        _, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        return {"error": f"stopped after {timeout:.0f} s", "timeout": timeout}
-    if process.returncode != 0:
-        last = (stderr.strip().splitlines() or ["?"])[-1]
-        return {"error": f"failed: {last[:120]}"}
+    failure = run_in_session(command, timeout, env, cwd=PEERS)
+    if failure:
+        return failure
     result = _read_brms(out) if tool == "brms" else _read_npz(f"{out}.npz")
     result["process_s"] = time.perf_counter() - start
     return result
@@ -100,6 +89,26 @@ def _read_brms(prefix: Path) -> dict:
     ids = np.unique(chains)
     stacked = np.stack([table[chains == c].to_numpy() for c in ids])           # (chain, draw, params)
     return {"meta": json.loads(Path(f"{prefix}.json").read_text()), "draws": {"all": stacked}}
+
+
+def run_in_session(command: list, timeout: float, env: dict | None = None, cwd=None) -> dict:
+    """Run ``command`` in a session of its own, so that a timeout stops its workers too (PyMC's
+    and Stan's chains): {} when it succeeds, else {"error": ...} (and "timeout" when stopped)."""
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                                   env={**os.environ, **(env or {})}, start_new_session=True)
+    except FileNotFoundError as error:
+        return {"error": f"not available ({error.filename})"}
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return {"error": f"stopped after {timeout:.0f} s", "timeout": timeout}
+    if process.returncode != 0:
+        last = (stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": f"failed: {last[:160]}"}
+    return {}
 
 
 def min_bulk_ess(draws: dict) -> tuple[float, str]:
