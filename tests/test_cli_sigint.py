@@ -63,10 +63,18 @@ def test_sigint_while_sampling_keeps_draws_and_writes_out(tmp_path):
     out = tmp_path / "fit.nc"
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))   # a new pty is 0 columns wide
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hierax.cli.main", "fit", "y ~ x + (1 | g)", "--data", str(tmp_path / "data.csv"),
-         "--chains", "2", "--warmup", "100", "--draws", "1000000", "--seed", "3", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=secondary, stdin=subprocess.DEVNULL, text=True)
+    # A shell without job control starts a background command (`pytest ... &`) with SIGINT ignored;
+    # a child inherits that, Python then installs no KeyboardInterrupt handler, and the fit would run
+    # to its end whatever the test sends. A handler here is reset to the default action in the child
+    # (an ignored signal is not), as when a user starts the fit from a terminal.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hierax.cli.main", "fit", "y ~ x + (1 | g)", "--data", str(tmp_path / "data.csv"),
+             "--chains", "2", "--warmup", "100", "--draws", "1000000", "--seed", "3", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=secondary, stdin=subprocess.DEVNULL, text=True)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     os.close(secondary)
     terminal = _Terminal(primary)
     try:
