@@ -260,7 +260,7 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     if not spec.blocks:
         raise ModelError("the formula has no group terms such as (1 | g); a linear model without them "
                           "needs no REML")
-    blocks = list(spec.blocks)              # the engines read a BlockSpec as a pls.Block
+    blocks = list(spec.blocks)
     timing = {"setup": time.perf_counter() - start}
     start = time.perf_counter()
     if engine == "laplace":

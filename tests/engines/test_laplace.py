@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hierax.engines import laplace
-from hierax.linalg.pls import Block
+from hierax.design.block import Block
 from hierax.density.likelihood import FamilyLikelihood
 from hierax.model.families import get_family
 
@@ -20,9 +20,9 @@ def _poisson_problem(seed=0):
     eta = 0.5 + 0.3 * x + rng.normal(0, 0.5, 20)[g1] + rng.normal(0, 0.3, 20)[g1] * x + rng.normal(0, 0.4, 7)[g2]
     y = rng.poisson(np.exp(eta)).astype(float)
     X = np.column_stack([np.ones(n), x])
-    blocks = [Block(np.column_stack([np.ones(n), x]), g1, 20, True), Block(np.ones((n, 1)), g2, 7, False)]
+    blocks = [Block.from_index(np.column_stack([np.ones(n), x]), g1, 20, True), Block.from_index(np.ones((n, 1)), g2, 7, False)]
     family, link = get_family("poisson")
-    structure = laplace._Structure(tuple(laplace._BlockShape(b.num_levels, b.num_terms) for b in blocks),
+    structure = laplace._Structure(tuple(b.shape for b in blocks),
                                    laplace.theta_entries(blocks), FamilyLikelihood(family, link.name))
     return laplace._data(X, y, None, blocks, None), structure
 
@@ -64,7 +64,7 @@ def test_a_model_of_the_same_shape_reuses_the_compiled_objective():
     rng = np.random.default_rng(2)
     n = 120
     X, group = np.ones((n, 1)), np.repeat(np.arange(12), 10)
-    blocks = [Block(np.ones((n, 1)), group, 12, False)]
+    blocks = [Block.from_index(np.ones((n, 1)), group, 12, False)]
     sizes = []
     for _ in range(2):
         y = rng.poisson(np.exp(1.0 + rng.normal(0, 0.5, 12)[group])).astype(float)

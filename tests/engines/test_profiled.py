@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from hierax.engines import profiled
 from hierax.linalg import pls
-from hierax.linalg.pls import Block
+from hierax.design.block import Block
 
 
 def _reference(theta, data, shape, reml):
@@ -36,7 +36,7 @@ def _problem(structure, seed=0):
         group[:levels] = np.arange(levels)                      # every level observed
         Z = np.column_stack(columns[:effects])
         y = y + np.sum(Z * rng.normal(size=(levels, effects))[group], axis=1)
-        blocks.append(Block(Z, group, levels, correlated))
+        blocks.append(Block.from_index(Z, group, levels, correlated))
     shape, data = pls.prepare(X, y, blocks)
     lower = pls.theta_lower(shape.entries)
     theta = np.where(lower == 0, rng.uniform(0.2, 1.5, shape.num_theta), rng.uniform(-0.5, 0.5, shape.num_theta))

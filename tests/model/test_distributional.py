@@ -104,3 +104,12 @@ def test_density_of_a_sigma_formula_matches_direct_computation():
 def test_reml_refuses_a_parameter_formula_and_names_ml():
     with pytest.raises(ModelError, match="method='reml' does not fit a formula for sigma: fit it by maximum likelihood"):
         hx.fit(hx.bf("y ~ x + (1 | g)", sigma="~ z"), DATA, method="reml")
+
+
+def test_the_spec_lists_every_linear_predictor_with_one_type_the_mean_first():
+    _, spec = build_model(hx.bf("y ~ x + (1 | g)", sigma="~ x + (1 | g)"), DATA)
+    predictors = spec.predictors
+    assert list(predictors) == ["mu", "sigma"]
+    assert type(predictors["mu"]) is type(predictors["sigma"])
+    assert predictors["mu"].blocks == spec.blocks and predictors["mu"].X is spec.X
+    assert spec.all_blocks == spec.blocks + predictors["sigma"].blocks

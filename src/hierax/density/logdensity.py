@@ -112,15 +112,6 @@ def constrain_hyper(position, scalars: tuple, layout: tuple):
     return params, log_jac
 
 
-class BlockStructure(NamedTuple):
-    name: str
-    q: int
-    has_cor: bool
-    parameterisation: str
-    parents: tuple                      # ((parent block name, ((here, there), ...)), ...)
-    dpar: str = "mu"                    # the parameter whose linear predictor the block enters
-
-
 class Structure(NamedTuple):
     """What a density's code depends on, as opposed to its runtime data: hashable."""
 
@@ -129,15 +120,12 @@ class Structure(NamedTuple):
     scalars: tuple                      # (name, link) of each scalar dpar
     predictors: tuple                   # (name, link) of each dpar with a formula
     known: tuple                        # names of the dpars the data fix (se() fixes sigma)
-    blocks: tuple                       # BlockStructure, coarse to fine
+    blocks: tuple                       # each block's Block.shape, coarse to fine
 
 
 def structure_of(spec: ModelSpec) -> Structure:
-    blocks = tuple(BlockStructure(b.name, b.num_terms, b.has_cor, b.parameterisation,
-                                  tuple((p.block, tuple(p.terms)) for p in b.parents))
-                   for b in spec.blocks_coarse_to_fine)
-    blocks += tuple(BlockStructure(b.name, b.num_terms, b.has_cor, b.parameterisation, (), p.dpar)
-                    for p in spec.dpar_predictors for b in p.blocks)
+    blocks = tuple(b.shape for b in spec.blocks_coarse_to_fine)
+    blocks += tuple(b.shape for p in spec.dpar_predictors for b in p.blocks)
     predictors = tuple((p.dpar, p.link.name) for p in spec.dpar_predictors)
     return Structure(spec.family, spec.link.name, scalar_links(spec), predictors, tuple(spec.known_dpars()), blocks)
 
@@ -217,7 +205,7 @@ def constrain_params(structure: Structure, position, centring, arrays, fixed=Non
     """beta, sigma, sds, correlation factors, the effects b per block (levels, q) and the
     log-Jacobian; ``fixed``: :func:`fixed_parts` if the caller has them already."""
     params, log_jac = constrain_hyper(position, structure.scalars,
-                                      tuple((b.name, b.q, b.has_cor) for b in structure.blocks))
+                                      tuple((b.name, b.num_terms, b.has_cor) for b in structure.blocks))
     fixed_means = None if fixed is None else fixed[1]
     bs = {}
     for block in structure.blocks:
@@ -268,7 +256,7 @@ def _add_effects(eta, blocks, params, arrays):
     """eta plus each block's effects gathered to the rows by the integer group index."""
     for block in blocks:
         b, Z, index = params[PARAMS.effects][block.name], arrays["Z"][block.name], arrays["index"][block.name]
-        if block.q == 1:
+        if block.num_terms == 1:
             eta = eta + Z[:, 0] * b[:, 0][index]
         else:
             eta = eta + jnp.sum(Z * b[index], axis=1)

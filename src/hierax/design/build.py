@@ -1,6 +1,6 @@
 """Build the model matrices from a resolved formula and a data frame.
 
-Fixed effects become a dense ``X`` (n x p). Each group term becomes a :class:`RandomBlock`:
+Fixed effects become a dense ``X`` (n x p). Each group term becomes a :class:`~hierax.design.block.Block`:
 the per-row effect design ``Z`` (n x q, dense but only q wide), an integer ``group_index``
 (n,), and the level names. The full random-effects matrix (n x levels*q) is never formed: the
 linear predictor adds ``sum(Z * b[group_index], axis=1)`` for each block.
@@ -18,43 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hierax.design.block import Block
 from hierax.design.columns import check_data_columns, check_many_levels
 from hierax.design.evaluate import Categorical, as_categorical, evaluate
 from hierax.errors import DataError
 from hierax.formula.nodes import Name, to_text
 from hierax.formula.terms import Formula, GroupTerm, Term
-
-
-@dataclass(frozen=True)
-class RandomBlock:
-    """One group term: effects ``terms`` that vary over ``levels`` of ``group``.
-
-    Attributes
-    ----------
-    name : unique name of the block (the group label, with ``.2`` etc. if a group repeats).
-    group : the grouping factor's label, e.g. ``county`` or ``batch:cask``.
-    terms : coefficient names of the varying effects, e.g. ``("(Intercept)", "floor")``.
-    Z : (n, q) float array, the value multiplying each effect in each row.
-    group_index : (n,) int array, the level of each row.
-    levels : level names, in the order of ``b``'s rows.
-    correlated : False for ``||`` (independent effects).
-    """
-
-    name: str
-    group: str
-    terms: tuple
-    Z: np.ndarray
-    group_index: np.ndarray
-    levels: tuple
-    correlated: bool
-
-    @property
-    def num_levels(self) -> int:
-        return len(self.levels)
-
-    @property
-    def num_terms(self) -> int:
-        return len(self.terms)
 
 
 @dataclass(frozen=True)
@@ -254,7 +223,7 @@ def _random_blocks(group_terms: tuple, data, state, levels) -> tuple:
         group_index, group_levels = _group_index(g, data)
         seen[g.group_label] = seen.get(g.group_label, 0) + 1
         name = g.group_label if seen[g.group_label] == 1 else f"{g.group_label}.{seen[g.group_label]}"
-        blocks.append(RandomBlock(name, g.group_label, tuple(names), Z, group_index, group_levels, g.correlated))
+        blocks.append(Block(name, g.group_label, tuple(names), group_levels, Z, group_index, g.correlated))
     return tuple(blocks)
 
 

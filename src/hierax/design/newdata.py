@@ -25,17 +25,10 @@ from hierax.formula.terms import names_in, right_hand_nodes
 
 
 @dataclass(frozen=True)
-class NewBlock:
-    """A random block on new data: ``Z`` (n, q) and ``group_index`` (n,), -1 for an unseen level,
-    whose label is in ``new_labels`` (n,) (None for seen levels)."""
-
-    Z: np.ndarray
-    group_index: np.ndarray
-    new_labels: np.ndarray
-
-
-@dataclass(frozen=True)
 class NewDesign:
+    """The fit's design on new rows: ``blocks`` are the fit's blocks on these rows
+    (:meth:`hierax.design.block.Block.on_rows`)."""
+
     X: np.ndarray
     blocks: tuple
     offset: np.ndarray | None
@@ -65,7 +58,7 @@ def encode_newdata(info: DesignInfo, fixed_names: tuple, blocks, data) -> NewDes
         labels = _group_labels(g, data)
         position = {level: i for i, level in enumerate(block.levels)}
         index = np.array([position.get(label, -1) for label in labels], dtype=np.int64)
-        new_blocks.append(NewBlock(Z, index, np.where(index < 0, labels, None)))
+        new_blocks.append(block.on_rows(Z, index, np.where(index < 0, labels, None)))
     return NewDesign(X, tuple(new_blocks), offset, _trials(formula, data, state, levels), len(data))
 
 

@@ -89,17 +89,8 @@ class _Data(NamedTuple):
     trials: object        # the likelihood's row data: None, (n,) trials, or a dict of (n,) arrays
 
 
-class _BlockShape(NamedTuple):
-    num_levels: int
-    num_terms: int
-
-    @property
-    def width(self) -> int:
-        return self.num_levels * self.num_terms
-
-
 class _Structure(NamedTuple):
-    """Everything static about a model: block sizes, the theta layout and the likelihood."""
+    """Everything static about a model: the blocks' shapes (``Block.shape``), the theta layout and the likelihood."""
 
     blocks: tuple
     entries: tuple
@@ -170,7 +161,7 @@ def _unscaled(output: GLMMOutput, scale: np.ndarray) -> GLMMOutput:
 def _fit_scaled(X, y, blocks, likelihood, trials, offset, start) -> GLMMOutput:
     """The fit for scaled columns of X, from ``start`` = (beta, phi) of the model without group effects."""
     n, p = X.shape
-    structure = _Structure(tuple(_BlockShape(b.num_levels, b.num_terms) for b in blocks), theta_entries(blocks),
+    structure = _Structure(tuple(b.shape for b in blocks), theta_entries(blocks),
                            likelihood, len(start) - p)
     data = _data(X, y, trials, blocks, offset)
     entries = structure.entries

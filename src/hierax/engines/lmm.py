@@ -65,7 +65,7 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
     Parameters
     ----------
     X : (n, p) fixed-effects design; y : (n,) response; offset : optional (n,).
-    blocks : sequence of :class:`hierax.linalg.pls.Block`.
+    blocks : sequence of :class:`hierax.design.block.Block`.
     start : theta to start from (default: lme4's, identity factors).
 
     Raises

@@ -42,27 +42,6 @@ from jax.experimental import sparse as jsparse
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-class Block(NamedTuple):
-    """One random-effects block as the engine sees it: per-row effect values and level index.
-
-    The engines read only these attributes, so the model's own block type
-    (``hierax.model.spec.BlockSpec``, which has them all) is passed as it is; this record serves
-    callers without a model (tests, benchmarks of the engine alone)."""
-
-    Z: np.ndarray            # (n, q)
-    group_index: np.ndarray  # (n,)
-    num_levels: int
-    correlated: bool
-
-    @property
-    def num_terms(self) -> int:
-        return self.Z.shape[1]
-
-    @property
-    def width(self) -> int:
-        return self.num_levels * self.num_terms
-
-
 class Shape(NamedTuple):
     """The static description of a model: block sizes (first block first) and the theta layout.
 

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hierax.design import Design
+from hierax.design import Block, Design
 from hierax.errors import ModelError
 from hierax.model import layout
 from hierax.model.families import LINKS, Family, Link, get_family
 from hierax.model.families.ordinal import num_thresholds
 from hierax.model.hierarchy import level_mean_design, nesting_parents
-from hierax.model.priors import Prior
 from hierax.model.checks import check_identifiable
 from hierax.model.prior_rules import PriorTable, resolve_priors
 
@@ -27,67 +26,12 @@ SE_FIXES = layout.RESIDUAL_SD   # the dpar that se(s) replaces by known values (
 
 
 @dataclass(frozen=True)
-class BlockSpec:
-    """A random block: the one block type that NUTS, the collapsed sampler, REML and Laplace read.
-
-    The engines, which see no model, read it through the attributes of
-    :class:`hierax.linalg.pls.Block` (``Z``, ``group_index``, ``num_levels``, ``correlated``,
-    ``num_terms``, ``width``), which it has; the samplers read the rest.
-
-    ``Z`` (n, q) and ``group_index`` (n,) are the block's data; ``sd_priors`` has one prior per
-    effect; ``cor_prior`` is an LKJ prior when the effects are correlated and q > 1, else None.
-    ``parameterisation`` is "noncentered" or "centered" for every level, or "auto": each level
-    chosen by the sampler from how strongly the data inform it (``hierax.density.centering``).
-    ``mean_design`` (levels, q, p: the fixed part of each level's mean is ``mean_design @ beta``)
-    and ``parents`` (coarser blocks that nest this one) say what each effect varies around, which
-    centred coordinates include (``hierax.model.hierarchy``).
-    """
-
-    name: str
-    group: str
-    terms: tuple
-    levels: tuple
-    Z: np.ndarray
-    group_index: np.ndarray
-    correlated: bool
-    sd_priors: tuple
-    cor_prior: Prior | None
-    parameterisation: str = "auto"
-    mean_design: np.ndarray | None = None
-    parents: tuple = ()
-    dpar: str = "mu"                # the parameter whose linear predictor the block enters
-
-    @property
-    def label(self) -> str:
-        """The block as labels name it (``sd[label][term]``): its name for the mean's blocks, its
-        grouping factor's for a formula's (whose terms carry the parameter: ``sigma_(Intercept)``)."""
-        return self.name if self.dpar == "mu" else self.group
-
-    @property
-    def num_levels(self) -> int:
-        return len(self.levels)
-
-    @property
-    def num_terms(self) -> int:
-        return len(self.terms)
-
-    @property
-    def width(self) -> int:
-        """levels x q: the block's columns of the random-effects design, as the engines count them."""
-        return self.num_levels * self.num_terms
-
-    @property
-    def has_cor(self) -> bool:
-        """Whether the block's effects are correlated (an LKJ prior in a Bayesian model)."""
-        return self.correlated and self.num_terms > 1
-
-
-@dataclass(frozen=True)
 class Predictor:
-    """The linear predictor of a distributional parameter other than the mean (``sigma ~ x +
-    (1 | g)``), on the parameter's link scale: eta = X beta + offset + its blocks' effects.
+    """The linear predictor of a distributional parameter (``sigma ~ x + (1 | g)``), on the
+    parameter's link scale: eta = X beta + offset + its blocks' effects. The mean's is
+    ``ModelSpec.predictors["mu"]``; the others are ``ModelSpec.dpar_predictors``.
 
-    Names carry the parameter as a prefix, as brms's summaries do: fixed effects
+    For a parameter other than the mean, names carry the parameter as a prefix, as brms's summaries do: fixed effects
     ``sigma_(Intercept)``, ``sigma_x``; each block's terms ``sigma_(Intercept)`` (its group is the
     grouping factor's, its name ``<block>__sigma``, unique in the model). Its group effects are
     sampled non-centred: a scale parameter's data inform each level's effect weakly.
@@ -152,7 +96,7 @@ class ModelSpec:
         """What the family's functions read besides the response and the parameters (trials)."""
         return {} if self.trials is None else {"trials": self.trials}
 
-    def find_block(self, group: str | None = None) -> BlockSpec:
+    def find_block(self, group: str | None = None) -> Block:
         """The block of grouping factor (or block name) ``group``; the first block when None."""
         if not self.blocks:
             raise ModelError("the model has no group terms such as (1 | g)")
@@ -164,9 +108,17 @@ class ModelSpec:
         raise ModelError(f"no group term for {group!r}; the model's are {[b.group for b in self.blocks]}")
 
     @property
+    def predictors(self) -> dict:
+        """{dpar: Predictor} for the mean and each parameter with a formula, the mean first: one
+        predictor type for every linear predictor. The mean's fields are the spec's own (``X``,
+        ``blocks``, ``offset``; its ``info`` is None: a fit holds the mean's design info)."""
+        mean = Predictor("mu", self.link, self.X, self.fixed_names, self.fixed_priors, self.blocks, self.offset, None)
+        return {"mu": mean, **{p.dpar: p for p in self.dpar_predictors}}
+
+    @property
     def all_blocks(self) -> tuple:
         """The mean's blocks, then each predicted parameter's."""
-        return self.blocks + tuple(b for p in self.dpar_predictors for b in p.blocks)
+        return tuple(b for predictor in self.predictors.values() for b in predictor.blocks)
 
     @property
     def blocks_coarse_to_fine(self) -> tuple:
@@ -216,9 +168,9 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     thresholds = num_thresholds(design.y) if fam.ordinal else 0
     table = resolve_priors(design, fam, free, priors or {}, predicted, thresholds) if bayesian else None
     blocks = tuple(
-        BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
-                  table.sd_priors[b.name] if table else (), table.cor_priors.get(b.name) if table else None,
-                  choice[b.name], level_mean_design(b, design.X), nesting_parents(b, design.random))
+        dataclasses.replace(b, sd_priors=table.sd_priors[b.name] if table else (),
+                            cor_prior=table.cor_priors.get(b.name) if table else None, parameterisation=choice[b.name],
+                            mean_design=level_mean_design(b, design.X), parents=nesting_parents(b, design.random))
         for b in design.random
     )
     predictors = tuple(_predictor(dpar, dpar_design, table) for dpar, dpar_design in predicted)
@@ -258,9 +210,9 @@ def _predictor(dpar, design: Design, table) -> Predictor:
     """The Predictor of ``dpar`` from its design (blocks already named) and the prior table.
     Its group effects are non-centred (see :class:`Predictor`)."""
     sd_priors = table.sd_priors if table else {}
-    blocks = tuple(BlockSpec(b.name, b.group, b.terms, b.levels, b.Z, b.group_index, b.correlated,
-                             sd_priors.get(b.name, ()), table.cor_priors.get(b.name) if table else None, "noncentered",
-                             dpar=dpar.name)
+    blocks = tuple(dataclasses.replace(b, sd_priors=sd_priors.get(b.name, ()),
+                                       cor_prior=table.cor_priors.get(b.name) if table else None,
+                                       parameterisation="noncentered", dpar=dpar.name)
                    for b in design.random)
     return Predictor(dpar.name, LINKS[dpar.link], design.X, tuple(f"{dpar.name}_{n}" for n in design.fixed_names),
                      table.formula_priors[f"b_{dpar.name}"] if table else (), blocks, design.offset, design.info)

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from hierax.config import check_seed
-from hierax.design.newdata import NewBlock, NewDesign, encode_newdata
+from hierax.design.block import Block
+from hierax.design.newdata import NewDesign, encode_newdata
 from hierax.errors import DataError, HieraxError
 from hierax.model.families import Mu
 from hierax.model.spec import SE_FIXES as RESIDUAL
@@ -105,8 +106,7 @@ def observed_design(spec) -> NewDesign:
 
 
 def _observed(X, blocks, offset, trials, num_obs: int) -> NewDesign:
-    new_blocks = tuple(NewBlock(b.Z, np.asarray(b.group_index, np.int64), np.full(len(b.group_index), None))
-                       for b in blocks)
+    new_blocks = tuple(b.on_rows(b.Z, b.group_index) for b in blocks)
     return NewDesign(X, new_blocks, offset, trials, num_obs)
 
 
@@ -259,7 +259,7 @@ def plug_in(fit, design: NewDesign, kind: str, newdata=None) -> np.ndarray:
     return eta[0] if kind == "link" else _means(fit.spec, point, design, eta, rows)[0]
 
 
-def _new_level_effects(cov: np.ndarray, new_block: NewBlock, new_groups: str, rng) -> tuple:
+def _new_level_effects(cov: np.ndarray, new_block: Block, new_groups: str, rng) -> tuple:
     """(labels, effects (S, n_new, q)) for the block's unseen levels."""
     labels = sorted({v for v in new_block.new_labels if v is not None})
     S, q = cov.shape[0], cov.shape[-1]
