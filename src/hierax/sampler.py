@@ -1,18 +1,13 @@
-"""NUTS on a model spec: the collapsed density where it applies, the full one elsewhere.
+"""NUTS on a model: BlackJAX's sampler run on a :class:`hierax.density.target.Target`.
 
-:class:`SpecSampler` chooses the density, runs the engine and turns its draws into constrained
-parameters named as a user reads them. It serves ``hierax.fit`` and the refitting workflows
-(SBC, leave-one-group-out) alike: the response and the row weights are runtime data, so one
-instance samples many data sets of one model with one compilation.
-
-* **Collapsed** (gaussian response, identity link): the group effects are integrated out
-  (``hierax.density.collapsed``; several grouping factors through the REML engine's blocked
-  factor, ``hierax.density.collapsed_blocked``); the runtime data are the data's statistics and
-  the priors, and the density is shared by every model of the same structure, so a refit to new
-  data compiles nothing (with several factors, a new pattern of left-out rows changes the
-  statistics' sparsity, and compiles). The effects are drawn afterwards from their exact
-  conditional.
-* **Full**: every effect is a coordinate, centred or not per level (``hierax.density.centering``).
+The Target (``hierax.density.target``) is the model side: which density (collapsed where it
+applies), its runtime data, the chains' starts and the way from draws to parameters. This module
+is the engine side of a NUTS fit: how that density is handed to the engine (whitened by the
+Laplace approximation for a collapsed density, one flat vector with a conditional-mode start for
+the full one), what compiles while what runs, and warm starts. :class:`SpecSampler` serves
+``hierax.fit`` and the refitting workflows (SBC, leave-one-group-out) alike: the response and the
+row weights are runtime data, so one instance samples many data sets of one model with one
+compilation.
 """
 
 from __future__ import annotations
@@ -26,16 +21,7 @@ import jax
 import numpy as np
 
 from hierax.config import automatic_for_collapsed
-from hierax.density.init import conditional_coordinates, coordinate_groups, initial_positions
-from hierax.density.centering import describe_centering, make_retune
-from hierax.density.collapsed import (
-    collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
-    why_not_collapsible,
-)
-from hierax.density.logdensity import (
-    constrain_params, constrain_hyper, default_centering, full_logdensity, hyper_priors, model_arrays,
-    structure_of,
-)
+from hierax.density.target import Target, choose_target
 from hierax.engines import sample_nuts
 from hierax.engines.nuts import WarmStart, prefetch
 from hierax.engines.keys import split_keys
@@ -45,11 +31,7 @@ from hierax.engines.quick import quick_jit
 from hierax.errors import HieraxError
 from hierax.model.spec import ModelSpec
 from hierax.results.idata import pointwise_loglik_draws
-from hierax.model.layout import PARAMS
 
-COLLAPSE_CHOICES = (None, True, False)
-_BATCH = 500                       # draws per call when constraining or drawing effects
-_EFFECTS_PER_CALL = 2_000_000      # draws x levels x q per call of the effect sampler
 _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="hierax-compile")
 
 
@@ -83,37 +65,16 @@ class SpecSampler:
     """
 
     def __init__(self, spec: ModelSpec, config, collapse: bool | None = None):
-        if collapse not in COLLAPSE_CHOICES:
-            raise HieraxError(f"collapse must be None (automatic), True or False, got {collapse!r}")
-        reason = why_not_collapsible(spec)
-        if collapse and reason:
-            raise HieraxError(f"collapse=True is not possible for this model: {reason}; use collapse=None")
-        self.collapsed = collapse is not False and reason is None
+        self.target: Target = choose_target(spec, collapse, jit=quick_jit)
+        self.collapsed = self.target.collapsed
         self.spec, self.config = spec, automatic_for_collapsed(config) if self.collapsed else config
         self._compiled = None          # collapsed: the effect sampler, compiling in the background
         self._precompiled = False      # full: the programs after sampling compiled during the first
-        if self.collapsed:
-            self.logdensity = make_collapsed_logdensity(collapsed_structure(spec))
-            self.retune = None
-            self.initial = lambda key: initial_positions(key, spec, config.chains, effects=False)
-            self._effects = _effect_sampler(collapsed_structure(spec))
-        else:
-            structure = structure_of(spec)
-            self.logdensity = full_logdensity(structure)
-            retune = make_retune(spec)
-            self.retune = None if retune is None else _retune_with_data(retune)
-            self.initial = lambda key: initial_positions(key, spec, config.chains)
-            self._constrain = _constrainer(structure)
-            self._probes = probes_from_labels(coordinate_groups(spec))
-            self._free = conditional_coordinates(spec)
+        self._probes = None if self.collapsed else probes_from_labels(self.target.coordinate_labels)
 
     def runtime(self, data: dict | None = None):
         """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
-        data = {k: v for k, v in (data or {}).items() if v is not None}
-        if self.collapsed:
-            return runtime_data(self.spec, data.get("y"), data.get("weight"))
-        return {"centring": default_centering(self.spec), "data": model_arrays(self.spec, data.get("y"), data.get("weight")),
-                "priors": hyper_priors(self.spec)}
+        return self.target.runtime(data)
 
     def sample(self, rng_key, data: dict | None = None, progress=None, warm: SamplerState | None = None,
                keep_interrupted: bool = False):
@@ -127,13 +88,14 @@ class SpecSampler:
         other draws (a collapsed model's effects are drawn for the draws kept).
         """
         init_key, run_key = split_keys(rng_key, 2)
-        positions = self.initial(init_key)
+        positions = self.target.initial(init_key, self.config.chains)
         aux = self.runtime(data)
         unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
         engine_warm = self._engine_warm(warm, sum(int(np.prod(s)) for s in unravel.shapes))
         if not self.collapsed:
             return self._sample_full(run_key, positions, aux, unravel, progress, warm, engine_warm, keep_interrupted)
-        density = _whitened(self.logdensity, unravel)
+        logdensity = self.target.logdensity
+        density = _whitened(logdensity, unravel)
         steps = None
         if self._compiled is None:
             # the first sample: compile the NUTS steps on the other core while the start is found,
@@ -143,12 +105,12 @@ class SpecSampler:
             steps = prefetch(density, np.zeros((self.config.chains, dim)), self.config,
                              {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True,
                              quick_compile=True)
-            self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux["stats"], steps)
-        whitened_aux, z = _whitened_start(self.logdensity, aux, positions, unravel, init_key)
+            self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux, steps)
+        whitened_aux, z = _whitened_start(logdensity, aux, positions, unravel, init_key)
         if steps is not None:
             steps.result()
         output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True,
-                             gradient=_whitened_gradient(self.logdensity, unravel), quick_compile=True,
+                             gradient=_whitened_gradient(logdensity, unravel), quick_compile=True,
                              warm=engine_warm, keep_interrupted=keep_interrupted)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
@@ -156,7 +118,7 @@ class SpecSampler:
     def state(self, output) -> SamplerState:
         """The settings of ``output`` that a warm start reuses (chain 0's: warmup pools them)."""
         imm, step = np.asarray(output.inverse_mass_matrix)[0], float(np.asarray(output.step_size)[0])
-        asked = {block.name: block.parameterisation for block in self.spec.blocks}
+        asked = self.target.parameterisation
         if self.collapsed:
             return SamplerState(True, imm, step, asked)
         last = Unravel.ravel_rows(jax.tree_util.tree_map(lambda x: np.asarray(x)[:, -1], output.positions))
@@ -174,7 +136,7 @@ class SpecSampler:
             raise HieraxError(f"warm_start: that fit sampled {warm.inverse_mass_matrix.shape[0]} coordinates and this "
                               f"model has {dim}; a warm start needs the same formula and the same number of levels "
                               "in every grouping factor")
-        asked = {block.name: block.parameterisation for block in self.spec.blocks}
+        asked = self.target.parameterisation
         if warm.parameterisation != asked:
             raise HieraxError(f"warm_start: that fit's parameterisation was {warm.parameterisation}, this one asks "
                               f"for {asked}; give the same parameterisation= as that fit")
@@ -190,19 +152,19 @@ class SpecSampler:
         for grouseticks: fixed effects, three sds, three factors' effects); on one vector each is
         one operation, which made the chunk's trace, compile and steps shorter.
         """
-        cheap = _cheap_gradient(self.spec)
+        cheap = self.target.cheap_gradient
         compile_later = None
         if cheap and not self._precompiled:
             compile_later = functools.partial(self._precompile_full, positions, aux)
         self._precompiled = True
         flat = Unravel.ravel_rows(positions)
-        density = _flat_density(self.logdensity, unravel)
+        density = _flat_density(self.target.logdensity, unravel)
         prefetch(density, flat, self.config, aux, quick_compile=cheap)     # compiles while the starts move
-        value_and_grad = flat_value_and_grad(self.logdensity, unravel)
-        retune = None if self.retune is None else _flat_retune(self.retune, unravel)
+        value_and_grad = flat_value_and_grad(self.target.logdensity, unravel)
+        retune = None if self.target.retune is None else _flat_retune(self.target.retune, unravel)
         probes = self._probes
         if warm is None:
-            flat = conditional_modes(value_and_grad, flat, self._free, aux, probes)
+            flat = conditional_modes(value_and_grad, flat, self.target.free, aux, probes)
         else:       # the earlier fit's last draws, in its coordinates (cycled if it had fewer chains)
             flat = warm.positions[np.arange(self.config.chains) % len(warm.positions)]
             aux, retune, probes = {**aux, "centring": warm.centring}, None, None
@@ -218,77 +180,35 @@ class SpecSampler:
         log-likelihood, by running each once on copies of the starting positions. Only for
         models whose gradient is cheap (:func:`_cheap_gradient`), where these runs cost
         nothing and compiling them was a third of a second of a first fit."""
-        if self.retune is not None:
+        if self.target.retune is not None:
             dim = sum(int(np.prod(np.shape(x)[1:])) for x in jax.tree_util.tree_leaves(positions))
-            self.retune(jax.tree_util.tree_map(np.array, positions), np.ones((self.config.chains, dim)), aux)
+            self.target.retune(jax.tree_util.tree_map(np.array, positions), np.ones((self.config.chains, dim)), aux)
         draws = jax.tree_util.tree_map(lambda x: np.repeat(np.asarray(x)[:, None], self.config.draws, axis=1), positions)
         params = self.params(SimpleNamespace(positions=draws, aux=aux), np.zeros(2, np.uint32))
         pointwise_loglik_draws(self.spec, params)
 
-    def _batch(self) -> int:
-        """Draws per call: up to 500, fewer for many levels, since the vectorised effect draws hold
-        a few dozen intermediate arrays of draws x levels x q (1 GB at 500 draws of 10,000 levels)."""
-        effects = sum((padded_levels(b.num_levels) if len(self.spec.blocks) == 1 else b.num_levels) * b.num_terms
-                      for b in self.spec.blocks) if self.collapsed else 1
-        return max(1, min(_BATCH, _EFFECTS_PER_CALL // effects, self.config.chains * self.config.draws))
-
-    def _compile_effects(self, positions, stats, after=None):
-        """The effect sampler compiled for one batch of draws, from shapes alone (once the
-        future ``after`` is done)."""
+    def _compile_effects(self, positions, aux, after=None):
+        """The effect sampler compiled for one batch of draws (once the future ``after`` is done)."""
         if after is not None:
             after.result()
-        def shaped(x, lead):
-            return jax.ShapeDtypeStruct((lead,) + x.shape[1:], x.dtype)
-
-        batch = self._batch()
-        part = jax.tree_util.tree_map(lambda x: shaped(x, batch), positions)
-        keys = jax.ShapeDtypeStruct((batch, 2), np.uint32)
-        return self._effects.lower(part, keys, stats).compile()
+        return self.target.compile_constrainer(positions, aux, self._batch())
 
     def params(self, output, rng_key) -> dict:
         """Constrained parameters of every draw (NumPy, leading chain and draw axes), the group
         effects included: drawn from their conditional (with ``rng_key``) when collapsed."""
-        flat, chains, draws = _flatten_draws(output.positions)
-        total, batch = chains * draws, self._batch()
-        keys = split_keys(rng_key, total)
-        if self.collapsed:
-            effects = self._compiled.result() if self._compiled is not None else self._effects
-        out = None
-        for start in range(0, total, batch):
-            # the last batch is padded to full size (repeating the first draws), so one compiled
-            # function serves every batch; the padding is cut off below
-            rows = np.arange(start, start + batch) % total
-            part = jax.tree_util.tree_map(lambda x: x[rows], flat)
-            if self.collapsed:
-                params = jax.device_get(effects(part, keys[rows], output.aux["stats"]))
-                for block in self.spec.blocks:       # the padded levels' effects (module collapsed) are cut off
-                    params[PARAMS.effects][block.name] = params[PARAMS.effects][block.name][:, :block.num_levels]
-            else:
-                params = jax.device_get(self._constrain(part, output.aux["centring"], output.aux["data"]))
-            if out is None:                          # filled in place: no second copy of every draw
-                out = jax.tree_util.tree_map(lambda x: np.empty((total,) + x.shape[1:], x.dtype), params)
-            stop = min(start + batch, total)
-            jax.tree_util.tree_map(lambda o, x: o.__setitem__(slice(start, stop), x[:stop - start]), out, params)
-        return jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), out)
+        chains, draws = jax.tree_util.tree_leaves(output.positions)[0].shape[:2]
+        keys = split_keys(rng_key, chains * draws)
+        compiled = self._compiled.result() if self.collapsed and self._compiled is not None else None
+        return self.target.params(output.positions, output.aux, keys, compiled, self._batch())
+
+    def _batch(self) -> int:
+        """Draws per call of the constraining function: one size for every call of this sampler
+        (the compiled effect sampler's), whatever the number of draws kept."""
+        return self.target.batch_size(self.config.chains * self.config.draws)
 
     def describe(self, output) -> dict:
         """Per block, how its effects were sampled (``fit.parameterisation``)."""
-        if self.collapsed:
-            return {b.name: {"choice": "collapsed", "mean_weight": None, "centered": 0, "noncentered": 0}
-                    for b in self.spec.blocks}
-        return describe_centering(self.spec, output.aux["centring"])
-
-
-_CHEAP_GRADIENT = 1000
-
-
-def _cheap_gradient(spec: ModelSpec) -> bool:
-    """Whether the full density's gradient is cheap enough that compiling, not sampling, is most
-    of a fit's time: rows x (fixed + group coefficients) + group effects at most 1,000 (cbpp's
-    56 rows and 15 herds: 295; grouseticks: about 3,000, where the faster-running code wins)."""
-    coefficients = spec.X.shape[1] + sum(block.num_terms for block in spec.blocks)
-    effects = sum(block.num_levels * block.num_terms for block in spec.blocks)
-    return len(spec.y) * coefficients + effects <= _CHEAP_GRADIENT
+        return self.target.describe(output.aux)
 
 
 def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):
@@ -371,35 +291,3 @@ def _flat_retune(retune, unravel: Unravel):
         return Unravel.ravel_rows(moved), inverse_mass_matrix, aux
 
     return flat
-
-
-@functools.lru_cache(maxsize=16)
-def _effect_sampler(structure):
-    """Jitted (positions, keys, stats) -> params with ``b`` drawn from its exact conditional."""
-    def one(position, key, stats):
-        params, _ = constrain_hyper(position, structure.scalars, structure.layout)
-        params[PARAMS.effects] = draw_all_effects(key, params, stats, structure)
-        return params
-
-    return quick_jit(jax.vmap(one, in_axes=(0, 0, None)))
-
-
-@functools.lru_cache(maxsize=16)
-def _constrainer(structure):
-    """Jitted (positions, centring, arrays) -> params, for the full sampler's draws."""
-    return quick_jit(jax.vmap(lambda p, c, arrays: constrain_params(structure, p, c, arrays)[0], in_axes=(0, None, None)))
-
-
-def _flatten_draws(positions):
-    leaves = jax.tree_util.tree_leaves(positions)
-    chains, draws = leaves[0].shape[:2]
-    return jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((chains * draws,) + x.shape[2:]), positions), \
-        chains, draws
-
-
-def _retune_with_data(retune):
-    def wrapped(positions, inverse_mass_matrix, aux):
-        positions, inverse_mass_matrix, centring = retune(positions, inverse_mass_matrix, aux["centring"])
-        return positions, inverse_mass_matrix, {**aux, "centring": centring}
-
-    return wrapped

@@ -1,0 +1,267 @@
+"""What a sampler samples: the model side of a NUTS fit, apart from the engine that runs it.
+
+A :class:`Target` is one model's posterior as an engine needs it: the log density of an
+unconstrained position, the runtime data it takes, the chains' starting positions, and the way
+back from positions to the constrained parameters a user reads (group effects included). An
+engine (``hierax.sampler`` runs BlackJAX's NUTS on it) sees no model beyond this; a new engine
+is one file that takes a Target.
+
+Two densities, chosen by :func:`choose_target`:
+
+* **Collapsed** (gaussian response, identity link, ``sigma`` without a formula): the group
+  effects are integrated out (``hierax.density.collapsed``; several grouping factors through the
+  REML engine's blocked factor, ``hierax.density.collapsed_blocked``). The runtime data are the
+  data's statistics and the priors, and the density is shared by every model of the same
+  structure, so a refit to new data compiles nothing (with several factors, a new pattern of
+  left-out rows changes the statistics' sparsity, and compiles). The effects are drawn
+  afterwards from their exact conditional, one key per draw.
+* **Full**: every effect is a coordinate, centred or not per level (``hierax.density.centering``,
+  whose retune moves levels between the two during warm-up).
+
+Both take the response and the row weights as runtime data (``runtime({"y": ..., "weight":
+...})``), so one Target serves many data sets of one model (SBC, leave-one-group-out).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+
+from hierax.density.centering import describe_centering, make_retune
+from hierax.density.collapsed import (
+    collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
+    why_not_collapsible,
+)
+from hierax.density.init import conditional_coordinates, coordinate_groups, initial_positions
+from hierax.density.logdensity import (
+    constrain_hyper, constrain_params, default_centering, full_logdensity, hyper_priors, model_arrays, structure_of,
+)
+from hierax.errors import HieraxError
+from hierax.model.layout import PARAMS
+from hierax.model.spec import ModelSpec
+
+COLLAPSE_CHOICES = (None, True, False)
+_BATCH = 500                       # draws per call when constraining or drawing effects
+_EFFECTS_PER_CALL = 2_000_000      # draws x levels x q per call of the effect sampler
+_CHEAP_GRADIENT = 1000
+
+
+def choose_target(spec: ModelSpec, collapse: bool | None = None, jit=jax.jit) -> Target:
+    """The model's Target: collapsed wherever it applies unless ``collapse`` is False.
+
+    ``collapse``: None (collapse where it applies), True (collapse, or fail saying why it
+    cannot) or False (never: sample every group effect). ``jit`` compiles the functions that
+    turn draws into parameters (the engine's choice: ``hierax.engines.quick.quick_jit`` for a
+    short compile).
+    """
+    if collapse not in COLLAPSE_CHOICES:
+        raise HieraxError(f"collapse must be None (automatic), True or False, got {collapse!r}")
+    reason = why_not_collapsible(spec)
+    if collapse and reason:
+        raise HieraxError(f"collapse=True is not possible for this model: {reason}; use collapse=None")
+    if collapse is not False and reason is None:
+        return CollapsedTarget(spec, jit)
+    return FullTarget(spec, jit)
+
+
+class Target:
+    """One model's posterior for an engine (see the module docstring).
+
+    Attributes
+    ----------
+    spec : the model.
+    collapsed : whether the group effects are integrated out of ``logdensity``.
+    logdensity : ``(position, aux) -> log density`` (a pytree position; ``aux`` from :meth:`runtime`).
+    retune : None, or the full density's warm-up retune ``(positions, inverse_mass_matrix, aux)
+        -> (positions, inverse_mass_matrix, aux)`` (per-level centring).
+    """
+
+    collapsed: bool
+    retune = None
+
+    def __init__(self, spec: ModelSpec, jit=jax.jit):
+        self.spec, self._jit = spec, jit
+
+    @property
+    def parameterisation(self) -> dict:
+        """The parameterisation asked for, by block (what a warm start must match)."""
+        return {block.name: block.parameterisation for block in self.spec.blocks}
+
+    @property
+    def cheap_gradient(self) -> bool:
+        """Whether the gradient is cheap enough that compiling, not sampling, is most of a fit's
+        time: rows x (fixed + group coefficients) + group effects at most 1,000 (cbpp's 56 rows
+        and 15 herds: 295; grouseticks: about 3,000, where the faster-running code wins)."""
+        spec = self.spec
+        coefficients = spec.X.shape[1] + sum(block.num_terms for block in spec.blocks)
+        effects = sum(block.num_levels * block.num_terms for block in spec.blocks)
+        return len(spec.y) * coefficients + effects <= _CHEAP_GRADIENT
+
+    def initial(self, rng_key, chains: int) -> dict:
+        """Dispersed starting positions, a leading chain axis on every leaf."""
+        raise NotImplementedError
+
+    def runtime(self, data: dict | None = None) -> dict:
+        """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
+        raise NotImplementedError
+
+    def batch_size(self, total: int) -> int:
+        """Draws per call of the constraining function, at most ``total``."""
+        return max(1, min(_BATCH, total))
+
+    def constrainer(self):
+        """The compiled ``(positions, keys, aux) -> params`` for a batch of draws (a leading axis
+        on positions and keys; ``aux`` as :meth:`runtime` gave it)."""
+        raise NotImplementedError
+
+    def compile_constrainer(self, positions, aux, batch: int):
+        """:meth:`constrainer` compiled for ``batch`` draws from the shapes of ``positions``
+        (one draw per chain) and ``aux``: for compiling it while something else runs."""
+        def shaped(x):
+            return jax.ShapeDtypeStruct((batch,) + x.shape[1:], x.dtype)
+
+        part = jax.tree_util.tree_map(shaped, positions)
+        keys = jax.ShapeDtypeStruct((batch, 2), np.uint32)
+        return self.constrainer().lower(part, keys, aux).compile()
+
+    def params(self, positions, aux, keys, constrain=None, batch: int | None = None) -> dict:
+        """Constrained parameters of every draw (NumPy, leading chain and draw axes), the group
+        effects included (a collapsed model's drawn with ``keys``, one (2,) uint32 key per draw in
+        chain-major order). ``constrain``: a compiled :meth:`constrainer`, if the caller has one,
+        for ``batch`` draws a call (default :meth:`batch_size` of the draws given; fewer draws
+        than a batch, as from an interrupted run, are padded to it)."""
+        flat, chains, draws = _flatten_draws(positions)
+        total = chains * draws
+        batch = batch or self.batch_size(total)
+        keys = np.asarray(keys)
+        constrain = constrain or self.constrainer()
+        out = None
+        for start in range(0, total, batch):
+            # the last batch is padded to full size (repeating the first draws), so one compiled
+            # function serves every batch; the padding is cut off below
+            rows = np.arange(start, start + batch) % total
+            part = jax.tree_util.tree_map(lambda x: x[rows], flat)
+            params = self._finish(jax.device_get(constrain(part, keys[rows], aux)))
+            if out is None:                          # filled in place: no second copy of every draw
+                out = jax.tree_util.tree_map(lambda x: np.empty((total,) + x.shape[1:], x.dtype), params)
+            stop = min(start + batch, total)
+            jax.tree_util.tree_map(lambda o, x: o.__setitem__(slice(start, stop), x[:stop - start]), out, params)
+        return jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), out)
+
+    def describe(self, aux) -> dict:
+        """Per block, how its effects were sampled (``fit.parameterisation``)."""
+        raise NotImplementedError
+
+    def _finish(self, params: dict) -> dict:
+        return params
+
+
+class CollapsedTarget(Target):
+    """The gaussian posterior with the group effects integrated out; they are drawn afterwards."""
+
+    collapsed = True
+
+    def __init__(self, spec: ModelSpec, jit=jax.jit):
+        super().__init__(spec, jit)
+        self._structure = collapsed_structure(spec)
+        self.logdensity = make_collapsed_logdensity(self._structure)
+
+    def initial(self, rng_key, chains: int) -> dict:
+        return initial_positions(rng_key, self.spec, chains, effects=False)
+
+    def runtime(self, data: dict | None = None) -> dict:
+        data = {k: v for k, v in (data or {}).items() if v is not None}
+        return runtime_data(self.spec, data.get("y"), data.get("weight"))
+
+    def batch_size(self, total: int) -> int:
+        """Up to 500 draws, fewer for many levels, since the vectorised effect draws hold a few
+        dozen intermediate arrays of draws x levels x q (1 GB at 500 draws of 10,000 levels)."""
+        blocks = self.spec.blocks
+        effects = sum((padded_levels(b.num_levels) if len(blocks) == 1 else b.num_levels) * b.num_terms
+                      for b in blocks)
+        return max(1, min(_BATCH, _EFFECTS_PER_CALL // effects, total))
+
+    def constrainer(self):
+        return _effect_sampler(self._structure, self._jit)
+
+    def describe(self, aux) -> dict:
+        return {b.name: {"choice": "collapsed", "mean_weight": None, "centered": 0, "noncentered": 0}
+                for b in self.spec.blocks}
+
+    def _finish(self, params: dict) -> dict:
+        for block in self.spec.blocks:       # the padded levels' effects (module collapsed) are cut off
+            params[PARAMS.effects][block.name] = params[PARAMS.effects][block.name][:, :block.num_levels]
+        return params
+
+
+class FullTarget(Target):
+    """The joint posterior of every parameter and group effect.
+
+    Attributes beyond :class:`Target`'s: ``coordinate_labels`` (one integer per coordinate of the
+    flat position: coordinates with one label belong together, as a level's effects and its
+    sds, for the engine's metric probes) and ``free`` (the coordinates a conditional-mode start
+    may move: :func:`hierax.density.init.conditional_coordinates`).
+    """
+
+    collapsed = False
+
+    def __init__(self, spec: ModelSpec, jit=jax.jit):
+        super().__init__(spec, jit)
+        self._structure = structure_of(spec)
+        self.logdensity = full_logdensity(self._structure)
+        retune = make_retune(spec)
+        self.retune = None if retune is None else _retune_with_data(retune)
+        self.coordinate_labels = coordinate_groups(spec)
+        self.free = conditional_coordinates(spec)
+
+    def initial(self, rng_key, chains: int) -> dict:
+        return initial_positions(rng_key, self.spec, chains)
+
+    def runtime(self, data: dict | None = None) -> dict:
+        data = {k: v for k, v in (data or {}).items() if v is not None}
+        return {"centring": default_centering(self.spec),
+                "data": model_arrays(self.spec, data.get("y"), data.get("weight")),
+                "priors": hyper_priors(self.spec)}
+
+    def constrainer(self):
+        return _constrainer(self._structure, self._jit)
+
+    def describe(self, aux) -> dict:
+        return describe_centering(self.spec, aux["centring"])
+
+
+@functools.lru_cache(maxsize=16)
+def _effect_sampler(structure, jit):
+    """(positions, keys, aux) -> params with ``b`` drawn from its exact conditional, one key a draw."""
+    def one(position, key, stats):
+        params, _ = constrain_hyper(position, structure.scalars, structure.layout)
+        params[PARAMS.effects] = draw_all_effects(key, params, stats, structure)
+        return params
+
+    batched = jax.vmap(one, in_axes=(0, 0, None))
+    return jit(lambda positions, keys, aux: batched(positions, keys, aux["stats"]))
+
+
+@functools.lru_cache(maxsize=16)
+def _constrainer(structure, jit):
+    """(positions, keys, aux) -> params of the full density's draws (the keys are not used)."""
+    batched = jax.vmap(lambda p, c, arrays: constrain_params(structure, p, c, arrays)[0], in_axes=(0, None, None))
+    return jit(lambda positions, keys, aux: batched(positions, aux["centring"], aux["data"]))
+
+
+def _retune_with_data(retune):
+    """The centring retune on the runtime dict: it moves ``aux["centring"]``."""
+    def wrapped(positions, inverse_mass_matrix, aux):
+        positions, inverse_mass_matrix, centring = retune(positions, inverse_mass_matrix, aux["centring"])
+        return positions, inverse_mass_matrix, {**aux, "centring": centring}
+
+    return wrapped
+
+
+def _flatten_draws(positions):
+    leaves = jax.tree_util.tree_leaves(positions)
+    chains, draws = leaves[0].shape[:2]
+    return jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((chains * draws,) + x.shape[2:]), positions), \
+        chains, draws
