@@ -148,9 +148,10 @@ IDENTIFIABILITY = [
          "the response less the offset is constant", "right response column"),
     Case("separation_laplace", fit("sep ~ x + (1 | g)", COUNTS, family="bernoulli", method="laplace"), ModelError,
          "separate the outcomes perfectly", "method='nuts'"),
-    Case("laplace_too_many_effects",
-         fit("y ~ 1 + (1 | obs)", pd.DataFrame({"y": np.arange(2600) % 4, "obs": np.arange(2600)}),
-             family="poisson", method="laplace"), ModelError, "2,600 group effects", "method='nuts'"),
+    Case("laplace_too_many_crossed_effects",      # the first factor is blocked; the second's 2,601 are dense
+         fit("y ~ 1 + (1 | a) + (1 | b)", pd.DataFrame({"y": np.arange(5202) % 4, "a": np.arange(5202) % 2601,
+                                                        "b": np.arange(5202) // 2}),
+             family="poisson", method="laplace"), ModelError, "2,601 group effects outside", "method='nuts'"),
 ]
 
 

@@ -22,8 +22,7 @@ def _poisson_problem(seed=0):
     X = np.column_stack([np.ones(n), x])
     blocks = [Block.from_index(np.column_stack([np.ones(n), x]), g1, 20, True), Block.from_index(np.ones((n, 1)), g2, 7, False)]
     family, link = get_family("poisson")
-    structure = laplace._Structure(tuple(b.shape for b in blocks),
-                                   laplace.theta_entries(blocks), FamilyLikelihood(family, link.name))
+    structure = laplace.structure_of(blocks, FamilyLikelihood(family, link.name))
     return laplace._data(X, y, None, blocks, None), structure
 
 

@@ -20,9 +20,9 @@ one solve with the Cholesky factor already at hand and one Hessian-vector produc
 of beta come from the Hessian of D in (theta, beta) by central differences of that gradient, as
 lme4's default (``use.hessian``) takes them from a finite-difference one.
 
-This version factors A densely (size Q = levels x effects, summed over blocks): right for the
-teaching data sets (cbpp: 15, grouseticks: 584), not for InstEval-sized problems, which need the
-blocked factorisation of ``hierax.linalg.pls``.
+A is factored in blocks (``hierax.engines.laplace_blocks``): the grouping factor with the most
+columns per level, the others densely through a Schur complement, so that time and memory grow
+with the rows and that factor's levels, not with the square of the number of effects.
 
 Family parameters besides the mean (a negative binomial's shape, a beta's precision, student's
 sigma and nu, a zero-inflation probability) are estimated with the fixed effects, as glmmTMB
@@ -51,8 +51,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize
 
+from hierax.engines import laplace_blocks as blocked
 from hierax.engines.lmm import GRADIENT_TOLERANCE, SINGULAR_BELOW, Optimisation, _projected_gradient
-from hierax.engines.profiled import inverse_from_cholesky
 from hierax.errors import ModelError
 from hierax.linalg.columns import column_scales
 from hierax.linalg.pls import block_factors, theta_entries, theta_lower, theta_start
@@ -87,6 +87,7 @@ class _Data(NamedTuple):
     vals: jax.Array       # (n, K): their values
     y: jax.Array
     trials: object        # the likelihood's row data: None, (n,) trials, or a dict of (n,) arrays
+    pattern: blocked.Pattern  # the blocked precision's index sums
 
 
 class _Structure(NamedTuple):
@@ -96,6 +97,7 @@ class _Structure(NamedTuple):
     entries: tuple
     likelihood: object      # static, hashable: (y, eta, phi, trials) -> pointwise log-likelihood
     num_phi: int = 0        # family parameters (link scale) at the end of x
+    layout: blocked.Layout | None = None   # the blocked precision's layout (:func:`structure_of`)
 
     @property
     def num_theta(self) -> int:
@@ -123,29 +125,12 @@ def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood, trials: np.ndarra
     small gradient. The estimates, their covariance and the audit trail are given back in the
     units of ``X``.
     """
-    check_size(blocks)
+    blocked.check_size(blocks)
     scale = column_scales(X)
     phi_start = np.zeros(0) if phi_start is None else np.asarray(phi_start, float).reshape(-1)
     beta_start = np.zeros(X.shape[1]) if beta_start is None else np.asarray(beta_start, float) * scale
     output = _fit_scaled(X / scale, y, blocks, likelihood, trials, offset, np.concatenate([beta_start, phi_start]))
     return _unscaled(output, scale)
-
-
-# The dense factor costs Q^3 / 3 per Newton step and Q^2 doubles of memory: on the project's 2-core
-# machine 1,500 effects take about 16 s to fit and 5,000 over 300 s at 2 GB, so above this the
-# engine refuses rather than run for many minutes without a word.
-MAX_DENSE_EFFECTS = 2500
-
-
-def check_size(blocks) -> None:
-    """Refuse a model whose group effects are too many for the dense factorisation."""
-    total = sum(b.num_levels * b.num_terms for b in blocks)
-    if total > MAX_DENSE_EFFECTS:
-        sizes = ", ".join(f"{b.num_levels} x {b.num_terms}" for b in blocks)
-        raise ModelError(
-            f"method='laplace' factors the {total:,} group effects ({sizes}) as one dense matrix, which "
-            f"takes many minutes above {MAX_DENSE_EFFECTS:,}; fit this model with method='nuts' (full Bayesian "
-            "inference, which handles tens of thousands of effects), or group by a coarser factor")
 
 
 def _unscaled(output: GLMMOutput, scale: np.ndarray) -> GLMMOutput:
@@ -161,8 +146,7 @@ def _unscaled(output: GLMMOutput, scale: np.ndarray) -> GLMMOutput:
 def _fit_scaled(X, y, blocks, likelihood, trials, offset, start) -> GLMMOutput:
     """The fit for scaled columns of X, from ``start`` = (beta, phi) of the model without group effects."""
     n, p = X.shape
-    structure = _Structure(tuple(b.shape for b in blocks), theta_entries(blocks),
-                           likelihood, len(start) - p)
+    structure = structure_of(blocks, likelihood, len(start) - p)
     data = _data(X, y, trials, blocks, offset)
     entries = structure.entries
     x0 = np.concatenate([theta_start(entries), _glm_start(data, likelihood, start)])
@@ -211,6 +195,12 @@ def _fit_scaled(X, y, blocks, likelihood, trials, offset, start) -> GLMMOutput:
     return _estimates(x, hessian, state["u"], data, structure, record)
 
 
+def structure_of(blocks, likelihood, num_phi: int = 0) -> _Structure:
+    """The static description of a model with these blocks and this likelihood."""
+    return _Structure(tuple(b.shape for b in blocks), theta_entries(blocks), likelihood, num_phi,
+                      blocked.layout_of(blocks))
+
+
 def _sds_at_zero(x, entries) -> list:
     """Positions in x of the diagonal thetas (sds, relative to nothing in a GLMM) at exactly 0."""
     return [t for t, (k, i, j) in enumerate(entries) if i == j and x[t] <= 0.0]
@@ -221,7 +211,7 @@ def _check_laplace_defined(x, u, data: _Data, structure: _Structure) -> None:
     to 2) not positive definite at the mode, which a likelihood that is not log-concave in eta can
     give, or a likelihood that overflows. A number computed there would be wrong, not rough."""
     value, _, mode = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
-    if not np.all(np.isfinite(np.asarray(_factor(jnp.asarray(x), mode, data, structure)))):
+    if not bool(blocked.is_finite(_factor(jnp.asarray(x), mode, data, structure))):
         raise ModelError(
             "method='laplace' has no answer for this model: at the estimates the log-likelihood's curvature in the "
             "group effects is not positive definite at their conditional mode (the likelihood is not log-concave "
@@ -255,7 +245,8 @@ def _data(X, y, trials, blocks, offset) -> _Data:
         start += block.width
     return _Data(jnp.asarray(X, float), jnp.zeros(n) if offset is None else jnp.asarray(offset, float),
                  jnp.asarray(np.stack(cols, axis=1)), jnp.asarray(np.stack(vals, axis=1), dtype=float),
-                 jnp.asarray(y, float), jax.tree_util.tree_map(lambda a: jnp.asarray(a, float), trials))
+                 jnp.asarray(y, float), jax.tree_util.tree_map(lambda a: jnp.asarray(a, float), trials),
+                 blocked.pattern_of(blocks, blocked.layout_of(blocks)))
 
 
 class _Lambda(NamedTuple):
@@ -280,18 +271,6 @@ class _Lambda(NamedTuple):
         return jnp.concatenate([jnp.einsum("ji,lj->li", T, part).reshape(-1)
                                 for T, part in zip(self.Ts, self._split(v))])
 
-    def sandwich(self, M):                    # Lambda' M Lambda
-        rows, offsets = [], np.cumsum([0] + [b.width for b in self.blocks])
-        for a, (block_a, T_a) in enumerate(zip(self.blocks, self.Ts)):
-            cols = []
-            for b, (block_b, T_b) in enumerate(zip(self.blocks, self.Ts)):
-                part = M[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]].reshape(
-                    block_a.num_levels, block_a.num_terms, block_b.num_levels, block_b.num_terms)
-                cols.append(jnp.einsum("aibj,ic,jd->acbd", part, T_a, T_b).reshape(block_a.width, block_b.width))
-            rows.append(jnp.concatenate(cols, axis=1))
-        return jnp.concatenate(rows, axis=0)
-
-
 def _lambda(theta, structure: _Structure) -> _Lambda:
     return _Lambda(block_factors(theta, structure.entries, [b.num_terms for b in structure.blocks]),
                    structure.blocks)
@@ -303,11 +282,6 @@ def _z_times(v, data: _Data):             # Z v for v in R^Q
 
 def _zt_times(r, data: _Data, Q: int):    # Z' r for r in R^n
     return jnp.zeros(Q).at[data.cols].add(data.vals * r[:, None])
-
-
-def _ztwz(w, data: _Data, Q: int):        # Z' W Z, dense (Q, Q), from each row's products
-    products = w[:, None, None] * data.vals[:, :, None] * data.vals[:, None, :]
-    return jnp.zeros((Q, Q)).at[data.cols[:, :, None], data.cols[:, None, :]].add(products)
 
 
 def _derivatives(eta, phi, data: _Data, likelihood):
@@ -342,36 +316,31 @@ def _curvature(x, u, data: _Data, structure: _Structure):
     return Lam, d1, w
 
 
-def _precision_of(w, Lam, data: _Data, structure: _Structure):
-    Q = structure.width
-    return Lam.sandwich(_ztwz(w, data, Q)) + jnp.eye(Q)
-
-
-def _precision(x, u, data: _Data, structure: _Structure):
-    """A = Lambda' Z' W Z Lambda + I at (x, u) (the exact one), and Lambda and the first derivative."""
-    Lam, d1, w = _curvature(x, u, data, structure)
-    return _precision_of(w, Lam, data, structure), Lam, d1
+def _row_values(Lam, data: _Data, structure: _Structure):
+    """Z Lambda row by row (``laplace_blocks.row_values``)."""
+    return blocked.row_values(data.vals, Lam.Ts, structure.layout)
 
 
 def _laplace(x, u, data: _Data, structure: _Structure):
-    log_det, L = spd_log_det(_precision(x, u, data, structure)[0])
-    return _g(x, u, data, structure) + log_det, L
+    """D at (x, u): g + log|A|, and A's blocked factor."""
+    Lam, _, w = _curvature(x, u, data, structure)
+    log_det, F = blocked.log_det(w, _row_values(Lam, data, structure), data.pattern, structure.layout)
+    return _g(x, u, data, structure) + log_det, F
 
 
-def _step_factor(w, Lam, data: _Data, structure: _Structure):
-    """Cholesky factor of the matrix a Newton step solves with: the exact A where it is positive
-    definite (always, for a log-concave likelihood, whose W >= 0), else A with W clamped at zero
-    (module docstring): positive definite, so the step still goes downhill on g."""
-    L = jnp.linalg.cholesky(_precision_of(w, Lam, data, structure))
-    definite = jnp.all(jnp.isfinite(jnp.diagonal(L)))
-    return jax.lax.cond(definite, lambda: L,
-                        lambda: jnp.linalg.cholesky(_precision_of(jnp.maximum(w, 0.0), Lam, data, structure)))
+def _step_factor(w, V, data: _Data, structure: _Structure):
+    """The factor a Newton step solves with: the exact A where it is positive definite (always,
+    for a log-concave likelihood, whose W >= 0), else A with W clamped at zero (module
+    docstring): positive definite, so the step still goes downhill on g."""
+    F = blocked.factor(w, V, data.pattern, structure.layout)
+    return jax.lax.cond(blocked.is_finite(F), lambda: F,
+                        lambda: blocked.factor(jnp.maximum(w, 0.0), V, data.pattern, structure.layout))
 
 
 def _newton_step(x, u, data: _Data, structure: _Structure):
     Lam, d1, w = _curvature(x, u, data, structure)
-    step = jax.scipy.linalg.cho_solve((_step_factor(w, Lam, data, structure), True),
-                                      Lam.t_times(_zt_times(d1, data, structure.width)) - u)
+    F = _step_factor(w, _row_values(Lam, data, structure), data, structure)
+    step = blocked.solve(F, Lam.t_times(_zt_times(d1, data, structure.width)) - u, data.pattern, structure.layout)
     # damped: the best of a few step lengths (a full Newton step can overshoot with a log link
     # far from the mode)
     values = jax.vmap(lambda c: _g(x, u + c * step, data, structure))(STEP_LENGTHS)
@@ -396,8 +365,8 @@ def _mode(x, u0, data: _Data, structure: _Structure):
 def _evaluate(x, u0, data: _Data, structure: _Structure):
     """D(x), its exact gradient and the mode u^ (from u0), compiled once per model shape."""
     u = jax.lax.stop_gradient(_mode(x, u0, data, structure))
-    (value, L), (dx, du) = jax.value_and_grad(_laplace, argnums=(0, 1), has_aux=True)(x, u, data, structure)
-    v = jax.scipy.linalg.cho_solve((L, True), du) / 2.0
+    (value, F), (dx, du) = jax.value_and_grad(_laplace, argnums=(0, 1), has_aux=True)(x, u, data, structure)
+    v = blocked.solve(F, du, data.pattern, structure.layout) / 2.0
     # the mode's own dependence on x, by the implicit function theorem (module docstring)
     dmode = jax.grad(lambda z: jnp.vdot(v, jax.grad(_g, argnums=1)(z, u, data, structure)))(x)
     return value, dx - dmode, u
@@ -405,31 +374,8 @@ def _evaluate(x, u0, data: _Data, structure: _Structure):
 
 @partial(jax.jit, static_argnames=("structure",))
 def _factor(x, u, data: _Data, structure: _Structure):
-    return jnp.linalg.cholesky(_precision(x, u, data, structure)[0])
-
-
-@jax.custom_vjp
-def spd_log_det(A):
-    """log|A| and the Cholesky factor of a symmetric positive definite A.
-
-    Its derivative, A^-1, comes from LAPACK's potri on the factor: a third of the work of
-    differentiating the factorisation. The factor is for use, not differentiation (its cotangent
-    is ignored).
-    """
-    L = jnp.linalg.cholesky(A)
-    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(L))), L
-
-
-def _spd_log_det_forward(A):
-    out = spd_log_det(A)
-    return out, out[1]
-
-
-def _spd_log_det_backward(L, cotangents):
-    return (cotangents[0] * inverse_from_cholesky(L),)
-
-
-spd_log_det.defvjp(_spd_log_det_forward, _spd_log_det_backward)
+    Lam, _, w = _curvature(x, u, data, structure)
+    return blocked.factor(w, _row_values(Lam, data, structure), data.pattern, structure.layout)
 
 
 def _glm_objective(z, data: _Data, likelihood):
@@ -479,26 +425,20 @@ def _estimates(x, hessian, u, data: _Data, structure: _Structure, record) -> GLM
     p = data.X.shape[1]
     theta, beta, phi = x[:num_theta], x[num_theta:num_theta + p], x[num_theta + p:]
     value, _, u_hat = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
-    L = _factor(jnp.asarray(x), u_hat, data, structure)
+    F = _factor(jnp.asarray(x), u_hat, data, structure)
     cov = 2.0 * np.linalg.inv(hessian)
     Lam = _lambda(jnp.asarray(theta), structure)
     factors = [np.asarray(T) for T in Lam.Ts]
     b_all = np.asarray(Lam.times(u_hat))
-    L_inv = np.linalg.inv(np.asarray(L))
     modes, start = [], 0
     for block in structure.blocks:
         modes.append(b_all[start:start + block.width].reshape(block.num_levels, block.num_terms))
         start += block.width
 
     def variances():
-        M = np.asarray(jax.vmap(Lam.times, in_axes=1, out_axes=1)(jnp.asarray(L_inv.T)))  # Lambda L^-T
-        diag = np.sum(M**2, axis=1)                                                       # Var(b) = M M'
-
-        out, s = [], 0
-        for block in structure.blocks:
-            out.append(diag[s:s + block.width].reshape(block.num_levels, block.num_terms))
-            s += block.width
-        return out
+        # Var(b_l) = T Cov(u_l) T', Cov(u_l) the level's block of A^-1
+        covariances = blocked.conditional_covariances(F, data.pattern, structure.layout)
+        return [np.einsum("ij,ljk,ik->li", T, C, T) for T, C in zip(factors, covariances)]
 
     singular = tuple(t for t, (k, i, j) in enumerate(entries) if i == j and theta[t] < SINGULAR_BELOW)
     fixed, family = slice(num_theta, num_theta + p), slice(num_theta + p, None)
