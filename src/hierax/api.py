@@ -71,7 +71,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         chains: int = 4, warmup: int | None = None, draws: int = 1000, seed: int | None = None,
         target_accept: float | None = None, max_tree_depth: int = 10, link: str | None = None,
         parameterisation=None, collapse: bool | None = None, progress: bool = False,
-        warm_start: FitResult | None = None) -> FittedModel:
+        warm_start: FitResult | None = None, nAGQ: int = 1) -> FittedModel:
     """Fit a hierarchical model written as an lme4/brms formula.
 
     Parameters
@@ -111,6 +111,10 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         shape: the sampler starts from its metric, step size, centring and last draws, and warmup
         tunes the step size alone, for 100 iterations. For data like that fit's (bootstrap,
         cross-validation); not where the posterior differs much (SBC's prior-predictive data).
+    nAGQ : method='laplace' only, lme4's option: 1 (default) is the Laplace approximation; more
+        integrates each level's effect by adaptive Gauss-Hermite quadrature with that many nodes
+        (``hierax.engines.quadrature``), for models with one grouping factor and one effect per
+        level, such as ``(1 | g)``: more accurate for binary data in small clusters.
 
     Returns
     -------
@@ -131,10 +135,13 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         raise ModelError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
     if warm_start is not None and not engine.takes_nuts_settings:
         raise HieraxError(f"warm_start is for method='nuts' (it reuses the sampler's settings), not {method!r}")
+    if (isinstance(nAGQ, bool) or nAGQ != 1) and "nAGQ" not in engine.arguments:
+        raise HieraxError(f"nAGQ (the quadrature of method='laplace') does not apply to method={method!r}; "
+                          "leave it at 1, or fit with method='laplace'")
     given = {"formula": formula, "data": data, "family": family, "method": method, "link": link, "priors": priors,
              "seed": seed, "chains": chains, "warmup": warmup, "draws": draws, "target_accept": target_accept,
              "max_tree_depth": max_tree_depth, "parameterisation": parameterisation, "collapse": collapse,
-             "progress": progress, "warm_start": warm_start}
+             "progress": progress, "warm_start": warm_start, "nAGQ": nAGQ}
     result = engine.fit_fn(**{name: given[name] for name in engine.arguments})
     if priors and not engine.takes_priors:
         note = f"priors are not used by method={method!r} (they apply to method='nuts')"
@@ -234,8 +241,10 @@ def used_columns(formula: str, data):
     return as_pandas(data)[list(as_bf(formula).variables)].copy()
 
 
-def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml", link: str | None = None) -> MixedFit:
-    """REML/ML fit of a linear mixed model or Laplace fit of a GLMM (see :func:`fit`); no priors."""
+def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml", link: str | None = None,
+              nAGQ: int = 1) -> MixedFit:
+    """REML/ML fit of a linear mixed model or Laplace fit of a GLMM (see :func:`fit`; ``nAGQ`` for
+    Laplace only); no priors."""
     start = time.perf_counter()
     formula = str(as_bf(formula))
     design, spec = build_model(formula, data, family, link, bayesian=False)
@@ -269,7 +278,7 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
         if engine == "laplace":
             output = fit_glmm(spec.X, spec.y, blocks, family_likelihood(spec), trials=row_data(spec),
                               offset=spec.offset, phi_start=dpar_start(spec),
-                              beta_start=crude_fit(spec)[0])
+                              beta_start=crude_fit(spec)[0], nagq=nAGQ)
         else:
             output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
     timing["optimisation"] = time.perf_counter() - start
@@ -371,7 +380,7 @@ ENGINES = {
     "nuts": Engine(_fit_nuts, FitResult, ("formula", "data", "family", "link", "priors", "seed") + NUTS_SETTINGS),
     "reml": Engine(fit_mixed, MixedFit, ("formula", "data", "family", "method", "link")),
     "ml": Engine(fit_mixed, MixedFit, ("formula", "data", "family", "method", "link")),
-    "laplace": Engine(fit_mixed, MixedFit, ("formula", "data", "family", "method", "link")),
+    "laplace": Engine(fit_mixed, MixedFit, ("formula", "data", "family", "method", "link", "nAGQ")),
     "map": Engine(fit_map, FitResult, ("formula", "data", "family", "link", "priors", "seed")),
 }
 METHODS = tuple(ENGINES)      # the names, in the order errors and ``hierax fit --help`` list them

@@ -152,6 +152,18 @@ IDENTIFIABILITY = [
          fit("y ~ 1 + (1 | a) + (1 | b)", pd.DataFrame({"y": np.arange(5202) % 4, "a": np.arange(5202) % 2601,
                                                         "b": np.arange(5202) // 2}),
              family="poisson", method="laplace"), ModelError, "2,601 group effects outside", "method='nuts'"),
+    Case("nagq_two_factors", fit("y ~ x + (1 | g) + (1 | obs)", COUNTS, family="poisson", method="laplace", nAGQ=5),
+         ModelError, "one grouping factor with one effect per level", "nAGQ=1"),
+    Case("nagq_slopes", fit("y ~ x + (1 + x | g)", COUNTS, family="poisson", method="laplace", nAGQ=5),
+         ModelError, "has ((Intercept) + x | g)", "method='nuts'"),
+    Case("nagq_zero", fit("y ~ x + (1 | g)", COUNTS, family="poisson", method="laplace", nAGQ=0), ModelError,
+         "nAGQ must be a whole number from 1", "got 0"),
+    Case("nagq_fraction", fit("y ~ x + (1 | g)", COUNTS, family="poisson", method="laplace", nAGQ=2.5), ModelError,
+         "nAGQ must be a whole number", "got 2.5"),
+    Case("nagq_with_nuts", fit("y ~ x + (1 | g)", COUNTS, family="poisson", nAGQ=5), hx.HieraxError,
+         "does not apply to method='nuts'", "method='laplace'"),
+    Case("nagq_with_reml", fit("y ~ x + (1 | g)", method="reml", nAGQ=5), hx.HieraxError,
+         "does not apply to method='reml'", "leave it at 1"),
 ]
 
 

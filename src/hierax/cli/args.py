@@ -109,6 +109,9 @@ def _add_fit(fit: argparse.ArgumentParser) -> None:
     fit.add_argument("--method", default="nuts", type=str.lower, choices=METHODS,
                      help="nuts (Bayesian; the default); reml / ml (gaussian) or laplace (GLMMs): frequentist; "
                           "map: the posterior mode (fast; it warns where the mode misleads)")
+    fit.add_argument("--nAGQ", dest="nagq", type=whole_number(1, 100, example=5), default=1,
+                     help="--method laplace: quadrature nodes per level, lme4's nAGQ (default: 1, the Laplace "
+                          "approximation; more for one grouping factor with one effect, such as (1 | g))")
     _add_nuts_options(fit)
     fit.add_argument("--out", default=None, help="save the fit (netCDF) to this file (default: not saved)")
     fit.add_argument("--report", default=None, help="write an HTML report of the fit to this file (default: none)")

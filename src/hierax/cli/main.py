@@ -112,7 +112,7 @@ def _fit(args, data, nuts: dict):
     import hierax as hx
 
     return hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method, seed=args.seed,
-                  progress=not args.no_progress, **nuts)
+                  progress=not args.no_progress, nAGQ=args.nagq, **nuts)
 
 
 def _print(fit) -> bool:

@@ -52,6 +52,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hierax.engines import laplace_blocks as blocked
+from hierax.engines import quadrature
 from hierax.engines.lmm import GRADIENT_TOLERANCE, SINGULAR_BELOW, Optimisation, _projected_gradient
 from hierax.errors import ModelError
 from hierax.linalg.columns import column_scales
@@ -78,6 +79,7 @@ class GLMMOutput(NamedTuple):
     reml: bool = False
     phi: np.ndarray = np.zeros(0)             # family parameters on their link scales
     vcov_phi: np.ndarray = np.zeros((0, 0))   # their covariance (link scale)
+    nagq: int = 1               # quadrature nodes per level: 1 is the Laplace approximation
 
 
 class _Data(NamedTuple):
@@ -98,6 +100,7 @@ class _Structure(NamedTuple):
     likelihood: object      # static, hashable: (y, eta, phi, trials) -> pointwise log-likelihood
     num_phi: int = 0        # family parameters (link scale) at the end of x
     layout: blocked.Layout | None = None   # the blocked precision's layout (:func:`structure_of`)
+    nagq: int = 1           # quadrature nodes per level (1: Laplace; more: ``hierax.engines.quadrature``)
 
     @property
     def num_theta(self) -> int:
@@ -110,9 +113,11 @@ class _Structure(NamedTuple):
 
 def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood, trials: np.ndarray | None = None,
              offset: np.ndarray | None = None, phi_start: np.ndarray | None = None,
-             beta_start: np.ndarray | None = None) -> GLMMOutput:
+             beta_start: np.ndarray | None = None, nagq: int = 1) -> GLMMOutput:
     """Laplace fit of a GLMM with response ``y`` (and binomial ``trials``) and fixed design ``X``.
 
+    ``nagq`` > 1 integrates by adaptive Gauss-Hermite quadrature with that many nodes per level
+    (``hierax.engines.quadrature``; one scalar grouping factor only) instead of Laplace's method.
     ``likelihood(y, eta, phi, trials)`` is the pointwise log-likelihood; ``phi_start`` the
     starting values of the family's parameters on their link scales (none by default: a family
     whose only parameter is its mean). ``beta_start`` (default zero) is where the fit without
@@ -129,7 +134,8 @@ def fit_glmm(X: np.ndarray, y: np.ndarray, blocks, likelihood, trials: np.ndarra
     scale = column_scales(X)
     phi_start = np.zeros(0) if phi_start is None else np.asarray(phi_start, float).reshape(-1)
     beta_start = np.zeros(X.shape[1]) if beta_start is None else np.asarray(beta_start, float) * scale
-    output = _fit_scaled(X / scale, y, blocks, likelihood, trials, offset, np.concatenate([beta_start, phi_start]))
+    output = _fit_scaled(X / scale, y, blocks, likelihood, trials, offset, np.concatenate([beta_start, phi_start]),
+                         check_nagq(nagq, blocks))
     return _unscaled(output, scale)
 
 
@@ -143,10 +149,10 @@ def _unscaled(output: GLMMOutput, scale: np.ndarray) -> GLMMOutput:
                            optimisation=record)
 
 
-def _fit_scaled(X, y, blocks, likelihood, trials, offset, start) -> GLMMOutput:
+def _fit_scaled(X, y, blocks, likelihood, trials, offset, start, nagq: int = 1) -> GLMMOutput:
     """The fit for scaled columns of X, from ``start`` = (beta, phi) of the model without group effects."""
     n, p = X.shape
-    structure = structure_of(blocks, likelihood, len(start) - p)
+    structure = structure_of(blocks, likelihood, len(start) - p, nagq)
     data = _data(X, y, trials, blocks, offset)
     entries = structure.entries
     x0 = np.concatenate([theta_start(entries), _glm_start(data, likelihood, start)])
@@ -195,10 +201,24 @@ def _fit_scaled(X, y, blocks, likelihood, trials, offset, start) -> GLMMOutput:
     return _estimates(x, hessian, state["u"], data, structure, record)
 
 
-def structure_of(blocks, likelihood, num_phi: int = 0) -> _Structure:
+def structure_of(blocks, likelihood, num_phi: int = 0, nagq: int = 1) -> _Structure:
     """The static description of a model with these blocks and this likelihood."""
     return _Structure(tuple(b.shape for b in blocks), theta_entries(blocks), likelihood, num_phi,
-                      blocked.layout_of(blocks))
+                      blocked.layout_of(blocks), nagq)
+
+
+def check_nagq(nagq, blocks) -> int:
+    """``nagq`` as an int: 1 (Laplace), or up to ``quadrature.MAX_NODES`` nodes for a model with
+    one grouping factor and one effect per level (lme4's rule: the integral must factorise into
+    one-dimensional ones)."""
+    if isinstance(nagq, bool) or not isinstance(nagq, (int, np.integer)) or not 1 <= nagq <= quadrature.MAX_NODES:
+        raise ModelError(f"nAGQ must be a whole number from 1 (the Laplace approximation) to {quadrature.MAX_NODES}, "
+                         f"got {nagq!r}")
+    if nagq > 1 and (len(blocks) != 1 or blocks[0].num_terms != 1):
+        terms = " + ".join(f"({' + '.join(b.terms)} | {b.group})" for b in blocks)
+        raise ModelError(f"nAGQ > 1 needs one grouping factor with one effect per level, such as (1 | g); this model "
+                         f"has {terms}. Use nAGQ=1 (the Laplace approximation), or method='nuts'")
+    return int(nagq)
 
 
 def _sds_at_zero(x, entries) -> list:
@@ -322,10 +342,18 @@ def _row_values(Lam, data: _Data, structure: _Structure):
 
 
 def _laplace(x, u, data: _Data, structure: _Structure):
-    """D at (x, u): g + log|A|, and A's blocked factor."""
+    """D at (x, u): g + log|A| (+ the quadrature's correction for nAGQ > 1), and A's blocked factor."""
     Lam, _, w = _curvature(x, u, data, structure)
-    log_det, F = blocked.log_det(w, _row_values(Lam, data, structure), data.pattern, structure.layout)
-    return _g(x, u, data, structure) + log_det, F
+    V = _row_values(Lam, data, structure)
+    log_det, F = blocked.log_det(w, V, data.pattern, structure.layout)
+    value = _g(x, u, data, structure) + log_det
+    if structure.nagq > 1:                # one scalar grouping factor (checked by fit_glmm)
+        eta = _linear_predictor(x, u, data, structure)[1]
+        phi = _split(x, data, structure)[2]
+        value = value + quadrature.correction(
+            lambda e: structure.likelihood(data.y, e, phi, data.trials), eta, V[:, 0], u,
+            F.L11[:, 0, 0] ** 2, data.pattern.first_index, structure.layout.L1, structure.nagq)
+    return value, F
 
 
 def _step_factor(w, V, data: _Data, structure: _Structure):
@@ -443,4 +471,5 @@ def _estimates(x, hessian, u, data: _Data, structure: _Structure, record) -> GLM
     singular = tuple(t for t, (k, i, j) in enumerate(entries) if i == j and theta[t] < SINGULAR_BELOW)
     fixed, family = slice(num_theta, num_theta + p), slice(num_theta + p, None)
     return GLMMOutput(theta, entries, beta, cov[fixed, fixed], factors, modes, variances,
-                      -0.5 * float(value), record, singular, float(value), phi=phi, vcov_phi=cov[family, family])
+                      -0.5 * float(value), record, singular, float(value), phi=phi, vcov_phi=cov[family, family],
+                      nagq=structure.nagq)

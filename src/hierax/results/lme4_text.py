@@ -23,7 +23,9 @@ HEADERS = {
 
 def summary_text(fit) -> str:
     """The whole summary of a :class:`~hierax.MixedFit`, as lme4 prints ``summary(fit)``."""
-    lines = [HEADERS[fit.method]]
+    nagq = getattr(fit.output, "nagq", 1)
+    lines = [HEADERS[fit.method] if nagq == 1 else
+             f"Generalized linear mixed model fit by maximum likelihood (Adaptive Gauss-Hermite Quadrature, nAGQ = {nagq})"]
     if fit.method == "laplace":
         lines.append(f" Family: {fit.family}  ( {fit.link} )")
     lines += [f"Formula: {fit.formula}", ""]
