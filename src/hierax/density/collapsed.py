@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hierax.density.collapsed_blocked import blocked_loglik, blocked_shape, blocked_stats, draw_blocked_effects
+from hierax.linalg.small import backward_solve, forward_solve, small_cholesky
 from hierax.density.logdensity import (
     combined_weights, constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper, scalar_links,
 )
@@ -239,34 +240,3 @@ def draw_effects(rng_key, params: dict, stats: GroupStats, name: str):
     noise = jax.random.normal(rng_key, (len(c),) + c[0].shape)
     u = backward_solve(R, [h[i] + jnp.sqrt(sigma2) * noise[i] for i in range(len(c))])  # mean M^-1 c, var sigma^2 M^-1
     return jnp.stack([sum(L[i, k] * u[k] for k in range(len(c))) for i in range(len(c))], axis=-1)
-
-
-def small_cholesky(M):
-    """Lower Cholesky factors of small SPD matrices given entry by entry, ``M[i][j]`` a vector
-    over the levels (nested lists, or an array (q, q, levels)); returns nested lists."""
-    q = len(M)
-    R = [[None] * q for _ in range(q)]
-    zero = jnp.zeros_like(M[0][0])
-    for i in range(q):
-        for j in range(i + 1):
-            total = M[i][j] - sum((R[i][k] * R[j][k] for k in range(j)), 0.0)
-            R[i][j] = jnp.sqrt(total) if i == j else total / R[j][j]
-        R[i][i + 1:] = [zero] * (q - i - 1)
-    return R
-
-
-def forward_solve(R, c):
-    """R^-1 c for lower triangular R and c given entry by entry (see :func:`small_cholesky`)."""
-    x = []
-    for i in range(len(c)):
-        x.append((c[i] - sum((R[i][k] * x[k] for k in range(i)), 0.0)) / R[i][i])
-    return x
-
-
-def backward_solve(R, c):
-    """R'^-1 c for lower triangular R and c given entry by entry (see :func:`small_cholesky`)."""
-    q = len(c)
-    x = [None] * q
-    for i in reversed(range(q)):
-        x[i] = (c[i] - sum((R[k][i] * x[k] for k in range(i + 1, q)), 0.0)) / R[i][i]
-    return x

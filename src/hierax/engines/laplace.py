@@ -60,7 +60,7 @@ from hierax.linalg.pls import block_factors, theta_entries, theta_lower, theta_s
 
 MAX_NEWTON_STEPS = 100  # per evaluation, from the previous mode; a handful are used near it
 NEWTON_TOLERANCE = 1e-10  # on the largest step, relative to 1 + |u|
-STEP_LENGTHS = jnp.asarray([1.0, 0.5, 0.25, 0.125, 0.0625, 0.0])
+SHORTEST_STEP = 1.0 / 32.0  # a Newton step is halved at most five times (then not taken)
 
 
 class GLMMOutput(NamedTuple):
@@ -369,11 +369,27 @@ def _newton_step(x, u, data: _Data, structure: _Structure):
     Lam, d1, w = _curvature(x, u, data, structure)
     F = _step_factor(w, _row_values(Lam, data, structure), data, structure)
     step = blocked.solve(F, Lam.t_times(_zt_times(d1, data, structure.width)) - u, data.pattern, structure.layout)
-    # damped: the best of a few step lengths (a full Newton step can overshoot with a log link
-    # far from the mode)
-    values = jax.vmap(lambda c: _g(x, u + c * step, data, structure))(STEP_LENGTHS)
-    best = jnp.argmin(jnp.where(jnp.isfinite(values), values, jnp.inf))
-    return u + STEP_LENGTHS[best] * step, jnp.max(jnp.abs(STEP_LENGTHS[best] * step))
+    # damped: the step halved until g does not increase (a full Newton step can overshoot with a
+    # log link far from the mode); near the mode the full step is taken at the cost of one g
+    return _damped(x, u, step, data, structure)
+
+
+def _damped(x, u, step, data: _Data, structure: _Structure):
+    """u + c step for the first c in 1, 1/2, ..., 1/32 at which g is finite and no larger than at
+    u (c = 0 if none is), and the largest entry of the step taken."""
+    before = _g(x, u, data, structure)
+
+    def worse(state):
+        c, value = state
+        return ~(value <= before) & (c > SHORTEST_STEP)
+
+    def halve(state):
+        c = state[0] / 2.0
+        return c, _g(x, u + c * step, data, structure)
+
+    c, value = jax.lax.while_loop(worse, halve, (jnp.asarray(1.0), _g(x, u + step, data, structure)))
+    c = jnp.where(value <= before, c, 0.0)
+    return u + c * step, jnp.max(jnp.abs(c * step))
 
 
 def _mode(x, u0, data: _Data, structure: _Structure):

@@ -38,6 +38,7 @@ import numpy as np
 
 from hierax.engines.profiled import inverse_from_cholesky
 from hierax.errors import ModelError
+from hierax.linalg.small import backward_solve, forward_solve, small_cholesky
 
 # S is dense: Q2^3 / 3 per factorisation and Q2^2 doubles. Above this many columns outside the
 # first block (or this many Schur products) the engine refuses rather than run for many minutes.
@@ -154,7 +155,7 @@ def log_det(w, V, pattern: Pattern, layout: Layout):
     """log|A| (differentiable in w and V) and the blocked factor."""
     V1, V2 = _first_and_rest(V, layout)
     A11 = jax.ops.segment_sum(w[:, None, None] * V1[:, :, None] * V1[:, None, :], pattern.first_index, layout.L1)
-    L11 = jnp.linalg.cholesky(A11 + jnp.eye(layout.q1))
+    L11 = _level_cholesky(A11 + jnp.eye(layout.q1))
     value = 2.0 * jnp.sum(jnp.log(jnp.diagonal(L11, axis1=1, axis2=2)))
     if layout.Q2 == 0:
         empty = jnp.zeros((0, layout.q1))
@@ -244,9 +245,18 @@ def _inverse_from_factors(L: np.ndarray) -> np.ndarray:
     return np.swapaxes(L_inv, -1, -2) @ L_inv
 
 
+def _level_cholesky(A):
+    """Lower Cholesky factors of A (levels, q, q), entry by entry (``hierax.linalg.small``)."""
+    q = A.shape[-1]
+    R = small_cholesky([[A[:, i, j] for j in range(q)] for i in range(q)])
+    return jnp.stack([jnp.stack(row, axis=-1) for row in R], axis=-2)
+
+
 def _per_level_solve(L, b):
-    """A_l^-1 b_l for each level's factor L_l (..., q, q) and right-hand side b_l (..., q)."""
-    return jax.vmap(lambda factor_l, rhs: jax.scipy.linalg.cho_solve((factor_l, True), rhs))(L, b)
+    """A_l^-1 b_l for each level's factor L_l (levels, q, q) and right-hand side b_l (levels, q)."""
+    q = L.shape[-1]
+    R = [[L[:, i, j] for j in range(q)] for i in range(q)]
+    return jnp.stack(backward_solve(R, forward_solve(R, [b[:, i] for i in range(q)])), axis=-1)
 
 
 @jax.custom_vjp
