@@ -33,7 +33,6 @@ from hierax.results.diagnostics import mixed_warnings, nuts_warnings
 from hierax.results.mixedfit import MixedFit
 from hierax.results.idata import build_inference_data
 from hierax.results.tables import missing_diagnostics, summary
-from hierax.sampler import SpecSampler
 
 NUTS_SETTINGS = ("chains", "warmup", "draws", "target_accept", "max_tree_depth", "parameterisation", "collapse",
                  "progress", "warm_start")
@@ -167,13 +166,15 @@ def _fit_nuts(formula, data, family, link, priors, seed, chains, warmup, draws, 
     warm = _warm_state(warm_start, formula, spec)
     timing["setup"] = time.perf_counter() - start
     sampled, scale = unit_scaled(spec)        # columns far from unit scale sampled on it: model/scaling.py
+    from hierax.sampler import SpecSampler       # BlackJAX loads with the first NUTS fit
+
     sampler = SpecSampler(sampled, config, collapse)
     _say(missing_diagnostics(config.chains, config.draws), 4)      # before sampling: a short run can be stopped
     output = _run_nuts(sampler, seed, progress, timing, warm)
     return _nuts_result(formula, data, design, spec, scale, sampler, output, seed, timing)
 
 
-def _nuts_result(formula, data, design, spec, scale, sampler: SpecSampler, output, seed: int,
+def _nuts_result(formula, data, design, spec, scale, sampler, output, seed: int,
                  timing: dict) -> FitResult:
     """The FitResult of a NUTS run: draws named and constrained (beta in the units of ``spec``'s
     columns, of which the sampler saw ``X / scale``), diagnostics in words; an interrupted run's
@@ -336,7 +337,7 @@ def _marginal_fit(formula, data, spec, family, link):
         return None
 
 
-def _run_nuts(sampler: SpecSampler, seed, progress: bool, timing, warm=None):
+def _run_nuts(sampler, seed, progress: bool, timing, warm=None):
     """The sampler's output, with a progress bar if asked; Ctrl-C in sampling keeps the draws made.
 
     The bar reads "compiling the sampler" until the first chunk of warm-up is done: on a first

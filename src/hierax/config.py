@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from hierax.engines.nuts import NUTSConfig
+from hierax.engines.settings import NUTSConfig
 from hierax.errors import HieraxError
 
 

@@ -6,6 +6,16 @@ returns and which of ``fit``'s arguments it takes. The table lives there rather 
 the composing functions build the model, which an engine never imports.
 """
 
-from hierax.engines.nuts import NUTSConfig, NUTSOutput, sample_nuts
+import importlib
+
+from hierax.engines.settings import NUTSConfig
 
 __all__ = ["NUTSConfig", "NUTSOutput", "sample_nuts"]
+
+
+def __getattr__(name: str):
+    """The sampler's names load on first use: importing BlackJAX costs a quarter of a second that
+    a REML or Laplace fit does not need."""
+    if name in ("NUTSOutput", "sample_nuts"):
+        return getattr(importlib.import_module("hierax.engines.nuts"), name)
+    raise AttributeError(f"module 'hierax.engines' has no attribute {name!r}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import jax
@@ -25,28 +24,12 @@ import numpy as np
 from blackjax.mcmc import hmc
 
 from hierax.engines.devices import device_layout, merge, on_devices, split_chains
+from hierax.engines.settings import NUTSConfig
 from hierax.engines.keys import split_keys
 from hierax.engines.metric import curvature_metric
 from hierax.engines.mode import Unravel
 from hierax.engines.schedule import fast_schedule, last_slow_window, pieces, retune_points, warmup_schedule
 from hierax.engines.steps import SKIP, build_steps
-
-
-@dataclass(frozen=True)
-class NUTSConfig:
-    """Options of the sampler (validated by ``hierax.config``).
-
-    ``escalate``: target acceptance rates to move to, in turn, while divergent transitions appear
-    late in warmup or in sampling (see :class:`_Driver`).
-    """
-
-    chains: int = 4
-    warmup: int = 1000
-    draws: int = 1000
-    target_accept: float = 0.8
-    max_tree_depth: int = 10
-    chunk: int = 100
-    escalate: tuple = ()
 
 
 class NUTSOutput(NamedTuple):

@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.special
-import scipy.stats
 from jax.scipy.stats import norm
 
 
@@ -35,7 +34,7 @@ LINKS = {
     "log": Link("log", jnp.exp, np.log, lambda eta: eta),
     "logit": Link("logit", lambda eta: 1.0 / (1.0 + jnp.exp(-eta)), scipy.special.logit,
                   lambda eta: jax.nn.log_sigmoid(eta) + jax.nn.log_sigmoid(-eta)),
-    "probit": Link("probit", norm.cdf, scipy.stats.norm.ppf, norm.logpdf),
+    "probit": Link("probit", norm.cdf, scipy.special.ndtri, norm.logpdf),
     "cloglog": Link("cloglog", lambda eta: -jnp.expm1(-jnp.exp(eta)), lambda mu: np.log(-np.log1p(-mu)),
                     lambda eta: eta - jnp.exp(eta)),
     # brms's link for student's nu > 1: nu = 1 + exp(eta)

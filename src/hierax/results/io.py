@@ -218,7 +218,7 @@ def restore(path, data=None):
 
 
 def _restore_draws(path: Path, data):
-    from hierax.engines.nuts import NUTSConfig
+    from hierax.engines.settings import NUTSConfig
     from hierax.results.diagnostics import nuts_warnings
     from hierax.results.fitresult import FitResult
     from hierax.results.tables import summary
