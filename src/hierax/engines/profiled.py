@@ -106,8 +106,20 @@ def _log_diagonal_cotangent(L, w, Q2: int):
     return G
 
 
+# Above this size the inverse runs on the host by LAPACK's dpotri (JAX has no potri, and its
+# triangular solves take about twice as long: InstEval's 1,142 x 1,142 block). Below it, in JAX:
+# a program with a host callback is never written to the persistent compilation cache, so every
+# new process compiled such a model's objective again (VerbAgg's Laplace: 1.8 s of a 5 s first fit).
+HOST_INVERSE_ABOVE = 256
+
+
 def inverse_from_cholesky(L):
-    """(L L')^-1 by LAPACK's dpotri on the host (JAX has no potri; its triangular solves are slower)."""
+    """(L L')^-1 from the lower Cholesky factor L: in JAX for small L, else by LAPACK's dpotri on
+    the host (see ``HOST_INVERSE_ABOVE``)."""
+    if L.shape[-1] <= HOST_INVERSE_ABOVE:
+        L_inv = jax.scipy.linalg.solve_triangular(L, jnp.eye(L.shape[-1], dtype=L.dtype), lower=True)
+        return L_inv.T @ L_inv
+
     def host(L):
         inverse, info = scipy.linalg.lapack.dpotri(np.asarray(L), lower=1)
         if info:
