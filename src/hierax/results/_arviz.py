@@ -14,13 +14,17 @@ ArviZ is imported when first used, not at import time (``hierax --help`` stays f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functools
 from importlib import metadata
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from scipy.special import logsumexp
+
+if TYPE_CHECKING:                     # xarray loads when a result is built: not on a REML fit's path
+    import xarray as xr
 
 NETCDF_ENGINE = "h5netcdf"        # a declared dependency of hierax; ArviZ 0.23's default engine too
 
@@ -34,6 +38,8 @@ def uses_datatree() -> bool:
 def results(**groups: xr.Dataset):
     """The result container from named groups (``posterior=...``, ``sample_stats=...``):
     ArviZ 0.23's ``InferenceData``, or a ``DataTree`` with one child per group under ArviZ 1.x."""
+    import xarray as xr
+
     if uses_datatree():
         return xr.DataTree.from_dict(groups)
     import arviz as az
@@ -43,6 +49,8 @@ def results(**groups: xr.Dataset):
 
 def group_names(idata) -> list[str]:
     """The names of the groups a result holds (``["posterior", "sample_stats", ...]``)."""
+    import xarray as xr
+
     if isinstance(idata, xr.DataTree):
         return list(idata.children)
     return list(idata.groups())
@@ -50,12 +58,16 @@ def group_names(idata) -> list[str]:
 
 def group(idata, name: str) -> xr.Dataset:
     """One group as a plain ``xarray.Dataset`` (a DataTree node is not one)."""
+    import xarray as xr
+
     node = idata[name]
     return node.to_dataset() if isinstance(node, xr.DataTree) else node
 
 
 def with_groups(idata, **groups: xr.Dataset):
     """A copy of ``idata`` with groups added (or replaced); ``idata`` itself is unchanged."""
+    import xarray as xr
+
     if isinstance(idata, xr.DataTree):
         out = idata.copy()
         for name, dataset in groups.items():
@@ -86,6 +98,8 @@ def to_netcdf(idata, path) -> None:
 def from_netcdf(path):
     """Read a file written by :func:`to_netcdf` (by either ArviZ version) into memory, the file
     closed again."""
+    import xarray as xr
+
     if uses_datatree():
         return xr.load_datatree(str(path), engine=NETCDF_ENGINE)
     import arviz as az
@@ -197,6 +211,8 @@ def compare(idatas: dict, ic: str = "loo") -> pd.DataFrame:
     whichever ArviZ is installed: ``rank``, ``elpd_<ic>``, ``p_<ic>``, ``elpd_diff`` (how far
     below the best model's elpd, >= 0), ``weight``, ``se``, ``dse`` (the se of the difference),
     ``warning`` (unreliable estimates: Pareto k or WAIC variance), ``scale`` ("log"); unrounded."""
+    import xarray as xr
+
     if ic not in ("loo", "waic"):
         raise ValueError(f"ic must be 'loo' or 'waic', got {ic!r}")
     columns = [c.format(ic=ic) for c in COMPARE_COLUMNS]

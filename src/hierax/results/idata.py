@@ -12,11 +12,12 @@ group-level deviations from the fixed effects.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functools
 
 import jax
 import numpy as np
-import xarray as xr
 
 from hierax.density.logdensity import pointwise_loglik, model_arrays, structure_of
 from hierax.engines.quick import quick_jit
@@ -24,6 +25,9 @@ from hierax.model.spec import ModelSpec
 from hierax.results import _arviz
 from hierax.model.layout import PARAMS
 from hierax.model import layout
+
+if TYPE_CHECKING:                     # xarray loads when a result is built: not on a REML fit's path
+    import xarray as xr
 
 
 def cor_pairs(terms: tuple) -> list[tuple[int, int]]:
@@ -106,6 +110,8 @@ def threshold_labels(spec: ModelSpec) -> list:
 
 
 def _dataset(variables: dict, coords: dict) -> xr.Dataset:
+    import xarray as xr
+
     chains, draws = next(iter(variables.values()))[1].shape[:2]
     base = {"chain": np.arange(chains), "draw": np.arange(draws)}
     used = {d for dims, _ in variables.values() for d in dims}
@@ -116,6 +122,8 @@ def _dataset(variables: dict, coords: dict) -> xr.Dataset:
 def build_inference_data(spec: ModelSpec, output, response_name: str, params: dict):
     """Posterior, log-likelihood (unless too large, see :func:`pointwise_loglik_draws`), sample
     stats and observed data for a NUTS run; ``params`` are its constrained draws."""
+    import xarray as xr
+
     loglik = pointwise_loglik_draws(spec, params)
     variables, coords = posterior_dataset(spec, params)
     chains, draws = output.diverging.shape

@@ -10,7 +10,7 @@ hold the same numbers for computing; this module only lays them out.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from hierax.model.layout import RESIDUAL_SD
 
@@ -110,7 +110,7 @@ def fixed_effects_text(fit) -> str:
     for (name, row), estimate, se in zip(table.iterrows(), estimates, ses):
         cells = [name, estimate, se, f"{row['statistic']:.3f}"]
         if not gaussian:
-            cells.append(_p_value(2 * stats.norm.sf(abs(row["statistic"]))))
+            cells.append(_p_value(2 * special.ndtr(-abs(row["statistic"]))))
         rows.append(cells)
     return _table(rows, right=range(1, len(header)))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from hierax.results import _arviz
 from hierax.model.spec import SE_FIXES as RESIDUAL     # the residual sd's name (sigma)
@@ -53,6 +52,8 @@ def summarize_draws(draws: np.ndarray, values_per_pass: int = 4_000_000) -> pd.D
 
 
 def _summarize_columns(draws: np.ndarray) -> pd.DataFrame:
+    import xarray as xr
+
     array = xr.DataArray(draws, dims=("chain", "draw", "k"))
     data = xr.Dataset({"x": array})
     flat = draws.reshape(-1, draws.shape[-1])
