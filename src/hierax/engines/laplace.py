@@ -231,7 +231,7 @@ def _check_laplace_defined(x, u, data: _Data, structure: _Structure) -> None:
     to 2) not positive definite at the mode, which a likelihood that is not log-concave in eta can
     give, or a likelihood that overflows. A number computed there would be wrong, not rough."""
     value, _, mode = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
-    if not bool(blocked.is_finite(_factor(jnp.asarray(x), mode, data, structure))):
+    if not blocked.factor_defined(jax.device_get(_factor(jnp.asarray(x), mode, data, structure))):
         raise ModelError(
             "method='laplace' has no answer for this model: at the estimates the log-likelihood's curvature in the "
             "group effects is not positive definite at their conditional mode (the likelihood is not log-concave "
@@ -263,9 +263,12 @@ def _data(X, y, trials, blocks, offset) -> _Data:
             cols.append(start + block.group_index * q + j)
             vals.append(block.Z[:, j])
         start += block.width
-    return _Data(jnp.asarray(X, float), jnp.zeros(n) if offset is None else jnp.asarray(offset, float),
-                 jnp.asarray(np.stack(cols, axis=1)), jnp.asarray(np.stack(vals, axis=1), dtype=float),
-                 jnp.asarray(y, float), jax.tree_util.tree_map(lambda a: jnp.asarray(a, float), trials),
+    # NumPy first, then one transfer each: a conversion by jnp would compile a program per array
+    def device(a):
+        return jnp.asarray(np.asarray(a, float))
+
+    return _Data(device(X), device(np.zeros(n) if offset is None else offset), jnp.asarray(np.stack(cols, axis=1)),
+                 device(np.stack(vals, axis=1)), device(y), jax.tree_util.tree_map(device, trials),
                  blocked.pattern_of(blocks, blocked.layout_of(blocks)))
 
 
@@ -471,13 +474,13 @@ def _estimates(x, hessian, u, data: _Data, structure: _Structure, record) -> GLM
     value, _, u_hat = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
     F = _factor(jnp.asarray(x), u_hat, data, structure)
     cov = 2.0 * np.linalg.inv(hessian)
-    Lam = _lambda(jnp.asarray(theta), structure)
-    factors = [np.asarray(T) for T in Lam.Ts]
-    b_all = np.asarray(Lam.times(u_hat))
-    modes, start = [], 0
-    for block in structure.blocks:
-        modes.append(b_all[start:start + block.width].reshape(block.num_levels, block.num_terms))
+    # in NumPy: a handful of small products, each of which would compile as a JAX operation
+    factors = block_factors(np.asarray(theta, float), entries, [b.num_terms for b in structure.blocks])
+    u_np, modes, start = np.asarray(u_hat), [], 0
+    for block, T in zip(structure.blocks, factors):
+        modes.append(u_np[start:start + block.width].reshape(block.num_levels, block.num_terms) @ T.T)
         start += block.width
+    F = jax.device_get(F)
 
     def variances():
         # Var(b_l) = T Cov(u_l) T', Cov(u_l) the level's block of A^-1

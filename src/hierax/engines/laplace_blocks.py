@@ -118,7 +118,7 @@ def pattern_of(blocks, layout: Layout) -> Pattern:
     t = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     m = np.maximum(counts[level], 1)
     term_first, term_second = starts[level] + t // m, starts[level] + t % m
-    as_int = lambda a: jnp.asarray(a, jnp.int32)      # noqa: E731 - indices fit in 32 bits (checked by size)
+    as_int = lambda a: jnp.asarray(np.asarray(a, np.int32))   # noqa: E731 - indices fit in 32 bits (checked by size)
     return Pattern(as_int(g1), as_int(rest_cols), as_int(pair.reshape(rest_cols.shape)), as_int(pair_level),
                    as_int(pair_col), as_int(term_first), as_int(term_second))
 
@@ -194,6 +194,12 @@ def solve(F: Factor, r, pattern: Pattern, layout: Layout):
 def is_finite(F: Factor):
     """Whether the factorisation succeeded (A positive definite): no NaN on the factors' diagonals."""
     return jnp.all(jnp.isfinite(jnp.diagonal(F.L11, axis1=1, axis2=2))) & jnp.all(jnp.isfinite(jnp.diagonal(F.LS)))
+
+
+def factor_defined(F: Factor) -> bool:
+    """:func:`is_finite` of a factor on the host (NumPy arrays), without a JAX program."""
+    return bool(np.all(np.isfinite(np.diagonal(np.asarray(F.L11), axis1=1, axis2=2)))
+                and np.all(np.isfinite(np.diagonal(np.asarray(F.LS)))))
 
 
 def split(u, layout: Layout):
