@@ -72,6 +72,8 @@ bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/sbc_radon.py --simulations 100 --workers 2
 	$(BIN)/python benchmarks/threads.py --repeats 3
 	$(BIN)/python benchmarks/families.py --timeout 1200 --repeats 3
+	$(BIN)/python benchmarks/laplace_scale.py --repeats 3
+	$(BIN)/python benchmarks/fresh_process.py --repeats 5
 
 clean:
 	rm -rf $(VENV) $(VENV313) $(PEERS) build dist src/*.egg-info
