@@ -39,6 +39,10 @@ that is a proper minimum. The Laplace log-determinant always uses the exact A at
 trial point where it is not positive definite has no Laplace approximation (the optimiser is
 turned back from it), and estimates where it is not raise a ModelError rather than give a wrong
 number.
+
+With one scalar grouping factor, ``nagq`` > 1 replaces Laplace's method by adaptive Gauss-Hermite
+quadrature around the same mode (``hierax.engines.quadrature``): D gains one term per level, and
+the gradient above holds as it is.
 """
 
 from __future__ import annotations
