@@ -16,7 +16,10 @@ glmms <- list(
   "cbpp" = list(cbind(incidence, size - incidence) ~ period + (1 | herd), "teaching/cbpp.csv",
                 c("period", "herd"), binomial),
   "grouseticks" = list(TICKS ~ YEAR + cHEIGHT + (1 | INDEX) + (1 | BROOD) + (1 | LOCATION),
-                       "teaching/grouseticks.csv", c("YEAR", "INDEX", "BROOD", "LOCATION"), poisson)
+                       "teaching/grouseticks.csv", c("YEAR", "INDEX", "BROOD", "LOCATION"), poisson),
+  # r2 as a factor with levels N < Y: glmer counts "Y" as the success, hierax's r2 coded 1 for "Y"
+  "VerbAgg" = list(r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item), "teaching/VerbAgg.csv",
+                   c("r2", "Gender", "btype", "situ", "id", "item"), binomial)
 )
 wanted <- if (length(args) > 1) args[-1] else c(names(models), names(glmms))
 models <- models[names(models) %in% wanted]
