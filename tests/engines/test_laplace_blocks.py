@@ -94,3 +94,12 @@ def test_a_dense_part_too_large_is_refused_naming_nuts():
               Block.from_index(np.ones((n, 1)), np.arange(n) % 2999, 2999, name="b")]
     with pytest.raises(ModelError, match="method='nuts'"):
         blocked.check_size(blocks)
+
+
+def test_too_many_schur_products_are_refused_naming_nuts(monkeypatch):
+    """Each first-block level adds (its pairs)^2 products to S: 40 levels crossed with 6 + 9 other
+    columns give thousands; with the limit lowered below that, the engine refuses."""
+    blocks = crossed_blocks()
+    monkeypatch.setattr(blocked, "MAX_SCHUR_TERMS", 100)
+    with pytest.raises(ModelError, match="products for the crossed group terms"):
+        blocked.pattern_of(blocks, blocked.layout_of(blocks))
