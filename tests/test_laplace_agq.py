@@ -60,3 +60,14 @@ def test_more_nodes_move_the_likelihood_less_and_less():
     formula, data, family, _ = contraception()
     values = [hx.fit(formula, data, family=family, method="laplace", nAGQ=k).loglik for k in (1, 5, 25)]
     assert abs(values[1] - values[0]) > 0.1 > 1e-3 > abs(values[2] - values[1])
+
+
+@pytest.mark.skipif(not CBPP.exists(), reason="../shared (reference data) is not beside the checkout")
+def test_a_saved_quadrature_fit_comes_back_as_one(tmp_path):
+    from hierax.results.io import restore, save
+
+    formula, data, family, _ = cbpp()
+    fit = hx.fit(formula, data, family=family, method="laplace", nAGQ=5)
+    again = restore(save(fit, tmp_path / "fit.nc", data=data))
+    assert again.output.nagq == 5 and again.loglik == fit.loglik
+    assert str(again).splitlines()[0] == str(fit).splitlines()[0]
