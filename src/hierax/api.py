@@ -84,8 +84,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         names and parametrisations, e.g. "gaussian", "negbinomial", "beta", "student";
         ``link`` overrides the mean's default link.
     method : "nuts" (full Bayesian inference; the default), or "reml" / "ml" for a frequentist fit
-        of a gaussian model by the profiled deviance (lme4's method), or "laplace" for a GLMM
-        (bernoulli, binomial, poisson; lme4's glmer with nAGQ = 1), each returning a
+        of a gaussian model by the profiled deviance (lme4's method), or "laplace" for every other
+        family (lme4's glmer, glmmTMB's families; ``nAGQ`` below), each returning a
         :class:`~hierax.results.mixedfit.MixedFit` with the same tables; or "map", the posterior
         mode (fast, and a warning where it misleads, see :func:`fit_map`).
     priors : dict of overrides keyed by class or name, see :func:`hierax.model.specify`; a family's
