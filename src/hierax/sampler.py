@@ -107,6 +107,8 @@ class SpecSampler:
                              quick_compile=True)
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux, steps)
         whitened_aux, z = _whitened_start(logdensity, aux, positions, unravel, init_key)
+        aux = self.target.settle(aux, unravel.unravel(whitened_aux["shift"]))
+        whitened_aux = {**whitened_aux, "inner": aux}
         if steps is not None:
             steps.result()
         output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True,

@@ -23,17 +23,17 @@ def _poisson_problem(seed=0):
     blocks = [Block.from_index(np.column_stack([np.ones(n), x]), g1, 20, True), Block.from_index(np.ones((n, 1)), g2, 7, False)]
     family, link = get_family("poisson")
     structure = laplace.structure_of(blocks, FamilyLikelihood(family, link.name))
-    return laplace._data(X, y, None, blocks, None), structure
+    return laplace.engine_data(X, y, None, blocks, None), structure
 
 
 def test_gradient_matches_central_differences():
     data, structure = _poisson_problem()
     x = jnp.asarray([0.6, 0.1, 0.4, 0.5, 0.45, 0.25])     # theta (3 + 1), then beta (2)
     u0 = jnp.zeros(structure.width)
-    _, grad, u = laplace._evaluate(x, u0, data, structure)
+    _, grad, u = laplace.evaluate(x, u0, data, structure)
 
     def value(z):
-        return float(laplace._evaluate(jnp.asarray(z), u, data, structure)[0])
+        return float(laplace.evaluate(jnp.asarray(z), u, data, structure)[0])
 
     # h = 3e-4: truncation error (h^2) about 2e-5 here, falling 11-fold from h = 1e-3 as it should;
     # below 1e-4 the Newton tolerance's noise in the value dominates. Leaving out the mode's
@@ -49,9 +49,9 @@ def test_mode_is_stationary():
 
     data, structure = _poisson_problem(1)
     x = jnp.asarray([0.8, -0.2, 0.3, 0.6, 0.4, 0.2])
-    _, _, u = laplace._evaluate(x, jnp.zeros(structure.width), data, structure)
+    _, _, u = laplace.evaluate(x, jnp.zeros(structure.width), data, structure)
     def gradient_size(v):
-        return float(jnp.max(jnp.abs(jax.grad(laplace._g, argnums=1)(x, v, data, structure))))
+        return float(jnp.max(jnp.abs(jax.grad(laplace.penalised_deviance, argnums=1)(x, v, data, structure))))
 
     assert gradient_size(u) < 1e-8 * gradient_size(jnp.zeros_like(u))
     assert float(jnp.max(jnp.abs(u))) > 0.1          # and the mode is not trivially zero
@@ -68,5 +68,5 @@ def test_a_model_of_the_same_shape_reuses_the_compiled_objective():
     for _ in range(2):
         y = rng.poisson(np.exp(1.0 + rng.normal(0, 0.5, 12)[group])).astype(float)
         laplace.fit_glmm(X, y, blocks, FamilyLikelihood(family, link.name))
-        sizes.append(laplace._evaluate._cache_size())
+        sizes.append(laplace.evaluate._cache_size())
     assert sizes[1] == sizes[0]

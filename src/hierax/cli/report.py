@@ -54,6 +54,10 @@ def _centering_text(choice: dict | None) -> str:
         return "parameterisation unknown"
     if choice["choice"] == "collapsed":
         return "collapsed: effects integrated out exactly, then drawn from their conditional"
+    if choice["choice"] == "laplace":
+        k = choice.get("pareto_k")
+        checked = "" if k is None else f" (Pareto k {k:.2f} of the draws' importance ratios)"
+        return f"laplace: effects integrated out by the Laplace approximation, then drawn from it{checked}"
     counts = f"{choice['centered']} levels centred, {choice['noncentered']} non-centred"
     return f"{counts}, chosen during warmup" if choice["choice"] == "auto" else f"{choice['choice']}: {counts}"
 

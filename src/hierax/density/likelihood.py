@@ -34,14 +34,16 @@ def _weighted(pointwise, trials):
 FORMULA_DESIGNS = "formula_designs"
 
 
-def row_data(spec: ModelSpec):
+def row_data(spec: ModelSpec, weights=None):
     """What the engines pass as ``trials``: the binomial trials, or a dict of the trials, the
-    weights(w) and each parameter formula's design, where the model has those."""
-    if spec.weights is None and not spec.dpar_predictors:
+    weights(w) and each parameter formula's design, where the model has those. ``weights``
+    replaces the model's weights(w) (a sampler's runtime weights, e.g. 0 for a row left out)."""
+    weights = spec.weights if weights is None else weights
+    if weights is None and not spec.dpar_predictors:
         return spec.trials
     data = {} if spec.trials is None else {"trials": spec.trials}
-    if spec.weights is not None:
-        data["weights"] = spec.weights
+    if weights is not None:
+        data["weights"] = weights
     if spec.dpar_predictors:
         data[FORMULA_DESIGNS] = {p.dpar: p.X for p in spec.dpar_predictors}
     return data

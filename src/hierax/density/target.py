@@ -34,30 +34,40 @@ from hierax.density.collapsed import (
     collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
     why_not_collapsible,
 )
+from hierax.density import embedded
+from hierax.density.embedded import why_not_embeddable
 from hierax.density.init import conditional_coordinates, coordinate_groups, initial_positions
 from hierax.density.logdensity import (
     constrain_hyper, constrain_params, default_centering, full_logdensity, hyper_priors, model_arrays, structure_of,
 )
 from hierax.errors import HieraxError
+from hierax.results.diagnostics import pareto_k
 from hierax.model.layout import PARAMS
 from hierax.model.spec import ModelSpec
 
-COLLAPSE_CHOICES = (None, True, False)
+COLLAPSE_CHOICES = (None, True, False, "laplace")
 _BATCH = 500                       # draws per call when constraining or drawing effects
 _EFFECTS_PER_CALL = 2_000_000      # draws x levels x q per call of the effect sampler
 _CHEAP_GRADIENT = 1000
+_ROWS_PER_CALL = 2_000_000         # draws x rows per call of the embedded Laplace's effect draws
 
 
 def choose_target(spec: ModelSpec, collapse: bool | None = None, jit=jax.jit) -> Target:
     """The model's Target: collapsed wherever it applies unless ``collapse`` is False.
 
     ``collapse``: None (collapse where it applies), True (collapse, or fail saying why it
-    cannot) or False (never: sample every group effect). ``jit`` compiles the functions that
+    cannot), False (never: sample every group effect) or "laplace" (integrate the effects out by
+    the Laplace approximation: :class:`LaplaceTarget`). ``jit`` compiles the functions that
     turn draws into parameters (the engine's choice: ``hierax.engines.quick.quick_jit`` for a
     short compile).
     """
-    if collapse not in COLLAPSE_CHOICES:
-        raise HieraxError(f"collapse must be None (automatic), True or False, got {collapse!r}")
+    if not any(collapse is choice or (isinstance(choice, str) and collapse == choice) for choice in COLLAPSE_CHOICES):
+        raise HieraxError(f"collapse must be None (automatic), True, False or 'laplace', got {collapse!r}")
+    if collapse == "laplace":
+        reason = why_not_embeddable(spec)
+        if reason:
+            raise HieraxError(f"collapse='laplace' is not possible for this model: {reason}; use collapse=None")
+        return LaplaceTarget(spec, jit)
     reason = why_not_collapsible(spec)
     if collapse and reason:
         raise HieraxError(f"collapse=True is not possible for this model: {reason}; use collapse=None")
@@ -106,6 +116,11 @@ class Target:
     def runtime(self, data: dict | None = None) -> dict:
         """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
         raise NotImplementedError
+
+    def settle(self, aux, position) -> dict:
+        """``aux`` made ready for chains near ``position`` (one draw, a pytree): unchanged here;
+        the embedded Laplace's Newton start moves there."""
+        return aux
 
     def batch_size(self, total: int) -> int:
         """Draws per call of the constraining function, at most ``total``."""
@@ -230,6 +245,56 @@ class FullTarget(Target):
 
     def describe(self, aux) -> dict:
         return describe_centering(self.spec, aux["centring"])
+
+
+class LaplaceTarget(Target):
+    """The hyperparameters' posterior with the group effects integrated out by the Laplace
+    approximation (``hierax.density.embedded``); the effects are drawn afterwards from that
+    approximation, and :meth:`describe` gives the Pareto k of their importance ratios."""
+
+    collapsed = True
+
+    def __init__(self, spec: ModelSpec, jit=jax.jit):
+        super().__init__(spec, jit)
+        self._structure = embedded.embedded_structure(spec)
+        self.logdensity = embedded.embedded_logdensity(self._structure)
+        self.log_weights = None        # (chains, draws) of the last draws made parameters
+
+    def initial(self, rng_key, chains: int) -> dict:
+        return initial_positions(rng_key, self.spec, chains, effects=False)
+
+    def runtime(self, data: dict | None = None) -> dict:
+        data = {k: v for k, v in (data or {}).items() if v is not None}
+        return embedded.runtime_data(self.spec, data.get("y"), data.get("weight"))
+
+    def settle(self, aux, position) -> dict:
+        """Newton starts from the conditional mode at ``position`` (the hyperparameters' mode)."""
+        return {**aux, "u0": embedded.conditional_mode_at(position, aux, self._structure)}
+
+    def batch_size(self, total: int) -> int:
+        """Fewer draws a call for many rows: each draw's Newton steps hold a few arrays of the rows."""
+        return max(1, min(_BATCH, _ROWS_PER_CALL // max(len(self.spec.y), 1), total))
+
+    def constrainer(self):
+        return _laplace_drawer(self._structure, self._jit)
+
+    def params(self, positions, aux, keys, constrain=None, batch: int | None = None) -> dict:
+        params = super().params(positions, aux, keys, constrain, batch)
+        self.log_weights = params.pop(embedded.LOG_WEIGHT)
+        return params
+
+    def describe(self, aux) -> dict:
+        k = None if self.log_weights is None else pareto_k(self.log_weights)
+        return {b.name: {"choice": "laplace", "mean_weight": None, "centered": 0, "noncentered": 0, "pareto_k": k}
+                for b in self.spec.blocks}
+
+
+@functools.lru_cache(maxsize=16)
+def _laplace_drawer(structure, jit):
+    """(positions, keys, aux) -> params with ``b`` drawn from the Laplace approximation, one key a draw."""
+    batched = jax.vmap(lambda position, key, aux: embedded.draw_effects(position, key, aux, structure),
+                       in_axes=(0, 0, None))
+    return jit(batched)
 
 
 @functools.lru_cache(maxsize=16)

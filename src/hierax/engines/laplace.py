@@ -157,16 +157,16 @@ def _fit_scaled(X, y, blocks, likelihood, trials, offset, start, nagq: int = 1) 
     """The fit for scaled columns of X, from ``start`` = (beta, phi) of the model without group effects."""
     n, p = X.shape
     structure = structure_of(blocks, likelihood, len(start) - p, nagq)
-    data = _data(X, y, trials, blocks, offset)
+    data = engine_data(X, y, trials, blocks, offset)
     entries = structure.entries
     x0 = np.concatenate([theta_start(entries), _glm_start(data, likelihood, start)])
-    value, _, u = _evaluate(jnp.asarray(x0), jnp.zeros(structure.width), data, structure)
+    value, _, u = evaluate(jnp.asarray(x0), jnp.zeros(structure.width), data, structure)
     state = {"u": u, "best": float(value), "x": np.asarray(x0, float)}
 
     def fun(x):
         # Newton starts from the mode at the best point so far: trial points of a line search
         # far from it must not move the start of later evaluations
-        value, grad, mode = _evaluate(jnp.asarray(x), state["u"], data, structure)
+        value, grad, mode = evaluate(jnp.asarray(x), state["u"], data, structure)
         value, grad = float(value), np.asarray(grad, dtype=float)
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
             # overflow far from the optimum (exp of a large eta): a steep wall back towards the
@@ -201,7 +201,7 @@ def _fit_scaled(X, y, blocks, likelihood, trials, offset, start, nagq: int = 1) 
                           int(result.nit),
                           bool(np.max(np.abs(_projected_gradient(x, grad, lower)), initial=0.0) < GRADIENT_TOLERANCE),
                           str(result.message), grad)
-    hessian = _hessian_of(lambda z: np.asarray(_evaluate(jnp.asarray(z), state["u"], data, structure)[1]), x)
+    hessian = _hessian_of(lambda z: np.asarray(evaluate(jnp.asarray(z), state["u"], data, structure)[1]), x)
     return _estimates(x, hessian, state["u"], data, structure, record)
 
 
@@ -234,8 +234,8 @@ def _check_laplace_defined(x, u, data: _Data, structure: _Structure) -> None:
     """Refuse estimates where the Laplace approximation has no value: A (the Hessian of g in u, up
     to 2) not positive definite at the mode, which a likelihood that is not log-concave in eta can
     give, or a likelihood that overflows. A number computed there would be wrong, not rough."""
-    value, _, mode = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
-    if not blocked.factor_defined(jax.device_get(_factor(jnp.asarray(x), mode, data, structure))):
+    value, _, mode = evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
+    if not blocked.factor_defined(jax.device_get(factor_at(jnp.asarray(x), mode, data, structure))):
         raise ModelError(
             "method='laplace' has no answer for this model: at the estimates the log-likelihood's curvature in the "
             "group effects is not positive definite at their conditional mode (the likelihood is not log-concave "
@@ -258,7 +258,7 @@ def _hessian_of(gradient, x, step: float = 1e-5) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-def _data(X, y, trials, blocks, offset) -> _Data:
+def engine_data(X, y, trials, blocks, offset) -> _Data:
     n = X.shape[0]
     cols, vals, start = [], [], 0
     for block in blocks:
@@ -329,7 +329,7 @@ def _linear_predictor(x, u, data: _Data, structure: _Structure):
     return Lam, data.X @ beta + data.offset + _z_times(Lam.times(u), data)
 
 
-def _g(x, u, data: _Data, structure: _Structure):
+def penalised_deviance(x, u, data: _Data, structure: _Structure):
     """-2 log p(y | u) + |u|^2."""
     eta = _linear_predictor(x, u, data, structure)[1]
     phi = _split(x, data, structure)[2]
@@ -353,7 +353,7 @@ def _laplace(x, u, data: _Data, structure: _Structure):
     Lam, _, w = _curvature(x, u, data, structure)
     V = _row_values(Lam, data, structure)
     log_det, F = blocked.log_det(w, V, data.pattern, structure.layout)
-    value = _g(x, u, data, structure) + log_det
+    value = penalised_deviance(x, u, data, structure) + log_det
     if structure.nagq > 1:                # one scalar grouping factor (checked by fit_glmm)
         eta = _linear_predictor(x, u, data, structure)[1]
         phi = _split(x, data, structure)[2]
@@ -384,7 +384,7 @@ def _newton_step(x, u, data: _Data, structure: _Structure):
 def _damped(x, u, step, data: _Data, structure: _Structure):
     """u + c step for the first c in 1, 1/2, ..., 1/32 at which g is finite and no larger than at
     u (c = 0 if none is), and the largest entry of the step taken."""
-    before = _g(x, u, data, structure)
+    before = penalised_deviance(x, u, data, structure)
 
     def worse(state):
         c, value = state
@@ -392,14 +392,14 @@ def _damped(x, u, step, data: _Data, structure: _Structure):
 
     def halve(state):
         c = state[0] / 2.0
-        return c, _g(x, u + c * step, data, structure)
+        return c, penalised_deviance(x, u + c * step, data, structure)
 
-    c, value = jax.lax.while_loop(worse, halve, (jnp.asarray(1.0), _g(x, u + step, data, structure)))
+    c, value = jax.lax.while_loop(worse, halve, (jnp.asarray(1.0), penalised_deviance(x, u + step, data, structure)))
     c = jnp.where(value <= before, c, 0.0)
     return u + c * step, jnp.max(jnp.abs(c * step))
 
 
-def _mode(x, u0, data: _Data, structure: _Structure):
+def conditional_mode(x, u0, data: _Data, structure: _Structure):
     """u^ = argmin g(x, .), by damped Newton steps from u0 until the step is negligible."""
     def moving(state):
         u, size, k = state
@@ -413,18 +413,18 @@ def _mode(x, u0, data: _Data, structure: _Structure):
 
 
 @partial(jax.jit, static_argnames=("structure",))
-def _evaluate(x, u0, data: _Data, structure: _Structure):
+def evaluate(x, u0, data: _Data, structure: _Structure):
     """D(x), its exact gradient and the mode u^ (from u0), compiled once per model shape."""
-    u = jax.lax.stop_gradient(_mode(x, u0, data, structure))
+    u = jax.lax.stop_gradient(conditional_mode(x, u0, data, structure))
     (value, F), (dx, du) = jax.value_and_grad(_laplace, argnums=(0, 1), has_aux=True)(x, u, data, structure)
     v = blocked.solve(F, du, data.pattern, structure.layout) / 2.0
     # the mode's own dependence on x, by the implicit function theorem (module docstring)
-    dmode = jax.grad(lambda z: jnp.vdot(v, jax.grad(_g, argnums=1)(z, u, data, structure)))(x)
+    dmode = jax.grad(lambda z: jnp.vdot(v, jax.grad(penalised_deviance, argnums=1)(z, u, data, structure)))(x)
     return value, dx - dmode, u
 
 
 @partial(jax.jit, static_argnames=("structure",))
-def _factor(x, u, data: _Data, structure: _Structure):
+def factor_at(x, u, data: _Data, structure: _Structure):
     Lam, _, w = _curvature(x, u, data, structure)
     return blocked.factor(w, _row_values(Lam, data, structure), data.pattern, structure.layout)
 
@@ -475,8 +475,8 @@ def _estimates(x, hessian, u, data: _Data, structure: _Structure, record) -> GLM
     num_theta, entries = structure.num_theta, structure.entries
     p = data.X.shape[1]
     theta, beta, phi = x[:num_theta], x[num_theta:num_theta + p], x[num_theta + p:]
-    value, _, u_hat = _evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
-    F = _factor(jnp.asarray(x), u_hat, data, structure)
+    value, _, u_hat = evaluate(jnp.asarray(x), jnp.asarray(u), data, structure)
+    F = factor_at(jnp.asarray(x), u_hat, data, structure)
     cov = 2.0 * np.linalg.inv(hessian)
     # in NumPy: a handful of small products, each of which would compile as a JAX operation
     factors = block_factors(np.asarray(theta, float), entries, [b.num_terms for b in structure.blocks])

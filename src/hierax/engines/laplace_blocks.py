@@ -287,3 +287,20 @@ def _spd_log_det_backward(L, cotangents):
 
 
 spd_log_det.defvjp(_spd_log_det_forward, _spd_log_det_backward)
+
+
+def draw_offset(F: Factor, z, pattern: Pattern, layout: Layout):
+    """M z for z ~ N(0, I) in u's layout, with M M' = A^-1: a draw from N(0, A^-1), the Laplace
+    approximation's spread around the mode. The other blocks first, from their marginal
+    N(0, S^-1) (d2 = LS'^-1 z2); then the first block given them, N(-A11^-1 A12 d2, A11^-1)
+    level by level (d1 = L11'^-1 z1 - Y d2, Y = A11^-1 A12 by pairs). Since M' A M = I, the
+    quadratic form (M z)' A (M z) is z'z."""
+    z1, z2 = split(z, layout)
+    q = layout.q1
+    R = [[F.L11[:, i, j] for j in range(q)] for i in range(q)]
+    d1 = jnp.stack(backward_solve(R, [z1[:, i] for i in range(q)]), axis=-1)
+    if layout.Q2 == 0:
+        return join(d1, z2, layout)
+    d2 = jax.scipy.linalg.solve_triangular(F.LS, z2, lower=True, trans="T")
+    d1 = d1 - jax.ops.segment_sum(F.Y * d2[pattern.pair_col][:, None], pattern.pair_level, layout.L1)
+    return join(d1, d2, layout)

@@ -151,6 +151,19 @@ def bfmi(idata) -> np.ndarray:
     return np.atleast_1d(np.asarray(az.bfmi(idata)))
 
 
+def pareto_k(log_weights) -> float:
+    """PSIS's Pareto k of importance ratios given on the log scale (any shape, pooled; chains
+    count as one sample, r_eff 1): ArviZ's ``psislw``, from arviz_stats in ArviZ 1.x."""
+    flat = np.asarray(log_weights, dtype=float).ravel()
+    if uses_datatree():
+        import arviz_stats
+
+        return float(np.asarray(arviz_stats.psislw(flat, r_eff=1.0)[1]))
+    import arviz as az
+
+    return float(np.asarray(az.psislw(flat, reff=1.0)[1]))
+
+
 class Loo:
     """PSIS-LOO as both ArviZ versions give it: ``elpd``, ``se``, ``p`` (p_loo), ``pareto_k``
     (per observation), ``good_k`` (ArviZ's threshold) and ``elpd_data`` (ArviZ's own object)."""

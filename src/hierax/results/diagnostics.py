@@ -8,6 +8,31 @@ from hierax.results import _arviz
 from hierax.model.layout import PARAMS
 
 
+GOOD_K = 0.7    # PSIS's threshold on the Pareto k of importance ratios (Vehtari et al. 2024)
+
+
+def pareto_k(log_weights) -> float:
+    """The Pareto k of importance ratios given on the log scale (PSIS, by ArviZ); NaN ratios
+    (a draw where the approximation is undefined) make it infinite."""
+    flat = np.asarray(log_weights, dtype=float).ravel()
+    if not np.all(np.isfinite(flat)):
+        return float("inf")
+    return _arviz.pareto_k(flat)
+
+
+def laplace_warnings(parameterisation: dict) -> tuple[str, ...]:
+    """A message where the embedded Laplace approximation (``collapse="laplace"``) failed its
+    check: the Pareto k of the draws' importance ratios above :data:`GOOD_K`."""
+    ks = [c.get("pareto_k") for c in parameterisation.values() if c.get("choice") == "laplace"]
+    k = ks[0] if ks else None
+    if k is None or k <= GOOD_K:
+        return ()
+    return (f"collapse='laplace': the Laplace approximation to the group effects' conditional is not accurate "
+            f"enough for these draws to stand for the exact posterior (Pareto k of their importance ratios "
+            f"{k:.2f}, above {GOOD_K}); the sds and fixed effects may be biased. Check with collapse=False, which "
+            "samples every effect exactly.",)
+
+
 def nuts_warnings(idata, max_tree_depth: int, summary_table=None, parameterisation: dict | None = None
                   ) -> tuple[str, ...]:
     """Messages about divergences, saturated trees, low E-BFMI, R-hat and ESS (empty if all fine).
@@ -52,7 +77,7 @@ def nuts_warnings(idata, max_tree_depth: int, summary_table=None, parameterisati
                 f"bulk ESS as low as {ess:.0f} ({worst}), below 100 per chain: estimates of means and "
                 "intervals are noisy; draw more."
             )
-    return tuple(messages)
+    return tuple(messages) + laplace_warnings(parameterisation or {})
 
 
 def divergence_remedy(idata, parameterisation: dict) -> str:
@@ -80,7 +105,7 @@ def divergence_remedy(idata, parameterisation: dict) -> str:
     choice = parameterisation.get(block, {})
     located = (f"They concentrate where sd[{block}][{term}] is small (divergent draws sit at its "
                f"{worst:.0f}th percentile on average): the funnel of group {block!r}. ")
-    if choice.get("choice") == "collapsed":
+    if choice.get("choice") in ("collapsed", "laplace"):
         return located + ("Its effects were integrated out, so the funnel is in the sd itself: give it a "
                           "tighter prior (e.g. HalfNormal with a smaller scale), or use target_accept=0.99.")
     if choice.get("centered", 0) > choice.get("noncentered", 0):
