@@ -103,3 +103,19 @@ def test_too_many_schur_products_are_refused_naming_nuts(monkeypatch):
     monkeypatch.setattr(blocked, "MAX_SCHUR_TERMS", 100)
     with pytest.raises(ModelError, match="products for the crossed group terms"):
         blocked.pattern_of(blocks, blocked.layout_of(blocks))
+
+
+@pytest.mark.parametrize("which", ["crossed", "one factor"])
+def test_draw_offset_has_covariance_A_inverse_and_A_norm_z(which):
+    """M z (``draw_offset``) for the unit vectors z gives M; M M' must be A^-1 and M' A M = I,
+    what the embedded Laplace's draws and their importance ratios rely on."""
+    blocks = crossed_blocks() if which == "crossed" else crossed_blocks()[1:2]
+    w = RNG.uniform(0.1, 2.0, N)
+    A, V, _, _ = dense_pieces(blocks, w)
+    layout = blocked.layout_of(blocks)
+    pattern = blocked.pattern_of(blocks, layout)
+    F = blocked.factor(jnp.asarray(w), jnp.asarray(V), pattern, layout)
+    M = np.stack([np.asarray(blocked.draw_offset(F, jnp.asarray(e), pattern, layout)) for e in np.eye(A.shape[0])],
+                 axis=1)
+    np.testing.assert_allclose(M @ M.T, np.linalg.inv(A), atol=1e-10)
+    np.testing.assert_allclose(M.T @ A @ M, np.eye(A.shape[0]), atol=1e-9)

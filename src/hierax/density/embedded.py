@@ -49,7 +49,9 @@ from hierax.density.logdensity import (
     combined_weights, constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper, scalar_links,
 )
 from hierax.engines import laplace_blocks as blocked
-from hierax.engines.laplace import conditional_mode, engine_data, evaluate, factor_at, penalised_deviance, structure_of
+from hierax.engines.laplace import (
+    conditional_mode, engine_data, evaluate, factor_at, level_log_ratios, penalised_deviance, structure_of,
+)
 from hierax.model.layout import PARAMS, POSITION
 from hierax.model.spec import ModelSpec
 
@@ -144,6 +146,28 @@ def conditional_mode_at(position, aux, structure: EmbeddedStructure) -> np.ndarr
     params, _ = constrain_hyper(position, structure.scalars, structure.layout)
     x = laplace_point(position, params, structure)
     return np.asarray(evaluate(x, aux["u0"], aux["data"], structure.laplace)[2])
+
+
+# nodes per effect of the quadrature that checks the approximation, by effects per level: at most 27 in all
+_CHECK_NODES = {1: 7, 2: 3, 3: 3}
+
+
+def check_nodes(structure: EmbeddedStructure) -> int | None:
+    """Nodes per effect of :func:`log_marginal_ratio`'s quadrature, or None where the integral
+    does not factorise over levels (several grouping factors) or has too many dimensions."""
+    layout = structure.laplace.layout
+    return None if layout.Q2 else _CHECK_NODES.get(layout.q1)
+
+
+def log_marginal_ratio(position, aux, structure: EmbeddedStructure, nodes: int):
+    """log p(y | hyperparameters) - log p_LA(y | hyperparameters) at one position, for a model
+    with one grouping factor: the sum over levels of the quadrature's correction to the
+    Laplace approximation (``hierax.engines.laplace.level_log_ratios``). Its spread over the
+    draws is the approximation's error in the hyperparameters' posterior (module docstring)."""
+    params, _ = constrain_hyper(position, structure.scalars, structure.layout)
+    x = laplace_point(position, params, structure)
+    mode = conditional_mode(x, aux["u0"], aux["data"], structure.laplace)
+    return jnp.sum(level_log_ratios(x, mode, aux["data"], structure.laplace, nodes))
 
 
 def draw_effects(position, key, aux, structure: EmbeddedStructure):

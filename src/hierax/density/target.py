@@ -41,7 +41,7 @@ from hierax.density.logdensity import (
     constrain_hyper, constrain_params, default_centering, full_logdensity, hyper_priors, model_arrays, structure_of,
 )
 from hierax.errors import HieraxError
-from hierax.results.diagnostics import pareto_k
+from hierax.results.diagnostics import pareto_k, pareto_smoothed
 from hierax.model.layout import PARAMS
 from hierax.model.spec import ModelSpec
 
@@ -50,6 +50,7 @@ _BATCH = 500                       # draws per call when constraining or drawing
 _EFFECTS_PER_CALL = 2_000_000      # draws x levels x q per call of the effect sampler
 _CHEAP_GRADIENT = 1000
 _ROWS_PER_CALL = 2_000_000         # draws x rows per call of the embedded Laplace's effect draws
+_CHECK_DRAWS = 400                 # draws at which the embedded Laplace's quadrature check runs
 
 
 def choose_target(spec: ModelSpec, collapse: bool | None = None, jit=jax.jit) -> Target:
@@ -258,7 +259,7 @@ class LaplaceTarget(Target):
         super().__init__(spec, jit)
         self._structure = embedded.embedded_structure(spec)
         self.logdensity = embedded.embedded_logdensity(self._structure)
-        self.log_weights = None        # (chains, draws) of the last draws made parameters
+        self.check = {"pareto_k": None, "checked": None}      # of the last draws made parameters
 
     def initial(self, rng_key, chains: int) -> dict:
         return initial_positions(rng_key, self.spec, chains, effects=False)
@@ -279,14 +280,58 @@ class LaplaceTarget(Target):
         return _laplace_drawer(self._structure, self._jit)
 
     def params(self, positions, aux, keys, constrain=None, batch: int | None = None) -> dict:
+        """The parameters of every draw, and the approximation's check (:meth:`describe`): with one
+        grouping factor, the quadrature's log ratios at up to ``_CHECK_DRAWS`` draws spread over
+        the run; else the draws' own importance ratios over every effect."""
         params = super().params(positions, aux, keys, constrain, batch)
-        self.log_weights = params.pop(embedded.LOG_WEIGHT)
+        joint = params.pop(embedded.LOG_WEIGHT)
+        nodes = embedded.check_nodes(self._structure)
+        if nodes is None:
+            self.check = {"pareto_k": pareto_k(joint), "checked": "joint"}
+            return params
+        flat, _, _ = _flatten_draws(positions)
+        total = len(jax.tree_util.tree_leaves(flat)[0])
+        rows = np.unique(np.linspace(0, total - 1, min(total, _CHECK_DRAWS)).astype(int))
+        ratios = np.asarray(_ratio_checker(self._structure, nodes)(jax.tree_util.tree_map(lambda x: x[rows], flat), aux))
+        k, smoothed = pareto_smoothed(ratios)
+        self.check = {"pareto_k": k, "checked": "hyperparameters",
+                      "shift": _reweighted_shift(self.spec, params, rows, smoothed)}
         return params
 
     def describe(self, aux) -> dict:
-        k = None if self.log_weights is None else pareto_k(self.log_weights)
-        return {b.name: {"choice": "laplace", "mean_weight": None, "centered": 0, "noncentered": 0, "pareto_k": k}
+        check = getattr(self, "check", {"pareto_k": None, "checked": None})
+        return {b.name: {"choice": "laplace", "mean_weight": None, "centered": 0, "noncentered": 0, **check}
                 for b in self.spec.blocks}
+
+
+def _reweighted_shift(spec: ModelSpec, params: dict, rows, log_weights) -> dict:
+    """How far importance weighting (``log_weights``, PSIS-smoothed quadrature ratios) moves each
+    fixed effect and sd at the checked draws, in posterior sds: {summary label: shift}."""
+    weights = np.exp(log_weights - np.max(log_weights))
+    weights /= weights.sum()
+    values = dict(zip(spec.fixed_names, _at_rows(params[PARAMS.fixed], rows).T))
+    for block in spec.blocks:
+        sd = _at_rows(params[PARAMS.sd][block.name], rows)
+        values.update({f"sd[{block.name}][{term}]": sd[:, k] for k, term in enumerate(block.terms)})
+    shifts = {}
+    for name, v in values.items():
+        spread = np.std(v)
+        shifts[name] = float((weights @ v - np.mean(v)) / spread) if spread > 0 else 0.0
+    return shifts
+
+
+def _at_rows(x, rows):
+    """Draws (chains, draws, ...) flattened chain-major, at ``rows``."""
+    x = np.asarray(x)
+    return x.reshape((-1,) + x.shape[2:])[rows]
+
+
+@functools.lru_cache(maxsize=16)
+def _ratio_checker(structure, nodes: int):
+    """(positions, aux) -> the quadrature's log ratio at each position, one position at a time
+    (each holds nodes ** q arrays of the rows)."""
+    return jax.jit(lambda positions, aux: jax.lax.map(
+        lambda position: embedded.log_marginal_ratio(position, aux, structure, nodes), positions))
 
 
 @functools.lru_cache(maxsize=16)

@@ -452,6 +452,20 @@ def evaluate(x, u0, data: _Data, structure: _Structure):
     return value, dx - dmode, u
 
 
+def level_log_ratios(x, u, data: _Data, structure: _Structure, nodes: int):
+    """Per level of a model with one grouping factor, log p_l / p_l^Laplace at (x, its mode u):
+    the Laplace approximation's error, by the tensor-product quadrature of
+    ``hierax.engines.quadrature.log_ratios`` with ``nodes`` nodes per effect."""
+    Lam, _, w = _curvature(x, u, data, structure)
+    eta = _linear_predictor(x, u, data, structure)[1]
+    phi = _split(x, data, structure)[2]
+    V = _row_values(Lam, data, structure)
+    F = blocked.factor(w, V, data.pattern, structure.layout)
+    layout = structure.layout
+    return quadrature.log_ratios(lambda e: structure.likelihood(data.y, e, phi, data.trials), eta, V,
+                                 u.reshape(layout.L1, layout.q1), F.L11, data.pattern.first_index, layout.L1, nodes)
+
+
 @partial(jax.jit, static_argnames=("structure",))
 def factor_at(x, u, data: _Data, structure: _Structure):
     Lam, _, w = _curvature(x, u, data, structure)

@@ -46,13 +46,34 @@ def correction(rowwise_loglik, eta, shift_per_unit, u, a, level, num_levels: int
     ``eta``: at the mode; ``shift_per_unit``: d eta_i / d u_l for each row (its Z Lambda value);
     ``u``, ``a``: each level's mode and A entry; ``level``: each row's level.
     """
-    z, log_w = gauss_hermite(nodes)
-    s = 1.0 / jnp.sqrt(a)
+    ratios = log_ratios(rowwise_loglik, eta, shift_per_unit[:, None], u[:, None], jnp.sqrt(a)[:, None, None], level,
+                        num_levels, nodes)
+    return -2.0 * jnp.sum(ratios)
 
-    def g(eta_k, u_k):
-        return -2.0 * jax.ops.segment_sum(rowwise_loglik(eta_k), level, num_levels) + u_k ** 2
 
-    at_mode = g(eta, u)
-    shifted = jax.vmap(lambda zk: g(eta + shift_per_unit * (s * zk)[level], u + s * zk))(jnp.asarray(z))  # (K, L)
-    terms = jnp.asarray(log_w)[:, None] - 0.5 * (shifted - at_mode[None, :]) + 0.5 * jnp.asarray(z)[:, None] ** 2
-    return -2.0 * jnp.sum(jax.scipy.special.logsumexp(terms, axis=0))
+def log_ratios(rowwise_loglik, eta, V, u, L, level, num_levels: int, nodes: int):
+    """Per level, log of p_l / p_l^Laplace by the tensor-product rule with ``nodes`` nodes per
+    effect (``nodes`` ** q in all): log sum_k w_k exp(-(g_l(u^_l + L_l'^-1 z_k) - g_l(u^_l)) / 2
+    + |z_k|^2 / 2), for q effects per level.
+
+    ``V`` (n, q): d eta_i / d u_l (the rows' Z Lambda values); ``u`` (levels, q): the modes;
+    ``L`` (levels, q, q): lower Cholesky factors of A's level blocks (A_l = L_l L_l'); the rest as
+    in :func:`correction`. The quadrature runs over z = L_l' (u - u^_l), in which the Laplace
+    approximation to the level's posterior is N(0, I).
+    """
+    q = u.shape[1]
+    z1, log_w1 = gauss_hermite(nodes)
+    grid = np.stack(np.meshgrid(*([z1] * q), indexing="ij"), axis=-1).reshape(-1, q)          # (K^q, q)
+    log_w = np.sum(np.stack(np.meshgrid(*([log_w1] * q), indexing="ij"), axis=-1).reshape(-1, q), axis=1)
+    L_inv_t = jnp.swapaxes(jnp.linalg.inv(L), -1, -2)          # (levels, q, q): z -> L'^-1 z
+
+    def g(offset):                                             # offset (levels, q) from the modes
+        moved = u + offset
+        rows = eta + jnp.sum(V * offset[level], axis=1)
+        return -2.0 * jax.ops.segment_sum(rowwise_loglik(rows), level, num_levels) + jnp.sum(moved ** 2, axis=1)
+
+    at_mode = g(jnp.zeros_like(u))
+    shifted = jax.vmap(lambda zk: g(jnp.einsum("lij,j->li", L_inv_t, zk)))(jnp.asarray(grid))    # (K^q, levels)
+    terms = (jnp.asarray(log_w)[:, None] - 0.5 * (shifted - at_mode[None, :])
+             + 0.5 * jnp.sum(jnp.asarray(grid) ** 2, axis=1)[:, None])
+    return jax.scipy.special.logsumexp(terms, axis=0)

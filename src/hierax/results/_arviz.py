@@ -153,15 +153,22 @@ def bfmi(idata) -> np.ndarray:
 
 def pareto_k(log_weights) -> float:
     """PSIS's Pareto k of importance ratios given on the log scale (any shape, pooled; chains
-    count as one sample, r_eff 1): ArviZ's ``psislw``, from arviz_stats in ArviZ 1.x."""
-    flat = np.asarray(log_weights, dtype=float).ravel()
+    count as one sample, r_eff 1)."""
+    return psis(np.asarray(log_weights, dtype=float).ravel())[0]
+
+
+def psis(log_weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Pareto k and the smoothed log weights of a vector of log importance ratios: ArviZ's
+    ``psislw`` (arviz_stats's in ArviZ 1.x), r_eff 1."""
     if uses_datatree():
-        import arviz_stats
+        from arviz_stats.base import array_stats
 
-        return float(np.asarray(arviz_stats.psislw(flat, r_eff=1.0)[1]))
-    import arviz as az
+        smoothed, k = array_stats.psislw(log_weights, r_eff=1.0)
+    else:
+        import arviz as az
 
-    return float(np.asarray(az.psislw(flat, reff=1.0)[1]))
+        smoothed, k = az.psislw(log_weights, reff=1.0)
+    return float(np.asarray(k)), np.asarray(smoothed, dtype=float)
 
 
 class Loo:

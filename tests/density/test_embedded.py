@@ -1,0 +1,123 @@
+"""The embedded Laplace approximation (``collapse="laplace"``, ``hierax.density.embedded``): its
+density against the exact collapsed one where the Laplace approximation is exact, its gradient,
+its check, and its posterior against full NUTS on cbpp."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+import hierax as hx
+from hierax.density import embedded
+from hierax.density.target import CollapsedTarget, LaplaceTarget, choose_target
+from hierax.engines import laplace
+from hierax.engines.mode import Unravel
+from hierax.errors import HieraxError
+from hierax.model.build import build_model
+from tests.test_reml import REFERENCE, SHARED
+
+RNG = np.random.default_rng(3)
+N = 120
+X = RNG.normal(size=N)
+G = np.repeat(np.arange(12), 10)
+ETA = -0.3 + 0.8 * X + RNG.normal(0, 0.7, 12)[G] + RNG.normal(0, 0.4, 12)[G] * X
+DATA = pd.DataFrame({"x": X, "g": np.char.add("g", G.astype(str)),
+                     "y": ETA + RNG.normal(0, 0.5, N),
+                     "hit": (RNG.random(N) < 1 / (1 + np.exp(-ETA))).astype(int),
+                     "count": RNG.poisson(np.exp(0.5 + 0.3 * ETA)),
+                     "s": RNG.uniform(0.3, 0.6, N)})
+
+
+def spec_of(formula, family="gaussian"):
+    return build_model(formula, DATA, family)[1]
+
+
+def positions(target, count=3, seed=0):
+    """A few dispersed positions of the target's hyperparameters, one per leading index."""
+    starts = target.initial(np.array([0, seed], np.uint32), count)
+    return [jax.tree_util.tree_map(lambda x: np.asarray(x[c]), starts) for c in range(count)]
+
+
+def test_gaussian_embedded_density_equals_the_exact_collapsed_one():
+    """For a gaussian response the Laplace approximation is exact, so the embedded density must
+    equal the exact collapsed one (``hierax.density.collapsed``) up to one constant: this checks
+    theta = diag(sd) L, the order of phi, the priors and the Jacobian together."""
+    spec = spec_of("y ~ x + (1 + x | g)")
+    exact, approximate = CollapsedTarget(spec), choose_target(spec, "laplace")
+    assert isinstance(approximate, LaplaceTarget)
+    exact_aux, approximate_aux = exact.runtime(), approximate.runtime()
+    differences = [float(approximate.logdensity(p, approximate_aux)) - float(exact.logdensity(p, exact_aux))
+                   for p in positions(exact, 4)]
+    np.testing.assert_allclose(differences, differences[0], atol=1e-8)
+
+
+@pytest.mark.parametrize("formula, family", [("hit ~ x + (1 + x | g)", "bernoulli"),
+                                             ("count ~ x + (1 | g)", "negbinomial")])
+def test_gradient_matches_finite_differences(formula, family):
+    """The gradient is the Laplace engine's implicit-function one, passed through a stop-gradient
+    identity (``embedded._deviance``): it must be the derivative of the value."""
+    target = choose_target(spec_of(formula, family), "laplace")
+    aux = target.runtime()
+    position = positions(target, 1, seed=5)[0]
+    unravel = Unravel.of(position)
+    x = Unravel.ravel(position)
+
+    def value(z):
+        return target.logdensity(unravel.unravel(z), aux)
+
+    grad = np.asarray(jax.grad(value)(jnp.asarray(x)))
+    step = 1e-5
+    numeric = [(float(value(x + step * e)) - float(value(x - step * e))) / (2 * step) for e in np.eye(len(x))]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_quadrature_ratio_is_zero_where_laplace_is_exact_and_not_for_bernoulli():
+    """log p / p_Laplace by the tensor-product quadrature: 0 for a gaussian likelihood (its g is
+    quadratic) with two effects per level; away from 0 for binary data."""
+    for formula, family, exact in [("y ~ x + (1 + x | g)", "gaussian", True),
+                                   ("hit ~ x + (1 + x | g)", "bernoulli", False)]:
+        target = choose_target(spec_of(formula, family), "laplace")
+        aux = target.runtime()
+        structure = target._structure
+        ratio = float(embedded.log_marginal_ratio(positions(target, 1)[0], aux, structure, 3))
+        if exact:
+            assert abs(ratio) < 1e-9
+        else:
+            assert abs(ratio) > 1e-4
+
+
+def test_embedded_laplace_is_refused_where_it_cannot_apply():
+    with pytest.raises(HieraxError, match="collapse='laplace' is not possible.*se\\(\\)"):
+        choose_target(spec_of("y | se(s) ~ x + (1 | g)"), "laplace")
+    with pytest.raises(HieraxError, match="collapse='laplace' is not possible.*group terms"):
+        choose_target(spec_of("count ~ x + (1 | g); shape ~ x + (1 | g)", "negbinomial"), "laplace")
+    with pytest.raises(HieraxError, match="collapse must be"):
+        choose_target(spec_of("hit ~ x + (1 | g)", "bernoulli"), "Laplace")
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="../shared (reference data) is not beside the checkout")
+def test_cbpp_matches_full_nuts_within_monte_carlo_error():
+    """Issue 17's acceptance 3: on cbpp the embedded Laplace's fixed effects and herd sd agree
+    with full NUTS's within 4 Monte Carlo standard errors (of their difference), and its check
+    says the approximation is good (one grouping factor: the quadrature's Pareto k)."""
+    data = pd.read_csv(SHARED / "data" / "teaching" / "cbpp.csv").astype({"period": str})
+    formula = "cbind(incidence, size - incidence) ~ factor(period) + (1 | herd)"
+    fits = {collapse: hx.fit(formula, data, family="binomial", collapse=collapse, seed=11, chains=4, warmup=500,
+                             draws=1000)
+            for collapse in ("laplace", False)}
+    tables = {c: fit.summary() for c, fit in fits.items()}
+    approximate, exact = tables["laplace"], tables[False]
+    assert list(approximate.index) == list(exact.index)
+    def mcse(table):                  # of the posterior mean: sd / sqrt(bulk ESS)
+        return table["sd"] / np.sqrt(table["ess_bulk"])
+
+    distance = (approximate["estimate"] - exact["estimate"]).abs() / np.hypot(mcse(approximate), mcse(exact))
+    assert (distance < 4.0).all(), distance
+    check = fits["laplace"].parameterisation["herd"]
+    assert check["choice"] == "laplace" and check["checked"] == "hyperparameters"
+    assert check["pareto_k"] < 0.7
+    assert all(abs(shift) < 0.25 for shift in check["shift"].values())
+    assert not fits["laplace"].warnings
