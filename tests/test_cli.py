@@ -31,6 +31,19 @@ def test_fit_prints_summary_and_saves(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err and out.stat().st_mtime_ns == before
 
 
+def test_collapse_laplace_fits_and_says_how_the_effects_were_sampled(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(8), 10)
+    y = (rng.random(80) < 1 / (1 + np.exp(-rng.normal(size=8)[g]))).astype(int)
+    data = tmp_path / "b.csv"
+    pd.DataFrame({"y": y, "x": rng.normal(size=80), "g": g}).to_csv(data, index=False)
+    args = ["fit", "y ~ x + (1 | g)", "--data", str(data), "--family", "bernoulli", "--collapse", "laplace",
+            "--chains", "2", "--warmup", "100", "--draws", "100", "--seed", "3", "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "laplace: effects integrated out by the Laplace approximation" in printed and "Pareto k" in printed
+
+
 def test_errors_are_one_line_messages(tmp_path, capsys):
     data = tmp_path / "d.csv"
     write_data(data)
@@ -132,8 +145,8 @@ def test_help_states_the_true_defaults():
     mean_links = {link for family in FAMILIES.values() for link in family.links}
     assert args.FAMILIES == tuple(FAMILIES) and set(args.LINKS) == mean_links <= set(LINKS) and args.METHODS == METHODS
     collapsed, raised = COLLAPSED_TARGET_ACCEPT
-    assert f"{collapsed:g} for collapsed gaussian models, raised to {raised[0]:g} and then {raised[1]:g}" \
-        in args.TARGET_ACCEPT_HELP
+    assert f"{collapsed:g} for collapsed gaussian models and --collapse laplace, raised to {raised[0]:g} and then " \
+        f"{raised[1]:g}" in args.TARGET_ACCEPT_HELP
     other, raised = AUTO_TARGET_ACCEPT
     assert f"{other:g} for other models, raised to {raised[0]:g}" in args.TARGET_ACCEPT_HELP
     text = " ".join(args.build_parser()._subparsers._group_actions[0].choices["fit"].format_help().split())

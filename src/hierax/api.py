@@ -104,7 +104,14 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         (a gaussian model with the identity link: ``hierax.density.collapsed``), samples the
         few remaining parameters and draws the effects from their exact conditional; the result
         is the same posterior, sampled faster. True insists (and fails, saying why, where it is
-        not possible); False samples every effect.
+        not possible); False samples every effect. "laplace" integrates them out of any family by
+        the Laplace approximation (``hierax.density.embedded``; the embedded Laplace of Margossian
+        et al. 2020): NUTS then samples only the fixed effects, family parameters, sds and
+        correlations, faster for GLMMs with many groups, and the effects are drawn from the
+        approximation. It is approximate: ``fit.parameterisation`` gives its check (with one
+        grouping factor, how far adaptive quadrature over each group's effects moves every fixed
+        effect and sd, in posterior sds, and the Pareto k of those weights; else the Pareto k of
+        the effect draws' importance ratios), and ``fit.warnings`` says where it fails.
     progress : a progress bar ("compiling the sampler", then warm-up and sampling).
     warm_start : an earlier NUTS fit (in this session) of the same formula to data of the same
         shape: the sampler starts from its metric, step size, centring and last draws, and warmup

@@ -24,7 +24,7 @@ PARAMETERISATIONS = {"auto": "auto", "noncentered": "noncentered", "centered": "
 MAX_SEED = 2**32 - 1           # a seed is one threefry key word (hierax.engines.keys.seed_key)
 
 TARGET_ACCEPT_HELP = ("probability of accepting a proposal that NUTS adapts its step size to, between 0 and 1 "
-                      "(default: adaptive: 0.8 for collapsed gaussian models, raised to 0.95 and then 0.99 if "
+                      "(default: adaptive: 0.8 for collapsed gaussian models and --collapse laplace, raised to 0.95 and then 0.99 if "
                       "divergent transitions appear; 0.95 for other models, raised to 0.99)")
 
 
@@ -119,6 +119,10 @@ def _add_fit(fit: argparse.ArgumentParser) -> None:
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+# --collapse's words for hierax.fit's collapse=
+COLLAPSE_CHOICES = {"auto": None, "exact": True, "laplace": "laplace", "none": False}
+
+
 def _add_nuts_options(fit: argparse.ArgumentParser) -> None:
     """NUTS's options. Their defaults are applied after parsing (``hierax.cli.main.NUTS_DEFAULTS``),
     so that one given with another method is known to be given, and named as ignored."""
@@ -133,6 +137,10 @@ def _add_nuts_options(fit: argparse.ArgumentParser) -> None:
     nuts.add_argument("--parameterisation", type=parameterisation,
                       help="of the group effects: auto, noncentered or centered (default: auto, chosen per level "
                            "during warmup)")
+    nuts.add_argument("--collapse", type=str.lower, choices=COLLAPSE_CHOICES,
+                      help="integrate the group effects out: auto (exactly where possible: gaussian models), exact "
+                           "(or fail), laplace (by the Laplace approximation, for GLMMs with many groups; checked "
+                           "and warned about in the output), none (sample every effect) (default: auto)")
 
 
 def _add_report(report: argparse.ArgumentParser) -> None:

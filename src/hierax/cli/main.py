@@ -13,11 +13,12 @@ import contextlib
 import sys
 import warnings
 
-from hierax.cli.args import build_parser
+from hierax.cli.args import COLLAPSE_CHOICES, build_parser
 from hierax.errors import HieraxError
 
 INTERRUPTED = 130                     # 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
-NUTS_DEFAULTS = {"chains": 4, "warmup": 1000, "draws": 1000, "target_accept": None, "parameterisation": "auto"}
+NUTS_DEFAULTS = {"chains": 4, "warmup": 1000, "draws": 1000, "target_accept": None, "parameterisation": "auto",
+                 "collapse": "auto"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +112,7 @@ def _fit(args, data, nuts: dict):
     another method)."""
     import hierax as hx
 
+    nuts = {**nuts, "collapse": COLLAPSE_CHOICES[nuts["collapse"]]}
     return hx.fit(args.formula, data, family=args.family, link=args.link, method=args.method, seed=args.seed,
                   progress=not args.no_progress, nAGQ=args.nagq, **nuts)
 
