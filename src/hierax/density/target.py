@@ -25,6 +25,7 @@ Both take the response and the row weights as runtime data (``runtime({"y": ...,
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import numpy as np
@@ -40,6 +41,7 @@ from hierax.density.init import conditional_coordinates, coordinate_groups, init
 from hierax.density.logdensity import (
     constrain_hyper, constrain_params, default_centering, full_logdensity, hyper_priors, model_arrays, structure_of,
 )
+from hierax.engines.devices import device_layout, parallel
 from hierax.errors import HieraxError
 from hierax.results.diagnostics import pareto_k, pareto_smoothed
 from hierax.model.layout import PARAMS
@@ -273,11 +275,18 @@ class LaplaceTarget(Target):
         return {**aux, "u0": embedded.conditional_mode_at(position, aux, self._structure)}
 
     def batch_size(self, total: int) -> int:
-        """Fewer draws a call for many rows: each draw's Newton steps hold a few arrays of the rows."""
-        return max(1, min(_BATCH, _ROWS_PER_CALL // max(len(self.spec.y), 1), total))
+        """Fewer draws a call for many rows (each draw's Newton steps hold a few arrays of the
+        rows), a multiple of the devices the draws are spread over (:func:`_laplace_drawer`)."""
+        devices = _draw_devices()
+        per_device = max(1, min(_BATCH, _ROWS_PER_CALL // max(len(self.spec.y), 1), total) // devices)
+        return per_device * devices
 
     def constrainer(self):
-        return _laplace_drawer(self._structure, self._jit)
+        return _laplace_drawer(self._structure)
+
+    def compile_constrainer(self, positions, aux, batch: int):
+        """The drawer compiles on its first call: it is a map over devices, not one program to lower."""
+        return self.constrainer()
 
     def params(self, positions, aux, keys, constrain=None, batch: int | None = None) -> dict:
         """The parameters of every draw, and the approximation's check (:meth:`describe`): with one
@@ -292,7 +301,8 @@ class LaplaceTarget(Target):
         flat, _, _ = _flatten_draws(positions)
         total = len(jax.tree_util.tree_leaves(flat)[0])
         rows = np.unique(np.linspace(0, total - 1, min(total, _CHECK_DRAWS)).astype(int))
-        ratios = np.asarray(_ratio_checker(self._structure, nodes)(jax.tree_util.tree_map(lambda x: x[rows], flat), aux))
+        rows = rows[:len(rows) - len(rows) % _draw_devices()] if len(rows) >= _draw_devices() else rows
+        ratios = _ratio_checker(self._structure, nodes, len(rows))(jax.tree_util.tree_map(lambda x: x[rows], flat), aux)
         k, smoothed = pareto_smoothed(ratios)
         self.check = {"pareto_k": k, "checked": "hyperparameters",
                       "shift": _reweighted_shift(self.spec, params, rows, smoothed)}
@@ -326,20 +336,55 @@ def _at_rows(x, rows):
     return x.reshape((-1,) + x.shape[2:])[rows]
 
 
-@functools.lru_cache(maxsize=16)
-def _ratio_checker(structure, nodes: int):
-    """(positions, aux) -> the quadrature's log ratio at each position, one position at a time
-    (each holds nodes ** q arrays of the rows)."""
-    return jax.jit(lambda positions, aux: jax.lax.map(
-        lambda position: embedded.log_marginal_ratio(position, aux, structure, nodes), positions))
+def _draw_devices() -> int:
+    """The CPU devices the embedded Laplace's draws are spread over: one per core (each draw is a
+    Newton solve over the rows, so the cores, not the memory, bound them)."""
+    return max(1, min(jax.local_device_count(), os.cpu_count() or 1))
+
+
+def _spread(fn, count: int, broadcast: tuple):
+    """``fn`` (a batch with a leading axis -> outputs with it) run on ``count`` draws split over
+    :func:`_draw_devices` devices (as the chains are: ``hierax.engines.devices.parallel``), fewer
+    devices where they do not divide ``count``."""
+    devices = device_layout(count)[0] if count < _draw_devices() else _draw_devices()
+    while count % devices:
+        devices -= 1
+    mapped = parallel(fn, broadcast, devices, vectorise=False)
+
+    def run(*args):
+        split = [a if b else jax.tree_util.tree_map(lambda x: np.reshape(x, (devices, 1, -1) + x.shape[1:]), a)
+                 for a, b in zip(args, broadcast)]
+        return jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((count,) + x.shape[3:]), mapped(*split))
+
+    return run
 
 
 @functools.lru_cache(maxsize=16)
-def _laplace_drawer(structure, jit):
-    """(positions, keys, aux) -> params with ``b`` drawn from the Laplace approximation, one key a draw."""
-    batched = jax.vmap(lambda position, key, aux: embedded.draw_effects(position, key, aux, structure),
-                       in_axes=(0, 0, None))
-    return jit(batched)
+def _ratio_checker(structure, nodes: int, count: int):
+    """(positions, aux) -> the quadrature's log ratio at each of ``count`` positions, one position
+    at a time on each device (each holds nodes ** q arrays of the rows)."""
+    def ratios(positions, aux):
+        return jax.lax.map(lambda position: embedded.log_marginal_ratio(position, aux, structure, nodes), positions)
+
+    return _spread(ratios, count, (False, True))
+
+
+@functools.lru_cache(maxsize=16)
+def _laplace_drawer(structure):
+    """(positions, keys, aux) -> params with ``b`` drawn from the Laplace approximation, one key a
+    draw, one draw at a time on each device; compiled per batch size on first use."""
+    def draws(positions, keys, aux):
+        return jax.lax.map(lambda pair: embedded.draw_effects(pair[0], pair[1], aux, structure), (positions, keys))
+
+    sized = {}
+
+    def run(positions, keys, aux):
+        count = len(np.asarray(keys))
+        if count not in sized:
+            sized[count] = _spread(draws, count, (False, False, True))
+        return sized[count](positions, keys, aux)
+
+    return run
 
 
 @functools.lru_cache(maxsize=16)
