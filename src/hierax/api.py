@@ -141,6 +141,11 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         raise ModelError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
     if warm_start is not None and not engine.takes_nuts_settings:
         raise HieraxError(f"warm_start is for method='nuts' (it reuses the sampler's settings), not {method!r}")
+    if collapse is not None and "collapse" not in engine.arguments:
+        hint = (" (method='laplace' is lme4's frequentist fit; collapse='laplace' is NUTS with the effects integrated "
+                "out by the same approximation)") if isinstance(collapse, str) and collapse == "laplace" else ""
+        raise HieraxError(f"collapse (how NUTS treats the group effects) does not apply to method={method!r}; leave it "
+                          f"out, or fit with method='nuts'{hint}")
     if (isinstance(nAGQ, bool) or nAGQ != 1) and "nAGQ" not in engine.arguments:
         raise HieraxError(f"nAGQ (the quadrature of method='laplace') does not apply to method={method!r}; "
                           "leave it at 1, or fit with method='laplace'")

@@ -121,3 +121,19 @@ def test_cbpp_matches_full_nuts_within_monte_carlo_error():
     assert check["pareto_k"] < 0.7
     assert all(abs(shift) < 0.25 for shift in check["shift"].values())
     assert not fits["laplace"].warnings
+
+
+def test_a_saved_embedded_laplace_fit_keeps_its_check_and_warnings(tmp_path):
+    """The check (Pareto k, what was checked, the shifts) and the warnings it raises come back
+    with a saved fit; a check that failed is warned about again on loading."""
+    from hierax.results.io import restore, save
+
+    fit = hx.fit("hit ~ x + (1 + x | g)", DATA, family="bernoulli", collapse="laplace", chains=2, warmup=150,
+                 draws=150, seed=2)
+    check = fit.parameterisation["g"]
+    assert check["choice"] == "laplace" and check["checked"] == "hyperparameters"
+    assert set(check["shift"]) == {"(Intercept)", "x", "sd[g][(Intercept)]", "sd[g][x]"}
+    again = restore(save(fit, tmp_path / "fit.nc", data=DATA))
+    assert again.parameterisation == fit.parameterisation
+    assert [w for w in again.warnings if "collapse='laplace'" in w] == [w for w in fit.warnings
+                                                                           if "collapse='laplace'" in w]
