@@ -73,6 +73,7 @@ bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/threads.py --repeats 3
 	$(BIN)/python benchmarks/families.py --timeout 1200 --repeats 3
 	$(BIN)/python benchmarks/laplace_scale.py --repeats 3
+	$(BIN)/python benchmarks/nuts_scale.py
 	$(BIN)/python benchmarks/fresh_process.py --repeats 5
 
 clean:

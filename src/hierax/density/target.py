@@ -272,7 +272,7 @@ class LaplaceTarget(Target):
 
     def settle(self, aux, position) -> dict:
         """Newton starts from the conditional mode at ``position`` (the hyperparameters' mode)."""
-        return {**aux, "u0": embedded.conditional_mode_at(position, aux, self._structure)}
+        return embedded.settled(position, aux, self._structure)
 
     def batch_size(self, total: int) -> int:
         """Fewer draws a call for many rows (each draw's Newton steps hold a few arrays of the
@@ -304,8 +304,8 @@ class LaplaceTarget(Target):
         rows = rows[:len(rows) - len(rows) % _draw_devices()] if len(rows) >= _draw_devices() else rows
         ratios = _ratio_checker(self._structure, nodes, len(rows))(jax.tree_util.tree_map(lambda x: x[rows], flat), aux)
         k, smoothed = pareto_smoothed(ratios)
-        self.check = {"pareto_k": k, "checked": "hyperparameters",
-                      "shift": _reweighted_shift(self.spec, params, rows, smoothed)}
+        shift, error = _reweighted_shift(self.spec, params, rows, smoothed)
+        self.check = {"pareto_k": k, "checked": "hyperparameters", "shift": shift, "shift_se": error}
         return params
 
     def describe(self, aux) -> dict:
@@ -316,18 +316,25 @@ class LaplaceTarget(Target):
 
 def _reweighted_shift(spec: ModelSpec, params: dict, rows, log_weights) -> dict:
     """How far importance weighting (``log_weights``, PSIS-smoothed quadrature ratios) moves each
-    fixed effect and sd at the checked draws, in posterior sds: {summary label: shift}."""
+    fixed effect and sd at the checked draws, in posterior sds, and the standard error of that:
+    two dicts by summary label."""
     weights = np.exp(log_weights - np.max(log_weights))
     weights /= weights.sum()
     values = dict(zip(spec.fixed_names, _at_rows(params[PARAMS.fixed], rows).T))
     for block in spec.blocks:
         sd = _at_rows(params[PARAMS.sd][block.name], rows)
         values.update({f"sd[{block.name}][{term}]": sd[:, k] for k, term in enumerate(block.terms)})
-    shifts = {}
+    shifts, errors = {}, {}
     for name, v in values.items():
         spread = np.std(v)
-        shifts[name] = float((weights @ v - np.mean(v)) / spread) if spread > 0 else 0.0
-    return shifts
+        if spread == 0:
+            shifts[name], errors[name] = 0.0, 0.0
+            continue
+        # the difference of the weighted and the plain mean, and its standard error over the
+        # checked draws (as if independent: the embedded Laplace's draws nearly are)
+        shifts[name] = float((weights @ v - np.mean(v)) / spread)
+        errors[name] = float(np.sqrt(np.sum((weights - 1.0 / len(v)) ** 2 * (v - np.mean(v)) ** 2)) / spread)
+    return shifts, errors
 
 
 def _at_rows(x, rows):

@@ -109,6 +109,7 @@ class _Structure(NamedTuple):
     num_phi: int = 0        # family parameters (link scale) at the end of x
     layout: blocked.Layout | None = None   # the blocked precision's layout (:func:`structure_of`)
     nagq: int = 1           # quadrature nodes per level (1: Laplace; more: ``hierax.engines.quadrature``)
+    quadratic_stop: float = QUADRATIC_STOP   # Newton's stop after an exact full step this small (relative)
 
     @property
     def num_theta(self) -> int:
@@ -390,7 +391,8 @@ def conditional_mode(x, u0, data: _Data, structure: _Structure):
     reached is the next step's reference. One pass of the likelihood's derivatives and one of its
     value per step, instead of three passes and three products with Z. It stops after a step
     below NEWTON_TOLERANCE, or after an exact full Newton step below its square root
-    (``QUADRATIC_STOP``), which leaves an error of about the tolerance."""
+    (``structure.quadratic_stop``, by default ``QUADRATIC_STOP``), which leaves an error of about
+    the tolerance (about its square: a sampler, for which 1e-8 is as good as exact, stops sooner)."""
     _, _, phi = _split(x, data, structure)
     Lam, eta0 = _linear_predictor(x, u0, data, structure)
     V = _row_values(Lam, data, structure)
@@ -407,7 +409,7 @@ def conditional_mode(x, u0, data: _Data, structure: _Structure):
         change = jnp.sum(V * direction[data.cols], axis=1)          # Z Lambda direction
         u, eta, value, size, full = _damped(u, eta, value, direction, change, phi, data, structure)
         scale = 1.0 + jnp.max(jnp.abs(u))
-        done = (size <= NEWTON_TOLERANCE * scale) | (exact & full & (size <= QUADRATIC_STOP * scale))
+        done = (size <= NEWTON_TOLERANCE * scale) | (exact & full & (size <= structure.quadratic_stop * scale))
         return u, eta, value, done, k + 1
 
     start = (u0, eta0, _penalised(eta0, u0, phi, data, structure), jnp.asarray(False), 0)

@@ -42,14 +42,16 @@ def laplace_warnings(parameterisation: dict) -> tuple[str, ...]:
                     f"effects (adaptive quadrature over each group's effects gives importance ratios with Pareto k "
                     f"{k:.2f}, above {GOOD_K}), so their posterior may be biased. Fit with collapse=False, which "
                     "samples every effect exactly.",)
-        shifts = {name: v for name, v in check.get("shift", {}).items() if abs(v) > SHIFT_TOLERANCE}
+        errors = check.get("shift_se", {})
+        shifts = {name: v for name, v in check.get("shift", {}).items()
+                  if abs(v) > max(SHIFT_TOLERANCE, 2.0 * errors.get(name, 0.0))}
         if not shifts:
             return ()
         moved = ", ".join(f"{name} by {v:+.2f}" for name, v in sorted(shifts.items(), key=lambda kv: -abs(kv[1])))
         return (f"collapse='laplace': the Laplace approximation biases this posterior: weighting the draws by "
                 f"adaptive quadrature over each group's effects moves {moved} posterior sds (more than "
-                f"{SHIFT_TOLERANCE}). Fit with collapse=False, which samples every effect exactly, for these "
-                "estimates.",)
+                f"{SHIFT_TOLERANCE} and than twice its Monte Carlo error). Fit with collapse=False, which samples "
+                "every effect exactly, for these estimates.",)
     if k <= GOOD_K:
         return ()
     return (f"collapse='laplace': the draws of the group effects from the Laplace approximation are not close "
