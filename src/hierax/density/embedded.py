@@ -101,7 +101,8 @@ def embedded_structure(spec: ModelSpec) -> EmbeddedStructure:
 
 def runtime_data(spec: ModelSpec, y=None, weight=None) -> dict:
     """The density's runtime argument: the Laplace engine's data (response ``y`` and row
-    ``weight`` replacing the spec's), the priors and the Newton start u0 (zero)."""
+    ``weight`` replacing the spec's), the priors and Newton's start (:func:`newton_start`: u0,
+    its slope and the point x0 it was taken at; zero until :func:`settled` moves them)."""
     y = spec.y if y is None else np.asarray(y, dtype=float)
     weights = combined_weights(spec, None if weight is None else np.asarray(weight, dtype=float))
     data = engine_data(spec.X, y, row_data(spec, weights), list(spec.blocks), spec.offset)

@@ -57,6 +57,7 @@ from scipy.optimize import minimize
 
 from hierax.engines import laplace_blocks as blocked
 from hierax.engines import quadrature
+from hierax.engines.laplace_start import fixed_start
 from hierax.engines.lmm import GRADIENT_TOLERANCE, SINGULAR_BELOW, Optimisation, _projected_gradient
 from hierax.errors import ModelError
 from hierax.linalg.columns import column_scales
@@ -164,7 +165,7 @@ def _fit_scaled(X, y, blocks, likelihood, trials, offset, start, nagq: int = 1) 
     structure = structure_of(blocks, likelihood, len(start) - p, nagq)
     data = engine_data(X, y, trials, blocks, offset)
     entries = structure.entries
-    x0 = np.concatenate([theta_start(entries), _glm_start(data, likelihood, start)])
+    x0 = np.concatenate([theta_start(entries), fixed_start(data, likelihood, start)])
     value, _, u = evaluate(jnp.asarray(x0), jnp.zeros(structure.width), data, structure)
     state = {"u": u, "best": float(value), "x": np.asarray(x0, float)}
 
@@ -472,48 +473,6 @@ def level_log_ratios(x, u, data: _Data, structure: _Structure, nodes: int):
 def factor_at(x, u, data: _Data, structure: _Structure):
     Lam, _, w = _curvature(x, u, data, structure)
     return blocked.factor(w, _row_values(Lam, data, structure), data.pattern, structure.layout)
-
-
-def _glm_objective(z, data: _Data, likelihood):
-    """Minus the log-likelihood without group effects at z = (beta, phi)."""
-    p = data.X.shape[1]
-    return -jnp.sum(likelihood(data.y, data.X @ z[:p] + data.offset, z[p:], data.trials))
-
-
-@partial(jax.jit, static_argnames=("likelihood",))
-def _glm_value(z, data: _Data, likelihood):
-    return _glm_objective(z, data, likelihood)
-
-
-@partial(jax.jit, static_argnames=("likelihood",))
-def _glm_newton_step(z, data: _Data, likelihood):
-    """The objective and a step to subtract: Newton's where the Hessian is positive definite, a
-    short gradient step where it is not (a likelihood that is not log-concave, far from its mode)."""
-    value, grad = jax.value_and_grad(_glm_objective)(z, data, likelihood)
-    newton = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(jax.hessian(_glm_objective)(z, data, likelihood)), True),
-                                        grad)
-    fallback = grad / jnp.maximum(1.0, jnp.max(jnp.abs(grad)))
-    return value, jnp.where(jnp.all(jnp.isfinite(newton)), newton, fallback)
-
-
-def _glm_start(data: _Data, likelihood, start: np.ndarray) -> np.ndarray:
-    """(beta, phi) of the model without group effects (Newton from ``start``, steps halved until
-    the likelihood improves), lme4's starting point in spirit."""
-    z = jnp.asarray(start, dtype=float)
-    if z.size == 0:                               # y ~ 0 + (1 | g) with no family parameters
-        return np.zeros(0)
-    for _ in range(50):
-        value, step = _glm_newton_step(z, data, likelihood)
-        for length in (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125):
-            trial = z - length * step
-            if float(_glm_value(trial, data, likelihood)) <= float(value):
-                break
-        else:
-            break                                 # no improvement along the step: keep z
-        z = trial
-        if float(jnp.max(jnp.abs(length * step))) < 1e-10:
-            break
-    return np.asarray(z)
 
 
 def _estimates(x, hessian, u, data: _Data, structure: _Structure, record) -> GLMMOutput:
