@@ -24,7 +24,9 @@ MAY_IMPORT = {
     "design": {"formula"},                              # design imports only formula
     "model": {"formula", "design", "linalg"},           # design and formula; linalg's column scales (model/scaling.py)
     "linalg": set(),
-    "density": {"model", "linalg"},                     # density imports model and linalg
+    # density imports model and linalg, and engines for the embedded Laplace density (the Laplace
+    # engine's Newton solve and implicit gradient integrate its effects out) and its draws' devices
+    "density": {"model", "linalg", "engines"},
     "engines": {"linalg"},                              # never formula, design, model: functions, arrays, pytrees
     "datasets": set(),
     "config": {"engines"},                              # the frozen option records (NUTSConfig)

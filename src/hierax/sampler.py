@@ -30,6 +30,7 @@ from hierax.engines.mode import Unravel, conditional_modes, flat_value_and_grad,
 from hierax.engines.quick import quick_jit
 from hierax.errors import HieraxError
 from hierax.model.spec import ModelSpec
+from hierax.results.diagnostics import laplace_check
 from hierax.results.idata import pointwise_loglik_draws
 
 _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="hierax-compile")
@@ -209,8 +210,14 @@ class SpecSampler:
         return self.target.batch_size(self.config.chains * self.config.draws)
 
     def describe(self, output) -> dict:
-        """Per block, how its effects were sampled (``fit.parameterisation``)."""
-        return self.target.describe(output.aux)
+        """Per block, how its effects were sampled (``fit.parameterisation``), with the embedded
+        Laplace's check where it ran (:func:`hierax.results.diagnostics.laplace_check`)."""
+        described = self.target.describe(output.aux)
+        inputs = getattr(self.target, "check_inputs", None)
+        if inputs is None:
+            return described
+        check = laplace_check(inputs)
+        return {name: {**choice, **check} for name, choice in described.items()}
 
 
 def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):

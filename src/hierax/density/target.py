@@ -43,7 +43,6 @@ from hierax.density.logdensity import (
 )
 from hierax.engines.devices import device_layout, parallel
 from hierax.errors import HieraxError
-from hierax.results.diagnostics import pareto_k, pareto_smoothed
 from hierax.model.layout import PARAMS
 from hierax.model.spec import ModelSpec
 
@@ -261,7 +260,7 @@ class LaplaceTarget(Target):
         super().__init__(spec, jit)
         self._structure = embedded.embedded_structure(spec)
         self.logdensity = embedded.embedded_logdensity(self._structure)
-        self.check = {"pareto_k": None, "checked": None}      # of the last draws made parameters
+        self.check_inputs = None       # what the check reads, of the last draws made parameters (params)
 
     def initial(self, rng_key, chains: int) -> dict:
         return initial_positions(rng_key, self.spec, chains, effects=False)
@@ -289,52 +288,33 @@ class LaplaceTarget(Target):
         return self.constrainer()
 
     def params(self, positions, aux, keys, constrain=None, batch: int | None = None) -> dict:
-        """The parameters of every draw, and the approximation's check (:meth:`describe`): with one
-        grouping factor, the quadrature's log ratios at up to ``_CHECK_DRAWS`` draws spread over
-        the run; else the draws' own importance ratios over every effect."""
+        """The parameters of every draw, and what the approximation's check reads
+        (``check_inputs``: the sampler turns it into Pareto k and shifts,
+        ``hierax.results.diagnostics.laplace_check``): with one grouping factor, the quadrature's
+        log ratios at up to ``_CHECK_DRAWS`` draws spread over the run and every fixed effect and
+        sd there; else the draws' own importance ratios over every effect."""
         params = super().params(positions, aux, keys, constrain, batch)
         joint = params.pop(embedded.LOG_WEIGHT)
         nodes = embedded.check_nodes(self._structure)
         if nodes is None:
-            self.check = {"pareto_k": pareto_k(joint), "checked": "joint"}
+            self.check_inputs = {"checked": "joint", "log_ratios": np.asarray(joint).ravel(), "values": {}}
             return params
         flat, _, _ = _flatten_draws(positions)
         total = len(jax.tree_util.tree_leaves(flat)[0])
         rows = np.unique(np.linspace(0, total - 1, min(total, _CHECK_DRAWS)).astype(int))
         rows = rows[:len(rows) - len(rows) % _draw_devices()] if len(rows) >= _draw_devices() else rows
         ratios = _ratio_checker(self._structure, nodes, len(rows))(jax.tree_util.tree_map(lambda x: x[rows], flat), aux)
-        k, smoothed = pareto_smoothed(ratios)
-        shift, error = _reweighted_shift(self.spec, params, rows, smoothed)
-        self.check = {"pareto_k": k, "checked": "hyperparameters", "shift": shift, "shift_se": error}
+        values = dict(zip(self.spec.fixed_names, _at_rows(params[PARAMS.fixed], rows).T))
+        for block in self.spec.blocks:
+            sd = _at_rows(params[PARAMS.sd][block.name], rows)
+            values.update({f"sd[{block.name}][{term}]": sd[:, k] for k, term in enumerate(block.terms)})
+        self.check_inputs = {"checked": "hyperparameters", "log_ratios": np.asarray(ratios), "values": values}
         return params
 
     def describe(self, aux) -> dict:
-        check = getattr(self, "check", {"pareto_k": None, "checked": None})
-        return {b.name: {"choice": "laplace", "mean_weight": None, "centered": 0, "noncentered": 0, **check}
+        """Per block, "laplace"; the sampler adds the check (``SpecSampler.describe``)."""
+        return {b.name: {"choice": "laplace", "mean_weight": None, "centered": 0, "noncentered": 0}
                 for b in self.spec.blocks}
-
-
-def _reweighted_shift(spec: ModelSpec, params: dict, rows, log_weights) -> dict:
-    """How far importance weighting (``log_weights``, PSIS-smoothed quadrature ratios) moves each
-    fixed effect and sd at the checked draws, in posterior sds, and the standard error of that:
-    two dicts by summary label."""
-    weights = np.exp(log_weights - np.max(log_weights))
-    weights /= weights.sum()
-    values = dict(zip(spec.fixed_names, _at_rows(params[PARAMS.fixed], rows).T))
-    for block in spec.blocks:
-        sd = _at_rows(params[PARAMS.sd][block.name], rows)
-        values.update({f"sd[{block.name}][{term}]": sd[:, k] for k, term in enumerate(block.terms)})
-    shifts, errors = {}, {}
-    for name, v in values.items():
-        spread = np.std(v)
-        if spread == 0:
-            shifts[name], errors[name] = 0.0, 0.0
-            continue
-        # the difference of the weighted and the plain mean, and its standard error over the
-        # checked draws (as if independent: the embedded Laplace's draws nearly are)
-        shifts[name] = float((weights @ v - np.mean(v)) / spread)
-        errors[name] = float(np.sqrt(np.sum((weights - 1.0 / len(v)) ** 2 * (v - np.mean(v)) ** 2)) / spread)
-    return shifts, errors
 
 
 def _at_rows(x, rows):

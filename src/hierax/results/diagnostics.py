@@ -28,6 +28,33 @@ def pareto_smoothed(log_weights) -> tuple[float, np.ndarray]:
     return _arviz.psis(np.asarray(log_weights, dtype=float).ravel())
 
 
+def laplace_check(inputs: dict) -> dict:
+    """The embedded Laplace's check from what its target recorded (``LaplaceTarget.params``):
+    the Pareto k of the log ratios, what was checked, and with one grouping factor ``shift``,
+    how far the PSIS-weighted draws move each fixed effect and sd in posterior sds, and
+    ``shift_se``, its standard error over the checked draws."""
+    log_ratios = np.asarray(inputs["log_ratios"], dtype=float)
+    if inputs["checked"] == "joint":
+        return {"pareto_k": pareto_k(log_ratios), "checked": "joint"}
+    if not np.all(np.isfinite(log_ratios)):
+        return {"pareto_k": float("inf"), "checked": "hyperparameters", "shift": {}, "shift_se": {}}
+    k, smoothed = pareto_smoothed(log_ratios)
+    weights = np.exp(smoothed - np.max(smoothed))
+    weights /= weights.sum()
+    shifts, errors = {}, {}
+    for name, v in inputs["values"].items():
+        v = np.asarray(v, dtype=float)
+        spread = np.std(v)
+        if spread == 0:
+            shifts[name], errors[name] = 0.0, 0.0
+            continue
+        # the difference of the weighted and the plain mean, and its standard error over the
+        # checked draws (as if independent: the embedded Laplace's draws nearly are)
+        shifts[name] = float((weights @ v - np.mean(v)) / spread)
+        errors[name] = float(np.sqrt(np.sum((weights - 1.0 / len(v)) ** 2 * (v - np.mean(v)) ** 2)) / spread)
+    return {"pareto_k": k, "checked": "hyperparameters", "shift": shifts, "shift_se": errors}
+
+
 def laplace_warnings(parameterisation: dict) -> tuple[str, ...]:
     """A message where the embedded Laplace approximation (``collapse="laplace"``) failed its
     check: the Pareto k of the draws' importance ratios above :data:`GOOD_K`."""
