@@ -310,11 +310,14 @@ def _lambda(theta, structure: _Structure) -> _Lambda:
 
 
 def _z_times(v, data: _Data):             # Z v for v in R^Q
-    return jnp.sum(data.vals * v[data.cols], axis=1)
+    return blocked.rows_times(data.vals, v, data.cols)
 
 
 def _zt_times(r, data: _Data, Q: int):    # Z' r for r in R^n
-    return jnp.zeros(Q).at[data.cols].add(data.vals * r[:, None])
+    total = jnp.zeros(Q)
+    for k in range(data.cols.shape[1]):   # column by column: see ``laplace_blocks.rows_times``
+        total = total.at[data.cols[:, k]].add(data.vals[:, k] * r)
+    return total
 
 
 def _derivatives(eta, phi, data: _Data, likelihood):
@@ -407,7 +410,7 @@ def conditional_mode(x, u0, data: _Data, structure: _Structure):
         F, exact = _step_factor(w, V, data, structure)
         direction = blocked.solve(F, Lam.t_times(_zt_times(d1, data, structure.width)) - u, data.pattern,
                                   structure.layout)
-        change = jnp.sum(V * direction[data.cols], axis=1)          # Z Lambda direction
+        change = blocked.rows_times(V, direction, data.cols)          # Z Lambda direction
         u, eta, value, size, full = _damped(u, eta, value, direction, change, phi, data, structure)
         scale = 1.0 + jnp.max(jnp.abs(u))
         done = (size <= NEWTON_TOLERANCE * scale) | (exact & full & (size <= structure.quadratic_stop * scale))
