@@ -145,8 +145,10 @@ def test_help_states_the_true_defaults():
     mean_links = {link for family in FAMILIES.values() for link in family.links}
     assert args.FAMILIES == tuple(FAMILIES) and set(args.LINKS) == mean_links <= set(LINKS) and args.METHODS == METHODS
     collapsed, raised = COLLAPSED_TARGET_ACCEPT
-    assert f"{collapsed:g} for collapsed gaussian models and --collapse laplace, raised to {raised[0]:g} and then " \
-        f"{raised[1]:g}" in args.TARGET_ACCEPT_HELP
+    from hierax.config import MANY_LEVELS
+
+    assert f"{collapsed:g} for collapsed gaussian models, --collapse laplace and models whose every grouping factor " \
+        f"has at least {MANY_LEVELS:,} levels, raised to {raised[0]:g} and then {raised[1]:g}" in args.TARGET_ACCEPT_HELP
     other, raised = AUTO_TARGET_ACCEPT
     assert f"{other:g} for other models, raised to {raised[0]:g}" in args.TARGET_ACCEPT_HELP
     text = " ".join(args.build_parser()._subparsers._group_actions[0].choices["fit"].format_help().split())

@@ -94,7 +94,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     chains, warmup, draws, seed, target_accept, max_tree_depth : NUTS settings (NumPy numbers
         too; fewer than 4 draws or one chain leave ESS/R-hat NaN, with a warning). ``warmup=None``
         is 1,000 iterations, 100 with ``warm_start``. ``target_accept=None`` is 0.95 (0.8 for a
-        collapsed model), raised in turn when divergences appear late in warmup or in sampling
+        collapsed model, or one whose every grouping factor has at least 1,000 levels), raised in turn when divergences appear late in warmup or in sampling
         (those draws discarded, :func:`hierax.engines.sample_nuts`); ``fit.adaptation`` says how.
     parameterisation : "auto" (default), "noncentered", "centered", or a dict of these by group.
         "auto" starts every level non-centred and, early in warmup, centres the levels that the

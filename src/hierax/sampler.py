@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from hierax.config import automatic_for_collapsed
+from hierax.config import automatic_for_collapsed, relaxed_target
 from hierax.density.target import Target, choose_target
 from hierax.engines import sample_nuts
 from hierax.engines.nuts import WarmStart, prefetch
@@ -68,7 +68,8 @@ class SpecSampler:
     def __init__(self, spec: ModelSpec, config, collapse: bool | None = None):
         self.target: Target = choose_target(spec, collapse, jit=quick_jit)
         self.collapsed = self.target.collapsed
-        self.spec, self.config = spec, automatic_for_collapsed(config) if self.collapsed else config
+        relaxed = relaxed_target(tuple(b.num_levels for b in spec.blocks), self.collapsed)
+        self.spec, self.config = spec, automatic_for_collapsed(config) if relaxed else config
         self._compiled = None          # collapsed: the effect sampler, compiling in the background
         self._precompiled = False      # full: the programs after sampling compiled during the first
         self._probes = None if self.collapsed else probes_from_labels(self.target.coordinate_labels)
@@ -174,6 +175,7 @@ class SpecSampler:
         output = sample_nuts(run_key, density, flat, self.config, progress, aux=aux, retune=retune,
                              gradient=functools.partial(_by_rows, value_and_grad), quick_compile=cheap,
                              while_compiling=compile_later, metric_probes=probes, warm=engine_warm,
+                             metric_fallback=None if probes is None else self.target.metric_fallback,
                              keep_interrupted=keep_interrupted)
         return output._replace(positions=unravel.unravel(output.positions))
 

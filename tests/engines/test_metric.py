@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from jax.flatten_util import ravel_pytree
 
-from hierax.density.init import coordinate_groups, initial_positions
+from hierax.density.init import coordinate_groups, curvature_fallback, initial_positions
 from hierax.density.logdensity import default_centering, full_logdensity, hyper_priors, model_arrays, structure_of
 from hierax.design import build_design
 from hierax.engines.metric import LARGEST, curvature_metric, probes_from_labels
@@ -35,6 +35,27 @@ def test_curvature_metric_falls_back_to_the_unit_metric():
     np.testing.assert_allclose(imm[:, 0], 1.0)
     np.testing.assert_allclose(imm[:, 1], LARGEST)
     np.testing.assert_allclose(imm[:, 2], 1.0)
+
+
+def test_curvature_metric_falls_back_per_coordinate_where_given():
+    starts = np.zeros((2, 3))
+    imm = curvature_metric(lambda x: np.stack([x[:, 0], x[:, 1], -4.0 * x[:, 2]], axis=1), starts,
+                           probes_from_labels(np.array([0, 1, 2])), fallback=np.array([0.5, 1e-3, 7.0]))
+    np.testing.assert_allclose(imm, np.tile([0.5, 1e-3, 0.25], (2, 1)))      # the concave one by its curvature
+
+
+def test_curvature_fallback_is_one_over_twice_the_levels_for_log_sds_and_one_elsewhere():
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"x": rng.normal(size=60), "site": rng.integers(0, 5, 60).astype(str),
+                         "plot": np.arange(60).astype(str)})
+    data["y"] = rng.poisson(2.0, 60)
+    spec = specify(build_design(parse_formula("y ~ x + (1 + x | site) + (1 | plot)"), data), "poisson")
+    start = jax.tree_util.tree_map(lambda x: np.asarray(x[0]), initial_positions(jax.random.PRNGKey(0), spec, 1))
+    fallback = ravel_pytree(start)[1](curvature_fallback(spec))
+    np.testing.assert_allclose(fallback["log_sd"]["site"], [0.1, 0.1])
+    np.testing.assert_allclose(fallback["log_sd"]["plot"], [1.0 / 120])
+    others = jax.tree_util.tree_leaves({k: v for k, v in fallback.items() if k != "log_sd"})
+    assert others and all(np.all(np.asarray(x) == 1.0) for x in others)
 
 
 def test_coordinates_sharing_a_label_never_interact_in_a_glmm():

@@ -24,8 +24,9 @@ PARAMETERISATIONS = {"auto": "auto", "noncentered": "noncentered", "centered": "
 MAX_SEED = 2**32 - 1           # a seed is one threefry key word (hierax.engines.keys.seed_key)
 
 TARGET_ACCEPT_HELP = ("probability of accepting a proposal that NUTS adapts its step size to, between 0 and 1 "
-                      "(default: adaptive: 0.8 for collapsed gaussian models and --collapse laplace, raised to 0.95 and then 0.99 if "
-                      "divergent transitions appear; 0.95 for other models, raised to 0.99)")
+                      "(default: adaptive: 0.8 for collapsed gaussian models, --collapse laplace and models whose every grouping "
+                      "factor has at least 1,000 levels, raised to 0.95 and then 0.99 if divergent transitions appear; "
+                      "0.95 for other models, raised to 0.99)")
 
 
 class Parser(argparse.ArgumentParser):

@@ -135,6 +135,27 @@ def coordinate_groups(spec: ModelSpec) -> np.ndarray:
     return np.asarray(jax.flatten_util.ravel_pytree(labels)[0]).astype(int)
 
 
+def curvature_fallback(spec: ModelSpec) -> np.ndarray:
+    """(dim,) in ``ravel_pytree`` order: warmup's first metric where the curvature at a start says
+    nothing (``fallback`` of :func:`hierax.engines.metric.curvature_metric`): 1, Stan's unit
+    metric, except for the log sds, 1 / (2 J) for a block of J levels.
+
+    Why: at a start the effects sit at their conditional mode given sds far from the posterior's,
+    where the density need not be concave in a log sd (model (a) of ``benchmarks/nuts_scale.py``:
+    one chain in two). The unit metric there lets the log sd, whose posterior sd is about
+    0.03 with 1,000 levels, move 30 times too far per step; the step size shrinks for it and the
+    first window's trees took 5 to 15 times the leapfrog steps of the later ones. 1 / (2 J) is
+    the variance of a log sd whose J effects were observed exactly: the narrowest its posterior
+    can be, so the metric errs on the side of small steps in that coordinate alone."""
+    shapes = position_shapes(spec)
+    entries = {key: jax.tree_util.tree_map(lambda shape: np.ones(shape), value, is_leaf=lambda x: isinstance(x, tuple))
+               for key, value in shapes.items()}
+    levels = {b.name: b.num_levels for b in spec.all_blocks}
+    for name, shape in shapes.get(POSITION.log_sd, {}).items():
+        entries[POSITION.log_sd][name] = np.full(shape, 1.0 / (2.0 * levels[name]))
+    return np.asarray(jax.flatten_util.ravel_pytree(entries)[0], dtype=float)
+
+
 def conditional_coordinates(spec: ModelSpec) -> np.ndarray:
     """(dim,) bool in ``ravel_pytree`` order: the fixed and group effects, the coordinates in
     which the full density is log-concave given the variance parameters (for canonical links),

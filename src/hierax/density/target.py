@@ -37,7 +37,7 @@ from hierax.density.collapsed import (
 )
 from hierax.density import embedded
 from hierax.density.embedded import why_not_embeddable
-from hierax.density.init import conditional_coordinates, coordinate_groups, initial_positions
+from hierax.density.init import conditional_coordinates, coordinate_groups, curvature_fallback, initial_positions
 from hierax.density.logdensity import (
     constrain_hyper, constrain_params, default_centering, full_logdensity, hyper_priors, model_arrays, structure_of,
 )
@@ -218,8 +218,9 @@ class FullTarget(Target):
 
     Attributes beyond :class:`Target`'s: ``coordinate_labels`` (one integer per coordinate of the
     flat position: coordinates with one label belong together, as a level's effects and its
-    sds, for the engine's metric probes) and ``free`` (the coordinates a conditional-mode start
-    may move: :func:`hierax.density.init.conditional_coordinates`).
+    sds, for the engine's metric probes), ``free`` (the coordinates a conditional-mode start
+    may move: :func:`hierax.density.init.conditional_coordinates`) and ``metric_fallback`` (the
+    first metric where the curvature at a start says nothing: :func:`hierax.density.init.curvature_fallback`).
     """
 
     collapsed = False
@@ -232,6 +233,7 @@ class FullTarget(Target):
         self.retune = None if retune is None else _retune_with_data(retune)
         self.coordinate_labels = coordinate_groups(spec)
         self.free = conditional_coordinates(spec)
+        self.metric_fallback = curvature_fallback(spec)
 
     def initial(self, rng_key, chains: int) -> dict:
         return initial_positions(rng_key, self.spec, chains)

@@ -188,7 +188,8 @@ def _schur(w, V1, V2, L11, pattern: Pattern, layout: Layout):
     """S = A22 - A21 A11^-1 A12, with A12 by pairs (B) and A11^-1 A12 (Y)."""
     q1, Q2 = layout.q1, layout.Q2
     entries = (w[:, None, None] * V2[:, :, None] * V1[:, None, :]).reshape(-1, q1)        # (n K2, q1)
-    B = jax.ops.segment_sum(entries, pattern.pair.reshape(-1), len(pattern.pair_level))
+    pairs = pattern.pair.reshape(-1)
+    B = jnp.stack([jax.ops.segment_sum(entries[:, j], pairs, len(pattern.pair_level)) for j in range(q1)], axis=1)
     Y = _per_level_solve(L11[pattern.pair_level], B)
     A22 = jnp.zeros((Q2, Q2)).at[pattern.rest_cols[:, :, None], pattern.rest_cols[:, None, :]].add(
         w[:, None, None] * V2[:, :, None] * V2[:, None, :])

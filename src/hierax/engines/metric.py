@@ -26,7 +26,7 @@ RELATIVE_STEP = 1e-4            # the central difference's step, relative to max
 SMALLEST, LARGEST = 1e-8, 1e4   # the inverse mass matrix's entries are clipped to this range
 
 
-def curvature_metric(gradient: Callable, starts: np.ndarray, probes: np.ndarray) -> np.ndarray:
+def curvature_metric(gradient: Callable, starts: np.ndarray, probes: np.ndarray, fallback=1.0) -> np.ndarray:
     """The inverse mass matrix diagonal 1 / (-d^2 log p / dx_j^2) at each chain's start.
 
     Parameters
@@ -36,11 +36,13 @@ def curvature_metric(gradient: Callable, starts: np.ndarray, probes: np.ndarray)
     probes : (groups, dim) of 0/1: the coordinates moved together. Two coordinates of one group
         must not interact (zero mixed second derivative everywhere); a coordinate in no group
         keeps the unit metric.
+    fallback : the entry (a number, or one per coordinate, (dim,)) where the curvature is not
+        positive (the start lies where the density is not log-concave in that coordinate) or not
+        finite: by default 1, as Stan starts.
 
     Returns
     -------
-    (chains, dim) array. Where the curvature is not positive (the start lies where the density
-    is not log-concave in that coordinate) or not finite, the entry is 1, as Stan starts.
+    (chains, dim) array.
     """
     starts = np.asarray(starts, dtype=float)
     probes = np.asarray(probes, dtype=float)
@@ -52,7 +54,7 @@ def curvature_metric(gradient: Callable, starts: np.ndarray, probes: np.ndarray)
         curvature += probe * (-difference / (2.0 * step))
     probed = probes.sum(axis=0) > 0
     usable = probed & np.isfinite(curvature) & (curvature > 0)
-    inverse = np.where(usable, 1.0 / np.where(usable, curvature, 1.0), 1.0)
+    inverse = np.where(usable, 1.0 / np.where(usable, curvature, 1.0), np.broadcast_to(fallback, curvature.shape))
     return np.clip(inverse, SMALLEST, LARGEST)
 
 

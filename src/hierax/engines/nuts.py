@@ -74,7 +74,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
                 progress: Callable | None = None, aux=None, retune: Callable | None = None,
                 dense_mass: bool = False, gradient: Callable | None = None, quick_compile: bool = False,
                 while_compiling: Callable | None = None, metric_probes=None,
-                warm: WarmStart | None = None, keep_interrupted: bool = False) -> NUTSOutput:
+                warm: WarmStart | None = None, keep_interrupted: bool = False, metric_fallback=None) -> NUTSOutput:
     """Run warmup then sampling for ``config.chains`` chains.
 
     Parameters
@@ -108,6 +108,9 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
         order: warmup's first diagonal metric then comes from the curvature at the chains'
         starts, each group's coordinates probed together (they must not interact; see
         :mod:`hierax.engines.metric`), instead of the unit metric. Diagonal metric only.
+    metric_fallback : optional (dim,) entries of that first metric where a coordinate's curvature
+        at a start is not positive (``fallback`` of :func:`hierax.engines.metric.curvature_metric`;
+        None: 1).
     warm : optional :class:`WarmStart`: start from an earlier run's metric and step size, and
         make warmup one fast window (:func:`hierax.engines.schedule.fast_schedule`) that adapts
         the step size alone, starting from the given one; the metric stays as given. For refits
@@ -141,7 +144,7 @@ def sample_nuts(rng_key, logdensity_fn: Callable, initial_positions, config: NUT
     run = _Run(build_steps(logdensity_fn, config.max_tree_depth, dense_mass, layout, quick_compile), config,
                layout, progress)
     pending = prefetch(logdensity_fn, initial_positions, config, aux, dense_mass, quick_compile)
-    adapt = _started(run, initial_positions, aux, dense_mass, gradient, metric_probes, warm)
+    adapt = _started(run, initial_positions, aux, dense_mass, gradient, metric_probes, warm, metric_fallback)
     if while_compiling is not None:
         while_compiling()
     pending.result()
@@ -329,7 +332,7 @@ def _template_state(steps, initial_positions, config: NUTSConfig, dense_mass: bo
 
 
 def _started(run: "_Run", initial_positions, aux, dense_mass: bool, gradient=None, metric_probes=None,
-             warm: WarmStart | None = None):
+             warm: WarmStart | None = None, metric_fallback=None):
     """The chains' first state on the devices (while the steps compile on the other thread): the
     template, the chains' log density and gradient, and the first metric (unit, from the
     curvature with ``metric_probes``, or a warm start's, with its step size)."""
@@ -341,7 +344,7 @@ def _started(run: "_Run", initial_positions, aux, dense_mass: bool, gradient=Non
 
         adapt = adapt._replace(inverse_mass_matrix=placed(warm.inverse_mass_matrix), step_size=placed(warm.step_size))
     if metric_probes is not None:
-        adapt = _with_curvature_metric(run, adapt, aux, metric_probes, gradient)
+        adapt = _with_curvature_metric(run, adapt, aux, metric_probes, gradient, metric_fallback)
     return adapt
 
 
@@ -357,7 +360,7 @@ def _chain_state(run: "_Run", positions, aux, gradient=None):
     return placed(hmc.HMCState(positions, np.asarray(values, dtype=float), gradients))
 
 
-def _with_curvature_metric(run: "_Run", adapt, aux, probes, gradient=None):
+def _with_curvature_metric(run: "_Run", adapt, aux, probes, gradient=None, fallback=None):
     """The first metric from the curvature at the chains' starts (:func:`curvature_metric`), while
     the chunk compiles on the other thread."""
     positions = jax.tree_util.tree_map(merge, jax.device_get(adapt.chain.position))
@@ -367,7 +370,7 @@ def _with_curvature_metric(run: "_Run", adapt, aux, probes, gradient=None):
         state = _chain_state(run, unravel(x), aux, gradient)
         return Unravel.ravel_rows(jax.tree_util.tree_map(merge, jax.device_get(state.logdensity_grad)))
 
-    imm = curvature_metric(rows, Unravel.ravel_rows(positions), probes)
+    imm = curvature_metric(rows, Unravel.ravel_rows(positions), probes, 1.0 if fallback is None else fallback)
     return adapt._replace(inverse_mass_matrix=on_devices(split_chains(imm, run.layout), run.layout))
 
 

@@ -69,7 +69,7 @@ def log_ratios(rowwise_loglik, eta, V, u, L, level, num_levels: int, nodes: int)
 
     def g(offset):                                             # offset (levels, q) from the modes
         moved = u + offset
-        rows = eta + jnp.sum(V * offset[level], axis=1)
+        rows = eta + sum(V[:, k] * offset[:, k][level] for k in range(q))     # by column: cheaper on a CPU
         return -2.0 * jax.ops.segment_sum(rowwise_loglik(rows), level, num_levels) + jnp.sum(moved ** 2, axis=1)
 
     at_mode = g(jnp.zeros_like(u))
