@@ -12,9 +12,10 @@ to draws in NumPy (compilation included, interpreter start-up and imports not), 
 and ``families.py`` do:
 
 - ``hierax``: ``hx.fit(..., family="bernoulli")`` at hierax's defaults, "the default sampler":
-  every group effect sampled (parameterisation "auto"), target_accept 0.95 (raised, and the draws
-  made again, where divergences appear late), float64, with an empty compilation cache (its first
-  fit of this model on a machine).
+  every group effect sampled (parameterisation "auto"), the automatic target_accept (0.8 here,
+  since the one grouping factor has 5,000 levels: ``hierax.config.relaxed_target``; raised, and
+  the draws made again, where divergences appear late), float64, with an empty compilation cache
+  (its first fit of this model on a machine).
 - ``hierax-laplace``: the same with ``collapse="laplace"``: NUTS over the fixed effects, sds and
   correlation with the group effects integrated out by the Laplace approximation, the effects
   drawn afterwards from it (target_accept 0.8, raised likewise); its check
