@@ -8,7 +8,7 @@ import pytest
 
 from hierax.config import AUTO_TARGET_ACCEPT, COLLAPSED_TARGET_ACCEPT, MANY_LEVELS, nuts_config
 from hierax.model.build import build_model
-from hierax.sampler import SpecSampler
+from hierax.sampler import SpecSampler, wants_estimate_start
 
 
 def _data(levels: int, sites: int) -> pd.DataFrame:
@@ -30,3 +30,14 @@ def test_automatic_target_starts_at_0_8_only_where_every_factor_has_many_levels(
     assert (config.target_accept, config.escalate) == (COLLAPSED_TARGET_ACCEPT if relaxed else AUTO_TARGET_ACCEPT)
     chosen = SpecSampler(spec, nuts_config(target_accept=0.9), collapse=False).config
     assert (chosen.target_accept, chosen.escalate) == (0.9, ())          # a number given is used as given
+
+
+@pytest.mark.parametrize("formula, levels, cheap, wanted", [
+    ("y ~ x + (1 + x | g)", MANY_LEVELS, False, True),
+    ("y ~ x + (1 + x | g)", MANY_LEVELS, True, False),          # compiling, not sampling, is the cost
+    ("y ~ x + (1 + x | g)", MANY_LEVELS - 1, False, False),     # the sds' posteriors are wide enough
+    ("y ~ x", MANY_LEVELS, False, False),
+])
+def test_only_large_models_sampled_in_full_start_at_the_estimates(formula, levels, cheap, wanted):
+    spec = build_model(formula, _data(levels, 40), "bernoulli")[1]
+    assert wants_estimate_start(spec, cheap) is wanted

@@ -20,7 +20,8 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from hierax.config import automatic_for_collapsed, relaxed_target
+from hierax.config import MANY_LEVELS, automatic_for_collapsed, relaxed_target
+from hierax.density.estimate_start import at_estimates, laplace_estimates
 from hierax.density.target import Target, choose_target
 from hierax.engines import sample_nuts
 from hierax.engines.nuts import WarmStart, prefetch
@@ -95,7 +96,8 @@ class SpecSampler:
         unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
         engine_warm = self._engine_warm(warm, sum(int(np.prod(s)) for s in unravel.shapes))
         if not self.collapsed:
-            return self._sample_full(run_key, positions, aux, unravel, progress, warm, engine_warm, keep_interrupted)
+            return self._sample_full(run_key, positions, aux, unravel, progress, warm, engine_warm, keep_interrupted,
+                                     init_key)
         logdensity = self.target.logdensity
         density = _whitened(logdensity, unravel)
         steps = None
@@ -149,7 +151,7 @@ class SpecSampler:
         return WarmStart(imm, np.full(chains, warm.step_size))
 
     def _sample_full(self, run_key, positions, aux, unravel: Unravel, progress, warm=None, engine_warm=None,
-                     keep_interrupted=False):
+                     keep_interrupted=False, init_key=None):
         """NUTS over the full position as one flat vector (``ravel_pytree`` order).
 
         Why flat: BlackJAX's tree building maps every operation over the position's leaves (seven
@@ -164,6 +166,8 @@ class SpecSampler:
         flat = Unravel.ravel_rows(positions)
         density = _flat_density(self.target.logdensity, unravel)
         prefetch(density, flat, self.config, aux, quick_compile=cheap)     # compiles while the starts move
+        if warm is None and wants_estimate_start(self.spec, cheap):
+            flat = Unravel.ravel_rows(_at_laplace_estimates(positions, self.spec, init_key))
         value_and_grad = flat_value_and_grad(self.target.logdensity, unravel)
         retune = None if self.target.retune is None else _flat_retune(self.target.retune, unravel)
         probes = self._probes
@@ -220,6 +224,25 @@ class SpecSampler:
             return described
         check = laplace_check(inputs)
         return {name: {**choice, **check} for name, choice in described.items()}
+
+
+def wants_estimate_start(spec: ModelSpec, cheap_gradient: bool) -> bool:
+    """Whether a full-density start is worth a Laplace fit: the gradient is not cheap (a fit's time
+    is sampling, not compiling) and some grouping factor has at least ``MANY_LEVELS`` levels (its
+    sd's posterior is narrow). Models the engine does not take (known sds by ``se()``, formulas
+    for other parameters) keep the crude start."""
+    return (not cheap_gradient and spec.se is None and not spec.dpar_predictors
+            and any(block.num_levels >= MANY_LEVELS for block in spec.blocks))
+
+
+def _at_laplace_estimates(positions, spec: ModelSpec, rng_key):
+    """``positions`` with the variance parameters at the Laplace engine's estimates
+    (``hierax.density.estimate_start``), or as they were where the engine fails."""
+    output = laplace_estimates(spec)
+    if output is None:
+        return positions
+    rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist() + [11])
+    return at_estimates(positions, spec, output, rng)
 
 
 def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):
