@@ -24,7 +24,8 @@ so a later process fitting a model of the same structure loads the compiled prog
 instead of compiling it again, as PyMC keeps its compiled C and Stan users keep compiled models.
 It lives in ``$HIERAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/hierax/jax`` (``~/.cache/hierax/jax``),
 holds JAX's own entries (keyed by the program, the compiler options and the versions, so a stale
-entry is never used), is capped at 1 GB, and is turned off by ``HIERAX_CACHE_DIR=off``. A
+entry is never used), is capped at 1 GB (trimmed by hierax once a day, not by JAX on every
+write: ``hierax._cache_trim`` says why), and is turned off by ``HIERAX_CACHE_DIR=off``. A
 cache directory that the user set for JAX already (``JAX_COMPILATION_CACHE_DIR`` or
 ``jax.config``) is left alone, with the user's own cache options.
 """
@@ -51,6 +52,10 @@ def configure() -> None:
     options = {"jax_enable_x64": True}
     if not _user_cache_dir(jax, inherited):
         options.update(_cache_options(os.environ))
+        if "jax_compilation_cache_dir" in options:
+            from hierax._cache_trim import trim_later
+
+            trim_later(options["jax_compilation_cache_dir"], CACHE_MAX_BYTES)
     if jax is None:
         _set_environment(os.environ, options)
         return
@@ -96,7 +101,8 @@ def _cache_options(environ) -> dict:
     """The persistent cache's options, or none where ``HIERAX_CACHE_DIR`` turns it off.
 
     Every compiled program is cached (no minimum compile time or size): hierax's samplers are
-    few and each takes seconds to compile.
+    few and each takes seconds to compile. JAX's own size cap is off (-1): hierax trims the
+    folder to ``CACHE_MAX_BYTES`` itself (``hierax._cache_trim``).
     """
     setting = environ.get("HIERAX_CACHE_DIR", "")
     if setting.lower() in CACHE_OFF:
@@ -106,7 +112,7 @@ def _cache_options(environ) -> dict:
         "jax_compilation_cache_dir": setting or os.path.join(base, "hierax", "jax"),
         "jax_persistent_cache_min_compile_time_secs": 0.0,
         "jax_persistent_cache_min_entry_size_bytes": 0,
-        "jax_compilation_cache_max_size": CACHE_MAX_BYTES,
+        "jax_compilation_cache_max_size": -1,
     }
 
 
