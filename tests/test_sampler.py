@@ -41,3 +41,22 @@ def test_automatic_target_starts_at_0_8_only_where_every_factor_has_many_levels(
 def test_only_large_models_sampled_in_full_start_at_the_estimates(formula, levels, cheap, wanted):
     spec = build_model(formula, _data(levels, 40), "bernoulli")[1]
     assert wants_estimate_start(spec, cheap) is wanted
+
+
+def test_a_large_model_sampled_in_full_starts_from_the_laplace_fit(monkeypatch):
+    import hierax as hx
+    import hierax.sampler as sampler
+
+    calls = []
+    original = sampler.laplace_estimates
+
+    def counted(spec):
+        calls.append(spec)
+        return original(spec)
+
+    monkeypatch.setattr(sampler, "laplace_estimates", counted)
+    data = _data(MANY_LEVELS, 40)
+    fit = hx.fit("y ~ x + (1 | g)", data, family="bernoulli", collapse=False, chains=2, warmup=60, draws=20, seed=3)
+    assert len(calls) == 1
+    sd = fit.idata.posterior["sd_g"].values
+    assert np.all(np.isfinite(sd)) and np.all(sd > 0)

@@ -96,8 +96,8 @@ class SpecSampler:
         unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
         engine_warm = self._engine_warm(warm, sum(int(np.prod(s)) for s in unravel.shapes))
         if not self.collapsed:
-            return self._sample_full(run_key, positions, aux, unravel, progress, warm, engine_warm, keep_interrupted,
-                                     init_key)
+            return self._sample_full(run_key, init_key, positions, aux, unravel, progress, warm, engine_warm,
+                                     keep_interrupted)
         logdensity = self.target.logdensity
         density = _whitened(logdensity, unravel)
         steps = None
@@ -150,8 +150,8 @@ class SpecSampler:
         imm = np.broadcast_to(warm.inverse_mass_matrix, (chains,) + warm.inverse_mass_matrix.shape)
         return WarmStart(imm, np.full(chains, warm.step_size))
 
-    def _sample_full(self, run_key, positions, aux, unravel: Unravel, progress, warm=None, engine_warm=None,
-                     keep_interrupted=False, init_key=None):
+    def _sample_full(self, run_key, init_key, positions, aux, unravel: Unravel, progress, warm=None,
+                     engine_warm=None, keep_interrupted=False):
         """NUTS over the full position as one flat vector (``ravel_pytree`` order).
 
         Why flat: BlackJAX's tree building maps every operation over the position's leaves (seven
