@@ -260,14 +260,34 @@ def _z(a: dict, b: dict) -> float:
 
 
 def report(rows: list, args):
-    pd.set_option("display.width", 250)
-    pd.set_option("display.max_columns", 30)
-    pd.set_option("display.max_colwidth", 120)
+    """Print the tables, the comparison with full NUTS, the verdicts on target 3 and the JSON."""
     by_tool = {r["tool"]: r for r in rows}
     peer = by_tool.get("numpyro", {})
     for row in rows:
         if row["tool"] != "numpyro":
             row["vs NumPyro"], row["vs NumPyro value"] = _ratio(row, peer)
+    _print_tables(rows, args)
+    stats = {r["tool"]: r["stats"] for r in rows if "stats" in r}
+    comparison = _comparison(stats, by_tool)
+    for row in rows:
+        for message in row.get("meta", {}).get("warnings", []):
+            print(f"  {row['tool']} warning: {message}")
+    verdicts = _verdicts(by_tool, comparison, args)
+    print()
+    print("\n".join(verdicts))
+
+    results = {"rows": args.rows, "groups": args.rows // GROUP_SIZE, "chains": args.chains, "warmup": args.warmup,
+               "draws": args.draws, "seed": args.seed, "timeout": args.timeout, "tools": rows,
+               "comparison": comparison, "verdicts": verdicts}
+    print("\nresults (JSON):")
+    print(json.dumps(_plain(results)))
+
+
+def _print_tables(rows: list, args):
+    """Times and ESS by tool, their notes, their priors and their posterior means."""
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.max_colwidth", 120)
     table = pd.DataFrame([{k: v for k, v in r.items() if k not in ("stats", "meta")} for r in rows])
     columns = [c for c in ("tool", "seconds", "min ESS hyper", "min ESS effects", "min ESS", "ESS/s", "vs NumPyro",
                            "divergences", "mean steps", "step size") if c in table]
@@ -290,33 +310,40 @@ def report(rows: list, args):
                                                    for tool, s in stats.items()}})
         print(means.to_string())
 
+
+def _comparison(stats: dict, by_tool: dict) -> list:
+    """Each hyperparameter's z against hierax's full NUTS (the embedded Laplace's and NumPyro's),
+    printed, with the embedded Laplace's own check beside it."""
     comparison = []
     full = stats.get("hierax")
-    if full:
-        check = by_tool.get("hierax-laplace", {}).get("meta", {}).get("parameterisation", {}).get("g", {})
-        for name in HYPER:
-            line = {"parameter": name, "full mean": full[name]["mean"], "full mcse": full[name]["mcse"]}
-            if "hierax-laplace" in stats:
-                lap = stats["hierax-laplace"][name]
-                z = _z(lap, full[name])
-                line.update({"laplace mean": lap["mean"], "laplace mcse": lap["mcse"], "z laplace": z,
-                             "flag": "> 4" if abs(z) > MCSE_TARGET else "",
-                             "check shift (sds)": check.get("shift", {}).get(name, np.nan),
-                             "check pareto_k": check.get("pareto_k", np.nan) if name in SDS_AND_FIXED else np.nan})
-            if "numpyro" in stats:
-                z = _z(stats["numpyro"][name], full[name])
-                line.update({"numpyro mean": stats["numpyro"][name]["mean"], "z numpyro": z,
-                             "flag numpyro": "> 4" if abs(z) > MCSE_TARGET else ""})
-            comparison.append(line)
-        print("\nagainst hierax's default (full NUTS): z = (mean - full mean) / sqrt(mcse^2 + full mcse^2), "
-              "mcse = sd / sqrt(bulk ESS); flagged above 4:")
-        print(pd.DataFrame(comparison).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-        if "hierax-laplace" in by_tool and "meta" in by_tool["hierax-laplace"]:
-            print(f"  laplace check: {json.dumps(check, default=float)}")
-    for row in rows:
-        for message in row.get("meta", {}).get("warnings", []):
-            print(f"  {row['tool']} warning: {message}")
+    if not full:
+        return comparison
+    check = by_tool.get("hierax-laplace", {}).get("meta", {}).get("parameterisation", {}).get("g", {})
+    for name in HYPER:
+        line = {"parameter": name, "full mean": full[name]["mean"], "full mcse": full[name]["mcse"]}
+        if "hierax-laplace" in stats:
+            lap = stats["hierax-laplace"][name]
+            z = _z(lap, full[name])
+            line.update({"laplace mean": lap["mean"], "laplace mcse": lap["mcse"], "z laplace": z,
+                         "flag": "> 4" if abs(z) > MCSE_TARGET else "",
+                         "check shift (sds)": check.get("shift", {}).get(name, np.nan),
+                         "check pareto_k": check.get("pareto_k", np.nan) if name in SDS_AND_FIXED else np.nan})
+        if "numpyro" in stats:
+            z = _z(stats["numpyro"][name], full[name])
+            line.update({"numpyro mean": stats["numpyro"][name]["mean"], "z numpyro": z,
+                         "flag numpyro": "> 4" if abs(z) > MCSE_TARGET else ""})
+        comparison.append(line)
+    print("\nagainst hierax's default (full NUTS): z = (mean - full mean) / sqrt(mcse^2 + full mcse^2), "
+          "mcse = sd / sqrt(bulk ESS); flagged above 4:")
+    print(pd.DataFrame(comparison).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if "hierax-laplace" in by_tool and "meta" in by_tool["hierax-laplace"]:
+        print(f"  laplace check: {json.dumps(check, default=float)}")
+    return comparison
 
+
+def _verdicts(by_tool: dict, comparison: list, args) -> list:
+    """Target 3's verdicts: the default sampler's time and ESS, each sampler's ratio to NumPyro,
+    and the embedded Laplace against full NUTS or its own check."""
     verdicts = [f"targets are judged at {FULL_ROWS:,} rows, 4 chains x 1000 + 1000; this run: {args.rows:,} rows, "
                 f"{args.chains} x {args.warmup} + {args.draws}" + ("" if (args.rows, args.chains, args.warmup,
                                                                            args.draws) == (FULL_ROWS, 4, 1000, 1000)
@@ -348,14 +375,7 @@ def report(rows: list, args):
             verdict = "met (its check says it does not match)" if lap_warnings else "NOT met (and its check did not say)"
         verdicts.append(f"laplace within {MCSE_TARGET:g} MCSE of full NUTS on every fixed effect and sd, or its check "
                         f"says not: largest |z| {abs(worst['z laplace']):.2f} ({worst['parameter']}) -> {verdict}")
-    print()
-    print("\n".join(verdicts))
-
-    results = {"rows": args.rows, "groups": args.rows // GROUP_SIZE, "chains": args.chains, "warmup": args.warmup,
-               "draws": args.draws, "seed": args.seed, "timeout": args.timeout, "tools": rows,
-               "comparison": comparison, "verdicts": verdicts}
-    print("\nresults (JSON):")
-    print(json.dumps(_plain(results)))
+    return verdicts
 
 
 def _plain(value):
