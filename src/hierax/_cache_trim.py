@@ -6,7 +6,7 @@ sizes. With the 9,400 entries a day of test runs left (session 14), each write t
 with the folder not in the OS's cache), and a first NUTS fit of a new small poisson model wrote 8
 entries: 2 to 14 s of waiting that grows with the folder. A second process waiting for that lock
 more than 10 s gave up with a warning on every entry. So hierax turns JAX's cap off and
-trims the folder itself: at most once a day (a stamp file records the last trim), on a daemon
+trims the folder itself: at most once a day (a stamp file records the last trim done), on a daemon
 thread started when hierax is imported, oldest entries first (by the file's last access or
 modification), down to ``KEEP`` of the cap. A cache entry deleted while another process reads it
 costs that process one compilation, nothing more: JAX reports the failed read and compiles.
@@ -26,8 +26,9 @@ ENTRY = "-cache"           # JAX's suffix of an entry (jax/_src/lru_cache.py); "
 
 def trim_later(folder: str, max_bytes: int) -> threading.Thread | None:
     """Start a daemon thread that trims ``folder`` (:func:`trim`) if the last trim is older than
-    ``TRIM_EVERY``; the stamp is written first, so processes started together trim once. Costs
-    one ``stat`` where nothing is due; returns the thread (None: nothing due)."""
+    ``TRIM_EVERY``, and stamps it when done (a process that exits first, as ``hierax --help``
+    does, leaves the trim to the next one). Costs one ``stat`` where nothing is due; returns the
+    thread (None: nothing due, or a folder that cannot be made)."""
     stamp = os.path.join(folder, STAMP)
     try:
         if time.time() - os.stat(stamp).st_mtime < TRIM_EVERY:
@@ -36,13 +37,20 @@ def trim_later(folder: str, max_bytes: int) -> threading.Thread | None:
         pass
     try:
         os.makedirs(folder, exist_ok=True)
-        with open(stamp, "w"):
-            pass
-    except OSError:             # a folder we cannot write: JAX will not cache there either
+    except OSError:             # a folder we cannot make: JAX will not cache there either
         return None
-    thread = threading.Thread(target=trim, args=(folder, max_bytes), name="hierax-cache-trim", daemon=True)
+    thread = threading.Thread(target=_trim_and_stamp, args=(folder, max_bytes), name="hierax-cache-trim", daemon=True)
     thread.start()
     return thread
+
+
+def _trim_and_stamp(folder: str, max_bytes: int) -> None:
+    trim(folder, max_bytes)
+    try:
+        with open(os.path.join(folder, STAMP), "w"):
+            pass
+    except OSError:
+        pass
 
 
 def trim(folder: str, max_bytes: int) -> int:
