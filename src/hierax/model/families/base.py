@@ -28,6 +28,27 @@ from jax.scipy.special import gammaln as _jax_gammaln
 from hierax.model.links import LINKS, Link
 
 
+def softplus(a):
+    """log(1 + e^a), stably: max(a, 0) + log1p(e^-|a|).
+
+    ``jnp.logaddexp(0, a)`` (and ``jax.nn.softplus`` and ``log_sigmoid``, which call it) is the
+    same function with branches for NaN and infinities that XLA's CPU backend does not vectorise:
+    6 times slower in float64 (23 ms against 3.7 ms for 2.5 million values), and most of a
+    logistic model's gradient at 100,000 rows.
+    """
+    return jnp.maximum(a, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(a)))
+
+
+def log_sigmoid(a):
+    """log(1 / (1 + e^-a)) by :func:`softplus`."""
+    return -softplus(-a)
+
+
+def logaddexp(a, b):
+    """log(e^a + e^b) for finite a and b, by :func:`softplus` (see there why not jnp's)."""
+    return jnp.maximum(a, b) + jnp.log1p(jnp.exp(-jnp.abs(a - b)))
+
+
 class Mu(NamedTuple):
     """The mean's linear predictor ``eta`` (link scale) and the link's name."""
 

@@ -12,7 +12,7 @@ import numpy as np
 from jax.scipy.stats import norm
 
 from hierax.errors import DataError
-from hierax.model.families.base import Dpar, Family, factorial_constant, gammaln, no_constant
+from hierax.model.families.base import Dpar, Family, factorial_constant, gammaln, log_sigmoid, no_constant
 from hierax.model.priors import Exponential
 from hierax.model.prior_scale import significant
 
@@ -28,7 +28,7 @@ def log_p_success(mu):
     if mu.link == "logit":
         # log q = log(1 - p) = log p - eta: one softplus, not two (each is an exp and a log1p,
         # the costliest operations of a logistic model's gradient)
-        log_p = -jnp.logaddexp(0.0, -mu.eta)
+        log_p = log_sigmoid(mu.eta)
         return log_p, log_p - mu.eta
     if mu.link == "probit":
         return norm.logcdf(mu.eta), norm.logcdf(-mu.eta)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hierax.model.families.base import Dpar, Family, factorial_constant, gammaln
+from hierax.model.families.base import Dpar, Family, factorial_constant, gammaln, logaddexp
 from hierax.model.families.classic import MAX_RATE, check_counts, log_rate, poisson_kernel, sample_poisson
 from hierax.model.families.continuous import SHAPE
 from hierax.model.priors import Beta
@@ -40,7 +40,7 @@ def log1m_exp(x):
 
 
 def _log_mu_plus_shape(mu, shape):
-    return jnp.logaddexp(log_rate(mu), jnp.log(shape))
+    return logaddexp(log_rate(mu), jnp.log(shape))
 
 
 def nb_kernel(y, mu, shape):

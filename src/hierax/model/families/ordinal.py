@@ -18,14 +18,14 @@ import numpy as np
 from jax.scipy.stats import norm
 
 from hierax.errors import DataError
-from hierax.model.families.base import Family, no_constant
+from hierax.model.families.base import Family, log_sigmoid, no_constant
 from hierax.model.families.classic import _rows
 
 _FAR = 1e10          # stands for an infinite threshold: F(+-1e10 - eta) is 1 or 0 in float64, and finite
 
 
 def _log_cdf(x, link: str):
-    return jax.nn.log_sigmoid(x) if link == "logit" else norm.logcdf(x)
+    return log_sigmoid(x) if link == "logit" else norm.logcdf(x)
 
 
 def _cdf(x, link: str):
