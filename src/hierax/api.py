@@ -108,10 +108,14 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         the Laplace approximation (``hierax.density.embedded``; the embedded Laplace of Margossian
         et al. 2020): NUTS then samples only the fixed effects, family parameters, sds and
         correlations, faster for GLMMs with many groups, and the effects are drawn from the
-        approximation. It is approximate: ``fit.parameterisation`` gives its check (with one
-        grouping factor, how far adaptive quadrature over each group's effects moves every fixed
-        effect and sd, in posterior sds, and the Pareto k of those weights; else the Pareto k of
-        the effect draws' importance ratios), and ``fit.warnings`` says where it fails.
+        approximation. With one grouping factor (up to three effects a level) adaptive
+        quadrature's correction to the approximation, fitted at the mode as a quadratic, is added
+        to the density sampled (``hierax.density.embedded_correction``), which takes out the
+        Laplace approximation's bias for binary data in small groups. It is approximate:
+        ``fit.parameterisation`` gives its check (with one grouping factor, how far a finer
+        quadrature over each group's effects moves every fixed effect and sd, in posterior sds,
+        and the Pareto k of those weights; else the Pareto k of the effect draws' importance
+        ratios), and ``fit.warnings`` says where it fails.
     progress : a progress bar ("compiling the sampler", then warm-up and sampling).
     warm_start : an earlier NUTS fit (in this session) of the same formula to data of the same
         shape: the sampler starts from its metric, step size, centring and last draws, and warmup

@@ -110,8 +110,8 @@ class SpecSampler:
                              {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True,
                              quick_compile=True)
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux, steps)
-        whitened_aux, z = _whitened_start(logdensity, aux, positions, unravel, init_key)
-        aux = self.target.settle(aux, unravel.unravel(whitened_aux["shift"]))
+        whitened_aux, z, at_mode = _whitened_start(logdensity, aux, positions, unravel, init_key)
+        aux = self.target.settle(aux, unravel.unravel(whitened_aux["shift"]), whitened_aux["scale"] if at_mode else None)
         whitened_aux = {**whitened_aux, "inner": aux}
         if steps is not None:
             steps.result()
@@ -247,7 +247,7 @@ def _at_laplace_estimates(positions, spec: ModelSpec, rng_key):
 
 def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):
     """The affine map x = shift + scale z that makes the collapsed posterior roughly N(0, I) in z,
-    and the chains' starts in z.
+    the chains' starts in z, and whether shift is the mode.
 
     shift is the mode and scale the Cholesky factor of the Laplace covariance there
     (:func:`hierax.engines.mode.laplace_start`). Why: NUTS's warm-up regularises its mass matrix
@@ -265,10 +265,10 @@ def _whitened_start(logdensity, aux, positions, unravel: Unravel, rng_key):
         shift = Unravel.ravel(first)
         flat = np.stack([Unravel.ravel(jax.tree_util.tree_map(lambda x: np.asarray(x[c]), positions))
                          for c in range(chains)])
-        return {"shift": shift, "scale": np.eye(len(shift)), "inner": aux}, flat - shift
+        return {"shift": shift, "scale": np.eye(len(shift)), "inner": aux}, flat - shift, False
     rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist() + [7])
     z = 2.0 * rng.standard_normal((chains, len(start.mode)))
-    return {"shift": start.mode, "scale": np.linalg.cholesky(start.covariance), "inner": aux}, z
+    return {"shift": start.mode, "scale": np.linalg.cholesky(start.covariance), "inner": aux}, z, True
 
 
 def _by_rows(value_and_grad, positions, aux):

@@ -28,7 +28,9 @@ exact joint density by the log importance ratio
 (u = u^ + M z with M M' = A^-1, so (u - u^)' A (u - u^) = z'z). PSIS's Pareto k of these ratios
 (``hierax.results.diagnostics``) says whether the approximate joint posterior can stand for the
 exact one: below 0.7 the draws may be trusted (or reweighted), above it they may not, and the fit
-says so and names ``collapse=False``.
+says so and names ``collapse=False``. With one grouping factor the hyperparameters are checked
+instead, and adaptive quadrature's correction to the approximation is part of the density
+(``aux["correction"]``, a quadratic: ``hierax.density.embedded_correction``).
 
 The mode is found by the Laplace engine's damped Newton steps from :func:`newton_start`: zero at
 first, then the mode at the hyperparameters' posterior mode moved along its slope there
@@ -42,6 +44,7 @@ import functools
 from typing import NamedTuple
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
@@ -51,7 +54,7 @@ from hierax.density.logdensity import (
 )
 from hierax.engines import laplace_blocks as blocked
 from hierax.engines.laplace import (
-    conditional_mode, engine_data, evaluate, factor_at, level_log_ratios, penalised_deviance, structure_of,
+    conditional_mode, engine_data, evaluate, factor_at, penalised_deviance, structure_of,
 )
 from hierax.linalg.pls import theta_entries
 from hierax.model.layout import PARAMS, POSITION
@@ -110,7 +113,20 @@ def runtime_data(spec: ModelSpec, y=None, weight=None) -> dict:
     num_x = len(theta_entries(list(spec.blocks))) + spec.X.shape[1] + len(spec.scalar_dpars) \
         + sum(p.num_fixed for p in spec.dpar_predictors) + spec.thresholds
     return {"data": data, "priors": hyper_priors(spec), "u0": jnp.zeros(width), "slope": jnp.zeros((width, num_x)),
-            "x0": jnp.zeros(num_x)}
+            "x0": jnp.zeros(num_x), "correction": no_correction(num_x)}
+
+
+def no_correction(size: int) -> dict:
+    """A zero quadratic correction over flat positions of ``size`` (as many as x has entries:
+    one per free entry of each T_k, fixed effect and family parameter)."""
+    return {"at": jnp.zeros(size), "value": jnp.zeros(()), "gradient": jnp.zeros(size),
+            "hessian": jnp.zeros((size, size))}
+
+
+def quadratic(flat, correction: dict):
+    """A quadratic correction to the log density at a flat position (``hierax.density.embedded_correction``)."""
+    d = flat - correction["at"]
+    return correction["value"] + jnp.vdot(correction["gradient"], d) + 0.5 * d @ correction["hessian"] @ d
 
 
 def _factors(params, structure: EmbeddedStructure) -> dict:
@@ -152,7 +168,8 @@ def embedded_logdensity(structure: EmbeddedStructure):
     def logdensity(position, aux):
         params, log_jac = constrain_hyper(position, structure.scalars, structure.layout)
         x = laplace_point(position, params, structure)
-        return -0.5 * _deviance(x, aux, structure.laplace) \
+        flat = jax.flatten_util.ravel_pytree(position)[0]
+        return -0.5 * _deviance(x, aux, structure.laplace) + quadratic(flat, aux["correction"]) \
             + log_prior_hyper(aux["priors"], params) + log_jac
 
     return logdensity
@@ -176,28 +193,6 @@ def _settle(x, u0, data, laplace):
     slope = -0.5 * jax.vmap(lambda column: blocked.solve(F, column, data.pattern, laplace.layout),
                             in_axes=1, out_axes=1)(cross)
     return {"u0": mode, "slope": slope, "x0": x}
-
-
-# nodes per effect of the quadrature that checks the approximation, by effects per level: at most 27 in all
-_CHECK_NODES = {1: 7, 2: 3, 3: 3}
-
-
-def check_nodes(structure: EmbeddedStructure) -> int | None:
-    """Nodes per effect of :func:`log_marginal_ratio`'s quadrature, or None where the integral
-    does not factorise over levels (several grouping factors) or has too many dimensions."""
-    layout = structure.laplace.layout
-    return None if layout.Q2 else _CHECK_NODES.get(layout.q1)
-
-
-def log_marginal_ratio(position, aux, structure: EmbeddedStructure, nodes: int):
-    """log p(y | hyperparameters) - log p_LA(y | hyperparameters) at one position, for a model
-    with one grouping factor: the sum over levels of the quadrature's correction to the
-    Laplace approximation (``hierax.engines.laplace.level_log_ratios``). Its spread over the
-    draws is the approximation's error in the hyperparameters' posterior (module docstring)."""
-    params, _ = constrain_hyper(position, structure.scalars, structure.layout)
-    x = laplace_point(position, params, structure)
-    mode = conditional_mode(x, newton_start(x, aux), aux["data"], structure.laplace)
-    return jnp.sum(level_log_ratios(x, mode, aux["data"], structure.laplace, nodes))
 
 
 def draw_effects(position, key, aux, structure: EmbeddedStructure):

@@ -37,11 +37,13 @@ from hierax.density.collapsed import (
 )
 from hierax.density import embedded
 from hierax.density.embedded import why_not_embeddable
+from hierax.density.embedded_correction import CHECK_NODES, check_log_ratio, correction_nodes, fitted_correction
 from hierax.density.init import conditional_coordinates, coordinate_groups, curvature_fallback, initial_positions
 from hierax.density.logdensity import (
     constrain_hyper, constrain_params, default_centering, full_logdensity, hyper_priors, model_arrays, structure_of,
 )
 from hierax.engines.devices import device_layout, parallel
+from hierax.engines.mode import Unravel
 from hierax.errors import HieraxError
 from hierax.model.layout import PARAMS
 from hierax.model.spec import ModelSpec
@@ -119,9 +121,10 @@ class Target:
         """The density's runtime argument for ``data`` (``y`` and/or ``weight``; None: the spec's)."""
         raise NotImplementedError
 
-    def settle(self, aux, position) -> dict:
-        """``aux`` made ready for chains near ``position`` (one draw, a pytree): unchanged here;
-        the embedded Laplace's Newton start moves there."""
+    def settle(self, aux, position, scale=None) -> dict:
+        """``aux`` made ready for chains near ``position`` (one draw, a pytree, the mode where
+        ``scale``, a Cholesky factor of the posterior covariance there in flat coordinates, is
+        given): unchanged here; the embedded Laplace's Newton start and correction move there."""
         return aux
 
     def batch_size(self, total: int) -> int:
@@ -271,9 +274,17 @@ class LaplaceTarget(Target):
         data = {k: v for k, v in (data or {}).items() if v is not None}
         return embedded.runtime_data(self.spec, data.get("y"), data.get("weight"))
 
-    def settle(self, aux, position) -> dict:
-        """Newton starts from the conditional mode at ``position`` (the hyperparameters' mode)."""
-        return embedded.settled(position, aux, self._structure)
+    def settle(self, aux, position, scale=None) -> dict:
+        """Newton starts from the conditional mode at ``position`` (the hyperparameters' mode);
+        with one grouping factor and ``scale`` known, adaptive quadrature's correction is fitted
+        there (``hierax.density.embedded_correction``)."""
+        aux = embedded.settled(position, aux, self._structure)
+        nodes = correction_nodes(self._structure)
+        if nodes is None or scale is None:
+            return aux
+        unravel = Unravel.of(position)
+        correction = fitted_correction(Unravel.ravel(position), scale, aux, self._structure, unravel, nodes)
+        return {**aux, "correction": correction}
 
     def batch_size(self, total: int) -> int:
         """Fewer draws a call for many rows (each draw's Newton steps hold a few arrays of the
@@ -297,7 +308,7 @@ class LaplaceTarget(Target):
         sd there; else the draws' own importance ratios over every effect."""
         params = super().params(positions, aux, keys, constrain, batch)
         joint = params.pop(embedded.LOG_WEIGHT)
-        nodes = embedded.check_nodes(self._structure)
+        nodes = correction_nodes(self._structure, CHECK_NODES)
         if nodes is None:
             self.check_inputs = {"checked": "joint", "log_ratios": np.asarray(joint).ravel(), "values": {}}
             return params
@@ -353,7 +364,7 @@ def _ratio_checker(structure, nodes: int, count: int):
     """(positions, aux) -> the quadrature's log ratio at each of ``count`` positions, one position
     at a time on each device (each holds nodes ** q arrays of the rows)."""
     def ratios(positions, aux):
-        return jax.lax.map(lambda position: embedded.log_marginal_ratio(position, aux, structure, nodes), positions)
+        return jax.lax.map(lambda position: check_log_ratio(position, aux, structure, nodes), positions)
 
     return _spread(ratios, count, (False, True))
 

@@ -65,8 +65,8 @@ def laplace_warnings(parameterisation: dict) -> tuple[str, ...]:
         return ()
     if check.get("checked") == "hyperparameters":
         if k > GOOD_K:
-            return (f"collapse='laplace': the Laplace approximation misstates the likelihood of the sds and fixed "
-                    f"effects (adaptive quadrature over each group's effects gives importance ratios with Pareto k "
+            return (f"collapse='laplace': the corrected Laplace approximation misstates the likelihood of the sds "
+                    f"and fixed effects (adaptive quadrature over each group's effects gives importance ratios with Pareto k "
                     f"{k:.2f}, above {GOOD_K}), so their posterior may be biased. Fit with collapse=False, which "
                     "samples every effect exactly.",)
         errors = check.get("shift_se", {})
@@ -75,7 +75,7 @@ def laplace_warnings(parameterisation: dict) -> tuple[str, ...]:
         if not shifts:
             return ()
         moved = ", ".join(f"{name} by {v:+.2f}" for name, v in sorted(shifts.items(), key=lambda kv: -abs(kv[1])))
-        return (f"collapse='laplace': the Laplace approximation biases this posterior: weighting the draws by "
+        return (f"collapse='laplace': the corrected Laplace approximation biases this posterior: weighting the draws by "
                 f"adaptive quadrature over each group's effects moves {moved} posterior sds (more than "
                 f"{SHIFT_TOLERANCE} and than twice its Monte Carlo error). Fit with collapse=False, which samples "
                 "every effect exactly, for these estimates.",)
