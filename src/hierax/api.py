@@ -29,7 +29,7 @@ from hierax.model.scaling import unit_scaled
 from hierax.model.separation import check_separation
 from hierax.results import FitResult
 from hierax.results.base import FittedModel
-from hierax.results.diagnostics import mixed_warnings, nuts_warnings
+from hierax.results.diagnostics import laplace_warnings, mixed_warnings, nuts_warnings
 from hierax.results.mixedfit import MixedFit
 from hierax.results.idata import build_inference_data
 from hierax.results.tables import missing_diagnostics, summary
@@ -103,7 +103,11 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     collapse : None (default) integrates the group effects out exactly wherever that is possible
         (a gaussian model with the identity link: ``hierax.density.collapsed``), samples the
         few remaining parameters and draws the effects from their exact conditional; the result
-        is the same posterior, sampled faster. True insists (and fails, saying why, where it is
+        is the same posterior, sampled faster. For other models with one grouping factor of at
+        least 1,000 levels and at most three effects a level it integrates them out by the
+        corrected Laplace approximation below ("laplace"), and where that approximation's check
+        fails it samples every effect instead (``fit.parameterisation`` says which, and keeps
+        the failed check; ``fit.timing["laplace_tried"]`` its time). True insists (and fails, saying why, where it is
         not possible); False samples every effect. "laplace" integrates them out of any family by
         the Laplace approximation (``hierax.density.embedded``; the embedded Laplace of Margossian
         et al. 2020): NUTS then samples only the fixed effects, family parameters, sds and
@@ -184,10 +188,33 @@ def _fit_nuts(formula, data, family, link, priors, seed, chains, warmup, draws, 
     sampled, scale = unit_scaled(spec)        # columns far from unit scale sampled on it: model/scaling.py
     from hierax.sampler import SpecSampler       # BlackJAX loads with the first NUTS fit
 
+    if collapse is None and warm is not None and not warm.collapsed:
+        collapse = False                      # as that fit was sampled (it may have fallen back, below)
     sampler = SpecSampler(sampled, config, collapse)
     _say(missing_diagnostics(config.chains, config.draws), 4)      # before sampling: a short run can be stopped
     output = _run_nuts(sampler, seed, progress, timing, warm)
-    return _nuts_result(formula, data, design, spec, scale, sampler, output, seed, timing)
+    result = _nuts_result(formula, data, design, spec, scale, sampler, output, seed, timing)
+    if getattr(sampler.target, "automatic", False) and not output.interrupted \
+            and laplace_warnings(result.parameterisation):
+        return _every_effect_instead(formula, data, design, spec, sampled, scale, config, seed, progress, timing,
+                                     result.parameterisation)
+    return result
+
+
+def _every_effect_instead(formula, data, design, spec, sampled, scale, config, seed, progress, timing,
+                          check: dict) -> FitResult:
+    """The fit sampling every effect, where the embedded Laplace that ``collapse=None`` chose
+    failed its check (``check``: its ``fit.parameterisation``, kept beside the new one as
+    ``laplace_check``): a default must not return a posterior its own diagnostics call biased."""
+    from hierax.sampler import SpecSampler
+
+    sampler = SpecSampler(sampled, config, False)
+    laplace_seconds = timing.pop("sampling")
+    output = _run_nuts(sampler, seed, progress, timing)
+    timing["laplace_tried"] = laplace_seconds
+    result = _nuts_result(formula, data, design, spec, scale, sampler, output, seed, timing)
+    described = {name: {**value, "laplace_check": check.get(name)} for name, value in result.parameterisation.items()}
+    return dataclasses.replace(result, parameterisation=described)
 
 
 def _nuts_result(formula, data, design, spec, scale, sampler, output, seed: int,

@@ -67,7 +67,7 @@ class SpecSampler:
     """
 
     def __init__(self, spec: ModelSpec, config, collapse: bool | None = None):
-        self.target: Target = choose_target(spec, collapse, jit=quick_jit)
+        self.target: Target = choose_target(spec, collapse, jit=quick_jit, many_levels=MANY_LEVELS)
         self.collapsed = self.target.collapsed
         relaxed = relaxed_target(tuple(b.num_levels for b in spec.blocks), self.collapsed)
         self.spec, self.config = spec, automatic_for_collapsed(config) if relaxed else config

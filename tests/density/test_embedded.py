@@ -162,6 +162,7 @@ def test_quadrature_correction_takes_out_the_laplace_error_across_the_posterior(
     start = laplace_start(target.logdensity, aux, first)
     unravel, scale = Unravel.of(first), np.linalg.cholesky(start.covariance)
     corrected = target.settle(aux, unravel.unravel(start.mode), scale)
+    assert target.correction_error <= correction.TOLERANCE       # validated at 2 posterior sds along each axis
     nodes = correction.correction_nodes(target._structure, correction.CHECK_NODES)
     ratio = jax.jit(lambda flat, a: correction.check_log_ratio(unravel.unravel(flat), a, target._structure, nodes))
     draws = start.mode + rng.standard_normal((20, len(start.mode))) @ scale.T
@@ -169,3 +170,48 @@ def test_quadrature_correction_takes_out_the_laplace_error_across_the_posterior(
     after = np.std([float(ratio(d, corrected)) for d in draws])
     assert before > 0.2, before          # the Laplace approximation's error moves this posterior
     assert after < 0.05, (before, after)  # importance ratios within a few per cent of each other
+
+
+def test_collapse_none_chooses_the_corrected_laplace_for_one_large_grouping_factor():
+    """``collapse=None`` integrates by the embedded Laplace where ``wants_embedded`` says (one
+    grouping factor of >= ``many_levels`` levels, <= 3 effects, parameterisation left "auto"),
+    and samples every effect elsewhere. ``many_levels`` 12, so that DATA's 12 groups count."""
+    from hierax.density.target import FullTarget
+
+    chosen = choose_target(spec_of("hit ~ x + (1 + x | g)", "bernoulli"), many_levels=12)
+    assert isinstance(chosen, LaplaceTarget) and chosen.automatic
+    assert isinstance(choose_target(spec_of("y ~ x + (1 + x | g)"), many_levels=12), CollapsedTarget)  # exact
+    assert isinstance(choose_target(spec_of("hit ~ x + (1 + x | g)", "bernoulli"), False, many_levels=12), FullTarget)
+    explicit = build_model("hit ~ x + (1 + x | g)", DATA, "bernoulli", parameterisation="noncentered")[1]
+    assert isinstance(choose_target(explicit, many_levels=12), FullTarget)
+    assert isinstance(choose_target(spec_of("hit ~ x + (1 + x | g)", "bernoulli"), many_levels=13), FullTarget)
+    assert isinstance(choose_target(spec_of("hit ~ x + (1 + x | g)", "bernoulli")), FullTarget)
+
+
+def test_a_failed_check_makes_collapse_none_sample_every_effect(monkeypatch):
+    """Where the automatically chosen embedded Laplace fails its check, the fit samples every
+    effect instead and keeps the failed check beside its own parameterisation (the check is made
+    to fail here: DATA's posterior passes it)."""
+    import hierax.api as api
+    import hierax.sampler as sampler
+
+    monkeypatch.setattr(sampler, "MANY_LEVELS", 12)
+    monkeypatch.setattr(api, "laplace_warnings", lambda parameterisation: ("made to fail",))
+    fit = hx.fit("hit ~ x + (1 | g)", DATA, family="bernoulli", chains=2, warmup=100, draws=100, seed=4)
+    described = fit.parameterisation["g"]
+    assert described["choice"] == "auto"
+    assert described["laplace_check"]["choice"] == "laplace" and described["laplace_check"]["automatic"]
+    assert "laplace_tried" in fit.timing and "b_g" in fit.idata.posterior
+
+
+def test_a_correction_that_fails_its_validation_is_not_used(monkeypatch):
+    """Where the quadratic misses the quadrature by more than TOLERANCE at its validation points
+    (here: a tolerance no fit meets), the plain Laplace approximation is sampled, and the fit
+    says so (``corrected`` False, with the error found)."""
+    from hierax.density import embedded_correction as correction
+
+    monkeypatch.setattr(correction, "TOLERANCE", 1e-12)
+    fit = hx.fit("hit ~ x + (1 | g)", DATA, family="bernoulli", collapse="laplace", chains=2, warmup=100, draws=100,
+                 seed=2)
+    described = fit.parameterisation["g"]
+    assert described["corrected"] is False and described["correction_error"] > 1e-12

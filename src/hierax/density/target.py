@@ -56,14 +56,16 @@ _ROWS_PER_CALL = 2_000_000         # draws x rows per call of the embedded Lapla
 _CHECK_DRAWS = 400                 # draws at which the embedded Laplace's quadrature check runs
 
 
-def choose_target(spec: ModelSpec, collapse: bool | None = None, jit=jax.jit) -> Target:
+def choose_target(spec: ModelSpec, collapse: bool | None = None, jit=jax.jit, many_levels: int | None = None) -> Target:
     """The model's Target: collapsed wherever it applies unless ``collapse`` is False.
 
     ``collapse``: None (collapse where it applies), True (collapse, or fail saying why it
     cannot), False (never: sample every group effect) or "laplace" (integrate the effects out by
     the Laplace approximation: :class:`LaplaceTarget`). ``jit`` compiles the functions that
     turn draws into parameters (the engine's choice: ``hierax.engines.quick.quick_jit`` for a
-    short compile).
+    short compile). ``many_levels``: with ``collapse=None``, the levels from which a model
+    :func:`wants_embedded` is integrated by the corrected Laplace approximation (None: never;
+    the sampler's policy, ``hierax.config.MANY_LEVELS``).
     """
     if not any(collapse is choice or (isinstance(choice, str) and collapse == choice) for choice in COLLAPSE_CHOICES):
         raise HieraxError(f"collapse must be None (automatic), True, False or 'laplace', got {collapse!r}")
@@ -77,7 +79,33 @@ def choose_target(spec: ModelSpec, collapse: bool | None = None, jit=jax.jit) ->
         raise HieraxError(f"collapse=True is not possible for this model: {reason}; use collapse=None")
     if collapse is not False and reason is None:
         return CollapsedTarget(spec, jit)
+    if collapse is None and many_levels is not None and wants_embedded(spec, many_levels):
+        return LaplaceTarget(spec, jit, automatic=True)
     return FullTarget(spec, jit)
+
+
+# the most effects a level for which collapse=None chooses the corrected embedded Laplace
+# (the correction's quadrature has 3 ** 3 = 27 points a level there, its check 64)
+EMBEDDED_MAX_TERMS = 3
+
+
+def wants_embedded(spec: ModelSpec, many_levels: int) -> bool:
+    """Whether ``collapse=None`` integrates the effects out by the embedded Laplace approximation
+    with adaptive quadrature's correction (``hierax.density.embedded_correction``), rather than
+    sampling every effect.
+
+    Where: one grouping factor, of at least ``many_levels`` levels, with at most
+    ``EMBEDDED_MAX_TERMS`` effects a level and the parameterisation left to hierax ("auto"), in a
+    model the Laplace engine takes. Why there: full NUTS then samples thousands of effects in a
+    funnel, with 30 or more gradients a draw, while the corrected density has a handful of
+    coordinates and needs about 5; and with one factor the correction and its check (a finer
+    quadrature) apply. The sampler falls back to every effect where the check fails
+    (``hierax.api``)."""
+    if why_not_embeddable(spec) is not None or len(spec.blocks) != 1:
+        return False
+    block = spec.blocks[0]
+    return block.num_terms <= EMBEDDED_MAX_TERMS and block.num_levels >= many_levels \
+        and block.parameterisation == "auto"
 
 
 class Target:
@@ -261,11 +289,14 @@ class LaplaceTarget(Target):
 
     collapsed = True
 
-    def __init__(self, spec: ModelSpec, jit=jax.jit):
+    def __init__(self, spec: ModelSpec, jit=jax.jit, automatic: bool = False):
         super().__init__(spec, jit)
+        self.automatic = automatic     # chosen by collapse=None (:func:`wants_embedded`), not asked for
         self._structure = embedded.embedded_structure(spec)
         self.logdensity = embedded.embedded_logdensity(self._structure)
         self.check_inputs = None       # what the check reads, of the last draws made parameters (params)
+        self.correction_error = None   # the quadratic correction's error at its validation (settle), if fitted
+        self.corrected = False         # whether the density sampled carries it
 
     def initial(self, rng_key, chains: int) -> dict:
         return initial_positions(rng_key, self.spec, chains, effects=False)
@@ -283,8 +314,10 @@ class LaplaceTarget(Target):
         if nodes is None or scale is None:
             return aux
         unravel = Unravel.of(position)
-        correction = fitted_correction(Unravel.ravel(position), scale, aux, self._structure, unravel, nodes)
-        return {**aux, "correction": correction}
+        correction, self.correction_error = fitted_correction(Unravel.ravel(position), scale, aux, self._structure,
+                                                              unravel, nodes)
+        self.corrected = correction is not None
+        return aux if correction is None else {**aux, "correction": correction}
 
     def batch_size(self, total: int) -> int:
         """Fewer draws a call for many rows (each draw's Newton steps hold a few arrays of the
@@ -326,8 +359,9 @@ class LaplaceTarget(Target):
 
     def describe(self, aux) -> dict:
         """Per block, "laplace"; the sampler adds the check (``SpecSampler.describe``)."""
-        return {b.name: {"choice": "laplace", "mean_weight": None, "centered": 0, "noncentered": 0}
-                for b in self.spec.blocks}
+        return {b.name: {"choice": "laplace", "mean_weight": None, "centered": 0, "noncentered": 0,
+                         "automatic": self.automatic, "corrected": self.corrected,
+                         "correction_error": self.correction_error} for b in self.spec.blocks}
 
 
 def _at_rows(x, rows):

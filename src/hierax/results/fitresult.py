@@ -28,7 +28,12 @@ class FitResult(FittedModel):
     timing : seconds spent per stage.
     versions : versions of hierax, jax, blackjax and arviz.
     parameterisation : per group block, the choice asked for and how many levels were sampled
-        centred and non-centred.
+        centred and non-centred; "laplace" where the effects were integrated out by the embedded
+        Laplace approximation, with its check (``automatic``: chosen by ``collapse=None``;
+        ``corrected``: whether adaptive quadrature's quadratic correction was part of the density,
+        and ``correction_error``, its largest error at its validation points), and
+        ``laplace_check`` where ``collapse=None`` tried it, its check failed, and every effect was
+        sampled instead.
     adaptation : the target acceptance rate used for sampling and, under ``raised``, each run
         whose divergent transitions made it rise (phase, the target then, the count).
     data : the columns of the data the formula uses (saved with the fit, so that a saved fit can

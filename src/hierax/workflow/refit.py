@@ -40,11 +40,18 @@ class RefitSpec:
 
 def compiled_sampler(spec, chains: int, warmup: int, draws: int, collapse: bool | None = None):
     """The sampler for many data sets of one model: ``sample(rng_key, data)`` with ``data``
-    holding ``y`` and/or ``weight`` as runtime arrays (``hierax.sampler.SpecSampler``)."""
+    holding ``y`` and/or ``weight`` as runtime arrays (``hierax.sampler.SpecSampler``).
+
+    Where ``collapse=None`` would choose the embedded Laplace approximation by itself, every
+    effect is sampled instead: ``hx.fit`` falls back so where the approximation's check fails,
+    and many fits have no one to read a check (SBC would blame the model for the approximation)."""
     from hierax.config import nuts_config
     from hierax.sampler import SpecSampler
 
-    return SpecSampler(spec, nuts_config(chains, warmup, draws, None, 10), collapse)
+    sampler = SpecSampler(spec, nuts_config(chains, warmup, draws, None, 10), collapse)
+    if getattr(sampler.target, "automatic", False):
+        return SpecSampler(spec, nuts_config(chains, warmup, draws, None, 10), False)
+    return sampler
 
 
 _CACHE: dict = {}
