@@ -107,10 +107,10 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         least 1,000 levels and at most three effects a level it integrates them out by the
         corrected Laplace approximation below ("laplace"), and where that approximation's check
         fails it samples every effect instead (``fit.parameterisation`` says which, and keeps
-        the failed check; ``fit.timing["laplace_tried"]`` its time). True insists (and fails, saying why, where it is
-        not possible); False samples every effect. "laplace" integrates them out of any family by
-        the Laplace approximation (``hierax.density.embedded``; the embedded Laplace of Margossian
-        et al. 2020): NUTS then samples only the fixed effects, family parameters, sds and
+        the failed check; ``fit.timing["laplace_tried"]`` its time). True insists (and fails,
+        saying why, where it is not possible); False samples every effect. "laplace" integrates
+        them out of any family by the Laplace approximation (``hierax.density.embedded``; the
+        embedded Laplace of Margossian et al. 2020): NUTS then samples only the fixed effects, family parameters, sds and
         correlations, faster for GLMMs with many groups, and the effects are drawn from the
         approximation. With one grouping factor (up to three effects a level) adaptive
         quadrature's correction to the approximation, fitted at the mode as a quadratic, is added
