@@ -53,6 +53,7 @@ from hierax.density.logdensity import (
     combined_weights, constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper, scalar_links,
 )
 from hierax.engines import laplace_blocks as blocked
+from hierax.engines import laplace_one as one
 from hierax.engines.laplace import (
     conditional_mode, engine_data, evaluate, factor_at, penalised_deviance, structure_of,
 )
@@ -112,8 +113,11 @@ def runtime_data(spec: ModelSpec, y=None, weight=None) -> dict:
     width = sum(b.width for b in spec.blocks)
     num_x = len(theta_entries(list(spec.blocks))) + spec.X.shape[1] + len(spec.scalar_dpars) \
         + sum(p.num_fixed for p in spec.dpar_predictors) + spec.thresholds
-    return {"data": data, "priors": hyper_priors(spec), "u0": jnp.zeros(width), "slope": jnp.zeros((width, num_x)),
-            "x0": jnp.zeros(num_x), "correction": no_correction(num_x)}
+    aux = {"data": data, "priors": hyper_priors(spec), "u0": jnp.zeros(width), "slope": jnp.zeros((width, num_x)),
+           "x0": jnp.zeros(num_x), "correction": no_correction(num_x)}
+    if len(spec.blocks) == 1:          # the one-factor kernel's rows (``hierax.engines.laplace_one``)
+        aux["rows"] = one.one_factor_rows(data)
+    return aux
 
 
 def no_correction(size: int) -> dict:
@@ -166,9 +170,13 @@ def newton_start(x, aux):
 def _deviance(x, aux, laplace):
     """D(x), differentiable in x by the Laplace engine's exact gradient: its value plus
     grad . (x - x) with the gradient held fixed, so that reverse mode returns that gradient
-    without differentiating through the Newton iterations."""
+    without differentiating through the Newton iterations. With one grouping factor, by the
+    kernel written out for it (``hierax.engines.laplace_one``: the same D, 2-3 times faster)."""
     fixed = jax.lax.stop_gradient(x)
-    value, grad, _ = evaluate(fixed, newton_start(fixed, aux), aux["data"], laplace)
+    if one.applies(laplace):
+        value, grad, _ = one.evaluate(fixed, newton_start(fixed, aux), aux["rows"], laplace)
+    else:
+        value, grad, _ = evaluate(fixed, newton_start(fixed, aux), aux["data"], laplace)
     return value + jnp.vdot(jax.lax.stop_gradient(grad), x - fixed)
 
 
@@ -212,11 +220,16 @@ def draw_effects(position, key, aux, structure: EmbeddedStructure):
     params, _ = constrain_hyper(position, structure.scalars, structure.layout)
     x = laplace_point(position, params, structure)
     data, laplace = aux["data"], structure.laplace
-    mode = conditional_mode(x, newton_start(x, aux), data, laplace)
-    F = factor_at(x, mode, data, laplace)
     z = jax.random.normal(key, (laplace.width,))
-    u = mode + blocked.draw_offset(F, z, data.pattern, laplace.layout)
-    log_weight = -0.5 * (penalised_deviance(x, u, data, laplace) - penalised_deviance(x, mode, data, laplace) - z @ z)
+    if one.applies(laplace):
+        u, log_weight = one.draw(x, newton_start(x, aux), z.reshape(-1, laplace.blocks[0].num_terms), aux["rows"],
+                                 laplace)
+    else:
+        mode = conditional_mode(x, newton_start(x, aux), data, laplace)
+        F = factor_at(x, mode, data, laplace)
+        u = mode + blocked.draw_offset(F, z, data.pattern, laplace.layout)
+        log_weight = -0.5 * (penalised_deviance(x, u, data, laplace) - penalised_deviance(x, mode, data, laplace)
+                             - z @ z)
     T, effects, start = _factors(params, structure), {}, 0
     for name, shape in zip(structure.names, laplace.blocks):
         part = u[start:start + shape.width].reshape(shape.num_levels, shape.num_terms)
