@@ -29,6 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 
 MAX_NODES = 100
+# quadrature nodes evaluated together over the rows: their per-level sums go through one
+# scatter-add, and a chunk's (nodes, rows) arrays stay small
+NODES_A_PASS = 7
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,14 +69,27 @@ def log_ratios(rowwise_loglik, eta, V, u, L, level, num_levels: int, nodes: int)
     grid = np.stack(np.meshgrid(*([z1] * q), indexing="ij"), axis=-1).reshape(-1, q)          # (K^q, q)
     log_w = np.sum(np.stack(np.meshgrid(*([log_w1] * q), indexing="ij"), axis=-1).reshape(-1, q), axis=1)
     L_inv_t = jnp.swapaxes(jnp.linalg.inv(L), -1, -2)          # (levels, q, q): z -> L'^-1 z
-
-    def g(offset):                                             # offset (levels, q) from the modes
-        moved = u + offset
-        rows = eta + sum(V[:, k] * offset[:, k][level] for k in range(q))     # by column: cheaper on a CPU
-        return -2.0 * jax.ops.segment_sum(rowwise_loglik(rows), level, num_levels) + jnp.sum(moved ** 2, axis=1)
-
-    at_mode = g(jnp.zeros_like(u))
-    shifted = jax.vmap(lambda zk: g(jnp.einsum("lij,j->li", L_inv_t, zk)))(jnp.asarray(grid))    # (K^q, levels)
+    at_mode = _penalised_at(rowwise_loglik, eta, V, u, jnp.zeros((1,) + u.shape), level, num_levels)[0]
+    count = len(grid)
+    chunk = min(count, NODES_A_PASS)
+    padded = np.concatenate([grid, np.zeros((-count % chunk, q))])          # whole chunks; the padding is dropped
+    offsets = jnp.einsum("lij,kj->kli", L_inv_t, jnp.asarray(padded)).reshape(-1, chunk, num_levels, q)
+    shifted = jax.lax.map(lambda part: _penalised_at(rowwise_loglik, eta, V, u, part, level, num_levels), offsets)
+    shifted = shifted.reshape(-1, num_levels)[:count]                         # (K^q, levels)
     terms = (jnp.asarray(log_w)[:, None] - 0.5 * (shifted - at_mode[None, :])
              + 0.5 * jnp.sum(jnp.asarray(grid) ** 2, axis=1)[:, None])
     return jax.scipy.special.logsumexp(terms, axis=0)
+
+
+def _penalised_at(rowwise_loglik, eta, V, u, offsets, level, num_levels: int):
+    """g_l at u^_l + offset for each of several offsets (m, levels, q): (m, levels).
+
+    Each offset's gathers by column are kept in memory before the likelihood reads them: XLA's
+    CPU backend does not vectorise a loop that fuses a gather with log1p or exp
+    (``hierax.engines.laplace_one``); the m rows of log-likelihoods are summed per level by one
+    scatter-add."""
+    m, q = offsets.shape[0], offsets.shape[2]
+    gathered = jax.lax.optimization_barrier(tuple(tuple(offsets[j, :, k][level] for k in range(q)) for j in range(m)))
+    rows = jnp.stack([eta + sum(V[:, k] * gathered[j][k] for k in range(q)) for j in range(m)])
+    sums = jnp.zeros((m, num_levels)).at[:, level].add(jax.vmap(rowwise_loglik)(rows))
+    return -2.0 * sums + jnp.sum((u[None] + offsets) ** 2, axis=2)
