@@ -1,6 +1,7 @@
 """Divergence messages name the group sd where divergent draws concentrate, and a remedy."""
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from hierax.results import _arviz
@@ -43,3 +44,19 @@ def test_the_message_names_the_term_and_the_remedy_for_its_parameterisation():
 def test_scattered_divergences_name_no_term():
     message = nuts_warnings(fake_fit(None), 10, None, {})[0]
     assert "not concentrated at small group sds" in message
+
+
+def test_a_high_pareto_k_of_ratios_that_hardly_vary_is_not_a_failed_laplace_check():
+    """Pareto k measures the shape of the weights' tail; where all the log ratios lie within
+    NEGLIGIBLE_SPREAD of each other no weight can matter, and the check rests on the shifts."""
+    from hierax.results.diagnostics import NEGLIGIBLE_SPREAD, laplace_check, laplace_warnings
+
+    rng = np.random.default_rng(0)
+    heavy = rng.pareto(0.8, 400)                       # a tail heavy enough for k > 0.7
+    values = {"sd[g][(Intercept)]": rng.normal(size=400)}
+    for scale, fails in ((0.5, True), (0.9 * NEGLIGIBLE_SPREAD / np.ptp(heavy), False)):
+        check = laplace_check({"checked": "hyperparameters", "log_ratios": scale * heavy, "values": values})
+        assert check["pareto_k"] > 0.7
+        assert check["log_ratio_spread"] == pytest.approx(scale * np.ptp(heavy))
+        warned = laplace_warnings({"g": {"choice": "laplace", **check}})
+        assert bool(warned) == fails, (scale, check, warned)
