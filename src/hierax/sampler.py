@@ -108,7 +108,7 @@ class SpecSampler:
             dim = sum(int(np.prod(s)) for s in unravel.shapes)
             steps = prefetch(density, np.zeros((self.config.chains, dim)), self.config,
                              {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True,
-                             quick_compile=True)
+                             quick_compile=self.target.quick_compile)
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux, steps)
         whitened_aux, z, at_mode = _whitened_start(logdensity, aux, positions, unravel, init_key)
         aux = self.target.settle(aux, unravel.unravel(whitened_aux["shift"]), whitened_aux["scale"] if at_mode else None)
@@ -116,7 +116,7 @@ class SpecSampler:
         if steps is not None:
             steps.result()
         output = sample_nuts(run_key, density, z, self.config, progress, aux=whitened_aux, dense_mass=True,
-                             gradient=_whitened_gradient(logdensity, unravel), quick_compile=True,
+                             gradient=_whitened_gradient(logdensity, unravel), quick_compile=self.target.quick_compile,
                              warm=engine_warm, keep_interrupted=keep_interrupted)
         x = whitened_aux["shift"] + output.positions @ whitened_aux["scale"].T
         return output._replace(positions=unravel.unravel(x), aux=aux)
