@@ -107,3 +107,6 @@ def test_draws_equal_the_blocked_engines(name):
                               - laplace.penalised_deviance(x, mode, data, structure) - z @ z)
     np.testing.assert_allclose(np.asarray(u), np.asarray(expected), atol=1e-5)
     np.testing.assert_allclose(float(log_weight), float(expected_weight), atol=1e-4)
+    unweighed, no_weight = laplace_one.draw(x, jnp.zeros(structure.width), z.reshape(-1, q), rows, structure, weigh=False)
+    np.testing.assert_array_equal(np.asarray(unweighed), np.asarray(u))
+    assert np.isnan(float(no_weight))

@@ -214,16 +214,17 @@ def _settle(x, u0, data, laplace):
     return {"u0": mode, "slope": slope, "x0": x}
 
 
-def draw_effects(position, key, aux, structure: EmbeddedStructure):
+def draw_effects(position, key, aux, structure: EmbeddedStructure, weigh: bool = True):
     """The constrained parameters of one draw with its effects b drawn from the Laplace
-    approximation to their conditional, and the draw's log importance ratio (module docstring)."""
+    approximation to their conditional, and the draw's log importance ratio (module docstring;
+    with one grouping factor, NaN unless ``weigh``: its check weighs the hyperparameters instead)."""
     params, _ = constrain_hyper(position, structure.scalars, structure.layout)
     x = laplace_point(position, params, structure)
     data, laplace = aux["data"], structure.laplace
     z = jax.random.normal(key, (laplace.width,))
     if one.applies(laplace):
         u, log_weight = one.draw(x, newton_start(x, aux), z.reshape(-1, laplace.blocks[0].num_terms), aux["rows"],
-                                 laplace)
+                                 laplace, weigh)
     else:
         mode = conditional_mode(x, newton_start(x, aux), data, laplace)
         F = factor_at(x, mode, data, laplace)

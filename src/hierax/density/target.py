@@ -333,7 +333,9 @@ class LaplaceTarget(Target):
         return per_device * devices
 
     def constrainer(self):
-        return _laplace_drawer(self._structure)
+        # with one grouping factor the check weighs the hyperparameters (:meth:`params`), so
+        # the draws' own importance ratios are not computed
+        return _laplace_drawer(self._structure, correction_nodes(self._structure, CHECK_NODES) is None)
 
     def compile_constrainer(self, positions, aux, batch: int):
         """The drawer compiles on its first call: it is a map over devices, not one program to lower."""
@@ -410,11 +412,13 @@ def _ratio_checker(structure, nodes: int, count: int):
 
 
 @functools.lru_cache(maxsize=16)
-def _laplace_drawer(structure):
+def _laplace_drawer(structure, weigh: bool = True):
     """(positions, keys, aux) -> params with ``b`` drawn from the Laplace approximation, one key a
-    draw, one draw at a time on each device; compiled per batch size on first use."""
+    draw, one draw at a time on each device, with their log importance ratios if ``weigh``;
+    compiled per batch size on first use."""
     def draws(positions, keys, aux):
-        return jax.lax.map(lambda pair: embedded.draw_effects(pair[0], pair[1], aux, structure), (positions, keys))
+        return jax.lax.map(lambda pair: embedded.draw_effects(pair[0], pair[1], aux, structure, weigh),
+                           (positions, keys))
 
     sized = {}
 

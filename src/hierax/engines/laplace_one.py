@@ -270,17 +270,20 @@ def _phi_terms(eta, phi, s, h, rows: OneFactorRows, likelihood):
     return -2.0 * jnp.sum(likelihood(rows.y, eta, phi, rows.trials)) + 2.0 * jnp.vdot(d_phi, s) + jnp.vdot(h, w_phi)
 
 
-def draw(x, u0, z, rows: OneFactorRows, structure):
+def draw(x, u0, z, rows: OneFactorRows, structure, weigh: bool = True):
     """u ~ N(u^, A^-1) (flat) for standard normal ``z`` (levels, q), and its log importance ratio
     -(g(u) - g(u^) - z'z) / 2 against the exact joint density (``hierax.density.embedded``):
-    u = u^ + L_l'^-1 z_l level by level, so that (u - u^)' A (u - u^) = z'z."""
+    u = u^ + L_l'^-1 z_l level by level, so that (u - u^)' A (u - u^) = z'z. Without ``weigh``
+    the ratio (two passes of the likelihood) is not computed: NaN."""
     u_hat, eta, A, _ = conditional_mode(x, u0, rows, structure)
     theta, _, phi = _split(x, rows, structure)
     a = _row_values(_factor(theta, structure), rows)
     q = len(a)
     offset = jnp.stack(backward_solve(small_cholesky(A), [z[:, k] for k in range(q)]), axis=1)
-    moved = eta + sum(a[k] * g for k, g in enumerate(_at_rows([offset[:, k] for k in range(q)], rows.level)))
     u = u_hat + offset
+    if not weigh:
+        return u.reshape(-1), jnp.asarray(jnp.nan)
+    moved = eta + sum(a[k] * g for k, g in enumerate(_at_rows([offset[:, k] for k in range(q)], rows.level)))
     log_weight = -0.5 * (_value(moved, u, phi, rows, structure.likelihood)
                          - _value(eta, u_hat, phi, rows, structure.likelihood) - jnp.sum(z * z))
     return u.reshape(-1), log_weight
