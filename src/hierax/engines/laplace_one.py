@@ -14,8 +14,11 @@ triangular relative factor (b_l = T u_l), a_i = T' z_i, and
     d_i = dl_i/deta,  w_i = -d2l_i/deta2,  w3_i = dw_i/deta,
     g(u) = -2 sum_i l_i + |u|^2,   A_l = I + sum_{i in l} w_i a_i a_i',   D = g(u^) + sum_l log|A_l|.
 
-The mode u^ is found by damped Newton steps, A_l du_l = sum_{i in l} d_i a_i - u_l, judged on g
-(W clamped at zero where A is not positive definite, as in the blocked engine). The gradient in
+The mode u^ is found by Newton steps, A_l du_l = sum_{i in l} d_i a_i - u_l (W clamped at zero
+where A is not positive definite, as in the blocked engine), halved while they raise g unless
+they are small (``TRUSTED_STEP``). Newton stops where the next step would be below ``STEP_STOP``
+without taking it, so that the last step's sums serve D: from the embedded Laplace's predicted
+start an evaluation takes two passes of the rows' derivatives, not three. The gradient in
 x = (theta, beta, phi) by the implicit function theorem is that of
 
     Phi(x) = -2 sum_i l_i + 2 sum_i d_i s_i + sum_l log|A_l|,   s_i = a_i' v_l,
@@ -33,9 +36,10 @@ derivative of the per-row terms at fixed eta (automatic; none for bernoulli or p
 Two choices for the CPU. Per-level values are gathered to the rows once and kept in memory
 (``optimization_barrier``) before a transcendental function reads them: XLA's CPU backend does
 not vectorise a loop that fuses a gather with log1p or exp, and such a loop over 100,000 rows took
-8 ms instead of 0.4. And the per-level sums of one pass go through one segment sum of the
-stacked columns as rows (m, n) (0.1 ms a column at 100,000 rows, against 0.25 one by one or
-stacked as columns).
+8 ms instead of 0.4. And the per-level sums of one pass go through one scatter-add of the
+columns stacked as rows (m, n) (0.1 ms a column at 100,000 rows, against 0.25 by a segment sum
+each or of the columns stacked side by side). At 100,000 rows in 5,000 groups of 20 an
+evaluation takes 6-7 ms against the blocked engine's 15 (one core).
 """
 
 from __future__ import annotations
