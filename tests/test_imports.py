@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "hierax"
 # Every package and top-level module is a unit ("hierax" is the package's own __init__: the public API).
 UNITS = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} | {
     "hierax" if p.stem == "__init__" else p.stem for p in PACKAGE.glob("*.py")}
-UTILITIES = {"errors", "_threads", "_jax_setup", "_cache_trim"}   # the exceptions and process set-up: any unit may import them
+UTILITIES = {"errors", "_threads", "_jax_setup", "_cache_trim", "_programs"}   # the exceptions and process set-up: any unit may import them
 CONSUMERS = {"plots", "report", "cli"}
 PUBLIC = {"hierax", "formula", "datasets"}              # what users import: hx.*, hx.bf / parse_formula, hx.datasets
 STAGES = {"formula", "design", "model", "density", "linalg", "engines", "config", "sampler", "api"}
@@ -42,6 +42,7 @@ MAY_IMPORT = {
     "_threads": set(),
     "_jax_setup": set(),
     "_cache_trim": set(),
+    "_programs": set(),
 }
 # A result's .plot() convenience may import plots lazily, inside the method: each one named.
 PLOT_METHODS = {

@@ -12,6 +12,7 @@ from importlib import metadata
 import jax
 from tqdm.auto import tqdm
 
+from hierax._programs import release_if_crowded
 from hierax._threads import blas_limit
 from hierax.config import check_flag, check_seed, nuts_config
 from hierax.density import initial_position
@@ -161,6 +162,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
              "seed": seed, "chains": chains, "warmup": warmup, "draws": draws, "target_accept": target_accept,
              "max_tree_depth": max_tree_depth, "parameterisation": parameterisation, "collapse": collapse,
              "progress": progress, "warm_start": warm_start, "nAGQ": nAGQ}
+    release_if_crowded()
     result = engine.fit_fn(**{name: given[name] for name in engine.arguments})
     if priors and not engine.takes_priors:
         note = f"priors are not used by method={method!r} (they apply to method='nuts')"
@@ -289,6 +291,7 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
               nAGQ: int = 1) -> MixedFit:
     """REML/ML fit of a linear mixed model or Laplace fit of a GLMM (see :func:`fit`; ``nAGQ`` for
     Laplace only); no priors."""
+    release_if_crowded()
     start = time.perf_counter()
     formula = str(as_bf(formula))
     design, spec = build_model(formula, data, family, link, bayesian=False)

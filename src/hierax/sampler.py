@@ -20,6 +20,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from hierax._programs import program_cache
 from hierax.config import MANY_LEVELS, automatic_for_collapsed, relaxed_target
 from hierax.density.estimate_start import at_estimates, laplace_estimates
 from hierax.density.target import Target, choose_target
@@ -292,7 +293,7 @@ def _whitened_gradient(logdensity, unravel: Unravel):
     return gradient
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def _whitened(logdensity, unravel: Unravel):
     """``logdensity`` in the coordinates z of :func:`_whitened_start` (aux: shift, scale, inner);
     the Jacobian of the map is constant, so it is left out. Jitted for the reason of
@@ -305,7 +306,7 @@ def _whitened(logdensity, unravel: Unravel):
     return jax.jit(density)
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def _flat_density(logdensity, unravel: Unravel):
     """``logdensity`` of the position given as one flat vector, jitted.
 

@@ -31,13 +31,13 @@ the difference of two large numbers when the response sits far from zero.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hierax._programs import program_cache
 from hierax.density.collapsed_blocked import blocked_loglik, blocked_shape, blocked_stats, draw_blocked_effects
 from hierax.linalg.small import backward_solve, forward_solve, small_cholesky
 from hierax.density.logdensity import (
@@ -203,7 +203,7 @@ def collapsed_loglik(params: dict, stats: GroupStats, name: str):
     return -0.5 * stats.n * (_LOG_2PI + jnp.log(sigma2)) - 0.5 * log_det - 0.5 * (rss - quadratic) / sigma2
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def make_collapsed_logdensity(structure: Collapsed):
     """``logdensity(position, aux) -> scalar``, aux from :func:`runtime_data`.
 

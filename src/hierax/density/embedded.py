@@ -48,6 +48,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
+from hierax._programs import program_cache
 from hierax.density.likelihood import family_likelihood, row_data
 from hierax.density.logdensity import (
     combined_weights, constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper, scalar_links,
@@ -180,7 +181,7 @@ def _deviance(x, aux, laplace):
     return value + jnp.vdot(jax.lax.stop_gradient(grad), x - fixed)
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def embedded_logdensity(structure: EmbeddedStructure):
     """``logdensity(position, aux)`` of the hyperparameters with the effects integrated out by the
     Laplace approximation (``aux`` from :func:`runtime_data`). Cached by structure."""

@@ -39,13 +39,13 @@ above its quadratic missed the quadrature by 0.090 at 2 sds, this one by 0.0027.
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
+from hierax._programs import program_cache
 from hierax.density.embedded import EmbeddedStructure, laplace_point, newton_start, quadratic
 from hierax.density.logdensity import constrain_hyper
 from hierax.engines.mode import Unravel
@@ -92,7 +92,7 @@ def fitted_correction(flat0, scale, aux, structure: EmbeddedStructure, unravel: 
     return (quadratic_fit if error <= TOLERANCE else None), error
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def _exact_correction(structure: EmbeddedStructure, unravel: Unravel, nodes: int):
     """c at a flat position by the quadrature at its own modes (``aux`` without a correction)."""
     return jax.jit(lambda flat, aux: check_log_ratio(unravel.unravel(flat), aux, structure, nodes))

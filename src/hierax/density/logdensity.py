@@ -41,9 +41,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import functools
 from typing import NamedTuple
 
+from hierax._programs import program_cache
 from hierax.density.transforms import corr_cholesky, num_cor_params, ordered
 from hierax.model.families import LINKS, Family, Mu
 from hierax.model.spec import ModelSpec
@@ -416,7 +416,7 @@ def _random_effects_logpdf(b, log_sd, L, weight, has_cor):
     return total - 0.5 * b.size * _LOG_2PI
 
 
-@functools.lru_cache(maxsize=32)
+@program_cache(maxsize=32)
 def full_logdensity(structure: Structure):
     """``logdensity(position, aux) -> scalar`` with ``aux`` = {"centring": weights, "data":
     :func:`model_arrays` (with ``weight``, per row, multiplying its log-likelihood, if given),

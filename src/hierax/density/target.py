@@ -24,12 +24,12 @@ Both take the response and the row weights as runtime data (``runtime({"y": ...,
 
 from __future__ import annotations
 
-import functools
 import os
 
 import jax
 import numpy as np
 
+from hierax._programs import program_cache
 from hierax.density.centering import describe_centering, make_retune
 from hierax.density.collapsed import (
     collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
@@ -401,7 +401,7 @@ def _spread(fn, count: int, broadcast: tuple):
     return run
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def _ratio_checker(structure, nodes: int, count: int):
     """(positions, aux) -> the quadrature's log ratio at each of ``count`` positions, one position
     at a time on each device (each holds nodes ** q arrays of the rows)."""
@@ -411,7 +411,7 @@ def _ratio_checker(structure, nodes: int, count: int):
     return _spread(ratios, count, (False, True))
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def _laplace_drawer(structure, weigh: bool = True):
     """(positions, keys, aux) -> params with ``b`` drawn from the Laplace approximation, one key a
     draw, one draw at a time on each device, with their log importance ratios if ``weigh``;
@@ -431,7 +431,7 @@ def _laplace_drawer(structure, weigh: bool = True):
     return run
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def _effect_sampler(structure, jit):
     """(positions, keys, aux) -> params with ``b`` drawn from its exact conditional, one key a draw."""
     def one(position, key, stats):
@@ -443,7 +443,7 @@ def _effect_sampler(structure, jit):
     return jit(lambda positions, keys, aux: batched(positions, keys, aux["stats"]))
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def _constrainer(structure, jit):
     """(positions, keys, aux) -> params of the full density's draws (the keys are not used)."""
     batched = jax.vmap(lambda p, c, arrays: constrain_params(structure, p, c, arrays)[0], in_axes=(0, None, None))

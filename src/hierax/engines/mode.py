@@ -9,7 +9,6 @@ when it happens.
 
 from __future__ import annotations
 
-import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -18,6 +17,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy.optimize import minimize
 
+from hierax._programs import program_cache
 from hierax.engines.metric import curvature_metric
 from hierax.engines.quick import quick_jit
 
@@ -57,7 +57,7 @@ class LaplaceStart(NamedTuple):
     iterations: int
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def flat_value_and_grad(logdensity_fn: Callable, unravel_key):
     """Jitted ``(x, aux) -> (value, gradient)`` of ``logdensity_fn`` at the flat vector ``x``
     (``unravel_key`` an :class:`Unravel`), shared by every caller with the same density."""

@@ -8,7 +8,6 @@ a schedule of (stage, window_end) rows, so that a chunk of any phase is one comp
 
 from __future__ import annotations
 
-import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -17,6 +16,7 @@ from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
 from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.mcmc import hmc, nuts
 
+from hierax._programs import program_cache
 from hierax.engines.devices import parallel
 from hierax.engines.quick import quick_options
 
@@ -44,7 +44,7 @@ class Steps(NamedTuple):
     chunk: Callable
 
 
-@functools.lru_cache(maxsize=8)
+@program_cache(maxsize=8)
 def build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool, layout: tuple[int, int],
                 quick_compile: bool) -> Steps:
     """The compiled steps, parallel over the devices of ``layout`` (:func:`hierax.engines.devices.parallel`).

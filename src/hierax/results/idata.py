@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import functools
 
 import jax
 import numpy as np
 
+from hierax._programs import program_cache
 from hierax.density.logdensity import pointwise_loglik, model_arrays, structure_of
 from hierax.engines.quick import quick_jit
 from hierax.model.spec import ModelSpec
@@ -59,7 +59,7 @@ def pointwise_loglik_draws(spec: ModelSpec, params: dict, batch_values: int = 5_
     return out.reshape(chains, draws, spec.num_obs)
 
 
-@functools.lru_cache(maxsize=16)
+@program_cache(maxsize=16)
 def _batch_loglik(structure):
     """Pointwise log-likelihood of a batch of draws, the data as an argument (shared by structure)."""
     return quick_jit(jax.vmap(lambda params, arrays: pointwise_loglik(structure, params, arrays), in_axes=(0, None)))

@@ -45,8 +45,11 @@ def compiled_sampler(spec, chains: int, warmup: int, draws: int, collapse: bool 
     Where ``collapse=None`` would choose the embedded Laplace approximation by itself, every
     effect is sampled instead: ``hx.fit`` falls back so where the approximation's check fails,
     and many fits have no one to read a check (SBC would blame the model for the approximation)."""
+    from hierax._programs import release_if_crowded
     from hierax.config import nuts_config
     from hierax.sampler import SpecSampler
+
+    release_if_crowded()
 
     sampler = SpecSampler(spec, nuts_config(chains, warmup, draws, None, 10), collapse)
     if getattr(sampler.target, "automatic", False):
