@@ -101,3 +101,20 @@ def test_loo_and_bfmi():
     deviations = energy - energy.mean(axis=1, keepdims=True)          # Betancourt (2016), E-BFMI
     expected = np.square(np.diff(energy, axis=1)).sum(axis=1) / np.square(deviations).sum(axis=1)
     np.testing.assert_allclose(_arviz.bfmi(idata), expected, rtol=1e-12)
+
+
+def test_psis_smooths_the_right_tail_of_the_ratios():
+    """Importance ratios with a heavy right tail (Pareto, shape 1 / 0.9) have k near 0.9 and keep
+    their order when smoothed; the same numbers negated (a left tail: ratios bounded above) have
+    a small k. arviz_stats's psislw takes log-likelihoods (negated log ratios): passed the log
+    ratios as they are, it smoothed the wrong tail (k -0.81 on this right tail)."""
+    rng = np.random.default_rng(3)
+    log_ratios = np.log1p(rng.pareto(1 / 0.9, 2000))
+    k, smoothed = _arviz.psis(log_ratios)
+    assert 0.7 < k < 1.2
+    order = np.argsort(log_ratios)
+    assert np.all(np.diff(smoothed[order]) >= -1e-12)
+    assert logsumexp(smoothed) == pytest.approx(0.0, abs=1e-12)
+    assert _arviz.psis(-log_ratios)[0] < 0.5
+    assert _arviz.psis(log_ratios + 700.0)[0] == pytest.approx(k, abs=1e-9)   # a common factor changes nothing
+    assert _arviz.psis(1e3 * log_ratios)[0] > 0.7                              # overflowing ratios: not NaN

@@ -159,16 +159,29 @@ def pareto_k(log_weights) -> float:
 
 def psis(log_weights: np.ndarray) -> tuple[float, np.ndarray]:
     """Pareto k and the smoothed log weights of a vector of log importance ratios: ArviZ's
-    ``psislw`` (arviz_stats's in ArviZ 1.x), r_eff 1."""
+    ``psislw`` (arviz_stats's in ArviZ 1.x), r_eff 1.
+
+    arviz_stats's ``psislw`` takes what LOO gives it, log-likelihoods, whose negatives are the
+    log ratios (its own callers pass ``-log_ratios``); ArviZ 0.x's takes the log ratios. Given the
+    log ratios unnegated, arviz_stats smooths the left tail: the wrong weights, and a k of the
+    wrong tail.
+
+    The ratios are first divided by the largest (PSIS does not see a common factor), so that
+    ratios spread over hundreds on the log scale do not overflow; a k that still cannot be
+    computed is infinite, the verdict of weights too wild to smooth.
+    """
+    log_weights = np.asarray(log_weights, dtype=float)
+    log_weights = log_weights - np.max(log_weights)
     if uses_datatree():
         from arviz_stats.base import array_stats
 
-        smoothed, k = array_stats.psislw(log_weights, r_eff=1.0)
+        smoothed, k = array_stats.psislw(-log_weights, r_eff=1.0)
     else:
         import arviz as az
 
         smoothed, k = az.psislw(log_weights, reff=1.0)
-    return float(np.asarray(k)), np.asarray(smoothed, dtype=float)
+    k = float(np.asarray(k))
+    return (k if np.isfinite(k) else float("inf")), np.asarray(smoothed, dtype=float)
 
 
 class Loo:
