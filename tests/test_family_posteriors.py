@@ -63,9 +63,10 @@ SD_TOLERANCE = 0.10
 pytestmark = pytest.mark.sampling
 
 
-def stan_summary(model):
-    """{variable: (mean, sd, mcse_mean, mcse_sd)} of a reference model."""
-    s = REFERENCE[model]["summary"]
+def stan_summary(model, reference=None):
+    """{variable: (mean, sd, mcse_mean, mcse_sd)} of a reference model (of ``reference``'s models,
+    by default this module's)."""
+    s = (REFERENCE if reference is None else reference)[model]["summary"]
     return {v: (s["mean"][i], s["sd"][i], s["mcse_mean"][i], s["mcse_sd"][i]) for i, v in enumerate(s["variable"])}
 
 
@@ -82,10 +83,10 @@ def ours(draws):
             float(_arviz.mcse(data, method="sd")["x"]))
 
 
-def compare(fit, model, pairs):
+def compare(fit, model, pairs, reference=None):
     """Rows (parameter, mean, stan mean, z, sd, stan sd, relative sd difference, 4 combined
     relative MCSEs of the sd) and the failures of the rules in the module docstring."""
-    reference = stan_summary(model)
+    reference = stan_summary(model, reference)
     rows, failures = [], []
     for name, draws in pairs.items():
         mean, sd, mcse, mcse_sd = ours(draws)
@@ -106,7 +107,7 @@ def compare(fit, model, pairs):
     return table, failures
 
 
-def check(fit, model, pairs, expected_priors):
+def check(fit, model, pairs, expected_priors, reference=None):
     """The prior table is ``expected_priors`` (rows class, group, coef, prior), all set by the user;
     no divergences; the mean and sd rules of the module docstring."""
     priors = fit.priors.to_frame()
@@ -114,7 +115,7 @@ def check(fit, model, pairs, expected_priors):
     assert list(priors[["class", "group", "coef", "prior"]].itertuples(index=False, name=None)) == expected_priors, \
         str(fit.priors)
     assert int(fit.idata.sample_stats["diverging"].sum()) == 0, fit.warnings
-    table, failures = compare(fit, model, pairs)
+    table, failures = compare(fit, model, pairs, reference)
     assert not failures, "\n".join(failures) + "\n" + table
     return table
 
