@@ -83,6 +83,20 @@ def pool_fits(fits: Sequence, dfcom: float | None = None, level: float = 0.95) -
         df, n less the number of parameters (``fit.nobs - fit.df``), as ``mice`` takes from lme4;
         ``float("inf")`` for Rubin's large-sample df.
     level : Rubin's rules only: the intervals' coverage.
+
+    Returns
+    -------
+    PooledFit
+        ``summary()``: with Rubin's rules, per fixed effect the pooled estimate, se (sqrt t),
+        t statistic, df, p-value and interval, and ``mice::pool``'s ubar, between (its b), t,
+        dfcom, riv, lambda and fmi; for NUTS fits, the mixture's mean, sd, 5% and 95% quantiles
+        of every parameter of ``fit.summary()``, ``lambda`` and ``max_r_hat``.
+
+    Examples
+    --------
+    >>> fits = [hx.fit("popular ~ sex + texp + (1 | school)", d, method="reml")
+    ...         for _, d in imputed.groupby(".imp")]                        # doctest: +SKIP
+    >>> hx.pool_fits(fits).summary()                                       # doctest: +SKIP
     """
     fits = _checked(fits)
     if fits[0].has_draws:
