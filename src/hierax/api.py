@@ -148,16 +148,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     engine = ENGINES.get(method) if isinstance(method, str) else None
     if engine is None:
         raise ModelError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
-    if warm_start is not None and not engine.takes_nuts_settings:
-        raise HieraxError(f"warm_start is for method='nuts' (it reuses the sampler's settings), not {method!r}")
-    if collapse is not None and "collapse" not in engine.arguments:
-        hint = (" (method='laplace' is lme4's frequentist fit; collapse='laplace' is NUTS with the effects integrated "
-                "out by the same approximation)") if isinstance(collapse, str) and collapse == "laplace" else ""
-        raise HieraxError(f"collapse (how NUTS treats the group effects) does not apply to method={method!r}; leave it "
-                          f"out, or fit with method='nuts'{hint}")
-    if (isinstance(nAGQ, bool) or nAGQ != 1) and "nAGQ" not in engine.arguments:
-        raise HieraxError(f"nAGQ (the quadrature of method='laplace') does not apply to method={method!r}; "
-                          "leave it at 1, or fit with method='laplace'")
+    _refuse_foreign_settings(engine, method, warm_start, collapse, nAGQ)
     given = {"formula": formula, "data": data, "family": family, "method": method, "link": link, "priors": priors,
              "seed": seed, "chains": chains, "warmup": warmup, "draws": draws, "target_accept": target_accept,
              "max_tree_depth": max_tree_depth, "parameterisation": parameterisation, "collapse": collapse,
@@ -285,6 +276,21 @@ def used_columns(formula: str, data):
     from hierax.design import as_pandas
 
     return as_pandas(data)[list(as_bf(formula).variables)].copy()
+
+
+def _refuse_foreign_settings(engine, method: str, warm_start, collapse, nAGQ) -> None:
+    """A HieraxError where a setting of another method was given (warm_start and collapse are
+    NUTS's, nAGQ Laplace's): silently ignoring it would fit something other than what was asked."""
+    if warm_start is not None and not engine.takes_nuts_settings:
+        raise HieraxError(f"warm_start is for method='nuts' (it reuses the sampler's settings), not {method!r}")
+    if collapse is not None and "collapse" not in engine.arguments:
+        hint = (" (method='laplace' is lme4's frequentist fit; collapse='laplace' is NUTS with the effects integrated "
+                "out by the same approximation)") if isinstance(collapse, str) and collapse == "laplace" else ""
+        raise HieraxError(f"collapse (how NUTS treats the group effects) does not apply to method={method!r}; leave it "
+                          f"out, or fit with method='nuts'{hint}")
+    if (isinstance(nAGQ, bool) or nAGQ != 1) and "nAGQ" not in engine.arguments:
+        raise HieraxError(f"nAGQ (the quadrature of method='laplace') does not apply to method={method!r}; "
+                          "leave it at 1, or fit with method='laplace'")
 
 
 def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml", link: str | None = None,
