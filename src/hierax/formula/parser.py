@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from hierax.errors import FormulaError
 from hierax.formula.nodes import Bar, BinOp, Call, Name, Neg, Number, Paren
+from hierax.formula.not_yet import NOT_YET
 from hierax.formula.scanner import Token, scan
 
 
@@ -204,7 +205,7 @@ class _Parser:
         open_tok = self.advance()
         args = []
         if self.at(")"):
-            self.fail(f"{name.text}() needs an argument, e.g. {name.text}(x)")
+            self.fail(NOT_YET.get(name.text, f"{name.text}() needs an argument, e.g. {name.text}(x)"))
         while True:
             args.append(self.sum_expr())
             if self.at(","):

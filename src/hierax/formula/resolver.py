@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hierax.errors import FormulaError
 from hierax.formula.nodes import Bar, BinOp, Call, Name, Neg, Number, Paren, to_text
+from hierax.formula.not_yet import NOT_YET
 from hierax.formula.parser import ParsedFormula, parse, too_deep
 from hierax.formula.terms import Formula, GroupTerm, Response, Term
 
@@ -99,6 +100,8 @@ class _Resolver:
             if not node.correlated:
                 self.fail("use a single '|' before addition terms, e.g. 'y | se(s) ~ 1'", node)
             for term in self.sum_items(node.group):
+                if isinstance(term, Call) and term.func in NOT_YET:
+                    self.fail(NOT_YET[term.func], term)
                 if not isinstance(term, Call) or term.func not in ADDITION_TERMS:
                     self.fail(f"unknown addition term {to_text(term)!r}; known: se(sd), trials(n), weights(w)", term)
                 self.check_arity(term, ADDITION_TERMS[term.func])
@@ -226,6 +229,8 @@ class _Resolver:
             return
         if call.func in RESPONSE_FUNCTIONS or call.func in ADDITION_TERMS:
             self.fail(f"{call.func}() belongs on the left of '~', e.g. 'cbind(s, f) ~ x' or 'y | se(s) ~ x'", call)
+        if call.func in NOT_YET:
+            self.fail(NOT_YET[call.func], call)
         if call.func not in TRANSFORMS:
             known = ", ".join(sorted(TRANSFORMS))
             self.fail(f"unknown function {call.func!r}; known functions: {known}, offset", call)
