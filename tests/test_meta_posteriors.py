@@ -51,3 +51,14 @@ def test_random_effects_meta_analysis_matches_stan(model, formula):
         + ([("b", "", "ablat", "Normal(0, 1)")] if "ablat" in formula else []) \
         + [("sd", "trial", "(Intercept)", "HalfStudentT(3, 1)")]
     check(fit, model, pairs, expected, reference=MODELS)
+
+
+def test_residual_heterogeneity_beside_the_known_errors_matches_stan():
+    """``se(sei, sigma = TRUE)``: each trial's sd is sqrt(sei^2 + sigma^2). With one row per
+    trial its marginal is the random-effects model's with tau = sigma, so with tau's prior on
+    sigma the posterior of (b0, sigma) is meta_random's of (b0, tau)."""
+    priors = {"Intercept": hx.Normal(0, 1), "sigma": hx.HalfStudentT(3, 1)}
+    fit = hx.fit("yi | se(sei, sigma = TRUE) ~ 1", BCG, priors=priors, chains=4, warmup=1000, draws=4000, seed=63)
+    pairs = {"b_Intercept": post(fit, "beta", fixed="(Intercept)"), "sd_trial__Intercept": post(fit, "sigma")}
+    check(fit, "meta_random", pairs, [("Intercept", "", "(Intercept)", "Normal(0, 1)"),
+                                      ("sigma", "", "", "HalfStudentT(3, 1)")], reference=MODELS)

@@ -139,6 +139,27 @@ def test_the_log_likelihood_constant_follows_a_new_response():
     np.testing.assert_allclose(loglik(params, new_y), stats.poisson.logpmf(new_y, rate), rtol=1e-10)
 
 
+def test_se_with_sigma_adds_the_residual_sd_to_the_known_ones_in_quadrature():
+    """``y | se(s, sigma = TRUE)``: row i is N(eta_i, s_i^2 + sigma^2); plain ``se(s)`` fixes the
+    sd at s_i and has no sigma to estimate."""
+    from hierax.density.logdensity import make_pointwise_loglik
+
+    rng = np.random.default_rng(5)
+    data = DATA.assign(s=rng.uniform(0.2, 1.5, 20))
+    spec = specify(build_design(parse_formula("y | se(s, sigma = TRUE) ~ x + (1 | g)"), data))
+    assert [d.name for d in spec.scalar_dpars] == ["sigma"]
+    b = rng.normal(0, 0.5, (5, 1))
+    params = {"beta": np.array([0.3, -0.2]), "sd": {"g": np.array([0.5])}, "cor_chol": {"g": np.eye(1)},
+              "b": {"g": b}, "sigma": np.array(0.7)}
+    mean = spec.X @ params["beta"] + b[spec.blocks[0].group_index, 0]
+    np.testing.assert_allclose(make_pointwise_loglik(spec)(params),
+                               stats.norm.logpdf(spec.y, mean, np.sqrt(data["s"] ** 2 + 0.7 ** 2)), rtol=1e-12)
+    plain = specify(build_design(parse_formula("y | se(s) ~ x + (1 | g)"), data))
+    assert plain.scalar_dpars == ()
+    np.testing.assert_allclose(make_pointwise_loglik(plain)({k: v for k, v in params.items() if k != "sigma"}),
+                               stats.norm.logpdf(spec.y, mean, data["s"]), rtol=1e-12)
+
+
 def test_one_product_gives_the_rows_and_every_blocks_level_means():
     """fixed_parts: X beta and each block's mean design times beta, from the stacked design,
     for blocks of one and of two effects (a varying slope's level mean is x's coefficient)."""

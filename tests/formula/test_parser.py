@@ -108,7 +108,7 @@ MALFORMED = [
     ("y ~ (1 | 1)", "must be a column"),
     ("y ~ scale(x, z)", "scale() takes 1 argument"),
     ("y ~ (1 | log(g))", "must be a column name"),
-    ("y ~ x = 2", "'=' is not part of the formula language"),
+    ("y ~ x = 2", "'=' only names an argument inside a function"),
     ("y ~ (1 | g | h)", "only one '|'"),
     ("y ~ log(x | g)", "cannot appear inside log"),
     ("y ~ x + trials(n)", "belongs on the left"),

@@ -75,7 +75,7 @@ def why_not_collapsible(spec: ModelSpec) -> str | None:
     if spec.dpar_predictors:
         names = ", ".join(p.dpar for p in spec.dpar_predictors)
         return f"{names} has a formula, so the residual sd differs by row and the marginal is not the collapsed one"
-    if not spec.has_sigma:
+    if spec.se is not None or not spec.has_sigma:
         return "a known measurement sd (se()) is sampled with the group effects in the model"
     if not spec.blocks:
         return "there are no group terms"

@@ -46,7 +46,7 @@ from typing import NamedTuple
 from hierax._programs import program_cache
 from hierax.density.transforms import corr_cholesky, num_cor_params, ordered
 from hierax.model.families import LINKS, Family, Mu
-from hierax.model.spec import ModelSpec
+from hierax.model.spec import ModelSpec, with_known
 from hierax.model.layout import PARAMS, POSITION
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -290,8 +290,8 @@ def family_params(structure: Structure, params, eta, arrays) -> dict:
                  for (name, link), eta_d in zip(structure.predictors, dpar_linear_predictors(structure, params,
                                                                                              arrays).values())}
     ordinal = {PARAMS.thresholds: params[PARAMS.thresholds]} if PARAMS.thresholds in params else {}
-    return {"mu": Mu(eta, structure.link), **{name: params[name] for name, _ in structure.scalars}, **predicted,
-            **ordinal, **arrays["known"]}
+    return with_known({"mu": Mu(eta, structure.link), **{name: params[name] for name, _ in structure.scalars},
+                       **predicted, **ordinal}, arrays["known"])
 
 
 def aux_arrays(spec: ModelSpec) -> dict:

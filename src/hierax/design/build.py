@@ -54,6 +54,7 @@ class Design:
     se: np.ndarray | None = None
     offset: np.ndarray | None = None
     weights: np.ndarray | None = None
+    se_sigma: bool = False              # se(s, sigma = TRUE): a residual sd beside the known ones
 
     @property
     def num_obs(self) -> int:
@@ -101,7 +102,8 @@ def build_design(formula: Formula, data) -> Design:
     check_full_rank(X, names)
     blocks = _random_blocks(formula.random, data, state, levels)
     info = DesignInfo(formula, levels, state, response_levels)
-    return Design(y, X, tuple(names), blocks, formula.response.label, info, trials, se, offset, weights)
+    return Design(y, X, tuple(names), blocks, formula.response.label, info, trials, se, offset, weights,
+                  formula.response.se_sigma)
 
 
 def as_pandas(data, what: str = "data") -> pd.DataFrame:

@@ -32,11 +32,14 @@ class Number:
 
 @dataclass(frozen=True)
 class Call:
-    """A function applied to arguments, e.g. ``log(x)`` or ``trials(n)``."""
+    """A function applied to arguments, e.g. ``log(x)`` or ``trials(n)``; ``keywords`` holds
+    R's named arguments, ``(name, value)`` pairs in order, e.g. ``se(s, sigma = TRUE)`` (which
+    calls take which names is the resolver's business)."""
 
     func: str
     args: tuple
     position: int
+    keywords: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def to_text(node) -> str:
     if isinstance(node, Number):
         return node.text
     if isinstance(node, Call):
-        return f"{node.func}({', '.join(to_text(a) for a in node.args)})"
+        items = [to_text(a) for a in node.args] + [f"{name} = {to_text(value)}" for name, value in node.keywords]
+        return f"{node.func}({', '.join(items)})"
     if isinstance(node, Neg):
         return f"-{to_text(node.operand)}"
     if isinstance(node, Paren):

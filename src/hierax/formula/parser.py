@@ -100,8 +100,8 @@ class _Parser:
         if tok.text == ")":
             self.fail("unmatched ')'; remove it, or add the '(' it closes")
         if tok.text == "=":
-            self.fail("'=' is not part of the formula language (keyword arguments are not supported); remove it, "
-                      "and compute a derived column in the data instead, e.g. data['big'] = data['x'] > 2")
+            self.fail("'=' only names an argument inside a function, e.g. se(s, sigma = TRUE); to compare "
+                      "values, compute a column in the data instead, e.g. data['big'] = data['x'] > 2")
         self.fail(f"unexpected {tok.text!r}; check for a missing operator such as '+', '*' or ':' before it")
 
     def bar_expr(self, context: str):
@@ -203,17 +203,26 @@ class _Parser:
 
     def call(self, name: Token):
         open_tok = self.advance()
-        args = []
+        args, keywords = [], []
         if self.at(")"):
             self.fail(NOT_YET.get(name.text, f"{name.text}() needs an argument, e.g. {name.text}(x)"))
         while True:
-            args.append(self.sum_expr())
+            if self.tok.kind == "name" and self.tokens[self.i + 1].text == "=":
+                keyword = self.advance()
+                self.advance()
+                if keyword.text in (k for k, _ in keywords):
+                    self.fail(f"{keyword.text} is given twice in {name.text}(); give it once", keyword.position)
+                keywords.append((keyword.text, self.sum_expr()))
+            elif keywords:
+                self.fail(f"an unnamed argument cannot follow a named one in {name.text}(); put the named ones last")
+            else:
+                args.append(self.sum_expr())
             if self.at(","):
                 self.advance()
                 continue
             if self.at(")"):
                 self.advance()
-                return Call(name.text, tuple(args), name.position)
+                return Call(name.text, tuple(args), name.position, tuple(keywords))
             if self.tok.kind == "end":
                 self.fail(f"unclosed '(' after {name.text}; add the missing ')'", open_tok.position)
             if self.at("|", "||"):

@@ -20,7 +20,10 @@ TRANSFORMS = {
 }
 #: Functions that only make sense on the response side.
 RESPONSE_FUNCTIONS = {"cbind": 2}
+#: Addition terms (``y | se(s) ~ ...``): the number of unnamed arguments each takes, and its named ones.
 ADDITION_TERMS = {"se": 1, "trials": 1, "weights": 1}
+ADDITION_KEYWORDS = {"se": ("sigma",)}
+_LOGICAL = {"TRUE": True, "T": True, "FALSE": False, "F": False}
 
 
 def parse_formula(text: str) -> Formula:
@@ -74,6 +77,7 @@ class _Resolver:
             if len(term.factors) == 1 and isinstance(term.factors[0], Call) and term.factors[0].func == "offset":
                 call = term.factors[0]
                 self.check_arity(call, 1)
+                self.check_keywords(call, ())
                 self.check_arithmetic(call.args[0])
                 if offset is not None:
                     self.fail("only one offset() is supported; add the columns inside it", call)
@@ -105,23 +109,44 @@ class _Resolver:
                 if not isinstance(term, Call) or term.func not in ADDITION_TERMS:
                     self.fail(f"unknown addition term {to_text(term)!r}; known: se(sd), trials(n), weights(w)", term)
                 self.check_arity(term, ADDITION_TERMS[term.func])
+                self.check_keywords(term, ADDITION_KEYWORDS.get(term.func, ()))
                 self.check_arithmetic(term.args[0])
-                additions[term.func] = term.args[0]
+                additions[term.func] = term
             node = node.lhs
         node = self.strip(node)
         if isinstance(node, Call) and node.func == "cbind":
             self.check_arity(node, 2)
+            self.check_keywords(node, ())
             for arg in node.args:
                 self.check_arithmetic(arg)
             if "trials" in additions:
                 self.fail("use either cbind(successes, failures) or successes | trials(n), not both", node)
-            return Response(value=node.args[0], failures=node.args[1], se=additions.get("se"),
-                            weights=additions.get("weights"))
+            return Response(value=node.args[0], failures=node.args[1], **self.addition_fields(additions))
         self.check_arithmetic(node)
         if isinstance(node, Number):
             self.fail("the response must be a column or an expression of columns, not a number, e.g. 'y ~ x'", node)
-        return Response(value=node, trials=additions.get("trials"), se=additions.get("se"),
-                        weights=additions.get("weights"))
+        return Response(value=node, trials=_argument(additions.get("trials")), **self.addition_fields(additions))
+
+    def addition_fields(self, additions: dict) -> dict:
+        """The Response's fields from the addition terms by name (trials() aside: cbind() has none)."""
+        se = additions.get("se")
+        return {"se": _argument(se), "weights": _argument(additions.get("weights")),
+                "se_sigma": se is not None and self.logical(se, "sigma", default=False)}
+
+    def check_keywords(self, call: Call, allowed: tuple):
+        for name, value in call.keywords:
+            if name not in allowed:
+                known = f"its named arguments: {', '.join(allowed)}" if allowed else "it takes no named arguments"
+                self.fail(f"{call.func}() has no argument {name!r}; {known}", value)
+
+    def logical(self, call: Call, keyword: str, default: bool) -> bool:
+        """The value of a TRUE/FALSE named argument, e.g. se(s, sigma = TRUE)."""
+        for name, value in call.keywords:
+            if name == keyword:
+                if not (isinstance(value, Name) and value.name in _LOGICAL):
+                    self.fail(f"{keyword} in {call.func}() is TRUE or FALSE, not {to_text(value)!r}", value)
+                return _LOGICAL[value.name]
+        return default
 
     def sum_items(self, node):
         node = self.strip(node)
@@ -234,6 +259,7 @@ class _Resolver:
         if call.func not in TRANSFORMS:
             known = ", ".join(sorted(TRANSFORMS))
             self.fail(f"unknown function {call.func!r}; known functions: {known}, offset", call)
+        self.check_keywords(call, ())
         self.check_arity(call, TRANSFORMS[call.func])
         for arg in call.args:
             self.check_arithmetic(arg)
@@ -263,6 +289,11 @@ class _Resolver:
             return self.check_call(node)
         self.fail(f"{to_text(node)!r} cannot be used here; inside a function use columns, numbers and "
                   "arithmetic", node)
+
+
+def _argument(call: Call | None):
+    """The first argument of an addition term, or None where the term is absent."""
+    return None if call is None else call.args[0]
 
 
 def _positive_whole(value: float) -> bool:

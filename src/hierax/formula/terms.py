@@ -59,7 +59,8 @@ class Response:
 
     ``value`` is the outcome expression; for ``cbind(s, f)`` it is ``s`` with ``failures`` ``f``;
     ``trials`` is set by ``s | trials(n)``; ``se`` by ``y | se(s)`` (known measurement sd);
-    ``weights`` by ``y | weights(w)`` (each row's log-likelihood multiplied by w, as brms does).
+    ``weights`` by ``y | weights(w)`` (each row's log-likelihood multiplied by w, as brms does);
+    ``se_sigma`` by ``se(s, sigma = TRUE)``: a residual sd estimated beside the known ones.
     """
 
     value: object
@@ -67,6 +68,7 @@ class Response:
     trials: object = None
     se: object = None
     weights: object = None
+    se_sigma: bool = False
 
     @property
     def label(self) -> str:

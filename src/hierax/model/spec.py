@@ -71,6 +71,7 @@ class ModelSpec:
     thresholds: int = 0                 # ordinal families: K - 1 ordered thresholds (Intercept[k])
     threshold_priors: tuple = ()
     weights: np.ndarray | None = None   # weights(w): each row's log-likelihood multiplied by w (brms)
+    se_sigma: bool = False              # se(s, sigma = TRUE): sigma estimated, added to se in quadrature
 
     @property
     def num_obs(self) -> int:
@@ -79,12 +80,15 @@ class ModelSpec:
     @property
     def scalar_dpars(self) -> tuple:
         """The family's parameters besides the mean that are estimated as one number each
-        (:class:`~hierax.model.families.Dpar`): all of them, less a residual sd that se() fixes."""
+        (:class:`~hierax.model.families.Dpar`): all of them, less a residual sd that se() fixes
+        (not with ``se(s, sigma = TRUE)``, which estimates one beside it)."""
         predicted = {p.dpar for p in self.dpar_predictors}
-        return tuple(d for d in self.family.dpars if d.name not in self.known_dpars() and d.name not in predicted)
+        fixed = () if self.se_sigma else tuple(self.known_dpars())
+        return tuple(d for d in self.family.dpars if d.name not in fixed and d.name not in predicted)
 
     def known_dpars(self) -> dict:
-        """Parameters the data fix: {"sigma": se} for a response with se() (a known sd per row)."""
+        """Parameters the data fix, in part or whole: {"sigma": se} for a response with se() (a
+        known sd per row; :func:`with_known` combines it with an estimated sigma)."""
         return {} if self.se is None else {SE_FIXES: self.se}
 
     @property
@@ -162,7 +166,7 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
         raise ModelError("se() (a known measurement sd) is only available for the gaussian family")
     check_identifiable(design, fam)
     predicted = _predicted(fam, design, dpar_designs or {})
-    free = tuple(d for d in fam.dpars if not (design.se is not None and d.name == SE_FIXES)
+    free = tuple(d for d in fam.dpars if not (design.se is not None and not design.se_sigma and d.name == SE_FIXES)
                  and d.name not in {dpar.name for dpar, _ in predicted})
     choice = _parameterisations(design, parameterisation)
     thresholds = num_thresholds(design.y) if fam.ordinal else 0
@@ -176,7 +180,19 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     predictors = tuple(_predictor(dpar, dpar_design, table) for dpar, dpar_design in predicted)
     return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors if table else (), blocks,
                      dict(table.dpar_priors) if table else {}, design.trials, design.se, design.offset, table,
-                     predictors, thresholds, table.threshold_priors if table else (), design.weights)
+                     predictors, thresholds, table.threshold_priors if table else (), design.weights,
+                     design.se is not None and design.se_sigma)
+
+
+def with_known(params: dict, known: dict) -> dict:
+    """The family's parameters by name with those the data fix put in: a known sd replaces the
+    parameter (``se(s)``), or, where the model also estimates it (``se(s, sigma = TRUE)``, brms's
+    meta-analysis with residual heterogeneity), adds to it in quadrature: each row's sd is
+    sqrt(se^2 + sigma^2), the known sampling error and the extra spread being independent."""
+    out = dict(params)
+    for name, value in known.items():
+        out[name] = value if name not in params else (value ** 2 + params[name] ** 2) ** 0.5
+    return out
 
 
 def _thresholds_for_intercept(design: Design) -> Design:
@@ -199,7 +215,7 @@ def _predicted(family: Family, design: Design, dpar_designs: dict) -> tuple:
             raise ModelError(f"the {family.name} family has no parameter {name!r} to give a formula; {hint}its "
                              f"parameters besides the mean: {', '.join(family.dpar_names) or 'none'}")
         if design.se is not None and name == SE_FIXES:
-            raise ModelError(f"se() fixes {name}; it cannot also have a formula")
+            raise ModelError(f"se() fixes {name}; it cannot also have a formula (nor with se(s, sigma = TRUE))")
         blocks = tuple(dataclasses.replace(b, name=f"{b.name}__{name}", terms=tuple(f"{name}_{t}" for t in b.terms))
                        for b in dpar_design.random)
         out.append((family.dpar(name), dataclasses.replace(dpar_design, random=blocks)))

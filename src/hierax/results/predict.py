@@ -39,7 +39,7 @@ from hierax.design.block import Block
 from hierax.design.newdata import NewDesign, encode_newdata
 from hierax.errors import DataError, HieraxError
 from hierax.model.families import Mu
-from hierax.model.spec import SE_FIXES as RESIDUAL
+from hierax.model.spec import SE_FIXES as RESIDUAL, with_known
 from hierax.model.layout import PARAMS
 from hierax.model import layout
 
@@ -290,7 +290,7 @@ def _family_params(spec, draws: ParameterDraws, eta, rows, known: dict | None = 
     scalars = {name: jnp.asarray(values)[:, None] for name, values in draws.scalars.items()}
     predicted = {name: link.inverse(jnp.asarray(linear_predictor_draws(sub, design, effects, rows)))
                  for name, (sub, design, effects, link) in draws.formulas.items()}
-    return {"mu": Mu(jnp.asarray(eta), spec.link.name), **scalars, **predicted, **(known or {})}
+    return with_known({"mu": Mu(jnp.asarray(eta), spec.link.name), **scalars, **predicted}, known or {})
 
 
 def _aux(design: NewDesign, rows) -> dict:
