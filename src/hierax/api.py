@@ -21,6 +21,7 @@ from hierax.density.init import crude_fit
 from hierax.density.likelihood import row_data, dpar_start, family_likelihood
 from hierax.engines.laplace import fit_glmm
 from hierax.engines.keys import seed_key, split_keys
+from hierax.engines.known_variance import fit_known_variance
 from hierax.engines.lmm import fit_lmm
 from hierax.errors import HieraxError, ModelError, ModeWarning
 from hierax.formula import as_bf
@@ -314,12 +315,10 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     if engine != "laplace" and not gaussian:
         raise ModelError(f"method={method!r} fits gaussian models with the identity link; for "
                           f"{spec.family.name} use method='laplace' or method='nuts'")
-    if spec.se is not None:
-        raise ModelError(f"se() (a known measurement sd) is not supported by method={method!r}; use method='nuts'")
     if spec.weights is not None and engine != "laplace":
         raise ModelError(f"weights(w) are not supported by method={method!r} yet (hierax's weights multiply each row's "
                          "log-likelihood, as brms's and glmmTMB's do, not lme4's precision weights); use method='nuts'")
-    if not spec.blocks:
+    if not spec.blocks and spec.se is None:
         raise ModelError("the formula has no group terms such as (1 | g); a linear model without them "
                           "needs no REML")
     blocks = list(spec.blocks)
@@ -332,6 +331,9 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
             output = fit_glmm(spec.X, spec.y, blocks, family_likelihood(spec), trials=row_data(spec),
                               offset=spec.offset, phi_start=dpar_start(spec),
                               beta_start=crude_fit(spec)[0], nagq=nAGQ)
+        elif spec.se is not None:       # known sds per row: a meta-analysis (metafor's rma)
+            output = fit_known_variance(spec.X, spec.y, spec.se, blocks, reml=(method == "reml"), offset=spec.offset,
+                                        residual_sd=spec.se_sigma)
         else:
             output = fit_lmm(spec.X, spec.y, blocks, reml=(method == "reml"), offset=spec.offset)
     timing["optimisation"] = time.perf_counter() - start

@@ -41,9 +41,15 @@ from hierax.linalg.pls import PLSData, Shape, _lambda, _lambda_t, factors, schur
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-@partial(jax.jit, static_argnames=("shape", "reml"))
-def deviance_and_gradient(theta, data: PLSData, shape: Shape, reml: bool):
-    """The REML criterion (or -2 log likelihood for ML) at theta and its exact gradient."""
+@partial(jax.jit, static_argnames=("shape", "reml", "known_scale"))
+def deviance_and_gradient(theta, data: PLSData, shape: Shape, reml: bool, known_scale: bool = False):
+    """The REML criterion (or -2 log likelihood for ML) at theta and its exact gradient.
+
+    ``known_scale``: the residual variance is 1, not profiled out (rows already divided by their
+    known sds, ``hierax.engines.known_variance``), so theta is absolute and the y term of the
+    deviance is the penalised residual sum of squares r2 = L_mm^2 itself, plus (n - p or n)
+    log(2 pi); its cotangent is that of log L_mm^2 weighted by r2 (d r2 = r2 d log r2).
+    """
     Ts, factors_vjp = jax.vjp(lambda t: factors(t, shape), theta)
     (log_det_11, M), first_vjp = jax.vjp(lambda T1: first_block(T1, data.D11), Ts[0])
     R1 = data.ZtR[:shape.levels[0] * shape.terms[0]].reshape(shape.levels[0], shape.terms[0], shape.p + 1)
@@ -54,7 +60,12 @@ def deviance_and_gradient(theta, data: PLSData, shape: Shape, reml: bool):
     L = jax.lax.linalg.cholesky(S, symmetrize_input=False)
     w = _weights(shape, reml)
     dof = w[-1]
-    value = log_det_11 + jnp.sum(w * 2.0 * jnp.log(jnp.diagonal(L))) + dof * (1.0 + _LOG_2PI - np.log(dof))
+    if known_scale:
+        r2 = L[-1, -1] ** 2
+        value = log_det_11 + jnp.sum(w[:-1] * 2.0 * jnp.log(jnp.diagonal(L)[:-1])) + r2 + dof * _LOG_2PI
+        w = jnp.asarray(w).at[-1].set(r2)
+    else:
+        value = log_det_11 + jnp.sum(w * 2.0 * jnp.log(jnp.diagonal(L))) + dof * (1.0 + _LOG_2PI - np.log(dof))
 
     G_S = _log_diagonal_cotangent(L, w, Q2)                               # dD/dS
     Y = lam.right(G_S, transpose=True)                                    # G_S Lambda~'

@@ -96,7 +96,7 @@ def groups_line(spec) -> str:
         if block.group not in seen:
             seen.add(block.group)
             parts.append(f"{block.group}, {block.num_levels}")
-    return f"Number of obs: {spec.num_obs}, groups:  {'; '.join(parts)}"
+    return f"Number of obs: {spec.num_obs}" + (f", groups:  {'; '.join(parts)}" if parts else "")
 
 
 def fixed_effects_text(fit) -> str:
