@@ -31,7 +31,8 @@ MAY_IMPORT = {
     "datasets": set(),
     "config": {"engines"},                              # the frozen option records (NUTSConfig)
     "sampler": {"config", "model", "density", "engines", "results"},
-    "api": STAGES - {"api"} | {"results"},              # fit() composes the stages
+    "api": STAGES - {"api"} | {"results", "missing"},   # fit() composes the stages
+    "missing": {"formula", "design", "results"},        # y | mi(): the observed rows fitted, the missing drawn
     "results": STAGES - {"api", "sampler"},             # never workflow or report (nor api, plots, cli)
     "workflow": STAGES | {"results"},                   # consumers of plots only in a lazy .plot() (below)
     "plots": PUBLIC | {"results", "workflow"},          # consumers: the public API, results and workflow,

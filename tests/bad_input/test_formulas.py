@@ -103,12 +103,12 @@ TERMS = [
          "add the columns inside it"),
     Case("number_response", parse("3 ~ x"), FormulaError, "not a number", "e.g. 'y ~ x'"),
     Case("unknown_addition", parse("y | dec(z) ~ x"), FormulaError, "unknown addition term",
-         "known: se(sd), trials(n), weights(w)"),
-    # brms's terms for incomplete data, not in hierax yet: said so, with what to do instead
-    Case("cens_not_yet", parse("y | cens(z) ~ x"), FormulaError, "censored responses (brms's cens())",
-         "fit this model with brms"),
-    Case("trunc_not_yet", parse("y | trunc(z) ~ x"), FormulaError, "truncated responses (brms's trunc())",
-         "fit this model with brms"),
+         "known: se(sd), trials(n), weights(w), cens(censored)"),
+    # brms's terms for incomplete data not in hierax yet: said so, with what to do instead
+    Case("cens_on_the_right", parse("y ~ cens(z)"), FormulaError, "belongs on the left of '~'", "'y | se(s) ~ x'"),
+    Case("cens_three_arguments", parse("y | cens(a, b, c) ~ x"), FormulaError, "takes 1 to 2 arguments",
+         "cens(x, z)"),
+    Case("trunc_unknown_bound", parse("y | trunc(lw = 0) ~ x"), FormulaError, "no argument 'lw'", "lb, ub"),
     Case("mi_response_not_yet", parse("y | mi() ~ x"), FormulaError, "brms's mi()", "hx.pool_fits"),
     Case("mi_predictor_not_yet", parse("y ~ mi(x) + z"), FormulaError, "brms's mi()", "drop the rows"),
     Case("me_not_yet", parse("y ~ me(x, z)"), FormulaError, "brms's me()", "use the measured values"),

@@ -37,6 +37,11 @@ def fit(formula, data=GAUSS, **kw):
     return lambda: hx.fit(formula, data, **kw)
 
 
+def _known_sds_reml(result):
+    """se() by REML: the rows' sds are known, so no residual sd is estimated (metafor's rma)."""
+    assert result.method == "reml" and result.sigma is None and result.optimisation.converged
+
+
 def _has_prior(cls, coef=""):
     def check(result):
         rows = result.prior_table.to_frame()
@@ -121,7 +126,10 @@ FAMILIES = [
          "method='reml'"),
     Case("reml_without_group_terms", fit("y ~ x", method="reml"), ModelError, "no group terms",
          "(1 | g)"),
-    Case("reml_with_se", fit("y | se(s) ~ x + (1 | g)", method="reml"), ModelError, "se()", "method='nuts'"),
+    Case("reml_with_se_is_a_meta_analysis", fit("y | se(s) ~ x + (1 | g)", method="reml"), None,
+         check=_known_sds_reml),
+    Case("laplace_with_se", fit("y | se(s) ~ x + (1 | g)", method="laplace"), ModelError, "for GLMMs",
+         "method='reml'"),
     Case("method_unknown", fit("y ~ x + (1 | g)", method="mcmc"), ModelError, "unknown method", "reml"),
 ]
 

@@ -77,6 +77,8 @@ def why_not_collapsible(spec: ModelSpec) -> str | None:
         return f"{names} has a formula, so the residual sd differs by row and the marginal is not the collapsed one"
     if spec.se is not None or not spec.has_sigma:
         return "a known measurement sd (se()) is sampled with the group effects in the model"
+    if spec.incomplete:
+        return "censored or truncated rows have no closed-form marginal"
     if not spec.blocks:
         return "there are no group terms"
     return None

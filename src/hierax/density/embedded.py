@@ -82,6 +82,8 @@ def why_not_embeddable(spec: ModelSpec) -> str | None:
         return "there are no group terms to integrate out"
     if spec.se is not None or spec.known_dpars():
         return "a known measurement sd (se()) is not part of the Laplace engine's likelihood"
+    if spec.incomplete:
+        return "censored or truncated rows are not part of the Laplace engine's likelihood"
     with_groups = [p.dpar for p in spec.dpar_predictors if p.blocks]
     if with_groups:
         return f"the formula for {', '.join(with_groups)} has group terms, which the Laplace engine cannot integrate out"

@@ -45,6 +45,7 @@ from typing import NamedTuple
 
 from hierax._programs import program_cache
 from hierax.density.transforms import corr_cholesky, num_cor_params, ordered
+from hierax.density.incomplete import incomplete_loglik
 from hierax.model.families import LINKS, Family, Mu
 from hierax.model.spec import ModelSpec, with_known
 from hierax.model.layout import PARAMS, POSITION
@@ -121,13 +122,15 @@ class Structure(NamedTuple):
     predictors: tuple                   # (name, link) of each dpar with a formula
     known: tuple                        # names of the dpars the data fix (se() fixes sigma)
     blocks: tuple                       # each block's Block.shape, coarse to fine
+    incomplete: tuple = ()              # "censoring", "truncation": rows the data record in part
 
 
 def structure_of(spec: ModelSpec) -> Structure:
     blocks = tuple(b.shape for b in spec.blocks_coarse_to_fine)
     blocks += tuple(b.shape for p in spec.dpar_predictors for b in p.blocks)
     predictors = tuple((p.dpar, p.link.name) for p in spec.dpar_predictors)
-    return Structure(spec.family, spec.link.name, scalar_links(spec), predictors, tuple(spec.known_dpars()), blocks)
+    return Structure(spec.family, spec.link.name, scalar_links(spec), predictors, tuple(spec.known_dpars()), blocks,
+                     spec.incomplete)
 
 
 def scalar_links(spec: ModelSpec) -> tuple:
@@ -151,6 +154,10 @@ def model_arrays(spec: ModelSpec, y=None, weight=None) -> dict:
                               for p in spec.dpar_predictors}}
     arrays["aux"] = {k: np.asarray(v, dtype=float) for k, v in spec.family_aux().items()}
     arrays["known"] = {k: np.asarray(v, dtype=float) for k, v in spec.known_dpars().items()}
+    if spec.censoring is not None:
+        arrays["censoring"] = {"code": np.asarray(spec.censoring.code, np.int32), "y2": spec.censoring.y2}
+    if spec.truncation is not None:
+        arrays["truncation"] = {"lower": spec.truncation.lower, "upper": spec.truncation.upper}
     weight = combined_weights(spec, weight)
     if weight is not None:
         arrays["weight"] = weight
@@ -276,10 +283,14 @@ def pointwise_loglik(structure: Structure, params, arrays, fixed_rows=None):
     """log p(y_i | parameters) per row, normalising constant included (from ``arrays`` where
     :func:`model_arrays` computed it); ``fixed_rows`` as in :func:`linear_predictor`."""
     eta = linear_predictor(structure, params, arrays, fixed_rows)
-    kernel = structure.family.log_kernel(arrays["y"], family_params(structure, params, eta, arrays), arrays["aux"])
-    if "log_constant" in arrays:
-        return kernel + arrays["log_constant"]
-    return kernel + structure.family.log_constant(arrays["y"], arrays["aux"])
+    family_values = family_params(structure, params, eta, arrays)
+    kernel = structure.family.log_kernel(arrays["y"], family_values, arrays["aux"])
+    constant = arrays["log_constant"] if "log_constant" in arrays else structure.family.log_constant(arrays["y"],
+                                                                                                       arrays["aux"])
+    if structure.incomplete:
+        return incomplete_loglik(structure.family, kernel + constant, arrays["y"], family_values, arrays["aux"],
+                                 arrays)
+    return kernel + constant
 
 
 def family_params(structure: Structure, params, eta, arrays) -> dict:

@@ -21,6 +21,7 @@ import pandas as pd
 from hierax.design.block import Block
 from hierax.design.columns import check_data_columns, check_many_levels
 from hierax.design.evaluate import Categorical, as_categorical, evaluate
+from hierax.design.incomplete import Censoring, Truncation, censoring_of, truncation_of
 from hierax.errors import DataError
 from hierax.formula.nodes import Name, to_text
 from hierax.formula.terms import Formula, GroupTerm, Term
@@ -55,6 +56,8 @@ class Design:
     offset: np.ndarray | None = None
     weights: np.ndarray | None = None
     se_sigma: bool = False              # se(s, sigma = TRUE): a residual sd beside the known ones
+    censoring: Censoring | None = None  # cens(): each row's code, and y2 (hierax.design.incomplete)
+    truncation: Truncation | None = None    # trunc(): each row's bounds
 
     @property
     def num_obs(self) -> int:
@@ -102,8 +105,10 @@ def build_design(formula: Formula, data) -> Design:
     check_full_rank(X, names)
     blocks = _random_blocks(formula.random, data, state, levels)
     info = DesignInfo(formula, levels, state, response_levels)
+    censoring = censoring_of(formula.response, data, state, y)
+    truncation = truncation_of(formula.response, data, state, y, censoring)
     return Design(y, X, tuple(names), blocks, formula.response.label, info, trials, se, offset, weights,
-                  formula.response.se_sigma)
+                  formula.response.se_sigma, censoring, truncation)
 
 
 def as_pandas(data, what: str = "data") -> pd.DataFrame:

@@ -73,8 +73,20 @@ def check_data_columns(formula: Formula, data: pd.DataFrame) -> None:
     check_present(data, needed, "the data")
     check_unique(data, needed, "the data")
     check_complete(data, needed, "the data", list(needed))
+    bounds = bound_columns(formula)
     for name, numeric in value_roles(formula, response=True).items():
-        check_values(data[name], name, "the data", numeric)
+        check_values(data[name], name, "the data", numeric, infinite_ok=name in bounds)
+
+
+def bound_columns(formula: Formula) -> set:
+    """Columns read only as truncation bounds (``trunc(lb = lo)``), where -inf and inf say "no
+    bound on this row", as in R."""
+    r = formula.response
+    bounds = {name for node in (r.trunc_lb, r.trunc_ub) if node is not None for name, _ in _value_names_in(node)}
+    others = [r.value, r.failures, r.trials, r.se, r.weights, r.cens, r.cens_y2, formula.offset]
+    others += [f for term in list(formula.fixed) + [t for g in formula.random for t in g.terms] for f in term.factors]
+    used = {name for node in others if node is not None for name, _ in _value_names_in(node)}
+    return bounds - used
 
 
 def value_roles(formula: Formula, response: bool) -> dict:
@@ -84,7 +96,9 @@ def value_roles(formula: Formula, response: bool) -> dict:
     nodes = []      # (node, numeric-only even as a bare name)
     if response:
         r = formula.response
-        nodes += [(n, True) for n in (r.value, r.failures, r.trials, r.se, r.weights) if n is not None]
+        nodes += [(n, True) for n in (r.value, r.failures, r.trials, r.se, r.weights, r.cens_y2, r.trunc_lb, r.trunc_ub)
+                  if n is not None]
+        nodes += [(r.cens, False)] if r.cens is not None else []     # codes: numbers, text or True/False
     if formula.offset is not None:
         nodes.append((formula.offset, True))
     terms = list(formula.fixed) + [t for g in formula.random for t in g.terms]
@@ -174,11 +188,13 @@ def _rows(mask: np.ndarray) -> str:
     return ", ".join(str(r) for r in rows[:SHOWN]) + more
 
 
-def check_values(series: pd.Series, name: str, what: str, numeric: bool = False, warn: bool = True) -> None:
+def check_values(series: pd.Series, name: str, what: str, numeric: bool = False, warn: bool = True,
+                 infinite_ok: bool = False) -> None:
     """A column read as values holds numbers or genuine categories (module docstring).
 
     ``numeric``: the column's role takes numbers only; ``warn``: warn for integer codes stored as
-    text (at fitting time; new data repeat the fit's choice silently).
+    text (at fitting time; new data repeat the fit's choice silently); ``infinite_ok``: -inf and
+    inf are values (a truncation bound's "none").
     """
     dtype = series.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype) or _holds_dates(series):
@@ -193,7 +209,8 @@ def check_values(series: pd.Series, name: str, what: str, numeric: bool = False,
         raise DataError(f"column {name!r} of {what} holds complex numbers; pass real numbers, e.g. "
                         f"np.abs(data[{name!r}]) or its real part")
     if (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)) or holds_numbers(series):
-        _check_finite(series, name, what)
+        if not infinite_ok:
+            _check_finite(series, name, what)
     elif _is_text(series):
         _check_text(series, name, what, numeric, warn)
 

@@ -29,12 +29,11 @@ differences of the exact gradient; for REML, of the restricted likelihood).
 
 from __future__ import annotations
 
-import dataclasses
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 
-from hierax.design.block import Block
 from hierax.engines.laplace import GLMMOutput
 from hierax.engines.lmm import GRADIENT_TOLERANCE, Optimisation, _minimise, _projected_gradient, _restart_from_edge
 from hierax.engines.profiled import deviance_and_gradient
@@ -44,7 +43,6 @@ from hierax.linalg.pls import (
 )
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-ROW_BLOCK = "__rows__"          # the per-row group term that carries se(s, sigma = TRUE)'s sigma
 SINGULAR_BELOW = 1e-4           # an sd this small, relative to the rows' typical known sd, is at 0 (lme4's)
 HESSIAN_STEP = 1e-4             # relative step of the central differences for the information
 
@@ -60,18 +58,29 @@ def fit_known_variance(X: np.ndarray, y: np.ndarray, se: np.ndarray, blocks, rem
     w = 1.0 / se
     y = (np.asarray(y, float) - (0.0 if offset is None else np.asarray(offset, float))) * w
     X = np.asarray(X, float) * w[:, None]
-    scaled = [dataclasses.replace(b, Z=np.asarray(b.Z, float) * w[:, None]) for b in blocks]
-    if residual_sd:
-        scaled.append(_row_block(w))
+    scaled = [_Scaled(np.asarray(b.Z, float) * w[:, None], np.asarray(b.group_index), b.num_levels, b.num_terms,
+                      b.correlated) for b in blocks]
+    if residual_sd:                     # sigma u_i, u_i ~ N(0, 1): a group term with a level per row
+        n = len(w)
+        scaled.append(_Scaled(w[:, None], np.arange(n), n, 1, False))
     constant = float(np.sum(np.log(se ** 2)))
     if not scaled:
         return _weighted_least_squares(X, y, reml, constant)
     return _fit(X, y, scaled, len(blocks), reml, constant, residual_sd, float(np.median(se)))
 
 
-def _row_block(w: np.ndarray) -> Block:
-    n = len(w)
-    return Block(ROW_BLOCK, ROW_BLOCK, ("(Intercept)",), tuple(range(n)), w[:, None], np.arange(n), False)
+class _Scaled(NamedTuple):
+    """A group term on the rows divided by their known sds: what ``hierax.linalg.pls`` reads."""
+
+    Z: np.ndarray
+    group_index: np.ndarray
+    num_levels: int
+    num_terms: int
+    correlated: bool
+
+    @property
+    def width(self) -> int:
+        return self.num_levels * self.num_terms
 
 
 def _fit(X, y, blocks, num_user: int, reml: bool, constant: float, residual_sd: bool, typical: float) -> GLMMOutput:

@@ -8,10 +8,6 @@ look here.
 _DROP_OR_IMPUTE = ("drop the rows with missing values, or impute them outside hierax (e.g. with R's mice) and "
                    "pool the fits to the imputed data sets with hx.pool_fits")
 NOT_YET = {
-    "cens": "censored responses (brms's cens()) are not available in hierax yet; fit this model with brms, or "
-            "leave cens() out only if few values are censored (treating them as observed biases the estimates)",
-    "trunc": "truncated responses (brms's trunc()) are not available in hierax yet; fit this model with brms, or "
-             "leave trunc() out only if the bounds exclude almost nothing",
     "mi": f"missing values modelled inside the fit (brms's mi()) are not available in hierax yet; {_DROP_OR_IMPUTE}",
     "me": "predictors with known measurement error (brms's me()) are not available in hierax yet; fit this model "
           "with brms, or use the measured values (which attenuates their slopes)",

@@ -50,6 +50,7 @@ def too_deep(text: str) -> FormulaError:
 
 
 _EMPTY_PARENS = "empty parentheses; put a term inside them or remove them"
+_EMPTY_CALLS = {"trunc": "trunc() needs a bound: trunc(lb = 0), trunc(ub = 100) or both"}
 
 
 class _Parser:
@@ -205,7 +206,8 @@ class _Parser:
         open_tok = self.advance()
         args, keywords = [], []
         if self.at(")"):
-            self.fail(NOT_YET.get(name.text, f"{name.text}() needs an argument, e.g. {name.text}(x)"))
+            self.fail(NOT_YET.get(name.text, _EMPTY_CALLS.get(name.text, f"{name.text}() needs an argument, e.g. "
+                                                                         f"{name.text}(x)")))
         while True:
             if self.tok.kind == "name" and self.tokens[self.i + 1].text == "=":
                 keyword = self.advance()

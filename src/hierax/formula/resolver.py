@@ -20,9 +20,11 @@ TRANSFORMS = {
 }
 #: Functions that only make sense on the response side.
 RESPONSE_FUNCTIONS = {"cbind": 2}
-#: Addition terms (``y | se(s) ~ ...``): the number of unnamed arguments each takes, and its named ones.
-ADDITION_TERMS = {"se": 1, "trials": 1, "weights": 1}
-ADDITION_KEYWORDS = {"se": ("sigma",)}
+#: Addition terms (``y | se(s) ~ ...``): the fewest and most unnamed arguments each takes, and its
+#: named ones (brms's: ``cens(censored, y2)``, ``trunc(lb = 0, ub = 10)``).
+ADDITION_TERMS = {"se": (1, 1), "trials": (1, 1), "weights": (1, 1), "cens": (1, 2), "trunc": (0, 0)}
+ADDITION_KEYWORDS = {"se": ("sigma",), "trunc": ("lb", "ub")}
+_ADDITION_EXAMPLES = "se(sd), trials(n), weights(w), cens(censored), cens(censored, y2), trunc(lb = 0)"
 _LOGICAL = {"TRUE": True, "T": True, "FALSE": False, "F": False}
 
 
@@ -107,10 +109,10 @@ class _Resolver:
                 if isinstance(term, Call) and term.func in NOT_YET:
                     self.fail(NOT_YET[term.func], term)
                 if not isinstance(term, Call) or term.func not in ADDITION_TERMS:
-                    self.fail(f"unknown addition term {to_text(term)!r}; known: se(sd), trials(n), weights(w)", term)
-                self.check_arity(term, ADDITION_TERMS[term.func])
-                self.check_keywords(term, ADDITION_KEYWORDS.get(term.func, ()))
-                self.check_arithmetic(term.args[0])
+                    self.fail(f"unknown addition term {to_text(term)!r}; known: {_ADDITION_EXAMPLES}", term)
+                if term.func in additions:
+                    self.fail(f"{term.func}() is given twice; give each addition term once", term)
+                self.check_addition(term)
                 additions[term.func] = term
             node = node.lhs
         node = self.strip(node)
@@ -129,9 +131,26 @@ class _Resolver:
 
     def addition_fields(self, additions: dict) -> dict:
         """The Response's fields from the addition terms by name (trials() aside: cbind() has none)."""
-        se = additions.get("se")
+        se, cens, trunc = additions.get("se"), additions.get("cens"), additions.get("trunc")
+        bounds = dict(trunc.keywords) if trunc is not None else {}
         return {"se": _argument(se), "weights": _argument(additions.get("weights")),
-                "se_sigma": se is not None and self.logical(se, "sigma", default=False)}
+                "se_sigma": se is not None and self.logical(se, "sigma", default=False),
+                "cens": _argument(cens), "cens_y2": cens.args[1] if cens is not None and len(cens.args) > 1 else None,
+                "trunc_lb": bounds.get("lb"), "trunc_ub": bounds.get("ub")}
+
+    def check_addition(self, term: Call):
+        """Arguments of an addition term: how many, which names, and arithmetic of columns only."""
+        fewest, most = ADDITION_TERMS[term.func]
+        if not fewest <= len(term.args) <= most:
+            if most == 0:
+                self.fail(f"{term.func}() takes named arguments only, e.g. {term.func}(lb = 0)", term)
+            self.check_arity(term, fewest if len(term.args) < fewest else most)
+        allowed = ADDITION_KEYWORDS.get(term.func, ())
+        self.check_keywords(term, allowed)
+        if term.func == "trunc" and not term.keywords:
+            self.fail("trunc() needs a bound: trunc(lb = 0), trunc(ub = 100) or both", term)
+        for node in list(term.args) + [value for name, value in term.keywords if name in ("lb", "ub")]:
+            self.check_arithmetic(node)
 
     def check_keywords(self, call: Call, allowed: tuple):
         for name, value in call.keywords:
@@ -268,6 +287,10 @@ class _Resolver:
         if len(call.args) != arity:
             plural = "argument" if arity == 1 else "arguments"
             example = ", ".join(("x", "z")[:arity])
+            if call.func in ADDITION_TERMS and ADDITION_TERMS[call.func][0] != ADDITION_TERMS[call.func][1]:
+                fewest, most = ADDITION_TERMS[call.func]
+                self.fail(f"{call.func}() takes {fewest} to {most} arguments, got {len(call.args)}; write it as "
+                          f"{call.func}(x) or {call.func}(x, z)", call)
             self.fail(f"{call.func}() takes {arity} {plural}, got {len(call.args)}; "
                       f"write it as {call.func}({example})", call)
 

@@ -60,7 +60,9 @@ class Response:
     ``value`` is the outcome expression; for ``cbind(s, f)`` it is ``s`` with ``failures`` ``f``;
     ``trials`` is set by ``s | trials(n)``; ``se`` by ``y | se(s)`` (known measurement sd);
     ``weights`` by ``y | weights(w)`` (each row's log-likelihood multiplied by w, as brms does);
-    ``se_sigma`` by ``se(s, sigma = TRUE)``: a residual sd estimated beside the known ones.
+    ``se_sigma`` by ``se(s, sigma = TRUE)``: a residual sd estimated beside the known ones;
+    ``cens``/``cens_y2`` by ``y | cens(censored, y2)``; ``trunc_lb``/``trunc_ub`` by
+    ``y | trunc(lb = 0, ub = 10)``.
     """
 
     value: object
@@ -69,6 +71,10 @@ class Response:
     se: object = None
     weights: object = None
     se_sigma: bool = False
+    cens: object = None                 # cens(censored): each row's censoring code (brms's)
+    cens_y2: object = None              # cens(censored, y2): the upper end of interval-censored rows
+    trunc_lb: object = None             # trunc(lb = ., ub = .): truncation bounds, numbers or columns
+    trunc_ub: object = None
 
     @property
     def label(self) -> str:
@@ -109,7 +115,8 @@ class Formula:
 
 def _all_nodes(formula: Formula):
     r = formula.response
-    yield from (n for n in (r.value, r.failures, r.trials, r.se, r.weights) if n is not None)
+    yield from (n for n in (r.value, r.failures, r.trials, r.se, r.weights, r.cens, r.cens_y2, r.trunc_lb, r.trunc_ub)
+                if n is not None)
     yield from right_hand_nodes(formula)
 
 

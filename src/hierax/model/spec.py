@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from hierax.design import Block, Design
+from hierax.design.incomplete import INTERVAL, LEFT, NONE, RIGHT, Truncation, within_support  # noqa: F401 (codes: the density's)
 from hierax.errors import ModelError
 from hierax.model import layout
 from hierax.model.families import LINKS, Family, Link, get_family
+from hierax.model.families.cdf import COUNT_GRID_LIMIT, DISTRIBUTIONS
 from hierax.model.families.ordinal import num_thresholds
 from hierax.model.hierarchy import level_mean_design, nesting_parents
 from hierax.model.checks import check_identifiable
@@ -72,6 +74,9 @@ class ModelSpec:
     threshold_priors: tuple = ()
     weights: np.ndarray | None = None   # weights(w): each row's log-likelihood multiplied by w (brms)
     se_sigma: bool = False              # se(s, sigma = TRUE): sigma estimated, added to se in quadrature
+    censoring: object = None            # cens(): hierax.design.incomplete.Censoring, or None
+    truncation: object = None           # trunc(): hierax.design.incomplete.Truncation, or None
+    count_grid: int = 0                 # counts 0..count_grid-1 that a censored count's F sums over (cdf.py)
 
     @property
     def num_obs(self) -> int:
@@ -97,8 +102,15 @@ class ModelSpec:
         return any(d.name == SE_FIXES for d in self.scalar_dpars)
 
     def family_aux(self) -> dict:
-        """What the family's functions read besides the response and the parameters (trials)."""
-        return {} if self.trials is None else {"trials": self.trials}
+        """What the family's functions read besides the response and the parameters (trials; the
+        grid of counts of a censored or truncated negative binomial's distribution function)."""
+        aux = {} if self.trials is None else {"trials": self.trials}
+        return aux if not self.count_grid else {**aux, "count_grid": np.arange(self.count_grid, dtype=float)}
+
+    @property
+    def incomplete(self) -> tuple:
+        """Which of "censoring" and "truncation" the response has (``hierax.density.incomplete``)."""
+        return tuple(name for name in ("censoring", "truncation") if getattr(self, name) is not None)
 
     def find_block(self, group: str | None = None) -> Block:
         """The block of grouping factor (or block name) ``group``; the first block when None."""
@@ -165,6 +177,7 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     if design.se is not None and not fam.collapsible:
         raise ModelError("se() (a known measurement sd) is only available for the gaussian family")
     check_identifiable(design, fam)
+    censoring, truncation, count_grid = incomplete_response(design, fam)
     predicted = _predicted(fam, design, dpar_designs or {})
     free = tuple(d for d in fam.dpars if not (design.se is not None and not design.se_sigma and d.name == SE_FIXES)
                  and d.name not in {dpar.name for dpar, _ in predicted})
@@ -181,7 +194,7 @@ def specify(design: Design, family: str = "gaussian", link: str | None = None, p
     return ModelSpec(fam, lnk, design.y, design.X, design.fixed_names, table.fixed_priors if table else (), blocks,
                      dict(table.dpar_priors) if table else {}, design.trials, design.se, design.offset, table,
                      predictors, thresholds, table.threshold_priors if table else (), design.weights,
-                     design.se is not None and design.se_sigma)
+                     design.se is not None and design.se_sigma, censoring, truncation, count_grid)
 
 
 def with_known(params: dict, known: dict) -> dict:
@@ -250,3 +263,34 @@ def _parameterisations(design: Design, option) -> dict:
         if value not in PARAMETERISATIONS:
             raise ModelError(f"unknown parameterisation {value!r} for {name!r}; use one of {PARAMETERISATIONS}")
     return choice
+
+
+def incomplete_response(design: Design, family: Family) -> tuple:
+    """(censoring, truncation, count grid) of a design for ``family``: refused where the family
+    has no distribution function (``hierax.model.families.cdf``); a count family's bounds made
+    whole counts (Y >= 0.5 is Y >= 1); bounds outside the support dropped; the grid of counts a
+    negative binomial's distribution function sums over, up to the largest count it is read at."""
+    censoring, truncation = design.censoring, design.truncation
+    if censoring is None and truncation is None:
+        return None, None, 0
+    distribution = DISTRIBUTIONS.get(family.name)
+    if distribution is None:
+        what = "censored (cens())" if censoring is not None else "truncated (trunc())"
+        raise ModelError(f"{what} responses are available for the families {', '.join(DISTRIBUTIONS)}, not "
+                         f"{family.name!r}")
+    if truncation is not None and distribution.discrete:
+        truncation = Truncation(np.ceil(truncation.lower), np.floor(truncation.upper))
+    truncation = within_support(truncation, distribution.lower)
+    grid = 0
+    if distribution.needs_grid:
+        points = [np.zeros(1)]
+        if censoring is not None:
+            points += [design.y[censoring.code != NONE], censoring.y2[censoring.code == INTERVAL]]
+        if truncation is not None:
+            points += [truncation.lower[np.isfinite(truncation.lower)] - 1.0,
+                       truncation.upper[np.isfinite(truncation.upper)]]
+        grid = int(np.max(np.concatenate(points))) + 1
+        if grid > COUNT_GRID_LIMIT:
+            raise ModelError(f"a censored or truncated {family.name} response is read at counts up to {grid - 1}; "
+                             f"hierax sums its probabilities over at most {COUNT_GRID_LIMIT} counts")
+    return censoring, truncation, grid

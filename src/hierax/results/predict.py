@@ -42,6 +42,7 @@ from hierax.model.families import Mu
 from hierax.model.spec import SE_FIXES as RESIDUAL, with_known
 from hierax.model.layout import PARAMS
 from hierax.model import layout
+from hierax.design.incomplete import refuse_truncated_draws
 
 KINDS = ("mean", "response", "link")
 NEW_GROUPS = ("sample", "population", "error")
@@ -71,6 +72,8 @@ def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", l
     if not 0.0 < level < 1.0:
         raise HieraxError(f"level must be between 0 and 1, got {level!r}")
     spec = fit.spec
+    if kind != "link":
+        refuse_truncated_draws(spec.truncation, f"predictions of kind={kind!r}")
     if kind == "response" and spec.se is not None:
         raise HieraxError("kind='response' is not available for a model with se(): the new rows' "
                           "measurement sds are unknown; use kind='mean'")
@@ -88,6 +91,22 @@ def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", l
         table[f"level[{block.name}]"] = np.where(new_block.group_index < 0, used, "fitted")
     table.attrs.update(kind=kind, new_groups=new_groups, level=level)
     return table
+
+
+def response_draws(fit, newdata, seed: int) -> np.ndarray:
+    """(draws, rows): a new response at each row of ``newdata`` at every posterior draw, in the
+    posterior's chain-major order (``hierax.missing`` joins them to the posterior); a level
+    the fit never saw gets effects drawn from the fitted population."""
+    spec = fit.spec
+    refuse_truncated_draws(spec.truncation, "imputed responses")
+    if spec.se is not None:
+        raise HieraxError("a missing response with se() cannot be drawn: its row's measurement sd is unknown")
+    rng = np.random.default_rng(check_seed(seed))
+    design = _encode_mean(fit, newdata)
+    draws = _bind_formulas(spec, _posterior_draws(fit), newdata, "sample", rng)
+    new_effects = [_new_level_effects(draws.cov[k], block, "sample", rng) for k, block in enumerate(design.blocks)]
+    key = jax.random.PRNGKey(int(rng.integers(2**31)))
+    return np.asarray(_draws_of("response", draws, spec, design, new_effects, slice(0, design.num_obs), key))
 
 
 def _encode_mean(fit, newdata) -> NewDesign:
@@ -332,6 +351,7 @@ def posterior_predictive(fit, seed: int | None = None):
         raise HieraxError("posterior_predictive needs posterior draws (method='nuts'); for a REML/ML/Laplace "
                           "fit, fit.predict(kind='response') gives predictive intervals")
     spec = fit.spec
+    refuse_truncated_draws(spec.truncation, "replicated data sets")
     draws = _bind_formulas(spec, _posterior_draws(fit), None, "sample", np.random.default_rng(0))
     design = observed_design(spec)
     no_new = [([], None) for _ in spec.blocks]

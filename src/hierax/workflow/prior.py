@@ -21,6 +21,7 @@ from hierax.model.spec import ModelSpec
 from hierax.results import _arviz
 from hierax.results.idata import _dataset, posterior_dataset
 from hierax.model.layout import PARAMS
+from hierax.design.incomplete import refuse_truncated_draws
 
 
 def draw_prior_params(rng_key, spec: ModelSpec) -> dict:
@@ -62,6 +63,7 @@ def _fixed_draw(key, priors: tuple):
 
 def sample_prior_spec(rng_key, spec: ModelSpec, draws: int):
     """(params, simulated responses) for ``draws`` independent prior draws, as numpy arrays."""
+    refuse_truncated_draws(spec.truncation, "prior predictive data sets")
     linear_predictor, aux = make_linear_predictor(spec), aux_arrays(spec)
 
     @jax.jit

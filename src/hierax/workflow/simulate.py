@@ -29,6 +29,7 @@ from hierax.results.idata import cor_pairs, threshold_labels
 from hierax.results.tables import fixed_draws
 from hierax.model import layout
 from hierax.model.layout import PARAMS
+from hierax.design.incomplete import refuse_truncated_draws
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def simulate_response(rng_key, spec, params):
     from hierax.density import make_linear_predictor
     from hierax.density.logdensity import aux_arrays, family_params_of
 
+    refuse_truncated_draws(spec.truncation, "simulated data sets")
     params = jax.tree_util.tree_map(jnp.asarray, params)
     eta = make_linear_predictor(spec)(params)
     return spec.family.sample(rng_key, family_params_of(spec, params, eta), aux_arrays(spec))

@@ -1,0 +1,90 @@
+"""Bad-input table for responses the data record in part (issue 18): censoring codes, interval
+ends, truncation bounds, families and methods that cannot take them.
+
+Each row fails before anything is sampled (or is a valid input that must succeed). See
+``conftest.py`` for what a row asserts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hierax as hx
+from hierax.design import build_design
+from hierax.errors import DataError, FormulaError, HieraxError, ModelError
+from hierax.formula import parse_formula
+from hierax.model import specify
+
+from .conftest import Case, params, run_case
+
+RNG = np.random.default_rng(18)
+N = 40
+DATA = pd.DataFrame({"t": RNG.weibull(1.5, N) * 10 + 0.1, "x": RNG.normal(size=N), "g": np.repeat(list("abcdefgh"), 5),
+                     "count": RNG.poisson(3.0, N).astype(float) + 1, "real": RNG.normal(size=N)})
+DATA = DATA.assign(status=np.arange(N) % 3 == 0, event=(np.arange(N) % 3 == 0).astype(int), code=np.where(np.arange(N) % 3 == 0, "right", "none"),
+                   typo=np.where(np.arange(N) % 3 == 0, "rigth", "none"), numeric=np.where(np.arange(N) % 3, 0, 3),
+                   interval=np.where(np.arange(N) % 4 == 0, "interval", "none"),
+                   upper=lambda d: d["t"] + 1.0, below=lambda d: d["t"] - 1.0, lo=1.0,
+                   hi=lambda d: d["count"].max() - 1.0)
+
+
+def spec(formula, family="weibull", data=DATA):
+    return lambda: specify(build_design(parse_formula(formula), data), family)
+
+
+def _share(expected):
+    def check(result):
+        assert result.censoring.share == pytest.approx(expected)
+    return check
+
+
+CENSORING = [
+    Case("cens_code_misspelt", spec("t | cens(typo) ~ x + (1 | g)"), DataError, "['rigth'], which are not censoring codes",
+         "use 'none', 'right', 'left' or 'interval'"),
+    Case("cens_code_number_outside", spec("t | cens(numeric) ~ x + (1 | g)"), DataError, "cens(numeric) is [3]",
+         "-1 (left), 0 (none), 1 (right) and 2 (interval)"),
+    Case("cens_interval_without_y2", spec("t | cens(interval) ~ x + (1 | g)"), DataError, "interval-censored",
+         "write cens(censored, y2)"),
+    Case("cens_y2_below_y", spec("t | cens(interval, below) ~ x + (1 | g)"), DataError, "is not above the response",
+         "upper end must exceed its lower end"),
+    Case("cens_on_bernoulli", spec("event | cens(code) ~ x", "bernoulli"), ModelError, "censored (cens()) responses",
+         "not 'bernoulli'"),
+    Case("cens_family_without_cdf", spec("real | cens(code) ~ x + (1 | g)", "student"), ModelError,
+         "available for the families gaussian", "not 'student'"),
+    Case("cens_logical_is_right_censoring", spec("t | cens(status) ~ x + (1 | g)"), None, check=_share(14 / 40)),
+    Case("cens_arithmetic_codes", spec("t | cens(1 - event) ~ x + (1 | g)"), None, check=_share(26 / 40)),
+    Case("cens_with_reml", lambda: hx.fit("real | cens(code) ~ x + (1 | g)", DATA, method="reml"), ModelError,
+         "not supported by method='reml'", "method='nuts'"),
+    Case("cens_with_laplace", lambda: hx.fit("t | cens(code) ~ x + (1 | g)", DATA, family="weibull",
+                                             method="laplace"), ModelError, "not supported by method='laplace'",
+         "method='nuts'"),
+    Case("cens_twice", spec("t | cens(code) + cens(status) ~ x"), FormulaError, "given twice", "once"),
+]
+
+TRUNCATION = [
+    Case("trunc_empty", spec("t | trunc() ~ x"), FormulaError, "needs a bound", "trunc(lb = 0)"),
+    Case("trunc_unnamed_bound", spec("t | trunc(0) ~ x"), FormulaError, "named arguments only", "trunc(lb = 0)"),
+    Case("trunc_excludes_observed", spec("count | trunc(ub = hi) ~ x + (1 | g)", "poisson"), DataError,
+         "excludes values the data recorded", "check the bounds or the data"),
+    Case("trunc_bounds_crossed", spec("count | trunc(lb = 5, ub = 2) ~ x", "poisson"), DataError,
+         "lb is not below ub", "leave room"),
+    Case("trunc_bound_as_text", spec("count | trunc(lb = code) ~ x", "poisson"), DataError,
+         "must be a number", "or a numeric column"),
+    Case("trunc_at_the_support_is_no_truncation", spec("t | trunc(lb = 0) ~ x"), None,
+         check=lambda result: result.truncation is None),
+    Case("trunc_count_bound_rounds_up", spec("count | trunc(lb = 0.5) ~ x", "poisson"), None,
+         check=lambda result: np.all(result.truncation.lower == 1.0)),
+    Case("trunc_refuses_predictions", lambda: hx.fit("count | trunc(lb = lo) ~ x", DATA, family="poisson", chains=1,
+                                                     warmup=20, draws=10, seed=1).predict(), HieraxError,
+         "truncated response (trunc()) are not available yet", "kind='link'"),
+    Case("trunc_refuses_simulation", lambda: hx.simulate(hx.model("count | trunc(lb = lo) ~ x", DATA,
+                                                                  family="poisson")), HieraxError,
+         "simulated data sets of a truncated response", "not available yet"),
+]
+
+
+@pytest.mark.parametrize("case", params(CENSORING + TRUNCATION))
+def test_incomplete_input(case):
+    run_case(case)
