@@ -22,6 +22,7 @@ from hierax.density.likelihood import row_data, dpar_start, family_likelihood
 from hierax.engines.laplace import fit_glmm
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.known_variance import fit_known_variance
+from hierax.missing import refuse_other_methods, split_missing_response, with_imputations
 from hierax.engines.lmm import fit_lmm
 from hierax.errors import HieraxError, ModelError, ModeWarning
 from hierax.formula import as_bf
@@ -155,7 +156,13 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
              "max_tree_depth": max_tree_depth, "parameterisation": parameterisation, "collapse": collapse,
              "progress": progress, "warm_start": warm_start, "nAGQ": nAGQ}
     release_if_crowded()
+    refuse_other_methods(formula, method)
+    split = split_missing_response(formula, data)
+    if split is not None:                   # y | mi(): fit the observed rows, then draw the missing ones
+        given["data"] = split[0]
     result = engine.fit_fn(**{name: given[name] for name in engine.arguments})
+    if split is not None and len(split[1]):
+        result = with_imputations(result, split[1], result.seed)
     if priors and not engine.takes_priors:
         note = f"priors are not used by method={method!r} (they apply to method='nuts')"
         result = dataclasses.replace(result, warnings=result.warnings + (note,))

@@ -10,7 +10,7 @@ and it is sampled exactly in two steps: NUTS on the observed rows, then at every
 a response drawn at the missing rows from that draw's parameters (a level of a grouping factor
 seen only in missing rows gets effects drawn from the fitted population, as for a new group).
 The draws join the posterior as ``Ymi`` (brms's name), one column per missing row, labelled by
-the data's index; :meth:`FitResult.imputed` summarises them.
+the data's index; :meth:`FitResult.imputed` summarises them (``hierax.results.imputed``).
 
 This is the missing *response*. A missing predictor (``mi(x)``) changes the posterior of the other
 parameters and needs a model for x inside the fit; it is not this.
@@ -27,9 +27,8 @@ from hierax.design import as_pandas
 from hierax.errors import DataError, ModelError
 from hierax.formula import as_bf
 from hierax.formula.nodes import to_text
+from hierax.results.imputed import IMPUTED, IMPUTED_DIM
 
-IMPUTED = "Ymi"                     # the posterior variable of the imputed responses (brms's name)
-IMPUTED_DIM = "Ymi_row"             # its dimension: the data's row labels
 
 
 def split_missing_response(formula, data):
@@ -90,21 +89,3 @@ def with_imputations(fit, missing: pd.DataFrame, seed: int):
                             coords={"chain": post["chain"], "draw": post["draw"], IMPUTED_DIM: labels})
     idata = _arviz.with_groups(fit.idata, posterior=post.assign({IMPUTED: variable}))
     return dataclasses.replace(fit, idata=idata)
-
-
-def imputed_table(idata, level: float = 0.9) -> pd.DataFrame:
-    """Each imputed response's posterior mean, sd and central interval (``q05``/``q95`` at the
-    default level, as ``summary()``), indexed by the data's row labels."""
-    if not 0.0 < level < 1.0:
-        raise ModelError(f"level must be between 0 and 1, got {level!r}")
-    post = idata.posterior
-    if IMPUTED not in post:
-        raise ModelError("this fit imputed nothing: fit.imputed() is for a response with mi(), e.g. "
-                         "hx.fit('y | mi() ~ x + (1 | g)', data), whose missing values are then drawn in the fit")
-    values = np.asarray(post[IMPUTED])
-    flat = values.reshape(-1, values.shape[-1])
-    low, high = (1.0 - level) / 2.0, (1.0 + level) / 2.0
-    lower, upper = np.quantile(flat, [low, high], axis=0)
-    names = [f"q{round(100 * low):02d}", f"q{round(100 * high):02d}"]
-    return pd.DataFrame({"estimate": flat.mean(axis=0), "sd": flat.std(axis=0, ddof=1), names[0]: lower,
-                         names[1]: upper}, index=pd.Index(np.asarray(post[IMPUTED_DIM]), name="row"))

@@ -61,7 +61,8 @@ def run_case(case: Case) -> None:
             texts = [str(w.message).lower() for w in caught]
             assert any(case.warns.lower() in t for t in texts), f"no warning with {case.warns!r}: {texts}"
         if case.check is not None:
-            case.check(result)
+            # a check asserts, or returns a truth value (a lambda's comparison): False fails the case
+            assert case.check(result) is not False, f"{case.id}: the check of the result failed"
         return
     assert issubclass(case.error, HieraxError), "bad input must raise a HieraxError subclass"
     with pytest.raises(case.error) as info:

@@ -34,6 +34,10 @@ def spec(formula, family="weibull", data=DATA):
     return lambda: specify(build_design(parse_formula(formula), data), family)
 
 
+def _assert(condition):
+    assert condition
+
+
 def _share(expected):
     def check(result):
         assert result.censoring.share == pytest.approx(expected)
@@ -73,9 +77,9 @@ TRUNCATION = [
     Case("trunc_bound_as_text", spec("count | trunc(lb = code) ~ x", "poisson"), DataError,
          "must be a number", "or a numeric column"),
     Case("trunc_at_the_support_is_no_truncation", spec("t | trunc(lb = 0) ~ x"), None,
-         check=lambda result: result.truncation is None),
+         check=lambda result: _assert(result.truncation is None)),
     Case("trunc_count_bound_rounds_up", spec("count | trunc(lb = 0.5) ~ x", "poisson"), None,
-         check=lambda result: np.all(result.truncation.lower == 1.0)),
+         check=lambda result: _assert(np.all(result.truncation.lower == 1.0))),
     Case("trunc_refuses_predictions", lambda: hx.fit("count | trunc(lb = lo) ~ x", DATA, family="poisson", chains=1,
                                                      warmup=20, draws=10, seed=1).predict(), HieraxError,
          "truncated response (trunc()) are not available yet", "kind='link'"),
@@ -85,6 +89,34 @@ TRUNCATION = [
 ]
 
 
-@pytest.mark.parametrize("case", params(CENSORING + TRUNCATION))
+MISSING_Y = DATA.assign(real=DATA["real"].where(np.arange(N) % 5 != 0), x_gap=DATA["x"].where(np.arange(N) != 5))
+
+
+def fit_missing(formula, data=MISSING_Y, **options):
+    return lambda: hx.fit(formula, data, **{"chains": 1, "warmup": 30, "draws": 10, "seed": 1, **options})
+
+
+MISSING = [
+    Case("missing_response_without_mi", fit_missing("real ~ x + (1 | g)"), DataError, "missing value(s)",
+         "impute them in the fit with 'real | mi() ~ ...'"),
+    Case("missing_predictor_lists_the_ways", fit_missing("real ~ x_gap + (1 | g)", DATA.assign(
+        x_gap=DATA["x"].where(np.arange(N) != 3))), DataError, "'x_gap' has 1 missing value(s)", "hx.pool_fits"),
+    Case("mi_without_missing_values_warns", fit_missing("real | mi() ~ x + (1 | g)", DATA), None,
+         warns="which has no missing values"),
+    Case("mi_everything_missing", fit_missing("real | mi() ~ x", DATA.assign(real=np.nan)), DataError,
+         "every value of 'real' is missing", "no observed response"),
+    Case("mi_row_missing_a_predictor_too", fit_missing("real | mi() ~ x_gap + (1 | g)"), DataError,
+         "miss the response and a predictor too", "drop such rows"),
+    Case("mi_with_reml", fit_missing("real | mi() ~ x + (1 | g)", method="reml"), ModelError,
+         "needs posterior draws", "method='nuts'"),
+    Case("mi_of_an_expression", fit_missing("log(t) | mi() ~ x"), DataError, "imputes a column", "as a column first"),
+    Case("mi_with_measurement_sd", spec("real | mi(x) ~ x"), FormulaError, "mi(sdy)", "y | se(sdy)"),
+    Case("mi_predictor_not_yet", spec("real ~ mi(x)"), FormulaError, "brms's mi(x)", "hx.pool_fits"),
+    Case("imputed_without_mi", lambda: hx.fit("real ~ x", DATA, chains=1, warmup=30, draws=10, seed=1).imputed(),
+         ModelError, "imputed nothing", "hx.fit('y | mi() ~ x + (1 | g)', data)"),
+]
+
+
+@pytest.mark.parametrize("case", params(CENSORING + TRUNCATION + MISSING))
 def test_incomplete_input(case):
     run_case(case)

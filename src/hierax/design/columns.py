@@ -42,7 +42,7 @@ import pandas as pd
 
 from hierax.design.evaluate import holds_numbers
 from hierax.errors import DataError
-from hierax.formula.nodes import BinOp, Call, Name, Neg, Paren
+from hierax.formula.nodes import BinOp, Call, Name, Neg, Paren, to_text
 from hierax.formula.terms import Formula
 
 FACTOR_CALLS = ("factor", "as.factor")
@@ -72,7 +72,7 @@ def check_data_columns(formula: Formula, data: pd.DataFrame) -> None:
     needed = formula.variables
     check_present(data, needed, "the data")
     check_unique(data, needed, "the data")
-    check_complete(data, needed, "the data", list(needed))
+    check_complete(data, needed, "the data", list(needed), response=to_text(formula.response.value))
     bounds = bound_columns(formula)
     for name, numeric in value_roles(formula, response=True).items():
         check_values(data[name], name, "the data", numeric, infinite_ok=name in bounds)
@@ -172,14 +172,19 @@ def check_unique(data: pd.DataFrame, names, what: str) -> None:
                             "drop or rename the duplicates, e.g. data = data.loc[:, ~data.columns.duplicated()]")
 
 
-def check_complete(data: pd.DataFrame, names, what: str, subset: list) -> None:
-    """No missing values in the columns used (``subset`` is what the suggested dropna names)."""
+def check_complete(data: pd.DataFrame, names, what: str, subset: list, response: str | None = None) -> None:
+    """No missing values in the columns used (``subset`` is what the suggested dropna names). For
+    a fit's data the message lists the ways on: drop the rows, model a missing ``response``
+    inside the fit (``y | mi()``), or impute outside and pool (``hx.pool_fits``)."""
     for name in names:
         missing = data[name].isna().to_numpy()
         if missing.any():
+            ways = "" if response is None else (
+                f"; or impute them in the fit with '{name} | mi() ~ ...'" if name == response else
+                "; or impute them outside hierax (e.g. with R's mice) and pool the fits with hx.pool_fits")
             raise DataError(f"column {name!r} has {int(missing.sum())} missing value(s) in {what} "
                             f"(row(s) {_rows(missing)}); drop or impute them first, "
-                            f"e.g. data.dropna(subset={subset!r})")
+                            f"e.g. data.dropna(subset={subset!r}){ways}")
 
 
 def _rows(mask: np.ndarray) -> str:

@@ -51,6 +51,7 @@ def too_deep(text: str) -> FormulaError:
 
 _EMPTY_PARENS = "empty parentheses; put a term inside them or remove them"
 _EMPTY_CALLS = {"trunc": "trunc() needs a bound: trunc(lb = 0), trunc(ub = 100) or both"}
+EMPTY_CALLS = ("mi",)           # calls that take no arguments: y | mi() ~ ... (the resolver places them)
 
 
 class _Parser:
@@ -205,6 +206,9 @@ class _Parser:
     def call(self, name: Token):
         open_tok = self.advance()
         args, keywords = [], []
+        if self.at(")") and name.text in EMPTY_CALLS:
+            self.advance()
+            return Call(name.text, (), name.position)
         if self.at(")"):
             self.fail(NOT_YET.get(name.text, _EMPTY_CALLS.get(name.text, f"{name.text}() needs an argument, e.g. "
                                                                          f"{name.text}(x)")))

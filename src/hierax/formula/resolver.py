@@ -22,9 +22,9 @@ TRANSFORMS = {
 RESPONSE_FUNCTIONS = {"cbind": 2}
 #: Addition terms (``y | se(s) ~ ...``): the fewest and most unnamed arguments each takes, and its
 #: named ones (brms's: ``cens(censored, y2)``, ``trunc(lb = 0, ub = 10)``).
-ADDITION_TERMS = {"se": (1, 1), "trials": (1, 1), "weights": (1, 1), "cens": (1, 2), "trunc": (0, 0)}
+ADDITION_TERMS = {"se": (1, 1), "trials": (1, 1), "weights": (1, 1), "cens": (1, 2), "trunc": (0, 0), "mi": (0, 0)}
 ADDITION_KEYWORDS = {"se": ("sigma",), "trunc": ("lb", "ub")}
-_ADDITION_EXAMPLES = "se(sd), trials(n), weights(w), cens(censored), cens(censored, y2), trunc(lb = 0)"
+_ADDITION_EXAMPLES = "se(sd), trials(n), weights(w), cens(censored), cens(censored, y2), trunc(lb = 0), mi()"
 _LOGICAL = {"TRUE": True, "T": True, "FALSE": False, "F": False}
 
 
@@ -106,7 +106,11 @@ class _Resolver:
             if not node.correlated:
                 self.fail("use a single '|' before addition terms, e.g. 'y | se(s) ~ 1'", node)
             for term in self.sum_items(node.group):
-                if isinstance(term, Call) and term.func in NOT_YET:
+                if isinstance(term, Call) and term.func == "mi" and term.args:
+                    self.fail("mi(sdy), a response measured with known error, is not available in hierax yet; for a "
+                              "response with known standard errors write y | se(sdy), and for a missing one y | mi()",
+                              term)
+                if isinstance(term, Call) and term.func in NOT_YET and term.func not in ADDITION_TERMS:
                     self.fail(NOT_YET[term.func], term)
                 if not isinstance(term, Call) or term.func not in ADDITION_TERMS:
                     self.fail(f"unknown addition term {to_text(term)!r}; known: {_ADDITION_EXAMPLES}", term)
@@ -135,7 +139,7 @@ class _Resolver:
         bounds = dict(trunc.keywords) if trunc is not None else {}
         return {"se": _argument(se), "weights": _argument(additions.get("weights")),
                 "se_sigma": se is not None and self.logical(se, "sigma", default=False),
-                "cens": _argument(cens), "cens_y2": cens.args[1] if cens is not None and len(cens.args) > 1 else None,
+                "mi": "mi" in additions, "cens": _argument(cens), "cens_y2": cens.args[1] if cens is not None and len(cens.args) > 1 else None,
                 "trunc_lb": bounds.get("lb"), "trunc_ub": bounds.get("ub")}
 
     def check_addition(self, term: Call):
@@ -271,10 +275,10 @@ class _Resolver:
     def check_call(self, call: Call):
         if call.func == "offset":
             return
-        if call.func in RESPONSE_FUNCTIONS or call.func in ADDITION_TERMS:
-            self.fail(f"{call.func}() belongs on the left of '~', e.g. 'cbind(s, f) ~ x' or 'y | se(s) ~ x'", call)
         if call.func in NOT_YET:
             self.fail(NOT_YET[call.func], call)
+        if call.func in RESPONSE_FUNCTIONS or call.func in ADDITION_TERMS:
+            self.fail(f"{call.func}() belongs on the left of '~', e.g. 'cbind(s, f) ~ x' or 'y | se(s) ~ x'", call)
         if call.func not in TRANSFORMS:
             known = ", ".join(sorted(TRANSFORMS))
             self.fail(f"unknown function {call.func!r}; known functions: {known}, offset", call)

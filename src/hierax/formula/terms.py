@@ -75,6 +75,7 @@ class Response:
     cens_y2: object = None              # cens(censored, y2): the upper end of interval-censored rows
     trunc_lb: object = None             # trunc(lb = ., ub = .): truncation bounds, numbers or columns
     trunc_ub: object = None
+    mi: bool = False                    # y | mi(): missing responses imputed in the fit (hierax.missing)
 
     @property
     def label(self) -> str:

@@ -103,6 +103,14 @@ class FitResult(FittedModel):
         table.attrs["parameterisation"] = dict(self.parameterisation)
         return table
 
+    def imputed(self, level: float = 0.9) -> pd.DataFrame:
+        """The missing responses of ``y | mi() ~ ...``, imputed in the fit: each one's posterior
+        mean, sd and central ``level`` interval, indexed by the data's row labels (their draws are
+        the posterior's ``Ymi``, drawn as ``hierax.missing`` explains)."""
+        from hierax.results.imputed import imputed_table
+
+        return imputed_table(self.idata, level)
+
     def predict(self, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
                 seed: int | None = None) -> pd.DataFrame:
         """Posterior predictions for ``newdata`` (default: the fitted rows), one row per data row.
