@@ -310,6 +310,9 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     formula = str(as_bf(formula))
     design, spec = build_model(formula, data, family, link, bayesian=False)
     gaussian = spec.family.collapsible and spec.link.name == "identity" and not spec.dpar_predictors
+    if spec.incomplete:
+        raise ModelError(f"censored or truncated responses (cens(), trunc()) are not supported by method={method!r} "
+                         "yet; fit them with method='nuts'")
     if spec.dpar_predictors and method == "reml":
         names = ", ".join(p.dpar for p in spec.dpar_predictors)
         raise ModelError(f"method='reml' does not fit a formula for {names}: fit it by maximum likelihood, "
@@ -322,9 +325,6 @@ def fit_mixed(formula: str, data, family: str = "gaussian", method: str = "reml"
     if engine != "laplace" and not gaussian:
         raise ModelError(f"method={method!r} fits gaussian models with the identity link; for "
                           f"{spec.family.name} use method='laplace' or method='nuts'")
-    if spec.incomplete:
-        raise ModelError(f"censored or truncated responses (cens(), trunc()) are not supported by method={method!r} "
-                         "yet; fit them with method='nuts'")
     if spec.weights is not None and engine != "laplace":
         raise ModelError(f"weights(w) are not supported by method={method!r} yet (hierax's weights multiply each row's "
                          "log-likelihood, as brms's and glmmTMB's do, not lme4's precision weights); use method='nuts'")

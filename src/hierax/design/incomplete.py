@@ -110,7 +110,8 @@ def _codes(value, label: str) -> np.ndarray:
     bad = ~np.isin(value, [NONE, RIGHT, LEFT, INTERVAL])
     if bad.any():
         raise DataError(f"cens({label}) is {_values(np.unique(value[bad]))} in {_rows(bad)}; censoring "
-                        "codes are -1 (left), 0 (none), 1 (right) and 2 (interval), or the words")
+                        "codes are -1 (left), 0 (none), 1 (right) and 2 (interval), or the words 'left', 'none', "
+                        "'right' and 'interval'")
     return value.astype(np.int8)
 
 
@@ -127,9 +128,10 @@ def _bound(node, data, state: dict, n: int, absent: float, name: str) -> np.ndar
 
 
 def _rows(mask: np.ndarray) -> str:
-    """'rows 3, 7 (2 rows)', 1-based as a reader counts them."""
+    """'rows 3, 7' or 'row 3': positions counted from 0, as the data checks of
+    ``hierax.design.columns`` give them."""
     index = np.flatnonzero(mask)
-    shown = ", ".join(str(i + 1) for i in index[:SHOWN])
+    shown = ", ".join(str(i) for i in index[:SHOWN])
     more = f" and {len(index) - SHOWN} more" if len(index) > SHOWN else ""
     return f"row{'s' if len(index) > 1 else ''} {shown}{more}"
 
@@ -139,10 +141,10 @@ def _values(values: np.ndarray) -> str:
     return "[" + ", ".join(f"{v:.6g}" for v in values[:SHOWN]) + (", ..." if len(values) > SHOWN else "") + "]"
 
 
-def refuse_truncated_draws(truncation: Truncation | None, what: str) -> None:
+def refuse_truncated_draws(truncation: Truncation | None, what: str, instead: str = "") -> None:
     """A HieraxError for ``what`` (simulated responses or their means) of a truncated model: the
-    family's own draws and mean ignore the bounds, and would be silently wrong."""
+    family's own draws and mean ignore the bounds, and would be silently wrong. ``instead``: what
+    the caller can offer in their place."""
     if truncation is not None:
         raise HieraxError(f"{what} of a truncated response (trunc()) are not available yet: the family's draws and "
-                          "mean ignore the bounds. The fit's parameters are right; use kind='link' for the linear "
-                          "predictor")
+                          f"mean ignore the bounds. The fit's parameters are right{instead}")

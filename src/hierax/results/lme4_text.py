@@ -35,7 +35,10 @@ def summary_text(fit) -> str:
         lines += [_table([["AIC", "BIC", "logLik", "deviance"],
                           [f"{fit.aic:.1f}", f"{fit.bic:.1f}", f"{fit.loglik:.1f}", f"{fit.deviance:.1f}"]],
                          right=range(4))]
-    lines += ["", "Random effects:", varcorr_text(fit), groups_line(fit.spec)]
+    if len(fit.varcorr()):
+        lines += ["", "Random effects:", varcorr_text(fit), groups_line(fit.spec)]
+    else:                               # known sds alone (a common-effect meta-analysis): nothing random
+        lines += ["", groups_line(fit.spec)]
     family = family_params_text(fit)
     if family:
         lines += ["", "Family parameters:", family]

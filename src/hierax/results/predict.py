@@ -73,7 +73,8 @@ def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", l
         raise HieraxError(f"level must be between 0 and 1, got {level!r}")
     spec = fit.spec
     if kind != "link":
-        refuse_truncated_draws(spec.truncation, f"predictions of kind={kind!r}")
+        refuse_truncated_draws(spec.truncation, f"predictions of kind={kind!r}",
+                               "; kind='link' gives the linear predictor")
     if kind == "response" and spec.se is not None:
         raise HieraxError("kind='response' is not available for a model with se(): the new rows' "
                           "measurement sds are unknown; use kind='mean'")
