@@ -25,7 +25,7 @@ from hierax.engines.known_variance import fit_known_variance
 from hierax.missing import refuse_other_methods, split_missing_response, with_imputations
 from hierax.engines.lmm import fit_lmm
 from hierax.errors import HieraxError, ModelError, ModeWarning
-from hierax.formula import as_bf
+from hierax.formula import MvBf, as_bf, as_formula
 from hierax.model.build import build_model
 from hierax.model.layout import PARAMS
 from hierax.model.scaling import unit_scaled
@@ -156,6 +156,11 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
              "max_tree_depth": max_tree_depth, "parameterisation": parameterisation, "collapse": collapse,
              "progress": progress, "warm_start": warm_start, "nAGQ": nAGQ}
     release_if_crowded()
+    whole = as_formula(formula)
+    if isinstance(whole, MvBf):             # models for missing predictors: the joint model, by NUTS
+        return _fit_joint(formula, data, family, method, link, priors, seed, chains, warmup, draws, target_accept,
+                          max_tree_depth, progress)
+    _refuse_mi_without_model(whole)
     refuse_other_methods(formula, method)
     split = split_missing_response(formula, data)
     if split is not None:                   # y | mi(): fit the observed rows, then draw the missing ones
@@ -167,6 +172,28 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
         note = f"priors are not used by method={method!r} (they apply to method='nuts')"
         result = dataclasses.replace(result, warnings=result.warnings + (note,))
     return result
+
+
+def _refuse_mi_without_model(formula) -> None:
+    """mi(x) among the predictors needs a model for x, added with ``+ hx.bf("x | mi() ~ ...")``."""
+    for term in formula.mean.fixed:
+        for factor in term.factors:
+            if getattr(factor, "func", None) == "mi":
+                name = factor.args[0].name
+                raise ModelError(f"mi({name}) imputes {name!r} from a model of it, which the formula lacks: write "
+                                 f"hx.bf({formula.formula!r}) + hx.bf('{name} | mi() ~ ...'), its predictors on the "
+                                 "right (e.g. '~ 1' for none)")
+
+
+def _fit_joint(formula, data, family, method, link, priors, seed, chains, warmup, draws, target_accept,
+               max_tree_depth, progress):
+    """``hx.bf("y ~ mi(x)") + hx.bf("x | mi() ~ z")``: by NUTS only (``hierax.missing_predictor``)."""
+    if method != "nuts":
+        raise ModelError(f"a model for a missing predictor (mi(x)) is fitted by method='nuts', not {method!r}")
+    from hierax.missing_predictor import fit_joint     # BlackJAX loads with the first NUTS fit
+
+    return fit_joint(as_formula(formula), data, family, link, priors, seed, chains, warmup, draws, target_accept,
+                     max_tree_depth, progress)
 
 
 def _fit_nuts(formula, data, family, link, priors, seed, chains, warmup, draws, target_accept, max_tree_depth,

@@ -111,7 +111,6 @@ MISSING = [
          "needs posterior draws", "method='nuts'"),
     Case("mi_of_an_expression", fit_missing("log(t) | mi() ~ x"), DataError, "imputes a column", "as a column first"),
     Case("mi_with_measurement_sd", spec("real | mi(x) ~ x"), FormulaError, "mi(sdy)", "y | se(sdy)"),
-    Case("mi_predictor_not_yet", spec("real ~ mi(x)"), FormulaError, "brms's mi(x)", "hx.pool_fits"),
     Case("imputed_without_mi", lambda: hx.fit("real ~ x", DATA, chains=1, warmup=30, draws=10, seed=1).imputed(),
          ModelError, "imputed nothing", "hx.fit('y | mi() ~ x + (1 | g)', data)"),
 ]
@@ -119,4 +118,53 @@ MISSING = [
 
 @pytest.mark.parametrize("case", params(CENSORING + TRUNCATION + MISSING))
 def test_incomplete_input(case):
+    run_case(case)
+
+
+X_GAPS = DATA.assign(xg=DATA["x"].where(np.arange(N) % 4 != 0))
+JOINT = hx.bf("real ~ mi(xg) + (1 | g)") + hx.bf("xg | mi() ~ count")
+
+
+def _joint(formula=JOINT, data=X_GAPS, **options):
+    return lambda: hx.fit(formula, data, **{"chains": 1, "warmup": 30, "draws": 10, "seed": 1, **options})
+
+
+MISSING_PREDICTORS = [
+    Case("mi_x_without_a_model", _joint("real ~ mi(xg) + (1 | g)"), ModelError, "lacks",
+         "hx.bf('xg | mi() ~ ...')"),
+    Case("mi_x_model_not_used", _joint(hx.bf("real ~ x") + hx.bf("xg | mi() ~ count")), ModelError,
+         "has no mi(xg)", "write mi(xg) where the outcome uses it"),
+    Case("mi_x_model_without_mi", lambda: hx.bf("real ~ mi(xg)") + hx.bf("xg ~ count"), FormulaError,
+         "must model a missing predictor", "'xg | mi() ~ ...'"),
+    Case("mi_x_with_reml", _joint(method="reml"), ModelError, "fitted by method='nuts'", "not 'reml'"),
+    Case("mi_x_in_a_group_term", lambda: hx.bf("real ~ x + (mi(xg) | g)"), FormulaError, "in a group term",
+         "among the fixed effects"),
+    Case("mi_x_in_a_function", lambda: hx.bf("real ~ log(mi(xg))"), FormulaError, "cannot be inside a function",
+         "mi(x):z"),
+    Case("mi_x_all_missing", _joint(data=X_GAPS.assign(xg=np.nan)), DataError, "every value of 'xg' is missing",
+         "nothing to model it from"),
+    Case("mi_x_no_missing_warns", _joint(data=X_GAPS.assign(xg=DATA["x"])), None, warns="no missing values"),
+    Case("mi_x_product_of_two", _joint(hx.bf("real ~ mi(xg):mi(x2)") + hx.bf("xg | mi() ~ 1")
+                                       + hx.bf("x2 | mi() ~ 1"), X_GAPS.assign(x2=X_GAPS["xg"])), ModelError,
+         "product of two imputed predictors", "not available yet"),
+    Case("mi_x_simulate_refuses", lambda: hx.model(JOINT, X_GAPS), FormulaError, "hx.fit(..., method='nuts') only",
+         "other methods and tools take one response"),
+    Case("mi_x_save_refuses", lambda: _save(_joint()()), HieraxError, "not available yet",
+         "fit.idata.to_netcdf(path)"),
+    Case("mi_x_predict_fitted_rows", lambda: _joint()().predict(), ModelError, "an imputed x differs by draw",
+         "pass newdata"),
+]
+
+
+def _save(fit):
+    import tempfile
+    from pathlib import Path
+
+    from hierax.results.io import save
+
+    return save(fit, Path(tempfile.mkdtemp()) / "fit.nc")
+
+
+@pytest.mark.parametrize("case", params(MISSING_PREDICTORS))
+def test_missing_predictor_input(case):
     run_case(case)

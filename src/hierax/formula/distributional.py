@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from hierax.errors import FormulaError
+from hierax.formula.nodes import to_text
 from hierax.formula.resolver import parse_formula
 from hierax.formula.terms import Formula
 
@@ -51,6 +52,62 @@ class Bf:
             names += [v for v in self.dpar_formula(name).variables if v not in names]
         return tuple(names)
 
+    def __add__(self, other):
+        """``bf("y ~ mi(x) + z") + bf("x | mi() ~ z")``: a model for a predictor, fitted jointly."""
+        return MvBf((self,)) + other
+
+
+@dataclass(frozen=True)
+class MvBf:
+    """Formulas of several responses fitted jointly (brms's ``bf() + bf()``): the first is the
+    outcome's, each other a model of a predictor the outcome's formula imputes, ``mi(x)``, with
+    ``x | mi()`` on its left. As text, the parts follow one another after semicolons, a part
+    with ``|`` on its left starting a new response: ``"y ~ mi(x) + z; x | mi() ~ z"``."""
+
+    parts: tuple
+
+    def __str__(self) -> str:
+        return "; ".join(str(part) for part in self.parts)
+
+    def __add__(self, other):
+        if isinstance(other, str):
+            other = as_bf(other)
+        if not isinstance(other, Bf):
+            raise FormulaError(f"add formulas made by hx.bf(), e.g. hx.bf('y ~ mi(x)') + hx.bf('x | mi() ~ z'), "
+                               f"not {type(other).__name__}")
+        whole = MvBf(self.parts + (other,))
+        whole.check()
+        return whole
+
+    @property
+    def outcome(self) -> Bf:
+        return self.parts[0]
+
+    @property
+    def submodels(self) -> dict:
+        """{predictor: its Bf} for each part after the first."""
+        return {to_text(part.mean.response.value): part for part in self.parts[1:]}
+
+    @property
+    def variables(self) -> tuple:
+        names = []
+        for part in self.parts:
+            names += [v for v in part.variables if v not in names]
+        return tuple(names)
+
+    def check(self) -> None:
+        """Each part after the first models a column with ``| mi()``, once."""
+        seen = set()
+        for part in self.parts[1:]:
+            response = part.mean.response
+            name = to_text(response.value)
+            if not response.mi:
+                raise FormulaError(f"the formula {part.formula!r} added to the outcome's must model a missing "
+                                   f"predictor, with mi() on its left: '{name} | mi() ~ ...'")
+            if name in seen:
+                raise FormulaError(f"{name!r} has two formulas; give it one")
+            seen.add(name)
+
 
 def bf(formula: str, **dpars: str) -> Bf:
     """A distributional formula: ``bf("y ~ x + (1 | g)", sigma="~ x")``, as brms's ``bf()``.
@@ -83,11 +140,40 @@ def bf(formula: str, **dpars: str) -> Bf:
 
 
 def as_bf(formula) -> Bf:
-    """A :class:`Bf` from a Bf, a formula's text, or the text form ``"y ~ x; sigma ~ x"``."""
-    if isinstance(formula, Bf):
+    """A :class:`Bf` from a Bf, a formula's text, or the text form ``"y ~ x; sigma ~ x"``.
+
+    Formulas of several responses (:class:`MvBf`) are refused here, with what takes them: every
+    entry point but NUTS's fit reads one response (:func:`as_formula` reads both kinds)."""
+    whole = as_formula(formula)
+    if isinstance(whole, MvBf):
+        raise FormulaError("a formula with a model for a missing predictor (hx.bf(...) + hx.bf('x | mi() ~ ...')) is "
+                           "fitted by hx.fit(..., method='nuts') only; other methods and tools take one response")
+    return whole
+
+
+def as_formula(formula):
+    """A :class:`Bf`, or an :class:`MvBf` where the formula has a model for a predictor."""
+    if isinstance(formula, (Bf, MvBf)):
         return formula
     if not isinstance(formula, str):
         raise FormulaError(f"a formula must be text such as 'y ~ x + (1 | g)' or hx.bf(...), got {formula!r}")
+    parts, current = [], []
+    for piece in formula.split(";"):
+        lhs = piece.partition("~")[0]
+        if current and "|" in lhs:           # 'x | mi() ~ z' starts the formula of another response
+            parts.append(current)
+            current = []
+        current.append(piece)
+    parts.append(current)
+    single = [_single_bf(";".join(pieces)) for pieces in parts]
+    if len(single) == 1:
+        return single[0]
+    whole = MvBf(tuple(single))
+    whole.check()
+    return whole
+
+
+def _single_bf(formula: str) -> Bf:
     first, *rest = formula.split(";")
     dpars = {}
     for part in rest:

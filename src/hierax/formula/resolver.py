@@ -190,7 +190,10 @@ class _Resolver:
                 self.fail("'.' (every other column) is not supported; name the predictors, e.g. 'y ~ a + b'", node)
             return None, [Term((node,))], []
         if isinstance(node, Call):
-            self.check_call(node)
+            if node.func == "mi":
+                self.check_latent(node)
+            else:
+                self.check_call(node)
             return None, [Term((node,))], []
         if isinstance(node, Bar):
             if not allow_groups:
@@ -250,6 +253,11 @@ class _Resolver:
 
     def group_terms(self, bar: Bar) -> list[GroupTerm]:
         intercept, terms, _ = self.expand(bar.lhs, allow_groups=False)
+        for term in terms:
+            for factor in term.factors:
+                if isinstance(factor, Call) and factor.func == "mi":
+                    self.fail("mi(x) in a group term (a slope that varies on an imputed predictor) is not available "
+                              "in hierax yet; use mi(x) among the fixed effects", factor)
         intercept = True if intercept is None else intercept
         if not intercept and not terms:
             self.fail("a group term needs at least one varying effect, e.g. (1 | g) or (0 + x | g)", bar)
@@ -272,9 +280,18 @@ class _Resolver:
             node = node.inner
         return node
 
+    def check_latent(self, call: Call):
+        """``mi(x)``: a predictor with missing values imputed in the fit (a model for it is added
+        with ``hx.bf(...) + hx.bf("x | mi() ~ ...")``), as a term or in an interaction."""
+        if len(call.args) != 1 or not isinstance(self.strip(call.args[0]), Name) or call.keywords:
+            self.fail("mi() on the right of '~' takes the predictor's column alone, e.g. 'y ~ mi(x) + z'", call)
+
     def check_call(self, call: Call):
         if call.func == "offset":
             return
+        if call.func == "mi":
+            self.fail("mi(x) is a term of its own or part of an interaction (mi(x):z); it cannot be inside a "
+                      "function or arithmetic", call)
         if call.func in NOT_YET:
             self.fail(NOT_YET[call.func], call)
         if call.func in RESPONSE_FUNCTIONS or call.func in ADDITION_TERMS:

@@ -67,6 +67,10 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
         Where ``path`` exists (without ``overwrite``), is a folder, or is in a folder that does
         not exist; HieraxError for a posterior mode, which has nothing to save.
     """
+    if getattr(fit, "submodels", ()):
+        raise HieraxError("saving a fit with models for missing predictors (mi(x)) is not available yet; keep its "
+                          "posterior with arviz: fit.idata.to_netcdf(path), and each predictor model's "
+                          "fit.submodels[k].idata likewise")
     path = check_target(Path(path), overwrite)
     if fit.method == "map":
         raise HieraxError("a posterior mode (method='map') has no draws to save; fit with method='nuts' (or "

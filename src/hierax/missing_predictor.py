@@ -1,0 +1,356 @@
+"""Missing predictors imputed in the fit (brms's ``mi()``), by NUTS:
+
+    hx.fit(hx.bf("y ~ mi(x) + z + (1 | g)") + hx.bf("x | mi() ~ z + (1 | g)"), data)
+
+The model, brms's without residual correlation:
+
+    y_i ~ family(X_i(x) beta + Z_i b, ...),    X(x) = A + sum_k x_k B_k
+    x_ki ~ normal(W_ki gamma_k + V_ki c_k, sigma_k)      (each imputed predictor's own model)
+
+where x_ki is the observed value, or a parameter, its latent value, where it is missing. mi(x)'s
+columns of the outcome's design are linear in x (a term or an interaction with other columns),
+so the design is A plus x times B, found by building it with x set to 0 and to 1 and checked
+against the design itself. The outcome's parameters, each predictor model's parameters and every
+latent value are sampled jointly by NUTS: the outcome's rows with a missing x inform its latent
+value through the outcome too, which is what complete-case analysis and imputation outside the
+model lose. A missing response of the outcome (``y | mi()``) leaves its row out of the outcome's
+likelihood (it carries no information, ``hierax.missing``) and is drawn afterwards at each draw.
+
+Each model keeps its own parameterisation of the group effects (hierax's default centring, fixed
+for the run) and its own default priors; in ``priors=`` a key ``"x: b"`` is x's model's ``b`` (as
+the summary labels its rows), any other key the outcome's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from hierax.config import check_flag, check_seed, nuts_config
+from hierax._programs import program_cache
+from hierax.density.logdensity import (
+    Structure, family_params, full_logdensity, linear_predictor, pointwise_loglik, structure_of,
+)
+from hierax.density.target import FullTarget
+from hierax.design import as_pandas, build_design
+from hierax.engines.keys import seed_key, split_keys
+from hierax.engines.mode import Unravel
+from hierax.engines.nuts import sample_nuts
+from hierax.errors import DataError, ModelError
+from hierax.formula import MvBf
+from hierax.formula.nodes import Call, to_text
+from hierax.model.build import build_model
+from hierax.model.layout import PARAMS
+from hierax.model.scaling import unit_scaled
+from hierax.results import FitResult, _arviz
+from hierax.results.diagnostics import nuts_warnings
+from hierax.results.idata import _dataset, build_inference_data, posterior_dataset
+from hierax.results.imputed import IMPUTED, IMPUTED_DIM
+from hierax.results.tables import missing_diagnostics, summary as summary_table
+
+LATENT = "latent"
+
+
+@dataclasses.dataclass(frozen=True)
+class Submodel:
+    """An imputed predictor's model: its spec and its own posterior (``idata``: beta, sigma, the
+    group terms' sds and effects, named as a fit's)."""
+
+    name: str
+    formula: str
+    spec: object
+    idata: object
+
+    def summary(self) -> pd.DataFrame:
+        return summary_table(self.idata, self.spec)
+
+    def __repr__(self) -> str:
+        return f"Submodel({self.formula!r})"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)      # FitResult's short repr
+class JointFit(FitResult):
+    """A fit with models for missing predictors: the outcome's model as any :class:`FitResult`,
+    each predictor's model in ``submodels``, the latent values as the posterior's ``Ymi_<x>``."""
+
+    submodels: tuple = ()
+
+    def summary(self) -> pd.DataFrame:
+        """The outcome's parameters, then each predictor model's, labelled ``x: (Intercept)``."""
+        parts = [super().summary()]
+        for sub in self.submodels:
+            table = sub.summary()
+            table.index = [f"{sub.name}: {label}" for label in table.index]
+            parts.append(table)
+        out = pd.concat(parts)
+        out.attrs.update(parts[0].attrs)
+        return out
+
+    def predict(self, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
+                seed: int | None = None) -> pd.DataFrame:
+        """Predictions for ``newdata`` with every predictor observed (see :meth:`FitResult.predict`).
+        At the fitted rows an imputed predictor differs by draw, which the prediction machinery
+        does not carry yet: ``newdata`` is required."""
+        if newdata is None:
+            raise ModelError("predictions at the fitted rows of a model with imputed predictors are not available "
+                             "yet (an imputed x differs by draw); pass newdata with the predictors observed, or "
+                             "use fit.imputed() for the imputed values")
+        return super().predict(newdata, kind, new_groups, level, seed)
+
+    def posterior_predictive(self, seed: int | None = None):
+        raise ModelError("replicated data sets of a model with imputed predictors are not available yet (an imputed "
+                         "x differs by draw); hx.loo(fit) and fit.imputed() are")
+
+    def imputed(self, name: str | None = None, level: float = 0.9) -> pd.DataFrame:
+        """The imputed values of predictor ``name`` (default: the first), or the outcome's
+        (its response's name) where it has ``y | mi()``; as :meth:`FitResult.imputed`."""
+        from hierax.results.imputed import imputed_table
+
+        names = [sub.name for sub in self.submodels]
+        name = names[0] if name is None else name
+        if name == self.design_info.formula.response.label:
+            return imputed_table(self.idata, level)
+        if name not in names:
+            raise ModelError(f"no imputed values of {name!r}; this fit imputes {names}")
+        view = self.idata.posterior[[f"{IMPUTED}_{name}"]].rename({f"{IMPUTED}_{name}": IMPUTED,
+                                                                   f"{IMPUTED_DIM}_{name}": IMPUTED_DIM})
+        return imputed_table(_arviz.results(posterior=view), level)
+
+
+def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, draws, target_accept,
+              max_tree_depth, progress) -> JointFit:
+    """NUTS on the joint model of the module docstring (``hx.fit``'s arguments)."""
+    start = time.perf_counter()
+    config = nuts_config(chains, 1000 if warmup is None else warmup, draws, target_accept, max_tree_depth)
+    seed = check_seed(seed)
+    check_flag("progress", progress)
+    frame = as_pandas(data)
+    names = _check_latent_names(formula)
+    rng = np.random.default_rng(seed)
+    outcome = formula.outcome
+    y_name = to_text(outcome.mean.response.value)
+    filled, missing = frame.copy(), {}
+    for name in names + ([y_name] if outcome.mean.response.mi else []):
+        filled[name], missing[name] = _hot_deck(frame, name, rng)
+    priors, sub_priors = _split_priors(priors, names)
+    design, spec = build_model(str(outcome), filled, family, link, priors)
+    A, B = _linear_in_latent(outcome, filled, names, spec)
+    subs = {name: build_model(str(formula.submodels[name]), filled, "gaussian", None, sub_priors[name])
+            for name in names}
+    sampled, scale = unit_scaled(spec)
+    A, B = A / scale, {name: b / scale for name, b in B.items()}
+    main = FullTarget(sampled)
+    weight = None if y_name not in missing else (~missing[y_name]).astype(float)
+    targets = {name: FullTarget(unit_scaled(sub)[0]) for name, (_, sub) in subs.items()}
+    aux = {"main": main.runtime({"weight": weight}), "sub": {k: t.runtime() for k, t in targets.items()},
+           "observed": {k: jnp.asarray(filled[k].to_numpy(float)) for k in names},
+           "index": {k: jnp.asarray(np.flatnonzero(missing[k]), jnp.int32) for k in names},
+           "A": jnp.asarray(A), "B": {k: jnp.asarray(b) for k, b in B.items()}}
+    init_key, run_key = split_keys(seed_key(seed), 2)
+    keys = split_keys(init_key, 2 + len(names))
+    positions = {"main": main.initial(keys[0], config.chains),
+                 "sub": {k: t.initial(keys[1], config.chains) for k, t in targets.items()},
+                 LATENT: {k: _latent_start(filled[k].to_numpy(float), missing[k], config.chains, rng) for k in names}}
+    unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
+    flat_density = _joint_program(structure_of(main.spec), tuple((k, structure_of(t.spec)) for k, t in targets.items()),
+                                  unravel)
+    setup = time.perf_counter() - start
+    start = time.perf_counter()
+    output = sample_nuts(run_key, flat_density, Unravel.ravel_rows(positions), config, aux=aux)
+    output = output._replace(positions=unravel.unravel(output.positions))
+    sampling = time.perf_counter() - start
+    return _result(formula, frame, design, spec, scale, subs, targets, main, aux, output, missing, names, y_name,
+                   config, seed, {"setup": setup, "sampling": sampling})
+
+
+def _check_latent_names(formula: MvBf) -> list:
+    """The predictors in mi() of the outcome's formula, each with a model, and no model unused."""
+    terms = formula.outcome.mean.fixed
+    names = []
+    for term in terms:
+        for factor in term.factors:
+            if isinstance(factor, Call) and factor.func == "mi":
+                name = to_text(factor.args[0])
+                names += [name] if name not in names else []
+    for term in terms:
+        if sum(isinstance(f, Call) and f.func == "mi" for f in term.factors) > 1:
+            raise ModelError(f"{term.label}: a product of two imputed predictors is not available yet")
+    given = list(formula.submodels)
+    unused = [name for name in given if name not in names]
+    if unused:
+        raise ModelError(f"a model is given for {unused}, but the outcome's formula has no mi({unused[0]}); write "
+                         f"mi({unused[0]}) where the outcome uses it")
+    absent = [name for name in names if name not in given]
+    if absent:
+        raise ModelError(f"mi({absent[0]}) needs a model for {absent[0]!r}: add hx.bf('{absent[0]} | mi() ~ ...')")
+    if formula.outcome.dpars or any(sub.dpars for sub in formula.parts[1:]):
+        raise ModelError("formulas for distributional parameters (sigma ~ ...) beside mi() are not available yet")
+    return names
+
+
+def _split_priors(priors: dict | None, names: list) -> tuple:
+    """(the outcome's priors, {x: x's model's priors}): a key ``"x: b"`` (as the summary labels x's
+    model's rows, brms's ``resp = "x"``) is x's model's ``"b"``."""
+    own, subs = {}, {name: {} for name in names}
+    for key, prior in (priors or {}).items():
+        head, colon, rest = key.partition(":") if isinstance(key, str) else ("", "", "")
+        if colon and head.strip() in subs:
+            subs[head.strip()][rest.strip()] = prior
+        else:
+            own[key] = prior
+    return own, subs
+
+
+def _hot_deck(frame: pd.DataFrame, name: str, rng) -> tuple:
+    """(the column with each missing value replaced by an observed one drawn at random, the
+    missing mask): values for building the designs only. Drawn, not a constant: a constant would
+    make mi(x) look constant within levels, and the design stage would treat it as a level-level
+    predictor."""
+    if name not in frame.columns:
+        raise DataError(f"mi({name}) names a column the data do not have")
+    values = pd.to_numeric(frame[name], errors="coerce") if frame[name].dtype == object else frame[name]
+    missing = np.asarray(pd.isna(values))
+    if missing.all():
+        raise DataError(f"every value of {name!r} is missing: there is nothing to model it from")
+    if not missing.any():
+        warnings.warn(f"mi() on {name!r}, which has no missing values: there is nothing to impute",
+                      UserWarning, stacklevel=4)
+    out = np.asarray(values, dtype=float).copy()
+    out[missing] = rng.choice(out[~missing], size=int(missing.sum()))
+    return out, missing
+
+
+def _linear_in_latent(outcome, filled: pd.DataFrame, names: list, spec) -> tuple:
+    """(A, {x: B_x}) with X = A + sum_x x B_x, checked against the design at other values of x;
+    and no level-mean design (``hierax.model.hierarchy``) reads a column that moves with x."""
+    # B_x: the change of the design when x moves by one (each x in turn; the other columns as
+    # filled), A what is left. Not x = 0 and 1: the design's rank checks would refuse them
+    B = {k: build_design(outcome.mean, filled.assign(**{k: filled[k] + 1.0})).X - spec.X for k in names}
+    A = spec.X - sum(filled[k].to_numpy(float)[:, None] * B[k] for k in names)
+    moved = filled.assign(**{k: filled[k] * 2.0 - 3.0 for k in names})
+    rebuilt = A + sum(moved[k].to_numpy(float)[:, None] * B[k] for k in names)
+    if not np.allclose(rebuilt, build_design(outcome.mean, moved).X, rtol=1e-9,
+                       atol=1e-9 * max(1.0, np.abs(spec.X).max())):
+        raise ModelError("mi() enters the outcome's formula in a way that is not a term or an interaction with other "
+                         "columns; write it as a term, e.g. 'y ~ mi(x) + z' or 'y ~ mi(x) * z'")
+    moving = np.any([np.any(b != 0.0, axis=0) for b in B.values()], axis=0)
+    for block in spec.blocks:
+        if block.mean_design is not None and np.any(block.mean_design[..., moving] != 0.0):
+            raise ModelError(f"mi() of a predictor constant within the levels of {block.group!r} is not available "
+                             "yet; impute it at the level of the groups outside the model")
+    return A, B
+
+
+def _latent_start(filled: np.ndarray, missing: np.ndarray, chains: int, rng) -> np.ndarray:
+    """Each chain's start of the latent values: the drawn fill values, jittered by a tenth of the
+    observed values' sd."""
+    values = filled[missing]
+    spread = 0.1 * np.std(filled[~missing]) if (~missing).sum() > 1 else 0.1
+    return values[None, :] + spread * rng.standard_normal((chains, len(values)))
+
+
+@program_cache(maxsize=8)
+def _joint_program(main: Structure, subs: tuple, unravel: Unravel):
+    """The flat joint log density, compiled once per model shape: log p(outcome | X(x)) +
+    sum_x log p(x | its model), x the observed values with the latent ones put in (``subs``:
+    (name, structure) of each predictor's model)."""
+    outcome, models = full_logdensity(main), {name: full_logdensity(structure) for name, structure in subs}
+
+    def density(position, aux):
+        xs = _with_latent(aux, position[LATENT])
+        total = outcome(position["main"], {**aux["main"], "data": _outcome_data(aux, xs)})
+        for k, model in models.items():
+            data = {key: v for key, v in aux["sub"][k]["data"].items() if key != "log_constant"}
+            total += model(position["sub"][k], {**aux["sub"][k], "data": {**data, "y": xs[k]}})
+        return total
+
+    return jax.jit(lambda flat, aux: density(unravel.unravel(flat), aux))
+
+
+def _with_latent(aux, latent: dict) -> dict:
+    """Each imputed predictor's values: the observed ones with the latent ones put in."""
+    return {k: aux["observed"][k].at[aux["index"][k]].set(values) for k, values in latent.items()}
+
+
+def _outcome_data(aux, xs: dict) -> dict:
+    """The outcome's runtime data with its design at x: A + sum_x x B_x, the level-mean rows
+    below it unchanged (none reads a column that moves with x: :func:`_linear_in_latent`)."""
+    data = aux["main"]["data"]
+    rows = aux["A"] + sum(xs[k][:, None] * aux["B"][k] for k in xs)
+    return {**data, "fixed_design": jnp.concatenate([rows, data["fixed_design"][rows.shape[0]:]])}
+
+
+def _result(formula, frame, design, spec, scale, subs, targets, main, aux, output, missing, names, y_name,
+            config, seed, timing) -> JointFit:
+    start = time.perf_counter()
+    chains, draws = output.diverging.shape
+    keys = split_keys(split_keys(seed_key(seed), 1, 1)[0], chains * draws)
+    sampled_params = main.params(output.positions["main"], aux["main"], keys)
+    params = {**sampled_params, PARAMS.fixed: sampled_params[PARAMS.fixed] / scale}
+    latent = {k: np.asarray(output.positions[LATENT][k]) for k in names}
+    idata = build_inference_data(spec, output, design.response_name, params)
+    loglik, y_draws = _outcome_draws(main.spec, sampled_params, aux, latent, seed)
+    observed = ~missing[y_name] if y_name in missing else np.ones(spec.num_obs, bool)
+    obs = {"obs": np.flatnonzero(observed)}
+    groups = {"log_likelihood": _dataset({design.response_name: (("chain", "draw", "obs"), loglik[..., observed])},
+                                         obs)}
+    post = idata.posterior
+    extra = {}
+    for k in names:
+        extra[f"{IMPUTED}_{k}"] = (("chain", "draw", f"{IMPUTED_DIM}_{k}"), latent[k])
+    coords = {f"{IMPUTED_DIM}_{k}": np.asarray(frame.index[missing[k]]) for k in names}
+    if y_name in missing and missing[y_name].any():
+        extra[IMPUTED] = (("chain", "draw", IMPUTED_DIM), y_draws[..., missing[y_name]])
+        coords[IMPUTED_DIM] = np.asarray(frame.index[missing[y_name]])
+    groups["posterior"] = post.merge(_dataset(extra, coords))
+    idata = _arviz.with_groups(idata, **groups)
+    submodels = []
+    messages = list(nuts_warnings(idata, config.max_tree_depth, summary_table(idata, spec)))
+    for k in names:
+        sub_design, sub_spec = subs[k]
+        sub_params = targets[k].params(output.positions["sub"][k], aux["sub"][k], keys)
+        sub_params = {**sub_params, PARAMS.fixed: sub_params[PARAMS.fixed] / unit_scaled(sub_spec)[1]}
+        variables, sub_coords = posterior_dataset(sub_spec, sub_params)
+        sub_idata = _arviz.results(posterior=_dataset(variables, sub_coords), sample_stats=idata.sample_stats)
+        sub = Submodel(k, str(formula.submodels[k]), sub_spec, sub_idata)
+        submodels.append(sub)
+        messages += [m for m in nuts_warnings(sub_idata, config.max_tree_depth, sub.summary())
+                     if m not in messages]
+    messages += list(missing_diagnostics(chains, draws))
+    timing["results"] = time.perf_counter() - start
+    used = frame[[c for c in formula.variables if c in frame.columns]].copy()
+    return JointFit(str(formula), spec.family.name, spec.link.name, "nuts", spec, design.info, idata, config, seed,
+                    tuple(messages), timing, {}, {}, {"target_accept": output.target_accept, "raised": []}, used,
+                    None, bool(output.interrupted), submodels=tuple(submodels))
+
+
+def _outcome_draws(spec, params, aux, latent: dict, seed: int) -> tuple:
+    """(log-likelihood of every row, a response drawn at every row) at each draw, with that
+    draw's x (the outcome's design moves with the latent values). ``spec`` and ``params`` are
+    the sampled ones (columns on unit scale), as ``aux``'s design pieces."""
+    shape = np.shape(params[PARAMS.fixed])[:2]
+    total = int(np.prod(shape))          # explicit: an x with nothing missing has (chains, draws, 0)
+    flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((total,) + np.shape(x)[2:]), params)
+    xs = {k: np.asarray(values).reshape((total,) + values.shape[2:]) for k, values in latent.items()}
+    keys = jax.random.split(jax.random.PRNGKey(seed), total)
+    loglik, y = _draws_program(structure_of(spec))((flat, xs, keys), aux)
+    return np.asarray(loglik).reshape(shape + (spec.num_obs,)), np.asarray(y).reshape(shape + (spec.num_obs,))
+
+
+@program_cache(maxsize=8)
+def _draws_program(structure: Structure):
+    """(draws, x, keys), aux -> the pointwise log-likelihood and a response at every draw."""
+    def one(args, aux):
+        draw, latent, key = args
+        data = _outcome_data(aux, _with_latent(aux, latent))
+        eta = linear_predictor(structure, draw, data)
+        y = structure.family.sample(key, family_params(structure, draw, eta, data), data["aux"])
+        return pointwise_loglik(structure, draw, data), y
+
+    return jax.jit(lambda args, aux: jax.lax.map(lambda a: one(a, aux), args))
