@@ -72,3 +72,11 @@ def test_a_saved_fit_keeps_its_imputations(fit, tmp_path):
 
     again = restore(save(fit, tmp_path / "fit.nc"))
     pd.testing.assert_frame_equal(again.imputed(), fit.imputed())
+
+
+def test_imputations_are_labelled_by_the_data_rows():
+    """The data's own row labels, not positions (a filtered frame keeps its labels)."""
+    part = DATA.iloc[20:80].copy()
+    part.index = [f"r{i}" for i in range(20, 80)]
+    fit = hx.fit("y | mi() ~ x + (1 | g)", part, chains=1, warmup=100, draws=50, seed=3)
+    assert list(fit.imputed().index) == list(part.index[part["y"].isna()])

@@ -157,7 +157,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
              "progress": progress, "warm_start": warm_start, "nAGQ": nAGQ}
     release_if_crowded()
     whole = as_formula(formula)
-    if isinstance(whole, MvBf):             # models for missing predictors: the joint model, by NUTS
+    if isinstance(whole, MvBf) or _calls(whole, "me"):      # latent predictors: the joint model, by NUTS
         return _fit_joint(formula, data, family, method, link, priors, seed, chains, warmup, draws, target_accept,
                           max_tree_depth, progress)
     _refuse_mi_without_model(whole)
@@ -174,25 +174,31 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     return result
 
 
+def _calls(formula, func: str) -> list:
+    """The calls of ``func`` (mi, me) among the mean's fixed terms' factors."""
+    return [factor for term in formula.mean.fixed for factor in term.factors if getattr(factor, "func", None) == func]
+
+
 def _refuse_mi_without_model(formula) -> None:
     """mi(x) among the predictors needs a model for x, added with ``+ hx.bf("x | mi() ~ ...")``."""
-    for term in formula.mean.fixed:
-        for factor in term.factors:
-            if getattr(factor, "func", None) == "mi":
-                name = factor.args[0].name
-                raise ModelError(f"mi({name}) imputes {name!r} from a model of it, which the formula lacks: write "
-                                 f"hx.bf({formula.formula!r}) + hx.bf('{name} | mi() ~ ...'), its predictors on the "
-                                 "right (e.g. '~ 1' for none)")
+    for factor in _calls(formula, "mi"):
+        name = factor.args[0].name
+        raise ModelError(f"mi({name}) imputes {name!r} from a model of it, which the formula lacks: write "
+                         f"hx.bf({formula.formula!r}) + hx.bf('{name} | mi() ~ ...'), its predictors on the "
+                         "right (e.g. '~ 1' for none)")
 
 
 def _fit_joint(formula, data, family, method, link, priors, seed, chains, warmup, draws, target_accept,
                max_tree_depth, progress):
-    """``hx.bf("y ~ mi(x)") + hx.bf("x | mi() ~ z")``: by NUTS only (``hierax.missing_predictor``)."""
+    """``hx.bf("y ~ mi(x)") + hx.bf("x | mi() ~ z")``, or ``y ~ me(x, sdx)``: by NUTS only
+    (``hierax.missing_predictor``)."""
     if method != "nuts":
-        raise ModelError(f"a model for a missing predictor (mi(x)) is fitted by method='nuts', not {method!r}")
+        raise ModelError(f"latent predictors (mi(x), me(x, sdx)) are fitted by method='nuts', not {method!r}")
+    from hierax.formula import MvBf as Whole
     from hierax.missing_predictor import fit_joint     # BlackJAX loads with the first NUTS fit
 
-    return fit_joint(as_formula(formula), data, family, link, priors, seed, chains, warmup, draws, target_accept,
+    whole = as_formula(formula)
+    return fit_joint(whole if isinstance(whole, Whole) else Whole((whole,)), data, family, link, priors, seed, chains, warmup, draws, target_accept,
                      max_tree_depth, progress)
 
 

@@ -43,7 +43,10 @@ def split_missing_response(formula, data):
     response = bf.mean.response
     if not response.mi:
         return None
-    frame = as_pandas(data)
+    if response.trunc_lb is not None or response.trunc_ub is not None:
+        raise ModelError("y | mi() with trunc() is not available yet: the imputed values would have to respect the "
+                         "bounds, which the family's draws do not")
+    frame = labelled(data)
     name = to_text(response.value)
     if name not in frame.columns:
         raise DataError(f"mi() imputes a column, and the response {name!r} is not one of the data's columns; "
@@ -62,6 +65,15 @@ def split_missing_response(formula, data):
         raise DataError(f"rows {rows} miss the response and a predictor too; mi() imputes the response from the "
                         "predictors, so those must be present (drop such rows, or impute the predictor outside)")
     return frame.loc[~missing], frame.loc[missing]
+
+
+def labelled(data) -> pd.DataFrame:
+    """``data`` as pandas with its own row labels (``as_pandas`` numbers the rows from 0), so that
+    imputed values are labelled by the rows they belong to."""
+    frame = as_pandas(data)
+    if isinstance(data, pd.DataFrame):
+        frame.index = data.index
+    return frame
 
 
 def refuse_other_methods(formula, method: str) -> None:

@@ -1,20 +1,25 @@
-"""Missing predictors imputed in the fit (brms's ``mi()``), by NUTS:
+"""Latent predictors, by NUTS: missing values imputed in the fit (brms's ``mi()``) and values
+measured with known error (brms's ``me()``):
 
     hx.fit(hx.bf("y ~ mi(x) + z + (1 | g)") + hx.bf("x | mi() ~ z + (1 | g)"), data)
+    hx.fit("y ~ me(x, sdx) + z + (1 | g)", data)
 
 The model, brms's without residual correlation:
 
     y_i ~ family(X_i(x) beta + Z_i b, ...),    X(x) = A + sum_k x_k B_k
-    x_ki ~ normal(W_ki gamma_k + V_ki c_k, sigma_k)      (each imputed predictor's own model)
+    x_ki ~ normal(W_ki gamma_k + V_ki c_k, sigma_k)      (each latent predictor's own model)
+    x_obs_ki ~ normal(x_ki, sdx_ki)                      (me(): the measurement, sdx known)
 
-where x_ki is the observed value, or a parameter, its latent value, where it is missing. mi(x)'s
-columns of the outcome's design are linear in x (a term or an interaction with other columns),
-so the design is A plus x times B, found by building it with x set to 0 and to 1 and checked
-against the design itself. The outcome's parameters, each predictor model's parameters and every
-latent value are sampled jointly by NUTS: the outcome's rows with a missing x inform its latent
-value through the outcome too, which is what complete-case analysis and imputation outside the
-model lose. A missing response of the outcome (``y | mi()``) leaves its row out of the outcome's
-likelihood (it carries no information, ``hierax.missing``) and is drawn afterwards at each draw.
+For mi(x), x_ki is the observed value, or a parameter, its latent value, where it is missing;
+its model is the formula added for it. For me(x, sdx) every x_ki is latent and its model is its
+population's, ``x ~ 1`` (brms's ``meanme``/``sdme``). The latent predictors' columns of the
+outcome's design are linear in x (a term or an interaction with other columns), so the design
+is A plus x times B, found by moving x and checked against the design itself. The outcome's
+parameters, each predictor model's parameters and every latent value are sampled jointly by NUTS:
+the outcome's rows inform the latent values too, which complete-case analysis, imputation outside
+the model and the naive use of measured values lose. A missing response of the outcome
+(``y | mi()``) leaves its row out of the outcome's likelihood (it carries no information,
+``hierax.missing``) and is drawn afterwards at each draw.
 
 Each model keeps its own parameterisation of the group effects (hierax's default centring, fixed
 for the run) and its own default priors; in ``priors=`` a key ``"x: b"`` is x's model's ``b`` (as
@@ -35,10 +40,11 @@ import pandas as pd
 from hierax.config import check_flag, check_seed, nuts_config
 from hierax._programs import program_cache
 from hierax.density.logdensity import (
-    Structure, family_params, full_logdensity, linear_predictor, pointwise_loglik, structure_of,
+    Structure, constrain_params, family_params, full_logdensity, linear_predictor, pointwise_loglik, structure_of,
 )
 from hierax.density.target import FullTarget
-from hierax.design import as_pandas, build_design
+from hierax.design import build_design
+from hierax.missing import labelled
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.mode import Unravel
 from hierax.engines.nuts import sample_nuts
@@ -118,9 +124,16 @@ class JointFit(FitResult):
             return imputed_table(self.idata, level)
         if name not in names:
             raise ModelError(f"no imputed values of {name!r}; this fit imputes {names}")
-        view = self.idata.posterior[[f"{IMPUTED}_{name}"]].rename({f"{IMPUTED}_{name}": IMPUTED,
-                                                                   f"{IMPUTED_DIM}_{name}": IMPUTED_DIM})
+        post = self.idata.posterior
+        variable, dim = latent_variable(name, measured=latent_variable(name, True)[0] in post)
+        view = post[[variable]].rename({variable: IMPUTED, dim: IMPUTED_DIM})
         return imputed_table(_arviz.results(posterior=view), level)
+
+
+def latent_variable(name: str, measured: bool) -> tuple:
+    """(posterior variable, its row dimension) of a latent predictor's values, brms's names:
+    ``Ymi_x`` for an imputed x (mi()), ``Xme_x`` for the true values of a measured one (me())."""
+    return (f"Xme_{name}", f"Xme_row_{name}") if measured else (f"{IMPUTED}_{name}", f"{IMPUTED_DIM}_{name}")
 
 
 def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, draws, target_accept,
@@ -130,19 +143,23 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
     config = nuts_config(chains, 1000 if warmup is None else warmup, draws, target_accept, max_tree_depth)
     seed = check_seed(seed)
     check_flag("progress", progress)
-    frame = as_pandas(data)
-    names = _check_latent_names(formula)
+    frame = labelled(data)
+    imputed, measured = _check_latent_names(formula)
+    measurements = _measurements(frame, measured)
+    names = imputed + list(measured)
     rng = np.random.default_rng(seed)
     outcome = formula.outcome
     y_name = to_text(outcome.mean.response.value)
     filled, missing = frame.copy(), {}
-    for name in names + ([y_name] if outcome.mean.response.mi else []):
+    for name in imputed + ([y_name] if outcome.mean.response.mi else []):
         filled[name], missing[name] = _hot_deck(frame, name, rng)
+    for name in measured:                   # every true value is latent
+        missing[name] = np.ones(len(frame), bool)
     priors, sub_priors = _split_priors(priors, names)
     design, spec = build_model(str(outcome), filled, family, link, priors)
     A, B = _linear_in_latent(outcome, filled, names, spec)
-    subs = {name: build_model(str(formula.submodels[name]), filled, "gaussian", None, sub_priors[name])
-            for name in names}
+    models = {**{name: str(formula.submodels[name]) for name in imputed}, **{name: f"{name} ~ 1" for name in measured}}
+    subs = {name: build_model(models[name], filled, "gaussian", None, sub_priors[name]) for name in names}
     sampled, scale = unit_scaled(spec)
     A, B = A / scale, {name: b / scale for name, b in B.items()}
     main = FullTarget(sampled)
@@ -151,12 +168,15 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
     aux = {"main": main.runtime({"weight": weight}), "sub": {k: t.runtime() for k, t in targets.items()},
            "observed": {k: jnp.asarray(filled[k].to_numpy(float)) for k in names},
            "index": {k: jnp.asarray(np.flatnonzero(missing[k]), jnp.int32) for k in names},
-           "A": jnp.asarray(A), "B": {k: jnp.asarray(b) for k, b in B.items()}}
+           "A": jnp.asarray(A), "B": {k: jnp.asarray(b) for k, b in B.items()},
+           "measured": {k: {"x": jnp.asarray(x), "sd": jnp.asarray(sd)} for k, (x, sd) in measurements.items()}}
     init_key, run_key = split_keys(seed_key(seed), 2)
-    keys = split_keys(init_key, 2 + len(names))
+    keys = split_keys(init_key, 1 + len(names))
     positions = {"main": main.initial(keys[0], config.chains),
-                 "sub": {k: t.initial(keys[1], config.chains) for k, t in targets.items()},
-                 LATENT: {k: _latent_start(filled[k].to_numpy(float), missing[k], config.chains, rng) for k in names}}
+                 "sub": {k: t.initial(keys[1 + i], config.chains) for i, (k, t) in enumerate(targets.items())},
+                 LATENT: {k: (0.1 * rng.standard_normal((config.chains, len(frame))) if k in measured else
+                              _latent_start(filled[k].to_numpy(float), missing[k], config.chains, rng))
+                          for k in names}}
     unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
     flat_density = _joint_program(structure_of(main.spec), tuple((k, structure_of(t.spec)) for k, t in targets.items()),
                                   unravel)
@@ -166,22 +186,36 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
     output = output._replace(positions=unravel.unravel(output.positions))
     sampling = time.perf_counter() - start
     return _result(formula, frame, design, spec, scale, subs, targets, main, aux, output, missing, names, y_name,
-                   config, seed, {"setup": setup, "sampling": sampling})
+                   config, seed, {"setup": setup, "sampling": sampling}, models)
 
 
-def _check_latent_names(formula: MvBf) -> list:
-    """The predictors in mi() of the outcome's formula, each with a model, and no model unused."""
-    terms = formula.outcome.mean.fixed
-    names = []
-    for term in terms:
+def latent_calls(formula) -> dict:
+    """{predictor: its mi() or me() call} in the outcome's fixed terms (a Bf or the MvBf's first)."""
+    found = {}
+    for term in formula.mean.fixed:
         for factor in term.factors:
-            if isinstance(factor, Call) and factor.func == "mi":
+            if isinstance(factor, Call) and factor.func in ("mi", "me"):
                 name = to_text(factor.args[0])
-                names += [name] if name not in names else []
-    for term in terms:
-        if sum(isinstance(f, Call) and f.func == "mi" for f in term.factors) > 1:
-            raise ModelError(f"{term.label}: a product of two imputed predictors is not available yet")
+                if name in found and to_text(found[name]) != to_text(factor):
+                    raise ModelError(f"{name!r} appears as {to_text(found[name])} and {to_text(factor)}; use one")
+                found[name] = factor
+        if sum(isinstance(f, Call) and f.func in ("mi", "me") for f in term.factors) > 1:
+            raise ModelError(f"{term.label}: a product of two latent predictors is not available yet")
+    return found
+
+
+def _check_latent_names(formula: MvBf) -> tuple:
+    """(the predictors in mi(), {predictor: the sd's node} of those in me()) of the outcome's
+    formula; each mi() with a model, no model unused, and no model for an me() predictor (its
+    model is its population's mean and sd, ``x ~ 1``)."""
+    calls = latent_calls(formula.outcome)
+    names = [name for name, call in calls.items() if call.func == "mi"]
+    measured = {name: call.args[1] for name, call in calls.items() if call.func == "me"}
     given = list(formula.submodels)
+    doubled = [name for name in given if name in measured]
+    if doubled:
+        raise ModelError(f"me({doubled[0]}, ...) has a model of its own (the population of the true values, "
+                         f"{doubled[0]} ~ 1); a formula for it beside is not available yet")
     unused = [name for name in given if name not in names]
     if unused:
         raise ModelError(f"a model is given for {unused}, but the outcome's formula has no mi({unused[0]}); write "
@@ -190,8 +224,28 @@ def _check_latent_names(formula: MvBf) -> list:
     if absent:
         raise ModelError(f"mi({absent[0]}) needs a model for {absent[0]!r}: add hx.bf('{absent[0]} | mi() ~ ...')")
     if formula.outcome.dpars or any(sub.dpars for sub in formula.parts[1:]):
-        raise ModelError("formulas for distributional parameters (sigma ~ ...) beside mi() are not available yet")
-    return names
+        raise ModelError("formulas for distributional parameters (sigma ~ ...) beside mi() or me() are not available "
+                         "yet")
+    return names, measured
+
+
+def _measurements(frame: pd.DataFrame, measured: dict) -> dict:
+    """{x: (its measured values, their known error sds)}, checked: both complete, the sds positive."""
+    from hierax.design.evaluate import evaluate
+
+    out = {}
+    for name, node in measured.items():
+        x = pd.to_numeric(frame[name], errors="coerce").to_numpy(float) if name in frame else None
+        if x is None or not np.all(np.isfinite(x)):
+            raise DataError(f"me({name}, ...) needs {name!r} measured in every row (a missing one is mi()'s case)")
+        sd = np.broadcast_to(np.asarray(evaluate(node, frame.reset_index(drop=True), {}), float), x.shape)
+        bad = ~np.isfinite(sd) | (sd <= 0)
+        if bad.any():
+            raise DataError(f"me({name}, {to_text(node)}): the error sd must be positive and finite, and is not in "
+                            f"{int(bad.sum())} row(s) (e.g. row {int(np.flatnonzero(bad)[0])}: {sd[bad][0]:g}); a "
+                            f"value measured without error is not me()'s case: use {name} itself")
+        out[name] = (x, sd.copy())
+    return out
 
 
 def _split_priors(priors: dict | None, names: list) -> tuple:
@@ -258,16 +312,20 @@ def _latent_start(filled: np.ndarray, missing: np.ndarray, chains: int, rng) -> 
 @program_cache(maxsize=8)
 def _joint_program(main: Structure, subs: tuple, unravel: Unravel):
     """The flat joint log density, compiled once per model shape: log p(outcome | X(x)) +
-    sum_x log p(x | its model), x the observed values with the latent ones put in (``subs``:
-    (name, structure) of each predictor's model)."""
+    sum_x log p(x | its model) + sum over me() predictors of log p(measured x | true x), x the
+    observed values with the latent ones put in (``subs``: (name, structure) of each predictor's
+    model)."""
     outcome, models = full_logdensity(main), {name: full_logdensity(structure) for name, structure in subs}
+    true_values = _true_values_program(main, subs)
 
     def density(position, aux):
-        xs = _with_latent(aux, position[LATENT])
-        total = outcome(position["main"], {**aux["main"], "data": _outcome_data(aux, xs)})
+        xs, log_jacobian = true_values(position, aux)
+        total = outcome(position["main"], {**aux["main"], "data": _outcome_data(aux, xs)}) + log_jacobian
         for k, model in models.items():
             data = {key: v for key, v in aux["sub"][k]["data"].items() if key != "log_constant"}
             total += model(position["sub"][k], {**aux["sub"][k], "data": {**data, "y": xs[k]}})
+        for k, measured in aux["measured"].items():      # me(x, sdx): x measured ~ N(true x, sdx^2)
+            total += jnp.sum(jax.scipy.stats.norm.logpdf(measured["x"], xs[k], measured["sd"]))
         return total
 
     return jax.jit(lambda flat, aux: density(unravel.unravel(flat), aux))
@@ -276,6 +334,56 @@ def _joint_program(main: Structure, subs: tuple, unravel: Unravel):
 def _with_latent(aux, latent: dict) -> dict:
     """Each imputed predictor's values: the observed ones with the latent ones put in."""
     return {k: aux["observed"][k].at[aux["index"][k]].set(values) for k, values in latent.items()}
+
+
+def _true_values_program(main: Structure, subs: tuple):
+    """(position, aux) -> ({x: its values}, log Jacobian): an mi() predictor's observed values with
+    its latent ones put in; an me() predictor's true values from standardised coordinates z.
+
+    Why z for me(): with reliability near 0.5 a true value is as much its population's as its
+    measurement's (and, with a small residual sd, the outcome's); sampled as itself it forms
+    funnels with those sds (R-hat 1.4 to 1.9 in short runs). Its conditional given everything
+    else is normal where the outcome is gaussian with the identity link: x_i enters eta_i as
+    a_i + c_i x_i, and with its model's mean mu_i and sd s, the measurement x_obs_i with sd
+    e_i and the residual sd sigma,
+
+        precision_i = 1/e_i^2 + 1/s^2 + w_i c_i^2/sigma^2,
+        mean_i = (x_obs_i/e_i^2 + mu_i/s^2 + w_i c_i (y_i - a_i)/sigma^2) / precision_i
+
+    (w_i: 0 for a row whose response is imputed). x_true = mean + z / sqrt(precision) makes z
+    N(0, 1) given the rest, whatever the sds are (for another outcome the outcome's term is
+    left out, which still centres each value as far as its measurement informs it). The map is
+    triangular (mean and precision read no z of their own), so its log Jacobian is the sum of
+    -log sqrt(precision)."""
+    structures = dict(subs)
+    gaussian = main.family.name == "gaussian" and main.link == "identity" and not main.predictors \
+        and not main.known and not main.incomplete
+
+    def values(position, aux):
+        latent = dict(position[LATENT])
+        for k in aux["measured"]:                       # stand-ins until each is computed
+            latent[k] = aux["observed"][k][aux["index"][k]]
+        log_jacobian = 0.0
+        for k, measured in aux["measured"].items():
+            data = aux["sub"][k]["data"]
+            params, _ = constrain_params(structures[k], position["sub"][k], aux["sub"][k]["centring"], data)
+            mu = linear_predictor(structures[k], params, data)
+            precision = 1.0 / measured["sd"] ** 2 + 1.0 / params["sigma"] ** 2
+            shift = measured["x"] / measured["sd"] ** 2 + mu / params["sigma"] ** 2
+            if gaussian:
+                without = _with_latent(aux, {**latent, k: jnp.zeros_like(latent[k])})
+                outcome_data = _outcome_data(aux, without)
+                outcome, _ = constrain_params(main, position["main"], aux["main"]["centring"], outcome_data)
+                a = linear_predictor(main, outcome, outcome_data)
+                c = aux["B"][k] @ outcome[PARAMS.fixed]
+                weight = outcome_data["weight"] if "weight" in outcome_data else 1.0
+                precision = precision + weight * c ** 2 / outcome["sigma"] ** 2
+                shift = shift + weight * c * (outcome_data["y"] - a) / outcome["sigma"] ** 2
+            latent[k] = shift / precision + position[LATENT][k] / jnp.sqrt(precision)
+            log_jacobian = log_jacobian - 0.5 * jnp.sum(jnp.log(precision))
+        return _with_latent(aux, latent), log_jacobian
+
+    return values
 
 
 def _outcome_data(aux, xs: dict) -> dict:
@@ -287,13 +395,14 @@ def _outcome_data(aux, xs: dict) -> dict:
 
 
 def _result(formula, frame, design, spec, scale, subs, targets, main, aux, output, missing, names, y_name,
-            config, seed, timing) -> JointFit:
+            config, seed, timing, models) -> JointFit:
     start = time.perf_counter()
     chains, draws = output.diverging.shape
     keys = split_keys(split_keys(seed_key(seed), 1, 1)[0], chains * draws)
     sampled_params = main.params(output.positions["main"], aux["main"], keys)
     params = {**sampled_params, PARAMS.fixed: sampled_params[PARAMS.fixed] / scale}
-    latent = {k: np.asarray(output.positions[LATENT][k]) for k in names}
+    latent = _latent_draws(output.positions, aux, structure_of(main.spec),
+                           tuple((k, structure_of(t.spec)) for k, t in targets.items()))
     idata = build_inference_data(spec, output, design.response_name, params)
     loglik, y_draws = _outcome_draws(main.spec, sampled_params, aux, latent, seed)
     observed = ~missing[y_name] if y_name in missing else np.ones(spec.num_obs, bool)
@@ -301,10 +410,11 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
     groups = {"log_likelihood": _dataset({design.response_name: (("chain", "draw", "obs"), loglik[..., observed])},
                                          obs)}
     post = idata.posterior
-    extra = {}
+    extra, coords = {}, {}
     for k in names:
-        extra[f"{IMPUTED}_{k}"] = (("chain", "draw", f"{IMPUTED_DIM}_{k}"), latent[k])
-    coords = {f"{IMPUTED_DIM}_{k}": np.asarray(frame.index[missing[k]]) for k in names}
+        variable, dim = latent_variable(k, measured=k in aux["measured"])
+        extra[variable] = (("chain", "draw", dim), latent[k])
+        coords[dim] = np.asarray(frame.index[missing[k]])
     if y_name in missing and missing[y_name].any():
         extra[IMPUTED] = (("chain", "draw", IMPUTED_DIM), y_draws[..., missing[y_name]])
         coords[IMPUTED_DIM] = np.asarray(frame.index[missing[y_name]])
@@ -318,7 +428,7 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
         sub_params = {**sub_params, PARAMS.fixed: sub_params[PARAMS.fixed] / unit_scaled(sub_spec)[1]}
         variables, sub_coords = posterior_dataset(sub_spec, sub_params)
         sub_idata = _arviz.results(posterior=_dataset(variables, sub_coords), sample_stats=idata.sample_stats)
-        sub = Submodel(k, str(formula.submodels[k]), sub_spec, sub_idata)
+        sub = Submodel(k, models[k], sub_spec, sub_idata)
         submodels.append(sub)
         messages += [m for m in nuts_warnings(sub_idata, config.max_tree_depth, sub.summary())
                      if m not in messages]
@@ -328,6 +438,21 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
     return JointFit(str(formula), spec.family.name, spec.link.name, "nuts", spec, design.info, idata, config, seed,
                     tuple(messages), timing, {}, {}, {"target_accept": output.target_accept, "raised": []}, used,
                     None, bool(output.interrupted), submodels=tuple(submodels))
+
+
+def _latent_draws(positions, aux, main: Structure, subs: tuple) -> dict:
+    """{x: (chains, draws, latent values)}: the latent values of every draw in the data's units
+    (an me() predictor's from its coordinates z, :func:`_true_values_program`)."""
+    chains, draws = np.shape(jax.tree_util.tree_leaves(positions[LATENT])[0])[:2]
+    flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((chains * draws,) + np.shape(x)[2:]), positions)
+    xs = _latent_program(main, subs)(flat, aux)
+    return {k: np.asarray(x)[:, np.asarray(aux["index"][k])].reshape(chains, draws, -1) for k, x in xs.items()}
+
+
+@program_cache(maxsize=8)
+def _latent_program(main: Structure, subs: tuple):
+    values = _true_values_program(main, subs)
+    return jax.jit(lambda flat, aux: jax.lax.map(lambda position: values(position, aux)[0], flat))
 
 
 def _outcome_draws(spec, params, aux, latent: dict, seed: int) -> tuple:

@@ -168,3 +168,27 @@ def _save(fit):
 @pytest.mark.parametrize("case", params(MISSING_PREDICTORS))
 def test_missing_predictor_input(case):
     run_case(case)
+
+
+MEASURED = DATA.assign(sdx=0.5, sdneg=np.r_[-0.5, np.full(N - 1, 0.5)])
+MEASUREMENT_ERROR = [
+    Case("me_negative_sd", _joint("real ~ me(x, sdneg) + (1 | g)", MEASURED), DataError,
+         "error sd must be positive and finite", "use x itself"),
+    Case("me_missing_value", _joint("real ~ me(xg, sdx)", MEASURED.assign(xg=X_GAPS["xg"])), DataError,
+         "needs 'xg' measured in every row", "mi()"),
+    Case("me_with_reml", _joint("real ~ me(x, sdx) + (1 | g)", MEASURED, method="reml"), ModelError,
+         "fitted by method='nuts'", "not 'reml'"),
+    Case("me_in_a_group_term", lambda: hx.bf("real ~ x + (me(x, sdx) | g)"), FormulaError, "me() in a group term",
+         "among the fixed effects"),
+    Case("me_one_argument", lambda: hx.bf("real ~ me(x)"), FormulaError, "me() takes the measured predictor's column",
+         "me(x, sdx)"),
+    Case("me_with_a_model_beside", _joint(hx.bf("real ~ me(x, sdx)") + hx.bf("x | mi() ~ count"), MEASURED),
+         ModelError, "has a model of its own", "not available yet"),
+    Case("me_and_mi_of_one_column", _joint(hx.bf("real ~ me(xg, sdx) + mi(xg)") + hx.bf("xg | mi() ~ 1"),
+                                           MEASURED.assign(xg=X_GAPS["xg"])), ModelError, "appears as", "use one"),
+]
+
+
+@pytest.mark.parametrize("case", params(MEASUREMENT_ERROR))
+def test_measurement_error_input(case):
+    run_case(case)

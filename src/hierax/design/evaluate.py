@@ -132,7 +132,7 @@ def _call(node: Call, data, state, categorical_levels):
         values = evaluate(inner, data, state, categorical_levels)
         return as_categorical(pd.Series(values, name=text), categorical_levels.get(text))
     values = _numeric(evaluate(node.args[0], data, state, categorical_levels), node.args[0])
-    if node.func in ("I", "mi"):        # mi(x): the column, filled where missing (hierax.missing_predictor)
+    if node.func in ("I", "mi", "me"):  # mi(x), me(x, sdx): the column (filled where missing: hierax.missing_predictor)
         return values
     if node.func in _ELEMENTWISE:
         with np.errstate(all="ignore"):

@@ -8,6 +8,4 @@ look here.
 _DROP_OR_IMPUTE = ("drop the rows with missing values, or impute them outside hierax (e.g. with R's mice) and "
                    "pool the fits to the imputed data sets with hx.pool_fits")
 NOT_YET = {
-    "me": "predictors with known measurement error (brms's me()) are not available in hierax yet; fit this model "
-          "with brms, or use the measured values (which attenuates their slopes)",
 }

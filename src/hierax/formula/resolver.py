@@ -26,6 +26,9 @@ ADDITION_TERMS = {"se": (1, 1), "trials": (1, 1), "weights": (1, 1), "cens": (1,
 ADDITION_KEYWORDS = {"se": ("sigma",), "trunc": ("lb", "ub")}
 _ADDITION_EXAMPLES = "se(sd), trials(n), weights(w), cens(censored), cens(censored, y2), trunc(lb = 0), mi()"
 _LOGICAL = {"TRUE": True, "T": True, "FALSE": False, "F": False}
+#: Predictors that are parameters of the model where the data do not pin them: mi(x) (missing values)
+#: and me(x, sdx) (measured with known error sd); ``hierax.missing_predictor``.
+LATENT_CALLS = ("mi", "me")
 
 
 def parse_formula(text: str) -> Formula:
@@ -190,7 +193,7 @@ class _Resolver:
                 self.fail("'.' (every other column) is not supported; name the predictors, e.g. 'y ~ a + b'", node)
             return None, [Term((node,))], []
         if isinstance(node, Call):
-            if node.func == "mi":
+            if node.func in LATENT_CALLS:
                 self.check_latent(node)
             else:
                 self.check_call(node)
@@ -255,9 +258,9 @@ class _Resolver:
         intercept, terms, _ = self.expand(bar.lhs, allow_groups=False)
         for term in terms:
             for factor in term.factors:
-                if isinstance(factor, Call) and factor.func == "mi":
-                    self.fail("mi(x) in a group term (a slope that varies on an imputed predictor) is not available "
-                              "in hierax yet; use mi(x) among the fixed effects", factor)
+                if isinstance(factor, Call) and factor.func in LATENT_CALLS:
+                    self.fail(f"{factor.func}() in a group term (a slope that varies on a latent predictor) is not "
+                              f"available in hierax yet; use {factor.func}() among the fixed effects", factor)
         intercept = True if intercept is None else intercept
         if not intercept and not terms:
             self.fail("a group term needs at least one varying effect, e.g. (1 | g) or (0 + x | g)", bar)
@@ -282,16 +285,23 @@ class _Resolver:
 
     def check_latent(self, call: Call):
         """``mi(x)``: a predictor with missing values imputed in the fit (a model for it is added
-        with ``hx.bf(...) + hx.bf("x | mi() ~ ...")``), as a term or in an interaction."""
+        with ``hx.bf(...) + hx.bf("x | mi() ~ ...")``); ``me(x, sdx)``: a predictor measured with
+        known error sd; each a term or in an interaction."""
+        if call.func == "me":
+            if len(call.args) != 2 or not isinstance(self.strip(call.args[0]), Name) or call.keywords:
+                self.fail("me() takes the measured predictor's column and its error sd, e.g. 'y ~ me(x, sdx) + z'",
+                          call)
+            self.check_arithmetic(call.args[1])
+            return
         if len(call.args) != 1 or not isinstance(self.strip(call.args[0]), Name) or call.keywords:
             self.fail("mi() on the right of '~' takes the predictor's column alone, e.g. 'y ~ mi(x) + z'", call)
 
     def check_call(self, call: Call):
         if call.func == "offset":
             return
-        if call.func == "mi":
-            self.fail("mi(x) is a term of its own or part of an interaction (mi(x):z); it cannot be inside a "
-                      "function or arithmetic", call)
+        if call.func in LATENT_CALLS:
+            self.fail(f"{call.func}() is a term of its own or part of an interaction ({to_text(call)}:z); it "
+                      "cannot be inside a function or arithmetic", call)
         if call.func in NOT_YET:
             self.fail(NOT_YET[call.func], call)
         if call.func in RESPONSE_FUNCTIONS or call.func in ADDITION_TERMS:
