@@ -112,3 +112,15 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2400, 1100)
     assert pixels[..., :3].std() > 0.05 and (pixels[..., :3] < 0.5).mean() > 0.01
+
+
+def test_the_report_shows_imputed_values_and_says_why_checks_are_missing(tmp_path):
+    """A fit with a missing predictor and a missing response: a table of each one's imputed
+    values; its replicated data are not available yet, which the checks section says."""
+    data = pd.read_csv(Path(__file__).resolve().parents[1] / "reference" / "data" / "nhanes.csv")
+    fit = hx.fit(hx.bf("bmi | mi() ~ age + mi(chl)") + hx.bf("chl | mi() ~ age"), data, chains=2, warmup=200,
+                 draws=200, seed=4)
+    page = write_report(fit, tmp_path / "report.html").read_text()
+    assert "<h2>Imputed values</h2>" in page
+    assert "<h3>bmi: 9 values</h3>" in page and "<h3>chl: 10 values</h3>" in page
+    assert "replicated data sets of a model with imputed predictors are not available yet" in page

@@ -40,7 +40,7 @@ def write_report(fit, path, pooling=None, overwrite: bool = False, progress: boo
     parts = [("header", _header), ("model", _model), ("diagnostics", _diagnostics), ("estimates", _estimates),
              ("group effects", _group_effects)]
     if fit.has_draws:
-        parts += [("predictive checks", _checks), ("PSIS-LOO", _comparison)]
+        parts += [("imputed values", _imputed), ("predictive checks", _checks), ("PSIS-LOO", _comparison)]
     if pooling is not None:
         parts.append(("pooling", lambda _: _pooling(pooling)))
     sections = _build(parts, fit, progress)
@@ -134,10 +134,38 @@ def _group_effects(fit) -> str:
     return "".join(parts)
 
 
+SHOWN_IMPUTED = 40      # rows of each imputed variable's table in the report
+
+
+def _imputed(fit) -> str:
+    """Each variable's imputed values (y | mi(), mi(x)) or estimated true values (me(x, sdx)):
+    posterior mean, sd and 90% interval by data row; empty where the fit imputed nothing."""
+    from hierax.results.imputed import IMPUTED
+
+    names = [sub.name for sub in getattr(fit, "submodels", ())]
+    tables = {}
+    if IMPUTED in fit.idata.posterior:
+        response = fit.design_info.formula.response.label
+        tables[response] = fit.imputed(response) if names else fit.imputed()
+    tables.update({name: fit.imputed(name) for name in names})
+    if not tables:
+        return ""
+    parts = ["<h2>Imputed values</h2><p>Values the data did not record (missing, or measured with error), "
+             "drawn with the parameters: each one's posterior mean, sd and 90% interval, by data row.</p>"]
+    for name, table in tables.items():
+        more = len(table) - SHOWN_IMPUTED
+        parts.append(f"<h3>{html.escape(name)}: {len(table)} values</h3>" + _table(table.head(SHOWN_IMPUTED))
+                     + (f"<p>{more} more in fit.imputed().</p>" if more > 0 else ""))
+    return "".join(parts)
+
+
 def _checks(fit) -> str:
     from hierax.plots import group_ppc_plot, ppc_plot
 
-    replicated = fit.posterior_predictive(seed=fit.seed)
+    try:
+        replicated = fit.posterior_predictive(seed=fit.seed)
+    except HieraxError as error:            # models whose replicated data are not available yet say why
+        return f"<h2>Posterior predictive checks</h2><p class='problem'>{html.escape(str(error))}</p>"
     parts = ["<h2>Posterior predictive checks</h2>",
              _figure(ppc_plot(fit, replicated), "The observed response against data sets drawn from the fitted model.")]
     for block in fit.spec.blocks[:2]:
