@@ -142,7 +142,7 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
     start = time.perf_counter()
     config = nuts_config(chains, 1000 if warmup is None else warmup, draws, target_accept, max_tree_depth)
     seed = check_seed(seed)
-    check_flag("progress", progress)
+    progress = check_flag("progress", progress)
     frame = labelled(data)
     imputed, measured = _check_latent_names(formula)
     measurements = _measurements(frame, measured)
@@ -182,7 +182,7 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
                                   unravel)
     setup = time.perf_counter() - start
     start = time.perf_counter()
-    output = sample_nuts(run_key, flat_density, Unravel.ravel_rows(positions), config, aux=aux)
+    output = _sample(run_key, flat_density, Unravel.ravel_rows(positions), config, aux, progress)
     output = output._replace(positions=unravel.unravel(output.positions))
     sampling = time.perf_counter() - start
     return _result(formula, frame, design, spec, scale, subs, targets, main, aux, output, missing, names, y_name,
@@ -202,6 +202,23 @@ def latent_calls(formula) -> dict:
         if sum(isinstance(f, Call) and f.func in ("mi", "me") for f in term.factors) > 1:
             raise ModelError(f"{term.label}: a product of two latent predictors is not available yet")
     return found
+
+
+def _sample(run_key, density, flat, config, aux, progress: bool):
+    """NUTS with a progress bar (as ``hx.fit``'s), keeping the draws made if Ctrl-C stops sampling."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=config.warmup + config.draws, desc="compiling the sampler", unit="it", leave=False,
+               disable=None if progress else True)
+
+    def update(phase, steps):
+        bar.set_description(phase)
+        bar.update(steps)
+
+    try:
+        return sample_nuts(run_key, density, flat, config, update, aux=aux, keep_interrupted=True)
+    finally:
+        bar.close()
 
 
 def _check_latent_names(formula: MvBf) -> tuple:
