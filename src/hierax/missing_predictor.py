@@ -447,14 +447,19 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
         sub_idata = _arviz.results(posterior=_dataset(variables, sub_coords), sample_stats=idata.sample_stats)
         sub = Submodel(k, models[k], sub_spec, sub_idata)
         submodels.append(sub)
-        messages += [m for m in nuts_warnings(sub_idata, config.max_tree_depth, sub.summary())
-                     if m not in messages]
+        labelled = sub.summary()
+        labelled.index = [f"{k}: {label}" for label in labelled.index]     # "x: z", not the outcome's "z"
+        messages += [m for m in nuts_warnings(sub_idata, config.max_tree_depth, labelled) if m not in messages]
     messages += list(missing_diagnostics(chains, draws))
     timing["results"] = time.perf_counter() - start
     used = frame[[c for c in formula.variables if c in frame.columns]].copy()
+    described = dict(main.describe(aux["main"]))
+    for k, target in targets.items():
+        described.update({f"{k}: {name}": value for name, value in target.describe(aux["sub"][k]).items()})
+    raised = [{"phase": phase, "target_accept": t, "divergent": n} for phase, t, n in output.escalations]
     return JointFit(str(formula), spec.family.name, spec.link.name, "nuts", spec, design.info, idata, config, seed,
-                    tuple(messages), timing, {}, {}, {"target_accept": output.target_accept, "raised": []}, used,
-                    None, bool(output.interrupted), submodels=tuple(submodels))
+                    tuple(messages), timing, {}, described, {"target_accept": output.target_accept, "raised": raised},
+                    used, None, bool(output.interrupted), submodels=tuple(submodels))
 
 
 def _latent_draws(positions, aux, main: Structure, subs: tuple) -> dict:
