@@ -52,7 +52,7 @@ from hierax.errors import DataError, ModelError
 from hierax.formula import MvBf
 from hierax.formula.nodes import Call, to_text
 from hierax.model.build import build_model
-from hierax.model.layout import PARAMS
+from hierax.model.layout import PARAMS, RESIDUAL_SD
 from hierax.model.scaling import unit_scaled
 from hierax.results import FitResult, _arviz
 from hierax.results.diagnostics import nuts_warnings
@@ -169,7 +169,7 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
            "observed": {k: jnp.asarray(filled[k].to_numpy(float)) for k in names},
            "index": {k: jnp.asarray(np.flatnonzero(missing[k]), jnp.int32) for k in names},
            "A": jnp.asarray(A), "B": {k: jnp.asarray(b) for k, b in B.items()},
-           "measured": {k: {"x": jnp.asarray(x), "sd": jnp.asarray(sd)} for k, (x, sd) in measurements.items()}}
+           "measured": {k: {"x": jnp.asarray(x), "error": jnp.asarray(sd)} for k, (x, sd) in measurements.items()}}
     init_key, run_key = split_keys(seed_key(seed), 2)
     keys = split_keys(init_key, 1 + len(names))
     positions = {"main": main.initial(keys[0], config.chains),
@@ -342,7 +342,7 @@ def _joint_program(main: Structure, subs: tuple, unravel: Unravel):
             data = {key: v for key, v in aux["sub"][k]["data"].items() if key != "log_constant"}
             total += model(position["sub"][k], {**aux["sub"][k], "data": {**data, "y": xs[k]}})
         for k, measured in aux["measured"].items():      # me(x, sdx): x measured ~ N(true x, sdx^2)
-            total += jnp.sum(jax.scipy.stats.norm.logpdf(measured["x"], xs[k], measured["sd"]))
+            total += jnp.sum(jax.scipy.stats.norm.logpdf(measured["x"], xs[k], measured["error"]))
         return total
 
     return jax.jit(lambda flat, aux: density(unravel.unravel(flat), aux))
@@ -385,8 +385,8 @@ def _true_values_program(main: Structure, subs: tuple):
             data = aux["sub"][k]["data"]
             params, _ = constrain_params(structures[k], position["sub"][k], aux["sub"][k]["centring"], data)
             mu = linear_predictor(structures[k], params, data)
-            precision = 1.0 / measured["sd"] ** 2 + 1.0 / params["sigma"] ** 2
-            shift = measured["x"] / measured["sd"] ** 2 + mu / params["sigma"] ** 2
+            precision = 1.0 / measured["error"] ** 2 + 1.0 / params[RESIDUAL_SD] ** 2
+            shift = measured["x"] / measured["error"] ** 2 + mu / params[RESIDUAL_SD] ** 2
             if gaussian:
                 without = _with_latent(aux, {**latent, k: jnp.zeros_like(latent[k])})
                 outcome_data = _outcome_data(aux, without)
@@ -394,8 +394,8 @@ def _true_values_program(main: Structure, subs: tuple):
                 a = linear_predictor(main, outcome, outcome_data)
                 c = aux["B"][k] @ outcome[PARAMS.fixed]
                 weight = outcome_data["weight"] if "weight" in outcome_data else 1.0
-                precision = precision + weight * c ** 2 / outcome["sigma"] ** 2
-                shift = shift + weight * c * (outcome_data["y"] - a) / outcome["sigma"] ** 2
+                precision = precision + weight * c ** 2 / outcome[RESIDUAL_SD] ** 2
+                shift = shift + weight * c * (outcome_data["y"] - a) / outcome[RESIDUAL_SD] ** 2
             latent[k] = shift / precision + position[LATENT][k] / jnp.sqrt(precision)
             log_jacobian = log_jacobian - 0.5 * jnp.sum(jnp.log(precision))
         return _with_latent(aux, latent), log_jacobian

@@ -113,7 +113,7 @@ TERMS = [
     Case("mi_predictor_is_read", parse("y ~ mi(x) + z"), None, check=_fixed("mi(x)", "z")),
     Case("mi_predictor_two_arguments", parse("y ~ mi(x, z)"), FormulaError, "takes the predictor's column alone",
          "'y ~ mi(x) + z'"),
-    Case("me_not_yet", parse("y ~ me(x, z)"), FormulaError, "brms's me()", "use the measured values"),
+    Case("me_is_read", parse("y ~ me(x, z)"), None, check=_fixed("me(x, z)")),
     Case("se_sigma_not_logical", parse("y | se(s, sigma = 2) ~ x"), FormulaError, "sigma in se() is TRUE or FALSE",
          "not '2'"),
     Case("se_unknown_keyword", parse("y | se(s, sgma = TRUE) ~ x"), FormulaError, "no argument 'sgma'",

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hierax.errors import ModelError
+from hierax.model.layout import PARAMS
 
 IMPUTED = "Ymi"                     # the posterior variable of the imputed responses (brms's name)
 IMPUTED_DIM = "Ymi_row"             # its dimension: the data's row labels
@@ -25,5 +26,5 @@ def imputed_table(idata, level: float = 0.9) -> pd.DataFrame:
     low, high = (1.0 - level) / 2.0, (1.0 + level) / 2.0
     lower, upper = np.quantile(flat, [low, high], axis=0)
     names = [f"q{round(100 * low):02d}", f"q{round(100 * high):02d}"]
-    return pd.DataFrame({"estimate": flat.mean(axis=0), "sd": flat.std(axis=0, ddof=1), names[0]: lower,
+    return pd.DataFrame({"estimate": flat.mean(axis=0), PARAMS.sd: flat.std(axis=0, ddof=1), names[0]: lower,
                          names[1]: upper}, index=pd.Index(np.asarray(post[IMPUTED_DIM]), name="row"))
