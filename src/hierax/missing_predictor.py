@@ -104,13 +104,15 @@ class JointFit(FitResult):
         At the fitted rows an imputed predictor differs by draw, which the prediction machinery
         does not carry yet: ``newdata`` is required."""
         if newdata is None:
-            raise ModelError("predictions at the fitted rows of a model with imputed predictors are not available "
+            raise ModelError("predictions at the fitted rows of a model with latent predictors (mi(), me()) are not "
+                             "available "
                              "yet (an imputed x differs by draw); pass newdata with the predictors observed, or "
                              "use fit.imputed() for the imputed values")
         return super().predict(newdata, kind, new_groups, level, seed)
 
     def posterior_predictive(self, seed: int | None = None):
-        raise ModelError("replicated data sets of a model with imputed predictors are not available yet (an imputed "
+        raise ModelError("replicated data sets of a model with latent predictors (mi(), me()) are not available yet "
+                         "(an imputed "
                          "x differs by draw); hx.loo(fit) and fit.imputed() are")
 
     def imputed(self, name: str | None = None, level: float = 0.9) -> pd.DataFrame:

@@ -123,4 +123,4 @@ def test_the_report_shows_imputed_values_and_says_why_checks_are_missing(tmp_pat
     page = write_report(fit, tmp_path / "report.html").read_text()
     assert "<h2>Imputed values</h2>" in page
     assert "<h3>bmi: 9 values</h3>" in page and "<h3>chl: 10 values</h3>" in page
-    assert "replicated data sets of a model with imputed predictors are not available yet" in page
+    assert "replicated data sets of a model with latent predictors (mi(), me()) are not available yet" in page

@@ -181,7 +181,9 @@ def check_complete(data: pd.DataFrame, names, what: str, subset: list, response:
         if missing.any():
             ways = "" if response is None else (
                 f"; or impute them in the fit with '{name} | mi() ~ ...'" if name == response else
-                "; or impute them outside hierax (e.g. with R's mice) and pool the fits with hx.pool_fits")
+                f"; or model them in the fit with mi({name}): hx.bf('... ~ mi({name}) + ...') + "
+                f"hx.bf('{name} | mi() ~ ...'); or impute them outside hierax (e.g. with R's mice) and pool the fits "
+                "with hx.pool_fits")
             raise DataError(f"column {name!r} has {int(missing.sum())} missing value(s) in {what} "
                             f"(row(s) {_rows(missing)}); drop or impute them first, "
                             f"e.g. data.dropna(subset={subset!r}){ways}")

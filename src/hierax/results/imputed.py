@@ -20,7 +20,8 @@ def imputed_table(idata, level: float = 0.9) -> pd.DataFrame:
     post = idata.posterior
     if IMPUTED not in post:
         raise ModelError("this fit imputed nothing: fit.imputed() is for a response with mi(), e.g. "
-                         "hx.fit('y | mi() ~ x + (1 | g)', data), whose missing values are then drawn in the fit")
+                         "hx.fit('y | mi() ~ x + (1 | g)', data), whose missing values are then drawn in the fit; a "
+                         "latent predictor's values are fit.imputed('x') of a fit with mi(x) or me(x, sdx)")
     values = np.asarray(post[IMPUTED])
     flat = values.reshape(-1, values.shape[-1])
     low, high = (1.0 - level) / 2.0, (1.0 + level) / 2.0

@@ -68,7 +68,7 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
         not exist; HieraxError for a posterior mode, which has nothing to save.
     """
     if getattr(fit, "submodels", ()):
-        raise HieraxError("saving a fit with models for missing predictors (mi(x)) is not available yet; keep its "
+        raise HieraxError("saving a fit with latent predictors (mi(x), me(x, sdx)) is not available yet; keep its "
                           "posterior with arviz: fit.idata.to_netcdf(path), and each predictor model's "
                           "fit.submodels[k].idata likewise")
     path = check_target(Path(path), overwrite)
