@@ -38,21 +38,19 @@ import numpy as np
 import pandas as pd
 
 from hierax.config import check_flag, check_seed, nuts_config
-from hierax._programs import program_cache
-from hierax.density.logdensity import (
-    Structure, constrain_params, family_params, full_logdensity, linear_predictor, pointwise_loglik, structure_of,
-)
+from hierax.density.latent import LATENT, joint_program, latent_draws, outcome_draws
+from hierax.density.logdensity import structure_of
 from hierax.density.target import FullTarget
 from hierax.design import build_design
-from hierax.missing import labelled
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.mode import Unravel
 from hierax.engines.nuts import sample_nuts
 from hierax.errors import DataError, ModelError
 from hierax.formula import MvBf
 from hierax.formula.nodes import Call, to_text
+from hierax.missing import labelled
 from hierax.model.build import build_model
-from hierax.model.layout import PARAMS, RESIDUAL_SD
+from hierax.model.layout import PARAMS
 from hierax.model.scaling import unit_scaled
 from hierax.results import FitResult, _arviz
 from hierax.results.diagnostics import nuts_warnings
@@ -60,7 +58,6 @@ from hierax.results.idata import _dataset, build_inference_data, posterior_datas
 from hierax.results.imputed import IMPUTED, IMPUTED_DIM
 from hierax.results.tables import missing_diagnostics, summary as summary_table
 
-LATENT = "latent"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,7 +177,7 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
                               _latent_start(filled[k].to_numpy(float), missing[k], config.chains, rng))
                           for k in names}}
     unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
-    flat_density = _joint_program(structure_of(main.spec), tuple((k, structure_of(t.spec)) for k, t in targets.items()),
+    flat_density = joint_program(structure_of(main.spec), tuple((k, structure_of(t.spec)) for k, t in targets.items()),
                                   unravel)
     setup = time.perf_counter() - start
     start = time.perf_counter()
@@ -328,91 +325,6 @@ def _latent_start(filled: np.ndarray, missing: np.ndarray, chains: int, rng) -> 
     return values[None, :] + spread * rng.standard_normal((chains, len(values)))
 
 
-@program_cache(maxsize=8)
-def _joint_program(main: Structure, subs: tuple, unravel: Unravel):
-    """The flat joint log density, compiled once per model shape: log p(outcome | X(x)) +
-    sum_x log p(x | its model) + sum over me() predictors of log p(measured x | true x), x the
-    observed values with the latent ones put in (``subs``: (name, structure) of each predictor's
-    model)."""
-    outcome, models = full_logdensity(main), {name: full_logdensity(structure) for name, structure in subs}
-    true_values = _true_values_program(main, subs)
-
-    def density(position, aux):
-        xs, log_jacobian = true_values(position, aux)
-        total = outcome(position["main"], {**aux["main"], "data": _outcome_data(aux, xs)}) + log_jacobian
-        for k, model in models.items():
-            data = {key: v for key, v in aux["sub"][k]["data"].items() if key != "log_constant"}
-            total += model(position["sub"][k], {**aux["sub"][k], "data": {**data, "y": xs[k]}})
-        for k, measured in aux["measured"].items():      # me(x, sdx): x measured ~ N(true x, sdx^2)
-            total += jnp.sum(jax.scipy.stats.norm.logpdf(measured["x"], xs[k], measured["error"]))
-        return total
-
-    return jax.jit(lambda flat, aux: density(unravel.unravel(flat), aux))
-
-
-def _with_latent(aux, latent: dict) -> dict:
-    """Each imputed predictor's values: the observed ones with the latent ones put in."""
-    return {k: aux["observed"][k].at[aux["index"][k]].set(values) for k, values in latent.items()}
-
-
-def _true_values_program(main: Structure, subs: tuple):
-    """(position, aux) -> ({x: its values}, log Jacobian): an mi() predictor's observed values with
-    its latent ones put in; an me() predictor's true values from standardised coordinates z.
-
-    Why z for me(): with reliability near 0.5 a true value is as much its population's as its
-    measurement's (and, with a small residual sd, the outcome's); sampled as itself it forms
-    funnels with those sds (R-hat 1.4 to 1.9 in short runs). Its conditional given everything
-    else is normal where the outcome is gaussian with the identity link: x_i enters eta_i as
-    a_i + c_i x_i, and with its model's mean mu_i and sd s, the measurement x_obs_i with sd
-    e_i and the residual sd sigma,
-
-        precision_i = 1/e_i^2 + 1/s^2 + w_i c_i^2/sigma^2,
-        mean_i = (x_obs_i/e_i^2 + mu_i/s^2 + w_i c_i (y_i - a_i)/sigma^2) / precision_i
-
-    (w_i: 0 for a row whose response is imputed). x_true = mean + z / sqrt(precision) makes z
-    N(0, 1) given the rest, whatever the sds are (for another outcome the outcome's term is
-    left out, which still centres each value as far as its measurement informs it). The map is
-    triangular (mean and precision read no z of their own), so its log Jacobian is the sum of
-    -log sqrt(precision)."""
-    structures = dict(subs)
-    gaussian = main.family.name == "gaussian" and main.link == "identity" and not main.predictors \
-        and not main.known and not main.incomplete
-
-    def values(position, aux):
-        latent = dict(position[LATENT])
-        for k in aux["measured"]:                       # stand-ins until each is computed
-            latent[k] = aux["observed"][k][aux["index"][k]]
-        log_jacobian = 0.0
-        for k, measured in aux["measured"].items():
-            data = aux["sub"][k]["data"]
-            params, _ = constrain_params(structures[k], position["sub"][k], aux["sub"][k]["centring"], data)
-            mu = linear_predictor(structures[k], params, data)
-            precision = 1.0 / measured["error"] ** 2 + 1.0 / params[RESIDUAL_SD] ** 2
-            shift = measured["x"] / measured["error"] ** 2 + mu / params[RESIDUAL_SD] ** 2
-            if gaussian:
-                without = _with_latent(aux, {**latent, k: jnp.zeros_like(latent[k])})
-                outcome_data = _outcome_data(aux, without)
-                outcome, _ = constrain_params(main, position["main"], aux["main"]["centring"], outcome_data)
-                a = linear_predictor(main, outcome, outcome_data)
-                c = aux["B"][k] @ outcome[PARAMS.fixed]
-                weight = outcome_data["weight"] if "weight" in outcome_data else 1.0
-                precision = precision + weight * c ** 2 / outcome[RESIDUAL_SD] ** 2
-                shift = shift + weight * c * (outcome_data["y"] - a) / outcome[RESIDUAL_SD] ** 2
-            latent[k] = shift / precision + position[LATENT][k] / jnp.sqrt(precision)
-            log_jacobian = log_jacobian - 0.5 * jnp.sum(jnp.log(precision))
-        return _with_latent(aux, latent), log_jacobian
-
-    return values
-
-
-def _outcome_data(aux, xs: dict) -> dict:
-    """The outcome's runtime data with its design at x: A + sum_x x B_x, the level-mean rows
-    below it unchanged (none reads a column that moves with x: :func:`_linear_in_latent`)."""
-    data = aux["main"]["data"]
-    rows = aux["A"] + sum(xs[k][:, None] * aux["B"][k] for k in xs)
-    return {**data, "fixed_design": jnp.concatenate([rows, data["fixed_design"][rows.shape[0]:]])}
-
-
 def _result(formula, frame, design, spec, scale, subs, targets, main, aux, output, missing, names, y_name,
             config, seed, timing, models) -> JointFit:
     start = time.perf_counter()
@@ -420,10 +332,10 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
     keys = split_keys(split_keys(seed_key(seed), 1, 1)[0], chains * draws)
     sampled_params = main.params(output.positions["main"], aux["main"], keys)
     params = {**sampled_params, PARAMS.fixed: sampled_params[PARAMS.fixed] / scale}
-    latent = _latent_draws(output.positions, aux, structure_of(main.spec),
+    latent = latent_draws(output.positions, aux, structure_of(main.spec),
                            tuple((k, structure_of(t.spec)) for k, t in targets.items()))
     idata = build_inference_data(spec, output, design.response_name, params)
-    loglik, y_draws = _outcome_draws(main.spec, sampled_params, aux, latent, seed)
+    loglik, y_draws = outcome_draws(main.spec, sampled_params, aux, latent, seed)
     observed = ~missing[y_name] if y_name in missing else np.ones(spec.num_obs, bool)
     obs = {"obs": np.flatnonzero(observed)}
     groups = {"log_likelihood": _dataset({design.response_name: (("chain", "draw", "obs"), loglik[..., observed])},
@@ -462,44 +374,3 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
     return JointFit(str(formula), spec.family.name, spec.link.name, "nuts", spec, design.info, idata, config, seed,
                     tuple(messages), timing, {}, described, {"target_accept": output.target_accept, "raised": raised},
                     used, None, bool(output.interrupted), submodels=tuple(submodels))
-
-
-def _latent_draws(positions, aux, main: Structure, subs: tuple) -> dict:
-    """{x: (chains, draws, latent values)}: the latent values of every draw in the data's units
-    (an me() predictor's from its coordinates z, :func:`_true_values_program`)."""
-    chains, draws = np.shape(jax.tree_util.tree_leaves(positions[LATENT])[0])[:2]
-    flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((chains * draws,) + np.shape(x)[2:]), positions)
-    xs = _latent_program(main, subs)(flat, aux)
-    return {k: np.asarray(x)[:, np.asarray(aux["index"][k])].reshape(chains, draws, -1) for k, x in xs.items()}
-
-
-@program_cache(maxsize=8)
-def _latent_program(main: Structure, subs: tuple):
-    values = _true_values_program(main, subs)
-    return jax.jit(lambda flat, aux: jax.lax.map(lambda position: values(position, aux)[0], flat))
-
-
-def _outcome_draws(spec, params, aux, latent: dict, seed: int) -> tuple:
-    """(log-likelihood of every row, a response drawn at every row) at each draw, with that
-    draw's x (the outcome's design moves with the latent values). ``spec`` and ``params`` are
-    the sampled ones (columns on unit scale), as ``aux``'s design pieces."""
-    shape = np.shape(params[PARAMS.fixed])[:2]
-    total = int(np.prod(shape))          # explicit: an x with nothing missing has (chains, draws, 0)
-    flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((total,) + np.shape(x)[2:]), params)
-    xs = {k: np.asarray(values).reshape((total,) + values.shape[2:]) for k, values in latent.items()}
-    keys = jax.random.split(jax.random.PRNGKey(seed), total)
-    loglik, y = _draws_program(structure_of(spec))((flat, xs, keys), aux)
-    return np.asarray(loglik).reshape(shape + (spec.num_obs,)), np.asarray(y).reshape(shape + (spec.num_obs,))
-
-
-@program_cache(maxsize=8)
-def _draws_program(structure: Structure):
-    """(draws, x, keys), aux -> the pointwise log-likelihood and a response at every draw."""
-    def one(args, aux):
-        draw, latent, key = args
-        data = _outcome_data(aux, _with_latent(aux, latent))
-        eta = linear_predictor(structure, draw, data)
-        y = structure.family.sample(key, family_params(structure, draw, eta, data), data["aux"])
-        return pointwise_loglik(structure, draw, data), y
-
-    return jax.jit(lambda args, aux: jax.lax.map(lambda a: one(a, aux), args))
