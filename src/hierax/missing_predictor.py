@@ -164,10 +164,13 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
     main = FullTarget(sampled)
     weight = None if y_name not in missing else (~missing[y_name]).astype(float)
     targets = {name: FullTarget(unit_scaled(sub)[0]) for name, (_, sub) in subs.items()}
-    aux = {"main": main.runtime({"weight": weight}), "sub": {k: t.runtime() for k, t in targets.items()},
+    outcome = main.runtime({"weight": weight})
+    design_rows = outcome["data"]["fixed_design"]
+    outcome["data"] = {**outcome["data"], "fixed_design": jnp.concatenate([jnp.asarray(A), design_rows[len(A):]])}
+    aux = {"main": outcome, "sub": {k: t.runtime() for k, t in targets.items()},
            "observed": {k: jnp.asarray(filled[k].to_numpy(float)) for k in names},
            "index": {k: jnp.asarray(np.flatnonzero(missing[k]), jnp.int32) for k in names},
-           "A": jnp.asarray(A), "B": {k: jnp.asarray(b) for k, b in B.items()},
+           "B": {k: _moving_columns(b) for k, b in B.items()},
            "measured": {k: {"x": jnp.asarray(x), "error": jnp.asarray(sd)} for k, (x, sd) in measurements.items()}}
     init_key, run_key = split_keys(seed_key(seed), 2)
     keys = split_keys(init_key, 1 + len(names))
@@ -181,10 +184,11 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
                                   unravel)
     setup = time.perf_counter() - start
     start = time.perf_counter()
-    output = _sample(run_key, flat_density, Unravel.ravel_rows(positions), config, aux, progress)
+    retune = _joint_retune(main, positions, unravel)
+    output = _sample(run_key, flat_density, Unravel.ravel_rows(positions), config, aux, progress, retune)
     output = output._replace(positions=unravel.unravel(output.positions))
     sampling = time.perf_counter() - start
-    return _result(formula, frame, design, spec, scale, subs, targets, main, aux, output, missing, names, y_name,
+    return _result(formula, frame, design, spec, scale, subs, targets, main, output.aux, output, missing, names, y_name,
                    config, seed, {"setup": setup, "sampling": sampling}, models)
 
 
@@ -203,7 +207,29 @@ def latent_calls(formula) -> dict:
     return found
 
 
-def _sample(run_key, density, flat, config, aux, progress: bool):
+def _joint_retune(main: FullTarget, positions: dict, unravel: Unravel):
+    """The outcome's centring retune (``hierax.density.centering``: each level of an "auto" group
+    term moved between centred and non-centred coordinates in warm-up, as a plain NUTS fit does),
+    on the joint flat position, whose outcome part is one slice (``ravel_pytree`` orders the
+    position's keys: latent, main, sub); None where the outcome has no such group term."""
+    if main.retune is None:
+        return None
+    first = jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions)
+    start = Unravel.ravel(first[LATENT]).size if first[LATENT] else 0
+    stop = start + Unravel.ravel(first["main"]).size
+
+    def retune(flat, inverse_mass_matrix, aux):
+        position = unravel.unravel(np.asarray(flat))
+        moved, part, outcome = main.retune(position["main"], np.asarray(inverse_mass_matrix)[:, start:stop],
+                                           aux["main"])
+        matrix = np.array(inverse_mass_matrix, dtype=float)
+        matrix[:, start:stop] = part
+        return Unravel.ravel_rows({**position, "main": moved}), matrix, {**aux, "main": outcome}
+
+    return retune
+
+
+def _sample(run_key, density, flat, config, aux, progress: bool, retune=None):
     """NUTS with a progress bar (as ``hx.fit``'s), keeping the draws made if Ctrl-C stops sampling."""
     from tqdm.auto import tqdm
 
@@ -215,7 +241,7 @@ def _sample(run_key, density, flat, config, aux, progress: bool):
         bar.update(steps)
 
     try:
-        return sample_nuts(run_key, density, flat, config, update, aux=aux, keep_interrupted=True)
+        return sample_nuts(run_key, density, flat, config, update, aux=aux, retune=retune, keep_interrupted=True)
     finally:
         bar.close()
 
@@ -315,6 +341,12 @@ def _linear_in_latent(outcome, filled: pd.DataFrame, names: list, spec) -> tuple
             raise ModelError(f"mi() of a predictor constant within the levels of {block.group!r} is not available "
                              "yet; impute it at the level of the groups outside the model")
     return A, B
+
+
+def _moving_columns(B: np.ndarray) -> dict:
+    """B_x as the columns where it is not zero and their values (see ``density.latent._slope``)."""
+    cols = np.flatnonzero(np.any(B != 0.0, axis=0))
+    return {"cols": jnp.asarray(cols, jnp.int32), "values": jnp.asarray(B[:, cols])}
 
 
 def _latent_start(filled: np.ndarray, missing: np.ndarray, chains: int, rng) -> np.ndarray:

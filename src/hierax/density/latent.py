@@ -2,9 +2,10 @@
 builds the model; this is its density and the way from draws to the predictors' values).
 
 Runtime data (``aux``): ``main`` and ``sub`` (the outcome's and each predictor model's runtime
-data, as ``FullTarget.runtime`` gives them), ``observed`` and ``index`` (each predictor's values
-and the rows that are latent), ``A`` and ``B`` (the outcome's design is A + sum_x x B_x on the
-data rows) and ``measured`` (each me() predictor's measurement and its error sd).
+data, as ``FullTarget.runtime`` gives them; the outcome's design is A, below), ``observed`` and
+``index`` (each predictor's values and the rows that are latent), ``B`` (the outcome's design is
+A + sum_x x B_x on the data rows; each B_x as the columns it moves and their values) and
+``measured`` (each me() predictor's measurement and its error sd).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def joint_program(main: Structure, subs: tuple, unravel: Unravel):
 
     def density(position, aux):
         xs, log_jacobian = true_values(position, aux)
-        total = outcome(position["main"], {**aux["main"], "data": _outcome_data(aux, xs)}) + log_jacobian
+        data = _outcome_data(aux, xs, position["main"][PARAMS.fixed])
+        total = outcome(position["main"], {**aux["main"], "data": data}) + log_jacobian
         for k, model in models.items():
             data = {key: v for key, v in aux["sub"][k]["data"].items() if key != "log_constant"}
             total += model(position["sub"][k], {**aux["sub"][k], "data": {**data, "y": xs[k]}})
@@ -86,10 +88,11 @@ def _true_values_program(main: Structure, subs: tuple):
             shift = measured["x"] / measured["error"] ** 2 + mu / params[RESIDUAL_SD] ** 2
             if gaussian:
                 without = _with_latent(aux, {**latent, k: jnp.zeros_like(latent[k])})
-                outcome_data = _outcome_data(aux, without)
+                beta = position["main"][PARAMS.fixed]
+                outcome_data = _outcome_data(aux, without, beta)
                 outcome, _ = constrain_params(main, position["main"], aux["main"]["centring"], outcome_data)
                 a = linear_predictor(main, outcome, outcome_data)
-                c = aux["B"][k] @ outcome[PARAMS.fixed]
+                c = _slope(aux["B"][k], beta)
                 weight = outcome_data["weight"] if "weight" in outcome_data else 1.0
                 precision = precision + weight * c ** 2 / outcome[RESIDUAL_SD] ** 2
                 shift = shift + weight * c * (outcome_data["y"] - a) / outcome[RESIDUAL_SD] ** 2
@@ -100,12 +103,19 @@ def _true_values_program(main: Structure, subs: tuple):
     return values
 
 
-def _outcome_data(aux, xs: dict) -> dict:
-    """The outcome's runtime data with its design at x: A + sum_x x B_x, the level-mean rows
-    below it unchanged (none reads a column that moves with x: :func:`_linear_in_latent`)."""
+def _outcome_data(aux, xs: dict, beta) -> dict:
+    """The outcome's runtime data at x for the fixed effects ``beta``: its design X(x) = A + sum_x
+    x B_x enters as A (the runtime data's design: the level-mean rows below it read no column
+    that moves with x) and sum_x x (B_x beta) added to the offset, so that no n x p matrix is
+    formed in an evaluation: B_x beta reads only the columns with x in them."""
     data = aux["main"]["data"]
-    rows = aux["A"] + sum(xs[k][:, None] * aux["B"][k] for k in xs)
-    return {**data, "fixed_design": jnp.concatenate([rows, data["fixed_design"][rows.shape[0]:]])}
+    moved = sum(xs[k] * _slope(aux["B"][k], beta) for k in xs)
+    return {**data, "offset": data["offset"] + moved}
+
+
+def _slope(B: dict, beta):
+    """B_x beta per row: the columns of the design that move with x (``B["cols"]``) times theirs."""
+    return B["values"] @ beta[B["cols"]]
 
 
 def latent_draws(positions, aux, main: Structure, subs: tuple) -> dict:
@@ -141,7 +151,7 @@ def _draws_program(structure: Structure):
     """(draws, x, keys), aux -> the pointwise log-likelihood and a response at every draw."""
     def one(args, aux):
         draw, latent, key = args
-        data = _outcome_data(aux, _with_latent(aux, latent))
+        data = _outcome_data(aux, _with_latent(aux, latent), draw[PARAMS.fixed])
         eta = linear_predictor(structure, draw, data)
         y = structure.family.sample(key, family_params(structure, draw, eta, data), data["aux"])
         return pointwise_loglik(structure, draw, data), y
