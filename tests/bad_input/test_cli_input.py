@@ -16,6 +16,7 @@ import gzip
 import io
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -98,7 +99,8 @@ def check_cli_case(case: Case) -> None:
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         if case.check is not None:
-            case.check(result)
+            # a check asserts, or returns a truth value (a lambda's comparison): False fails the case
+            assert case.check(result) is not False, f"{case.id}: the check of the result failed"
         return
     assert_cli_error(result, case.phrase, case.fix)
 
@@ -108,6 +110,10 @@ ARGUMENT_CASES = [
     Case("no-command", lambda: run_cli(timeout=60), HieraxError, "required", "--help"),
     Case("unknown-command", lambda: run_cli("fti", timeout=60), HieraxError, "invalid choice", "choose from"),
     Case("fit-without-data", lambda: run_cli("fit", "y ~ x", timeout=60), HieraxError, "required: --data", "--help"),
+    Case("fit-latent-with-out", lambda: run_cli("fit", "bmi | mi() ~ age + mi(chl); chl | mi() ~ age", "--data",
+                                                str(Path(__file__).resolve().parents[1] / "reference" / "data" /
+                                                    "nhanes.csv"), "--out", "never.nc", timeout=120),
+         HieraxError, "saving a fit with latent predictors", "leave out --out"),
     Case("report-without-output", lambda: run_cli("report", "fit.nc", timeout=60), HieraxError,
          "required: -o", "--help"),
     Case("formula-split-by-shell", lambda: run_cli("fit", "y", "~", "x", "--data", "d.csv", timeout=60),

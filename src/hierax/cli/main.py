@@ -61,7 +61,7 @@ def _warnings_as_lines():
 def run_fit(args) -> int:
     """``hierax fit``: check the outputs and the formula, read the data, fit, print, save."""
     from hierax.cli.paths import check_distinct, check_output
-    from hierax.formula import as_bf
+    from hierax.formula import MvBf, as_formula
 
     if args.method == "map" and (args.out or args.report):
         raise HieraxError("--out and --report need posterior draws or a frequentist fit; a posterior mode has "
@@ -69,7 +69,12 @@ def run_fit(args) -> int:
     out = check_output(args.out, args.force, "--out", "fit.nc")
     report = check_output(args.report, args.force, "--report", "report.html")
     check_distinct({"--out": out, "--report": report}, {"the data file": _file_source(args.data)})
-    as_bf(args.formula)                                  # a formula's mistakes before the data are read
+    whole = as_formula(args.formula)                     # a formula's mistakes before the data are read
+    latent = isinstance(whole, MvBf) or any(getattr(f, "func", None) == "me" for t in whole.mean.fixed
+                                            for f in t.factors)
+    if latent and out is not None:
+        raise HieraxError("--out: saving a fit with latent predictors (mi(x), me(x, sdx)) is not available yet; "
+                          "leave out --out (--report works)")
     nuts = _nuts_options(args)
     data = _load(args.data)
     fit = _fit(args, data, nuts)
