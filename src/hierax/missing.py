@@ -93,7 +93,7 @@ def with_imputations(fit, missing: pd.DataFrame, seed: int):
     from hierax.results import _arviz
     from hierax.results.predict import response_draws
 
-    post = fit.idata.posterior
+    post = _arviz.group(fit.idata, "posterior")      # a Dataset under either ArviZ
     chains, draws = post.sizes["chain"], post.sizes["draw"]
     values = response_draws(fit, missing, seed).reshape(chains, draws, len(missing))
     labels = np.asarray(missing.index)

@@ -123,7 +123,7 @@ class JointFit(FitResult):
             return imputed_table(self.idata, level)
         if name not in names:
             raise ModelError(f"no imputed values of {name!r}; this fit imputes {names}")
-        post = self.idata.posterior
+        post = _arviz.group(self.idata, "posterior")
         variable, dim = latent_variable(name, measured=latent_variable(name, True)[0] in post)
         view = post[[variable]].rename({variable: IMPUTED, dim: IMPUTED_DIM})
         return imputed_table(_arviz.results(posterior=view), level)
@@ -372,7 +372,7 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
     obs = {"obs": np.flatnonzero(observed)}
     groups = {"log_likelihood": _dataset({design.response_name: (("chain", "draw", "obs"), loglik[..., observed])},
                                          obs)}
-    post = idata.posterior
+    post = _arviz.group(idata, "posterior")          # a Dataset under either ArviZ
     extra, coords = {}, {}
     for k in names:
         variable, dim = latent_variable(k, measured=k in aux["measured"])
@@ -390,7 +390,7 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
         sub_params = targets[k].params(output.positions["sub"][k], aux["sub"][k], keys)
         sub_params = {**sub_params, PARAMS.fixed: sub_params[PARAMS.fixed] / unit_scaled(sub_spec)[1]}
         variables, sub_coords = posterior_dataset(sub_spec, sub_params)
-        sub_idata = _arviz.results(posterior=_dataset(variables, sub_coords), sample_stats=idata.sample_stats)
+        sub_idata = _arviz.results(posterior=_dataset(variables, sub_coords), sample_stats=_arviz.group(idata, "sample_stats"))
         sub = Submodel(k, models[k], sub_spec, sub_idata)
         submodels.append(sub)
         labelled = sub.summary()

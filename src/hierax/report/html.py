@@ -140,11 +140,12 @@ SHOWN_IMPUTED = 40      # rows of each imputed variable's table in the report
 def _imputed(fit) -> str:
     """Each variable's imputed values (y | mi(), mi(x)) or estimated true values (me(x, sdx)):
     posterior mean, sd and 90% interval by data row; empty where the fit imputed nothing."""
+    from hierax.results import _arviz
     from hierax.results.imputed import IMPUTED
 
     names = [sub.name for sub in getattr(fit, "submodels", ())]
     tables = {}
-    if IMPUTED in fit.idata.posterior:
+    if IMPUTED in _arviz.group(fit.idata, "posterior"):
         response = fit.design_info.formula.response.label
         tables[response] = fit.imputed(response) if names else fit.imputed()
     tables.update({name: fit.imputed(name) for name in names})

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hierax.errors import ModelError
+from hierax.results import _arviz
 from hierax.model.layout import PARAMS
 
 IMPUTED = "Ymi"                     # the posterior variable of the imputed responses (brms's name)
@@ -17,7 +18,7 @@ def imputed_table(idata, level: float = 0.9) -> pd.DataFrame:
     default level, as ``summary()``), indexed by the data's row labels."""
     if not 0.0 < level < 1.0:
         raise ModelError(f"level must be between 0 and 1, got {level!r}")
-    post = idata.posterior
+    post = _arviz.group(idata, "posterior")          # a Dataset under either ArviZ
     if IMPUTED not in post:
         raise ModelError("this fit imputed nothing: fit.imputed() is for a response with mi(), e.g. "
                          "hx.fit('y | mi() ~ x + (1 | g)', data), whose missing values are then drawn in the fit; a "
