@@ -31,7 +31,8 @@ def test_p_loo_is_far_below_the_parameter_count_under_shrinkage(fits):
     assert 30 < result.p_loo < 60
     complete = hx.loo(fits["complete pooling"])
     assert complete.num_parameters == 3 and complete.p_loo == pytest.approx(3, abs=1.0)
-    assert "effective parameters of 89" in str(result)
+    assert "effective parameters of 89 (shrinkage" in str(result)
+    assert str(complete).splitlines()[0].endswith("effective parameters of 3")      # no group effects to shrink
 
 
 def test_partial_pooling_predicts_better_than_complete_pooling(fits):

@@ -44,10 +44,12 @@ class LooResult:
     pareto_k: np.ndarray
     warnings: tuple
     elpd_data: object
+    has_groups: bool = True         # whether shrinkage (group effects) can make p_loo fall short of the count
 
     def __str__(self) -> str:
+        why = " (shrinkage makes group effects count for less than one each)" if self.has_groups else ""
         lines = [f"elpd_loo {self.elpd:.1f} (se {self.se:.1f});  p_loo {self.p_loo:.1f} effective parameters "
-                 f"of {self.num_parameters} (shrinkage makes group effects count for less than one each)"]
+                 f"of {self.num_parameters}{why}"]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -66,7 +68,7 @@ def loo(fit) -> LooResult:
     k = result.pareto_k
     good = float(result.good_k or GOOD_K)
     return LooResult(result.elpd, result.se, result.p, num_parameters(fit), k, _k_warnings(k, fit, good),
-                     result.elpd_data)
+                     result.elpd_data, bool(fit.spec.all_blocks))
 
 
 def waic(fit):
