@@ -265,10 +265,32 @@ def _check_latent_names(formula: MvBf) -> tuple:
     absent = [name for name in names if name not in given]
     if absent:
         raise ModelError(f"mi({absent[0]}) needs a model for {absent[0]!r}: add hx.bf('{absent[0]} | mi() ~ ...')")
+    _check_predictor_models(formula, names + list(measured))
     if formula.outcome.dpars or any(sub.dpars for sub in formula.parts[1:]):
         raise ModelError("formulas for distributional parameters (sigma ~ ...) beside mi() or me() are not available "
                          "yet")
     return names, measured
+
+
+def _check_predictor_models(formula: MvBf, latent: list) -> None:
+    """No predictor's model reads another latent predictor or the outcome's response.
+
+    Why: each predictor's model is built once, from the data with missing values filled in at
+    random (:func:`_hot_deck`, for the designs only), so a column it reads that is itself imputed
+    would enter with those fills, not its draws (a silently attenuated coefficient); and the
+    outcome's response in x's model makes the model circular (y given x and x given y are not
+    one joint distribution)."""
+    response = to_text(formula.outcome.mean.response.value)
+    for name, sub in formula.submodels.items():
+        reads = [v for v in sub.variables if v != name and (v in latent or v == response)]
+        if reads and reads[0] == response:
+            raise ModelError(f"the model of {name!r} reads the outcome {response!r}; the outcome's model already "
+                             f"relates the two (y given x), and x given y beside it is not one joint model: model "
+                             f"{name} from other predictors")
+        if reads:
+            raise ModelError(f"the model of {name!r} reads {reads[0]!r}, which is itself latent (mi() or me()); "
+                             f"models of latent predictors that depend on each other are not available yet: model "
+                             f"{name} from observed columns, or impute {reads[0]} outside the model")
 
 
 def _measurements(frame: pd.DataFrame, measured: dict) -> dict:

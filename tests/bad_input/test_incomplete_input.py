@@ -147,6 +147,11 @@ MISSING_PREDICTORS = [
     Case("mi_x_product_of_two", _joint(hx.bf("real ~ mi(xg):mi(x2)") + hx.bf("xg | mi() ~ 1")
                                        + hx.bf("x2 | mi() ~ 1"), X_GAPS.assign(x2=X_GAPS["xg"])), ModelError,
          "product of two latent predictors", "not available yet"),
+    Case("mi_x_model_reads_another_latent", _joint(hx.bf("real ~ mi(xg) + mi(x2)") + hx.bf("xg | mi() ~ 1")
+                                                   + hx.bf("x2 | mi() ~ xg"), X_GAPS.assign(x2=X_GAPS["xg"])),
+         ModelError, "reads 'xg', which is itself latent", "impute xg outside the model"),
+    Case("mi_x_model_reads_the_outcome", _joint(hx.bf("real ~ mi(xg)") + hx.bf("xg | mi() ~ real")), ModelError,
+         "reads the outcome 'real'", "model xg from other predictors"),
     Case("mi_x_simulate_refuses", lambda: hx.model(JOINT, X_GAPS), FormulaError, "hx.fit(..., method='nuts') only",
          "other methods and tools take one response"),
     Case("mi_x_save_refuses", lambda: _save(_joint()()), HieraxError, "not available yet",
