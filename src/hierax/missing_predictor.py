@@ -38,12 +38,10 @@ import numpy as np
 import pandas as pd
 
 from hierax.config import check_flag, check_seed, nuts_config
-from hierax.density.latent import LATENT, joint_program, latent_draws, outcome_draws
-from hierax.density.logdensity import structure_of
+from hierax.density.latent import outcome_draws
 from hierax.density.target import FullTarget
 from hierax.design import build_design
-from hierax.engines.keys import seed_key, split_keys
-from hierax.engines.mode import Unravel
+from hierax.engines.latent import JointProblem, sample_joint
 from hierax.engines.nuts import sample_nuts
 from hierax.errors import DataError, ModelError
 from hierax.formula import MvBf
@@ -55,7 +53,7 @@ from hierax.model.scaling import unit_scaled
 from hierax.results import FitResult, _arviz
 from hierax.results.diagnostics import nuts_warnings
 from hierax.results.idata import _dataset, build_inference_data, posterior_dataset
-from hierax.results.imputed import IMPUTED, IMPUTED_DIM
+from hierax.results.imputed import IMPUTED, IMPUTED_DIM, latent_variable
 from hierax.results.tables import missing_diagnostics, summary as summary_table
 
 
@@ -129,12 +127,6 @@ class JointFit(FitResult):
         return imputed_table(_arviz.results(posterior=view), level)
 
 
-def latent_variable(name: str, measured: bool) -> tuple:
-    """(posterior variable, its row dimension) of a latent predictor's values, brms's names:
-    ``Ymi_x`` for an imputed x (mi()), ``Xme_x`` for the true values of a measured one (me())."""
-    return (f"Xme_{name}", f"Xme_row_{name}") if measured else (f"{IMPUTED}_{name}", f"{IMPUTED_DIM}_{name}")
-
-
 def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, draws, target_accept,
               max_tree_depth, progress) -> JointFit:
     """NUTS on the joint model of the module docstring (``hx.fit``'s arguments)."""
@@ -160,36 +152,17 @@ def fit_joint(formula: MvBf, data, family, link, priors, seed, chains, warmup, d
     models = {**{name: str(formula.submodels[name]) for name in imputed}, **{name: f"{name} ~ 1" for name in measured}}
     subs = {name: build_model(models[name], filled, "gaussian", None, sub_priors[name]) for name in names}
     sampled, scale = unit_scaled(spec)
-    A, B = A / scale, {name: b / scale for name, b in B.items()}
-    main = FullTarget(sampled)
-    weight = None if y_name not in missing else (~missing[y_name]).astype(float)
     targets = {name: FullTarget(unit_scaled(sub)[0]) for name, (_, sub) in subs.items()}
-    outcome = main.runtime({"weight": weight})
-    design_rows = outcome["data"]["fixed_design"]
-    outcome["data"] = {**outcome["data"], "fixed_design": jnp.concatenate([jnp.asarray(A), design_rows[len(A):]])}
-    aux = {"main": outcome, "sub": {k: t.runtime() for k, t in targets.items()},
-           "observed": {k: jnp.asarray(filled[k].to_numpy(float)) for k in names},
-           "index": {k: jnp.asarray(np.flatnonzero(missing[k]), jnp.int32) for k in names},
-           "B": {k: _moving_columns(b) for k, b in B.items()},
-           "measured": {k: {"x": jnp.asarray(x), "error": jnp.asarray(sd)} for k, (x, sd) in measurements.items()}}
-    init_key, run_key = split_keys(seed_key(seed), 2)
-    keys = split_keys(init_key, 1 + len(names))
-    positions = {"main": main.initial(keys[0], config.chains),
-                 "sub": {k: t.initial(keys[1 + i], config.chains) for i, (k, t) in enumerate(targets.items())},
-                 LATENT: {k: (0.1 * rng.standard_normal((config.chains, len(frame))) if k in measured else
-                              _latent_start(filled[k].to_numpy(float), missing[k], config.chains, rng))
-                          for k in names}}
-    unravel = Unravel.of(jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions))
-    flat_density = joint_program(structure_of(main.spec), tuple((k, structure_of(t.spec)) for k, t in targets.items()),
-                                  unravel)
+    problem = JointProblem(FullTarget(sampled), targets, A / scale, {name: b / scale for name, b in B.items()},
+                           {k: filled[k].to_numpy(float) for k in names}, missing, measurements,
+                           None if y_name not in missing else (~missing[y_name]).astype(float), tuple(imputed),
+                           tuple(measured))
     setup = time.perf_counter() - start
     start = time.perf_counter()
-    retune = _joint_retune(main, positions, unravel)
-    output = _sample(run_key, flat_density, Unravel.ravel_rows(positions), config, aux, progress, retune)
-    output = output._replace(positions=unravel.unravel(output.positions))
+    drawn = sample_joint(problem, config, seed, rng, lambda *args: _sample(*args, progress))
     sampling = time.perf_counter() - start
-    return _result(formula, frame, design, spec, scale, subs, targets, main, output.aux, output, missing, names, y_name,
-                   config, seed, {"setup": setup, "sampling": sampling}, models)
+    return _result(formula, frame, design, spec, sampled, scale, subs, drawn, missing, names, y_name, seed,
+                   {"setup": setup, "sampling": sampling}, models)
 
 
 def latent_calls(formula) -> dict:
@@ -207,29 +180,7 @@ def latent_calls(formula) -> dict:
     return found
 
 
-def _joint_retune(main: FullTarget, positions: dict, unravel: Unravel):
-    """The outcome's centring retune (``hierax.density.centering``: each level of an "auto" group
-    term moved between centred and non-centred coordinates in warm-up, as a plain NUTS fit does),
-    on the joint flat position, whose outcome part is one slice (``ravel_pytree`` orders the
-    position's keys: latent, main, sub); None where the outcome has no such group term."""
-    if main.retune is None:
-        return None
-    first = jax.tree_util.tree_map(lambda x: np.asarray(x[0]), positions)
-    start = Unravel.ravel(first[LATENT]).size if first[LATENT] else 0
-    stop = start + Unravel.ravel(first["main"]).size
-
-    def retune(flat, inverse_mass_matrix, aux):
-        position = unravel.unravel(np.asarray(flat))
-        moved, part, outcome = main.retune(position["main"], np.asarray(inverse_mass_matrix)[:, start:stop],
-                                           aux["main"])
-        matrix = np.array(inverse_mass_matrix, dtype=float)
-        matrix[:, start:stop] = part
-        return Unravel.ravel_rows({**position, "main": moved}), matrix, {**aux, "main": outcome}
-
-    return retune
-
-
-def _sample(run_key, density, flat, config, aux, progress: bool, retune=None):
+def _sample(run_key, density, flat, config, aux, retune, progress: bool):
     """NUTS with a progress bar (as ``hx.fit``'s), keeping the draws made if Ctrl-C stops sampling."""
     from tqdm.auto import tqdm
 
@@ -365,31 +316,14 @@ def _linear_in_latent(outcome, filled: pd.DataFrame, names: list, spec) -> tuple
     return A, B
 
 
-def _moving_columns(B: np.ndarray) -> dict:
-    """B_x as the columns where it is not zero and their values (see ``density.latent._slope``)."""
-    cols = np.flatnonzero(np.any(B != 0.0, axis=0))
-    return {"cols": jnp.asarray(cols, jnp.int32), "values": jnp.asarray(B[:, cols])}
-
-
-def _latent_start(filled: np.ndarray, missing: np.ndarray, chains: int, rng) -> np.ndarray:
-    """Each chain's start of the latent values: the drawn fill values, jittered by a tenth of the
-    observed values' sd."""
-    values = filled[missing]
-    spread = 0.1 * np.std(filled[~missing]) if (~missing).sum() > 1 else 0.1
-    return values[None, :] + spread * rng.standard_normal((chains, len(values)))
-
-
-def _result(formula, frame, design, spec, scale, subs, targets, main, aux, output, missing, names, y_name,
-            config, seed, timing, models) -> JointFit:
+def _result(formula, frame, design, spec, sampled, scale, subs, drawn, missing, names, y_name, seed, timing,
+            models) -> JointFit:
     start = time.perf_counter()
+    output, config, rows = drawn.output, drawn.config, drawn.rows
     chains, draws = output.diverging.shape
-    keys = split_keys(split_keys(seed_key(seed), 1, 1)[0], chains * draws)
-    sampled_params = main.params(output.positions["main"], aux["main"], keys)
-    params = {**sampled_params, PARAMS.fixed: sampled_params[PARAMS.fixed] / scale}
-    latent = latent_draws(output.positions, aux, structure_of(main.spec),
-                           tuple((k, structure_of(t.spec)) for k, t in targets.items()))
+    params = {**drawn.params, PARAMS.fixed: drawn.params[PARAMS.fixed] / scale}
     idata = build_inference_data(spec, output, design.response_name, params)
-    loglik, y_draws = outcome_draws(main.spec, sampled_params, aux, latent, seed)
+    loglik, y_draws = outcome_draws(sampled, drawn.params, rows, drawn.latent, seed)
     observed = ~missing[y_name] if y_name in missing else np.ones(spec.num_obs, bool)
     obs = {"obs": np.flatnonzero(observed)}
     groups = {"log_likelihood": _dataset({design.response_name: (("chain", "draw", "obs"), loglik[..., observed])},
@@ -397,8 +331,8 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
     post = _arviz.group(idata, "posterior")          # a Dataset under either ArviZ
     extra, coords = {}, {}
     for k in names:
-        variable, dim = latent_variable(k, measured=k in aux["measured"])
-        extra[variable] = (("chain", "draw", dim), latent[k])
+        variable, dim = latent_variable(k, measured=k in rows["measured"])
+        extra[variable] = (("chain", "draw", dim), drawn.latent[k])
         coords[dim] = np.asarray(frame.index[missing[k]])
     if y_name in missing and missing[y_name].any():
         extra[IMPUTED] = (("chain", "draw", IMPUTED_DIM), y_draws[..., missing[y_name]])
@@ -409,8 +343,7 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
     messages = list(nuts_warnings(idata, config.max_tree_depth, summary_table(idata, spec)))
     for k in names:
         sub_design, sub_spec = subs[k]
-        sub_params = targets[k].params(output.positions["sub"][k], aux["sub"][k], keys)
-        sub_params = {**sub_params, PARAMS.fixed: sub_params[PARAMS.fixed] / unit_scaled(sub_spec)[1]}
+        sub_params = {**drawn.sub_params[k], PARAMS.fixed: drawn.sub_params[k][PARAMS.fixed] / unit_scaled(sub_spec)[1]}
         variables, sub_coords = posterior_dataset(sub_spec, sub_params)
         sub_idata = _arviz.results(posterior=_dataset(variables, sub_coords), sample_stats=_arviz.group(idata, "sample_stats"))
         sub = Submodel(k, models[k], sub_spec, sub_idata)
@@ -421,10 +354,8 @@ def _result(formula, frame, design, spec, scale, subs, targets, main, aux, outpu
     messages += list(missing_diagnostics(chains, draws))
     timing["results"] = time.perf_counter() - start
     used = frame[[c for c in formula.variables if c in frame.columns]].copy()
-    described = dict(main.describe(aux["main"]))
-    for k, target in targets.items():
-        described.update({f"{k}: {name}": value for name, value in target.describe(aux["sub"][k]).items()})
     raised = [{"phase": phase, "target_accept": t, "divergent": n} for phase, t, n in output.escalations]
     return JointFit(str(formula), spec.family.name, spec.link.name, "nuts", spec, design.info, idata, config, seed,
-                    tuple(messages), timing, {}, described, {"target_accept": output.target_accept, "raised": raised},
-                    used, None, bool(output.interrupted), submodels=tuple(submodels))
+                    tuple(messages), timing, {}, drawn.described,
+                    {"target_accept": output.target_accept, "raised": raised}, used, None, bool(output.interrupted),
+                    submodels=tuple(submodels))

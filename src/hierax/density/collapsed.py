@@ -88,13 +88,22 @@ def group_stats(spec: ModelSpec, y: np.ndarray | None = None, weight: np.ndarray
     """The per-level cross-products of ``spec`` (or of response ``y`` and row weights ``weight``
     with its design), in NumPy: O(n (q + p)^2) once per data set."""
     block = spec.blocks[0]
-    X, Z, index, levels = spec.X, block.Z, block.group_index, block.num_levels
     y = spec.y if y is None else np.asarray(y, dtype=float)
     if spec.offset is not None:
         y = y - spec.offset
     w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
+    return level_stats(spec.X, block.Z, block.group_index, block.num_levels, y, w, least_squares(spec.X, y, w))
+
+
+def least_squares(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The weighted least-squares coefficients: the statistics' reference point."""
     sw = np.sqrt(w)
-    beta_ref = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0] if X.shape[1] else np.zeros(0)
+    return np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0] if X.shape[1] else np.zeros(0)
+
+
+def level_stats(X, Z, index, levels: int, y, w, beta_ref) -> GroupStats:
+    """:class:`GroupStats` of design ``X``, the block's ``Z`` and level ``index``, response ``y``
+    and row weights ``w``, around ``beta_ref``."""
     y = y - X @ beta_ref
     Zw = Z * w[:, None]
 
@@ -151,14 +160,18 @@ def runtime_data(spec: ModelSpec, y=None, weight=None) -> dict:
     weight = combined_weights(spec, weight)
     if len(spec.blocks) > 1:
         return {"stats": blocked_stats(spec, y, weight), "priors": hyper_priors(spec)}
-    stats = group_stats(spec, y, weight)
+    stats = padded(group_stats(spec, y, weight))
+    return {"stats": jax.tree_util.tree_map(jnp.asarray, stats), "priors": hyper_priors(spec)}
+
+
+def padded(stats: GroupStats) -> GroupStats:
+    """The statistics with empty levels added up to :func:`padded_levels`."""
     extra = padded_levels(stats.ZtZ.shape[-1]) - stats.ZtZ.shape[-1]
 
     def pad(x):
         return np.concatenate([x, np.zeros(x.shape[:-1] + (extra,))], axis=-1)
 
-    stats = stats._replace(ZtZ=pad(stats.ZtZ), ZtX=pad(stats.ZtX), Zty=pad(stats.Zty))
-    return {"stats": jax.tree_util.tree_map(jnp.asarray, stats), "priors": hyper_priors(spec)}
+    return stats._replace(ZtZ=pad(stats.ZtZ), ZtX=pad(stats.ZtX), Zty=pad(stats.Zty))
 
 
 def _marginal_terms(params: dict, stats: GroupStats, name: str):

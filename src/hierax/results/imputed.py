@@ -30,3 +30,9 @@ def imputed_table(idata, level: float = 0.9) -> pd.DataFrame:
     names = [f"q{round(100 * low):02d}", f"q{round(100 * high):02d}"]
     return pd.DataFrame({"estimate": flat.mean(axis=0), PARAMS.sd: flat.std(axis=0, ddof=1), names[0]: lower,
                          names[1]: upper}, index=pd.Index(np.asarray(post[IMPUTED_DIM]), name="row"))
+
+
+def latent_variable(name: str, measured: bool) -> tuple:
+    """(posterior variable, its row dimension) of a latent predictor's values, brms's names:
+    ``Ymi_x`` for an imputed x (mi()), ``Xme_x`` for the true values of a measured one (me())."""
+    return (f"Xme_{name}", f"Xme_row_{name}") if measured else (f"{IMPUTED}_{name}", f"{IMPUTED_DIM}_{name}")
