@@ -14,7 +14,9 @@ not a random sample. Both tools fit the joint model
     y_i ~ N(Intercept + b_x x_i + b_z z_i + u_g[i], sigma),  u_g ~ N(0, sd_g^2)
     x_i ~ N(x_Intercept + x_b_z z_i, x_sigma)        (observed x: its likelihood; missing: a latent)
 
-hierax as ``hx.fit(hx.bf("y ~ mi(x) + z + (1 | g)") + hx.bf("x | mi() ~ z"), data)``, NumPyro
+hierax as ``hx.fit(hx.bf("y ~ mi(x) + z + (1 | g)") + hx.bf("x | mi() ~ z"), data)`` (which, for this
+model, integrates the missing x and the group effects out and draws them afterwards:
+``hierax.engines.latent``; its ``fit.parameterisation`` is printed in the JSON's "meta"), NumPyro
 with the missing x as a parameter vector ``x_mis`` (its prior x's model, centred), the group
 effects non-centred (u = sd_g * z_u, z_u ~ N(0, 1)).
 

@@ -15,9 +15,11 @@ its model is the formula added for it. For me(x, sdx) every x_ki is latent and i
 population's, ``x ~ 1`` (brms's ``meanme``/``sdme``). The latent predictors' columns of the
 outcome's design are linear in x (a term or an interaction with other columns), so the design
 is A plus x times B, found by moving x and checked against the design itself. The outcome's
-parameters, each predictor model's parameters and every latent value are sampled jointly by NUTS:
-the outcome's rows inform the latent values too, which complete-case analysis, imputation outside
-the model and the naive use of measured values lose. A missing response of the outcome
+parameters, each predictor model's parameters and every latent value are drawn jointly: the
+outcome's rows inform the latent values too, which complete-case analysis, imputation outside
+the model and the naive use of measured values lose. How (``hierax.engines.latent``): NUTS on
+everything, or, for a gaussian outcome, with the missing x's integrated out exactly (and, with
+one grouping factor, the group effects too), those drawn afterwards from their conditionals. A missing response of the outcome
 (``y | mi()``) leaves its row out of the outcome's likelihood (it carries no information,
 ``hierax.missing``) and is drawn afterwards at each draw.
 
