@@ -358,6 +358,14 @@ def _result(formula, frame, design, spec, sampled, scale, subs, drawn, missing, 
     used = frame[[c for c in formula.variables if c in frame.columns]].copy()
     raised = [{"phase": phase, "target_accept": t, "divergent": n} for phase, t, n in output.escalations]
     return JointFit(str(formula), spec.family.name, spec.link.name, "nuts", spec, design.info, idata, config, seed,
-                    tuple(messages), timing, {}, drawn.described,
+                    tuple(messages), timing, {}, _described(drawn),
                     {"target_accept": output.target_accept, "raised": raised}, used, None, bool(output.interrupted),
                     submodels=tuple(submodels))
+
+
+def _described(drawn) -> dict:
+    """``fit.parameterisation``: how each group term was sampled, and each x whose missing values
+    were integrated out (``hierax.engines.latent``), under its posterior variable's name."""
+    integrated = {latent_variable(k, measured=False)[0]: {"choice": "integrated out", "mean_weight": None,
+                                                          "centered": 0, "noncentered": 0} for k in drawn.integrated}
+    return {**drawn.described, **integrated}

@@ -31,7 +31,6 @@ from hierax.density.logdensity import structure_of
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.mode import Unravel
 from hierax.engines.nuts import sample_nuts
-from hierax.results.imputed import latent_variable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +57,9 @@ class JointProblem:
 class JointDraws(NamedTuple):
     """What the result is built from: the sampler's output, the outcome's parameters of every
     draw (sampled units, group effects in), each predictor model's, the latent values, the row
-    data (``hierax.density.latent``'s ``aux``), ``fit.parameterisation`` and the config used."""
+    data (``hierax.density.latent``'s ``aux``), how each group term was sampled (as
+    ``fit.parameterisation``), the predictors whose missing values were integrated out, and the
+    config used."""
 
     output: object
     params: dict
@@ -66,6 +67,7 @@ class JointDraws(NamedTuple):
     latent: dict
     rows: dict
     described: dict
+    integrated: tuple
     config: NUTSConfig
 
 
@@ -141,17 +143,11 @@ def _sample_collapsed(problem: JointProblem, config: NUTSConfig, seed: int, rows
                                              {"stats": output.aux, "rows": rows}, seed)
     described = {block.name: {"choice": "collapsed", "mean_weight": None, "centered": 0, "noncentered": 0}
                  for block in main.spec.blocks}
-    return JointDraws(output, params, sub_params, latent, rows, _integrated(described, names), config)
+    return JointDraws(output, params, sub_params, latent, rows, described, names, config)
 
 
 def _flat(density, unravel: Unravel):
     return jax.jit(lambda flat, aux: density(unravel.unravel(flat), aux))
-
-
-def _integrated(described: dict, names) -> dict:
-    """``described`` with the missing values of each x in ``names`` said to be integrated out."""
-    return {**described, **{latent_variable(k, measured=False)[0]: {
-        "choice": "integrated out", "mean_weight": None, "centered": 0, "noncentered": 0} for k in names}}
 
 
 def _sample_latent(problem: JointProblem, config: NUTSConfig, seed: int, rng, rows: dict, collapsed: tuple,
@@ -180,7 +176,7 @@ def _sample_latent(problem: JointProblem, config: NUTSConfig, seed: int, rng, ro
     described = dict(main.describe(rows["main"]))
     for k, target in targets.items():
         described.update({f"{k}: {name}": value for name, value in target.describe(rows["sub"][k]).items()})
-    return JointDraws(output, params, sub_params, latent, rows, _integrated(described, collapsed), config)
+    return JointDraws(output, params, sub_params, latent, rows, described, collapsed, config)
 
 
 def _latent_start(filled: np.ndarray, missing: np.ndarray, chains: int, rng) -> np.ndarray:
