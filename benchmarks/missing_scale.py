@@ -16,7 +16,7 @@ not a random sample. Both tools fit the joint model
 
 hierax as ``hx.fit(hx.bf("y ~ mi(x) + z + (1 | g)") + hx.bf("x | mi() ~ z"), data)`` (which, for this
 model, integrates the missing x and the group effects out and draws them afterwards:
-``hierax.engines.latent``; its ``fit.parameterisation`` is printed in the JSON's "meta"), NumPyro
+``hierax.latent_sampler``; its ``fit.parameterisation`` is printed in the JSON's "meta"), NumPyro
 with the missing x as a parameter vector ``x_mis`` (its prior x's model, centred), the group
 effects non-centred (u = sd_g * z_u, z_u ~ N(0, 1)).
 

@@ -33,7 +33,10 @@ MAY_IMPORT = {
     "sampler": {"config", "model", "density", "engines", "results"},
     "api": STAGES - {"api"} | {"results", "missing", "missing_predictor"},   # fit() composes the stages
     # mi(x): the joint model of an outcome and its imputed predictors, sampled by the NUTS engine
-    "missing_predictor": {"formula", "design", "model", "density", "engines", "config", "results", "missing"},
+    "missing_predictor": {"formula", "design", "model", "density", "engines", "config", "results", "missing",
+                          "latent_sampler"},
+    # its two ways of sampling (every latent value, or the collapsed joint), as sampler.py is a plain fit's
+    "latent_sampler": {"config", "model", "density", "engines"},
     "missing": {"formula", "design", "results"},        # y | mi(): the observed rows fitted, the missing drawn
     "results": STAGES - {"api", "sampler"},             # never workflow or report (nor api, plots, cli)
     "workflow": STAGES | {"results"},                   # consumers of plots only in a lazy .plot() (below)

@@ -17,7 +17,7 @@ outcome's design are linear in x (a term or an interaction with other columns), 
 is A plus x times B, found by moving x and checked against the design itself. The outcome's
 parameters, each predictor model's parameters and every latent value are drawn jointly: the
 outcome's rows inform the latent values too, which complete-case analysis, imputation outside
-the model and the naive use of measured values lose. How (``hierax.engines.latent``): NUTS on
+the model and the naive use of measured values lose. How (``hierax.latent_sampler``): NUTS on
 everything, or, for a gaussian outcome, with the missing x's integrated out exactly (and, with
 one grouping factor, the group effects too), those drawn afterwards from their conditionals. A missing response of the outcome
 (``y | mi()``) leaves its row out of the outcome's likelihood (it carries no information,
@@ -34,8 +34,6 @@ import dataclasses
 import time
 import warnings
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -43,7 +41,7 @@ from hierax.config import check_flag, check_seed, nuts_config
 from hierax.density.latent import outcome_draws
 from hierax.density.target import FullTarget
 from hierax.design import build_design
-from hierax.engines.latent import JointProblem, sample_joint
+from hierax.latent_sampler import JointProblem, sample_joint
 from hierax.engines.nuts import sample_nuts
 from hierax.errors import DataError, ModelError
 from hierax.formula import MvBf
@@ -365,7 +363,7 @@ def _result(formula, frame, design, spec, sampled, scale, subs, drawn, missing, 
 
 def _described(drawn) -> dict:
     """``fit.parameterisation``: how each group term was sampled, and each x whose missing values
-    were integrated out (``hierax.engines.latent``), under its posterior variable's name."""
+    were integrated out (``hierax.latent_sampler``), under its posterior variable's name."""
     integrated = {latent_variable(k, measured=False)[0]: {"choice": "integrated out", "mean_weight": None,
                                                           "centered": 0, "noncentered": 0} for k in drawn.integrated}
     return {**drawn.described, **integrated}

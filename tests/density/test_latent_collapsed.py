@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 import hierax as hx
-import hierax.engines.latent as latent_engine
+import hierax.latent_sampler as latent_engine
 import hierax.missing_predictor as missing_predictor
 from hierax.density.latent_collapsed import joint_collapsed_logdensity, joint_runtime, joint_structure
 from hierax.density.logdensity import constrain_hyper, hyper_priors, log_prior_hyper, scalar_links

@@ -108,7 +108,7 @@ def joint_runtime(structure: JointCollapsed, outcome, A, B: dict, filled: dict, 
                   weight) -> dict:
     """The density's runtime data: the outcome's per-level statistics of the extended design D
     (module docstring) for each pattern, stacked (pattern first), with the rows' counts; each x
-    model's statistics of its observed rows; b_k; the priors."""
+    model's statistics of its observed rows; b_k (``column_scale``); the priors."""
     names = tuple(models)
     w = np.ones(outcome.num_obs) if weight is None else np.asarray(weight, dtype=float)
     observed = A + sum(np.where(missing[k], 0.0, filled[k])[:, None] * B[k] for k in names)
@@ -124,7 +124,7 @@ def joint_runtime(structure: JointCollapsed, outcome, A, B: dict, filled: dict, 
     stats = GroupStats(*(np.stack(field) for field in zip(*classes)))
     return jax.tree_util.tree_map(jnp.asarray, {
         "classes": stats, "counts": np.asarray(counts), "ref": ref, "priors": hyper_priors(outcome),
-        "b": {k: _moved_column(B[k])[1] for k in names},
+        "column_scale": {k: _moved_column(B[k])[1] for k in names},
         "models": {k: _fixed_stats(models[k].X, filled[k], ~missing[k]) for k in names},
         "model_priors": {k: hyper_priors(models[k]) for k in names}})
 
@@ -154,7 +154,7 @@ def _constrained(structure: JointCollapsed, position, aux):
         sub, jac = constrain_hyper(position["sub"][k], scalars, ())
         total += log_prior_hyper(aux["model_priors"][k], sub) + jac
         total += _fixed_loglik(sub[PARAMS.fixed], sub[RESIDUAL_SD], aux["models"][k])
-        c = aux["b"][k] * beta[column]
+        c = aux["column_scale"][k] * beta[column]
         v.append(c * sub[PARAMS.fixed])
         spread[k] = (c * sub[RESIDUAL_SD]) ** 2
         subs[k] = sub

@@ -30,7 +30,6 @@ from hierax.density.latent_collapsed import (
 from hierax.density.logdensity import structure_of
 from hierax.engines.keys import seed_key, split_keys
 from hierax.engines.mode import Unravel
-from hierax.engines.nuts import sample_nuts
 
 
 @dataclasses.dataclass(frozen=True)
