@@ -73,15 +73,21 @@ def check_counts(name: str):
     def check(y, aux):
         if np.any(y < 0) or np.any(y != np.round(y)):
             bad = np.flatnonzero((y < 0) | (y != np.round(y)))
-            raise DataError(f"a {name} response must be counts: whole numbers >= 0 (rows {_rows(bad)} are not); "
+            raise DataError(f"a {name} response must be counts: whole numbers >= 0 ({_rows(bad)} "
+                            f"{_verb(bad, 'is', 'are')} not); "
                             "for a continuous positive response use family='gamma' or 'lognormal'")
     return check
 
 
 def _rows(index) -> str:
-    """Up to five row numbers, then how many more."""
+    """"row 3" or "rows 3, 8, ...": up to five row numbers, then how many more."""
     shown = ", ".join(str(i) for i in index[:5])
-    return shown + (f" and {len(index) - 5} more" if len(index) > 5 else "")
+    return ("row " if len(index) == 1 else "rows ") + shown + (f" and {len(index) - 5} more" if len(index) > 5 else "")
+
+
+def _verb(index, one: str, many: str) -> str:
+    """The verb that agrees with :func:`_rows`: ``one`` for a single row."""
+    return one if len(index) == 1 else many
 
 
 def _check_gaussian(y, aux):

@@ -21,7 +21,7 @@ from jax.scipy.stats import norm
 
 from hierax.errors import DataError
 from hierax.model.families.base import Dpar, Family, gammaln, no_constant
-from hierax.model.families.classic import _rows, log_rate, residual_sd
+from hierax.model.families.classic import _rows, _verb, log_rate, residual_sd
 from hierax.model.priors import Gamma
 
 _VAGUE_SHAPE = Gamma(0.01, 0.01)        # brms's default for a family's shape and precision
@@ -53,14 +53,16 @@ def check_positive(name: str, hint: str):
     def check(y, aux):
         bad = np.flatnonzero(~(y > 0))
         if len(bad):
-            raise DataError(f"a {name} response must be positive (> 0); rows {_rows(bad)} are not. {hint}")
+            raise DataError(f"a {name} response must be positive (> 0); {_rows(bad)} {_verb(bad, 'is', 'are')} "
+                            f"not. {hint}")
     return check
 
 
 def _check_unit(y, aux):
     bad = np.flatnonzero(~((y > 0) & (y < 1)))
     if len(bad):
-        raise DataError(f"a beta response must lie strictly between 0 and 1; rows {_rows(bad)} do not. For proportions "
+        raise DataError(f"a beta response must lie strictly between 0 and 1; {_rows(bad)} "
+                        f"{_verb(bad, 'does', 'do')} not. For proportions "
                         "that include 0 or 1 use family='binomial' with the counts, or shrink the values to the open "
                         "interval first, e.g. (y * (n - 1) + 0.5) / n for n rows (Smithson and Verkuilen 2006)")
 

@@ -19,7 +19,7 @@ from jax.scipy.stats import norm
 
 from hierax.errors import DataError
 from hierax.model.families.base import Family, log_sigmoid, no_constant
-from hierax.model.families.classic import _rows
+from hierax.model.families.classic import _rows, _verb
 
 _FAR = 1e10          # stands for an infinite threshold: F(+-1e10 - eta) is 1 or 0 in float64, and finite
 
@@ -86,8 +86,8 @@ def _mean(params, aux):
 def _check(y, aux):
     bad = np.flatnonzero((y < 1) | (y != np.round(y)))
     if len(bad):
-        raise DataError(f"a cumulative (ordinal) response holds the categories as whole numbers 1, 2, ..., K; rows "
-                        f"{_rows(bad)} are not. Recode the categories in their order as 1..K")
+        raise DataError(f"a cumulative (ordinal) response holds the categories as whole numbers 1, 2, ..., K; "
+                        f"{_rows(bad)} {_verb(bad, 'is', 'are')} not. Recode the categories in their order as 1..K")
     counts = np.bincount(y.astype(int), minlength=int(y.max()) + 1)[1:]
     if len(counts) < 2:
         raise DataError("a cumulative (ordinal) response needs at least two categories")
