@@ -89,6 +89,49 @@ class FittedModel(abc.ABC):
         """Predictions for ``newdata`` (default: the fitted rows) with ``estimate``, ``sd``,
         ``lower``, ``upper``, one row per data row (see :func:`hierax.results.predict.predict`)."""
 
+    # -- how the variance divides (``hierax.results.variance``) ------------------------------------
+    def _variance_parts(self):
+        """The latent-scale variances (:class:`hierax.results.variance.Components`): at the
+        estimates, or at every draw."""
+        from hierax.results import variance
+
+        if not self.spec.blocks:
+            from hierax.errors import ModelError
+
+            raise ModelError("the model has no group terms, so there is no variance between groups to decompose; "
+                             "add a term such as (1 | g)")
+        return variance.draw_components(self) if self.has_draws else variance.estimate_components(self)
+
+    def variance_components(self, level: float = 0.9) -> pd.DataFrame:
+        """The variance on the latent (link) scale of the fixed part, of each grouping factor and of
+        the residual, and each one's share of their sum (Nakagawa et al. 2017; the residual of a
+        non-gaussian family is its distribution-specific variance, pi^2/3 for the logit). Point
+        values for a REML/ML/Laplace fit; posterior means, sds and ``level`` intervals for NUTS."""
+        from hierax.results import variance
+
+        parts = self._variance_parts()
+        values = {"fixed effects": parts.fixed, **{f"group: {g}": v for g, v in parts.random.items()},
+                  "residual": parts.residual}
+        table = variance.as_table(values, self.has_draws, level)
+        shares = variance.as_table({k: v / parts.total for k, v in values.items()}, self.has_draws, level)
+        return table.assign(share=shares["estimate"])
+
+    def icc(self, by_group: bool = False, level: float = 0.9) -> pd.DataFrame:
+        """Intraclass correlations on the latent scale, as R's ``performance::icc``: ``adjusted``
+        (the groups' share of the random and residual variance) and ``unadjusted`` (of all of it,
+        the fixed part's too); ``by_group=True``: each grouping factor's own share of the random
+        and residual variance. Point values, or posterior means with ``level`` intervals."""
+        from hierax.results import variance
+
+        return variance.as_table(variance.icc(self._variance_parts(), by_group), self.has_draws, level)
+
+    def r2(self, level: float = 0.9) -> pd.DataFrame:
+        """Nakagawa's R² on the latent scale, as ``performance::r2_nakagawa``: ``marginal`` (the
+        fixed effects' share of the variance) and ``conditional`` (fixed and group effects')."""
+        from hierax.results import variance
+
+        return variance.as_table(variance.r2(self._variance_parts()), self.has_draws, level)
+
     def posterior_predictive(self, seed: int | None = None):
         """A copy of ``idata`` with a ``posterior_predictive`` group: one replicated data set per
         draw, at the observed rows (for ArviZ's ``plot_ppc`` and hierax's PPC plots).
