@@ -73,8 +73,14 @@ class FitResult(FittedModel):
         """The priors actually used (a printable :class:`~hierax.model.PriorTable`)."""
         return self.spec.prior_table
 
-    def fixef(self) -> pd.DataFrame:
-        """Fixed effects: one row per coefficient (posterior mean as ``estimate``)."""
+    def fixef(self, df: str | None = None) -> pd.DataFrame:
+        """Posterior summaries of the fixed effects. ``df`` (small-sample degrees of freedom) is a
+        REML/ML fit's option; a posterior's intervals need none, and asking is refused."""
+        if df is not None:
+            from hierax.errors import ModelError
+
+            raise ModelError(f"df={df!r} (small-sample degrees of freedom) applies to fits by method='reml' or 'ml'; "
+                             "a NUTS fit's posterior intervals need none: read fit.fixef()")
         return tables.fixef(self.idata, self.spec)
 
     def varcorr(self) -> pd.DataFrame:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import special  # not scipy.stats: a fifth of a second of every REML fit's start
 
+from hierax.errors import ModelError
 from hierax.model.links import LINKS
 from hierax.model.spec import SE_FIXES as RESIDUAL     # the residual sd's name (sigma)
 from hierax.model import layout
@@ -97,8 +98,14 @@ class MixedFit(FittedModel):
         return self.output.optimisation
 
     # -- tidy tables ------------------------------------------------------------------------------
-    def fixef(self, level: float = 0.95) -> pd.DataFrame:
-        """Fixed effects: estimate, standard error, t statistic and Wald interval."""
+    def fixef(self, level: float = 0.95, df: str | None = None) -> pd.DataFrame:
+        """Fixed effects: estimate, standard error, t statistic and Wald interval; with
+        ``df="satterthwaite"`` (a linear mixed model by REML or ML), lmerTest's table instead:
+        Satterthwaite's df, t, its p-value and t intervals (``hierax.results.ddf``)."""
+        if df is not None:
+            from hierax.results import ddf
+
+            return ddf.fixef_table(self, df, level)
         out = self.output
         estimate, se = np.asarray(out.beta, float), np.sqrt(np.diag(out.vcov_beta))
         names = list(self.spec.fixed_names)
@@ -117,6 +124,23 @@ class MixedFit(FittedModel):
         return pd.DataFrame({"estimate": estimate, "se": se, "statistic": estimate / se,
                              "lower": estimate - z * se, "upper": estimate + z * se},
                             index=pd.Index(names, name="term"))
+
+    def contrast(self, L, df: str = "satterthwaite") -> pd.DataFrame:
+        """A test of the fixed effects' contrast ``L`` (a vector, or a matrix of several
+        contrasts tested jointly) with small-sample df, as lmerTest's ``contest``: for a vector,
+        the estimate, se, df, t and p; for a matrix, the F statistic, its numerator and
+        denominator df and p (``hierax.results.ddf``)."""
+        from hierax.results import ddf
+
+        ddf.check_method(df)
+        L = np.asarray(L, dtype=float)
+        p = len(self.spec.fixed_names)
+        if L.ndim not in (1, 2) or L.shape[-1] != p or not np.all(np.isfinite(L)):
+            raise ModelError(f"the contrast needs {p} finite numbers a row, one per fixed effect "
+                             f"({list(self.spec.fixed_names)}); got an array of shape {L.shape}")
+        pieces = ddf.Satterthwaite(self)
+        row = pieces.t_test(L) if L.ndim == 1 else pieces.f_test(L)
+        return pd.DataFrame([row], index=pd.Index(["contrast"], name="term"))
 
     def _family_link_scale(self) -> tuple[np.ndarray, np.ndarray]:
         """The family's scalar parameters on their link scales and their covariance: what a

@@ -1,0 +1,56 @@
+"""Bad-input table for what turns a fit into an answer (issue 19): variance components, ICC and
+R² (``fit.variance_components()``, ``fit.icc()``, ``fit.r2()``) and small-sample df
+(``fit.fixef(df=...)``, ``fit.contrast(L)``). See ``conftest.py`` for what a row asserts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hierax as hx
+from hierax.errors import ModelError
+
+from .conftest import Case, params, run_case
+
+RNG = np.random.default_rng(19)
+N = 60
+DATA = pd.DataFrame({"y": RNG.normal(size=N), "pos": RNG.gamma(2.0, 1.0, N), "x": RNG.normal(size=N),
+                     "w": RNG.uniform(0.5, 2.0, N), "g": np.repeat(list("abcdef"), 10),
+                     "n": RNG.poisson(3.0, N)})
+
+
+def _reml():
+    return hx.fit("y ~ x + (1 | g)", DATA, method="reml")
+
+
+def _nuts(formula, family="gaussian"):
+    return hx.fit(formula, DATA, family=family, chains=1, warmup=40, draws=10, seed=1, progress=False)
+
+
+CASES = [
+    Case("icc_without_group_terms", lambda: _nuts("y ~ x").icc(), ModelError, "no group terms", "(1 | g)"),
+    Case("r2_of_a_gamma_model", lambda: _nuts("pos ~ x + (1 | g)", "gamma").r2(), ModelError,
+         "not available yet for the gamma family", "gaussian (identity)"),
+    Case("components_with_weights", lambda: _nuts("y | weights(w) ~ x + (1 | g)").variance_components(), ModelError,
+         "weights, an offset", "fit.varcorr()"),
+    Case("df_method_unknown", lambda: _reml().fixef(df="kenward"), ModelError, "is not a method",
+         "'satterthwaite'"),
+    Case("df_of_a_nuts_fit", lambda: _nuts("y ~ x + (1 | g)").fixef(df="satterthwaite"), ModelError,
+         "applies to fits by method='reml'", "read fit.fixef()"),
+    Case("df_of_a_laplace_fit", lambda: hx.fit("n ~ x + (1 | g)", DATA, family="poisson", method="laplace")
+         .fixef(df="satterthwaite"), ModelError, "method='reml' or 'ml'", "method='reml'"),
+    Case("contrast_of_the_wrong_length", lambda: _reml().contrast([1.0]), ModelError, "needs 2 finite numbers",
+         "one per fixed effect"),
+    Case("contrast_with_nan", lambda: _reml().contrast([np.nan, 1.0]), ModelError, "finite numbers",
+         "one per fixed effect"),
+    Case("contrast_rows_dependent", lambda: _reml().contrast([[0.0, 1.0], [0.0, 3.0]]), ModelError, "rank 1",
+         "drop the dependent rows"),
+    Case("icc_of_a_reml_fit", lambda: hx.fit("y ~ x + (1 | g)", DATA, method="reml").icc(), None,
+         check=lambda table: list(table.index) == ["adjusted", "unadjusted"]),
+]
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_variance_input(case):
+    run_case(case)
