@@ -24,6 +24,12 @@ def _reml():
     return hx.fit("y ~ x + (1 | g)", DATA, method="reml")
 
 
+def _big_reml():
+    rows = np.random.default_rng(5).normal(size=(5_001, 2))
+    frame = pd.DataFrame({"y": rows[:, 0], "x": rows[:, 1], "g": np.arange(5_001) % 50})
+    return hx.fit("y ~ x + (1 | g)", frame, method="reml")
+
+
 def _nuts(formula, family="gaussian"):
     return hx.fit(formula, DATA, family=family, chains=1, warmup=40, draws=10, seed=1, progress=False)
 
@@ -46,6 +52,8 @@ CASES = [
          "one per fixed effect"),
     Case("contrast_rows_dependent", lambda: _reml().contrast([[0.0, 1.0], [0.0, 3.0]]), ModelError, "rank 1",
          "drop the dependent rows"),
+    Case("kenward_roger_beyond_its_rows", lambda: _big_reml().fixef(df="kenward-roger"), ModelError,
+         "n x n covariance", "df='satterthwaite'"),
     Case("icc_of_a_reml_fit", lambda: hx.fit("y ~ x + (1 | g)", DATA, method="reml").icc(), None,
          check=lambda table: list(table.index) == ["adjusted", "unadjusted"]),
 ]

@@ -1,6 +1,7 @@
 """Small-sample inference for the fixed effects of a linear mixed model fitted by REML or ML:
 Satterthwaite's denominator degrees of freedom, as R's lmerTest computes them, with JAX's exact
-derivatives where lmerTest takes numerical ones.
+derivatives where lmerTest takes numerical ones; and Kenward and Roger's adjusted covariance and
+df, as R's pbkrtest computes them (:class:`KenwardRoger`).
 
 With few groups a Wald z test of a fixed effect is too optimistic: its variance is estimated
 from a handful of groups. Satterthwaite matches the estimated variance of a contrast l' beta,
@@ -30,7 +31,7 @@ from scipy import stats
 from hierax.errors import ModelError
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-METHODS = ("satterthwaite",)
+METHODS = ("satterthwaite", "kenward-roger")
 
 
 def check_method(df) -> str:
@@ -109,13 +110,110 @@ class Satterthwaite:
         return {"num_df": q, "den_df": den_df, "F": F, "p": float(stats.f.sf(F, q, den_df))}
 
 
+def tests_for(fit, df: str):
+    """The test machinery of ``df``'s method at ``fit``'s estimates."""
+    return {"satterthwaite": Satterthwaite, "kenward-roger": KenwardRoger}[check_method(df)](fit)
+
+
 def fixef_table(fit, df: str, level: float = 0.95) -> pd.DataFrame:
-    """The fixed effects with df, t, p and t intervals by ``df``'s method."""
+    """The fixed effects with df, t, p and t intervals by ``df``'s method (Kenward-Roger: the
+    adjusted se)."""
     method = check_method(df)
-    pieces = Satterthwaite(fit)
+    pieces = tests_for(fit, method)
     rows = [pieces.t_test(row) for row in np.eye(len(pieces.beta))]
     table = pd.DataFrame(rows, index=pd.Index(list(fit.spec.fixed_names), name="term"))
     half = stats.t.ppf(0.5 + level / 2.0, table["df"]) * table["se"]
     table = table.assign(lower=table["estimate"] - half, upper=table["estimate"] + half)
     table.attrs["df"] = method
     return table[["estimate", "se", "df", "t", "p", "lower", "upper"]]
+
+
+class KenwardRoger:
+    """Kenward and Roger's (1997) small-sample inference, as pbkrtest 0.5 computes it: the
+    covariance of beta-hat adjusted for the estimated variance parameters (``vcov``, pbkrtest's
+    ``vcovAdj``) and the F test's scaling and denominator df.
+
+    The covariance of the data is V = sum_i gamma_i G_i: per grouping factor one G for each entry
+    of its terms' covariance (Z_a Z_b' + Z_b Z_a' within levels, Z_a Z_a' on the diagonal) and
+    sigma^2 I. With Phi = (X'V^-1 X)^-1, P_i = -X'V^-1 G_i V^-1 X, Q_ij = X'V^-1 G_i V^-1 G_j V^-1 X
+    and W = 2 I_E^-1, I_E the expected REML information of gamma,
+
+        Phi_A = Phi + 2 Phi (sum_ij W_ij (Q_ij - P_i Phi P_j)) Phi
+
+    (the second-derivative terms vanish: V is linear in gamma). V is dense, n x n: pbkrtest's
+    cost too, and the method is for small samples; refused beyond ``MAX_ROWS`` rows.
+    """
+
+    MAX_ROWS = 5_000
+
+    def __init__(self, fit):
+        out, spec = fit.output, fit.spec
+        if fit.method not in ("reml", "ml") or out.sigma is None or spec.se is not None:
+            raise ModelError(f"Kenward-Roger's df are for linear mixed models fitted by method='reml' or 'ml'; this fit "
+                             f"is {fit.method!r}")
+        n = spec.num_obs
+        if n > self.MAX_ROWS:
+            raise ModelError(f"Kenward-Roger's adjustment forms the n x n covariance of the data ({n:,} rows, more "
+                             f"than {self.MAX_ROWS:,}); use df='satterthwaite', which scales with the data")
+        X = np.asarray(spec.X, float)
+        G, gamma = [], []
+        for block, T in zip(spec.blocks, out.factors):
+            cov = out.sigma ** 2 * T @ T.T
+            same = block.group_index[:, None] == block.group_index[None, :]
+            Z = np.asarray(block.Z, float)
+            for a in range(block.num_terms):
+                for b in range(a + 1):
+                    outer = np.outer(Z[:, a], Z[:, b])
+                    G.append(same * (outer if a == b else outer + outer.T))
+                    gamma.append(cov[a, b])
+        G.append(np.eye(n))
+        gamma.append(out.sigma ** 2)
+        V = sum(g * Gi for g, Gi in zip(gamma, G))
+        V_inv = np.linalg.inv(V)
+        V_inv_X = V_inv @ X
+        Phi = np.linalg.inv(X.T @ V_inv_X)
+        H = [Gi @ V_inv for Gi in G]                        # G_i V^-1
+        O = [Hi @ X for Hi in H]                            # G_i V^-1 X
+        P = [-(Oi.T @ V_inv_X) for Oi in O]
+        r = len(G)
+        Q = {(i, j): O[i].T @ V_inv @ O[j] for i in range(r) for j in range(r)}
+        information = np.array([[np.sum(H[i].T * H[j]) - 2.0 * np.sum(Phi * Q[i, j])
+                                 + np.sum((Phi @ P[i]) * (P[j] @ Phi)) for j in range(r)] for i in range(r)])
+        W = 2.0 * np.linalg.pinv(information)
+        U = sum(W[i, j] * (Q[i, j] - P[i] @ Phi @ P[j]) for i in range(r) for j in range(r))
+        self.unadjusted, self.P, self.W = Phi, P, W
+        self.vcov = Phi + 2.0 * Phi @ U @ Phi
+        self.beta = np.asarray(out.beta, float)
+
+    def _scaling(self, L) -> tuple:
+        """(q, the denominator df, the F statistic's scaling) of the hypothesis L beta = 0."""
+        q = np.linalg.matrix_rank(L)
+        if q < L.shape[0]:
+            raise ModelError(f"the contrast matrix has {L.shape[0]} rows but rank {q}: drop the dependent rows")
+        Phi = self.unadjusted
+        Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
+        u = [Theta @ Phi @ Pi @ Phi for Pi in self.P]
+        r = len(u)
+        A1 = sum(self.W[i, j] * np.trace(u[i]) * np.trace(u[j]) for i in range(r) for j in range(r))
+        A2 = sum(self.W[i, j] * np.sum(u[i] * u[j].T) for i in range(r) for j in range(r))
+        B = (A1 + 6.0 * A2) / (2.0 * q)
+        g = ((q + 1.0) * A1 - (q + 4.0) * A2) / ((q + 2.0) * A2)
+        c1, c2, c3 = (g, q - g, q + 2.0 - g) / (3.0 * q + 2.0 * (1.0 - g))
+        rho = ((1.0 - A2 / q) / (1.0 - c2 * B)) ** 2 * (1.0 + c1 * B) / (1.0 - c3 * B) / q
+        den_df = 4.0 + (q + 2.0) / (q * rho - 1.0)
+        scaling = 1.0 if abs(den_df - 2.0) < 1e-2 else den_df * (1.0 - A2 / q) / (den_df - 2.0)
+        return q, float(den_df), float(scaling)
+
+    def t_test(self, l) -> dict:
+        l = np.asarray(l, float)
+        _, df, _ = self._scaling(l[None, :])
+        estimate, se = float(l @ self.beta), float(np.sqrt(l @ self.vcov @ l))
+        t = estimate / se
+        return {"estimate": estimate, "se": se, "df": df, "t": t, "p": float(2.0 * stats.t.sf(abs(t), df))}
+
+    def f_test(self, L) -> dict:
+        L = np.atleast_2d(np.asarray(L, float))
+        q, den_df, scaling = self._scaling(L)
+        contrast = L @ self.beta
+        F = scaling * float(contrast @ np.linalg.solve(L @ self.vcov @ L.T, contrast)) / q
+        return {"num_df": q, "den_df": den_df, "F": F, "p": float(stats.f.sf(F, q, den_df))}

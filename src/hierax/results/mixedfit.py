@@ -100,8 +100,9 @@ class MixedFit(FittedModel):
     # -- tidy tables ------------------------------------------------------------------------------
     def fixef(self, level: float = 0.95, df: str | None = None) -> pd.DataFrame:
         """Fixed effects: estimate, standard error, t statistic and Wald interval; with
-        ``df="satterthwaite"`` (a linear mixed model by REML or ML), lmerTest's table instead:
-        Satterthwaite's df, t, its p-value and t intervals (``hierax.results.ddf``)."""
+        ``df="satterthwaite"`` or ``"kenward-roger"`` (a linear mixed model by REML or ML),
+        lmerTest's table instead: the df, t, its p-value and t intervals, with Kenward and Roger's
+        adjusted se for the latter (``hierax.results.ddf``)."""
         if df is not None:
             from hierax.results import ddf
 
@@ -138,7 +139,7 @@ class MixedFit(FittedModel):
         if L.ndim not in (1, 2) or L.shape[-1] != p or not np.all(np.isfinite(L)):
             raise ModelError(f"the contrast needs {p} finite numbers a row, one per fixed effect "
                              f"({list(self.spec.fixed_names)}); got an array of shape {L.shape}")
-        pieces = ddf.Satterthwaite(self)
+        pieces = ddf.tests_for(self, df)
         row = pieces.t_test(L) if L.ndim == 1 else pieces.f_test(L)
         return pd.DataFrame([row], index=pd.Index(["contrast"], name="term"))
 
