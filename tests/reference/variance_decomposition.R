@@ -57,7 +57,9 @@
 # rows with y = 0 (842 bernoulli rows, id = herd, sorted by herd then period); "cbpp_cbind" gives geeglm
 # the cbind response directly (it fits, but its scale, 0.134, looks like it ignores the size weights:
 # the glm's Pearson dispersion is 2.19 weighted by size, 0.17 unweighted; prefer cbpp_long).
-# alpha = working exchangeable correlation, scale = geese's gamma (Pearson scale estimate).
+# alpha = working exchangeable correlation, scale = geese's gamma (Pearson scale estimate). geese is run
+# to convergence (geese.control(epsilon = 1e-12, maxit = 500)): its default epsilon 1e-4 stops a few
+# parts in 1e6 short (statsmodels' GEE with ddof_scale = 0 then agrees to 1e-9).
 #
 # Reproducibility: rerunning gives identical output except penicillin, whose bobyqa endpoint varies
 # between processes on a flat REML surface (REML criterion equal to 1e-14; theta, sds, se, df to ~3e-7
@@ -219,7 +221,8 @@ out$grouseticks <- c(basics(m7), list(
 gee <- function(formula, data, idname) {
   data <- data[order(data[[idname]]), , drop = FALSE]   # order() is stable
   data$.id <- data[[idname]]
-  r <- catching(geeglm(formula, id = .id, data = data, family = binomial, corstr = "exchangeable"))
+  r <- catching(geeglm(formula, id = .id, data = data, family = binomial, corstr = "exchangeable",
+                         control = geese.control(epsilon = 1e-12, maxit = 500)))
   g <- r$value
   s <- summary(g)
   list(formula = paste(deparse(formula, width.cutoff = 500), collapse = " "), id = idname,
