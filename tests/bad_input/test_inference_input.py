@@ -17,7 +17,7 @@ RNG = np.random.default_rng(19)
 N = 60
 DATA = pd.DataFrame({"y": RNG.normal(size=N), "pos": RNG.gamma(2.0, 1.0, N), "x": RNG.normal(size=N),
                      "w": RNG.uniform(0.5, 2.0, N), "g": np.repeat(list("abcdef"), 10),
-                     "n": RNG.poisson(3.0, N)})
+                     "n": RNG.poisson(3.0, N), "h": np.tile(list("uvw"), 20)})
 
 
 def _reml():
@@ -54,6 +54,16 @@ CASES = [
          "drop the dependent rows"),
     Case("kenward_roger_beyond_its_rows", lambda: _big_reml().fixef(df="kenward-roger"), ModelError,
          "n x n covariance", "df='satterthwaite'"),
+    Case("gee_with_two_grouping_factors", lambda: hx.gee("y ~ x + (1 | g) + (1 | h)", DATA), ModelError,
+         "one grouping factor", "(1 | cluster)"),
+    Case("gee_of_a_gamma_model", lambda: hx.gee("pos ~ x + (1 | g)", DATA, family="gamma"), ModelError,
+         "available for the", "'bernoulli'"),
+    Case("gee_unknown_correlation", lambda: hx.gee("y ~ x + (1 | g)", DATA, corstr="ar1"), ModelError,
+         "corstr='ar1'", "'exchangeable'"),
+    Case("gee_unknown_se", lambda: hx.gee("y ~ x + (1 | g)", DATA, se="jackknife"), ModelError, "se='jackknife'",
+         "'mancl-derouen'"),
+    Case("population_averaged_of_nuts", lambda: hx.population_averaged(_nuts("y ~ x + (1 | g)")), ModelError,
+         "method='reml', 'ml' or 'laplace'", "method='laplace'"),
     Case("icc_of_a_reml_fit", lambda: hx.fit("y ~ x + (1 | g)", DATA, method="reml").icc(), None,
          check=lambda table: list(table.index) == ["adjusted", "unadjusted"]),
 ]

@@ -4,10 +4,11 @@ comparison."""
 from hierax.workflow.compare import LooResult, compare, loo, waic
 from hierax.workflow.imputation import PooledFit, pool_fits
 from hierax.workflow.logo import LogoResult, logo
+from hierax.workflow.marginal import gee, population_averaged
 from hierax.workflow.pooling import PoolingComparison, compare_pooling
 from hierax.workflow.prior import sample_prior, sample_prior_predictive
 from hierax.workflow.sbc import SBCResult, sbc
 from hierax.workflow.simulate import Model, Simulated, model, recover, simulate
 
-__all__ = ["LogoResult", "LooResult", "Model", "PooledFit", "PoolingComparison", "SBCResult", "Simulated", "compare", "compare_pooling", "logo", "loo",
-           "model", "pool_fits", "recover", "sample_prior", "sample_prior_predictive", "sbc", "simulate", "waic"]
+__all__ = ["LogoResult", "LooResult", "Model", "PooledFit", "PoolingComparison", "SBCResult", "Simulated", "compare", "compare_pooling", "gee", "logo", "loo",
+           "model", "population_averaged", "pool_fits", "recover", "sample_prior", "sample_prior_predictive", "sbc", "simulate", "waic"]
