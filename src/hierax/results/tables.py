@@ -98,6 +98,16 @@ def fixed_draws(idata, spec) -> tuple[np.ndarray, list]:
 def varcorr(idata, spec) -> pd.DataFrame:
     """sds and correlations laid out as lme4's ``as.data.frame(VarCorr(fit))``, blanks as '', indexed
     by the labels of ``summary()`` (``sd[g][x]``, ``cor[g][(Intercept),x]``, ``sigma``)."""
+    rows, columns = varcorr_draws(idata, spec)
+    if not rows:
+        return pd.DataFrame(columns=["group", "var1", "var2"] + STAT_COLUMNS, index=pd.Index([], name="term"))
+    table = summarize_draws(np.stack(columns, axis=-1))
+    labels = pd.DataFrame(rows, columns=["group", "var1", "var2"])
+    return pd.concat([labels, table], axis=1).set_axis(varcorr_index(rows))
+
+
+def varcorr_draws(idata, spec) -> tuple[list, list]:
+    """((group, var1, var2) of each sd, correlation and sigma, their (chain, draw) draws)."""
     rows, columns = [], []
     post = idata.posterior
     for block in spec.all_blocks:
@@ -113,11 +123,19 @@ def varcorr(idata, spec) -> pd.DataFrame:
     if spec.has_sigma:
         rows.append(("Residual", "", ""))
         columns.append(post[RESIDUAL].values)
-    if not rows:
-        return pd.DataFrame(columns=["group", "var1", "var2"] + STAT_COLUMNS, index=pd.Index([], name="term"))
-    table = summarize_draws(np.stack(columns, axis=-1))
-    labels = pd.DataFrame(rows, columns=["group", "var1", "var2"])
-    return pd.concat([labels, table], axis=1).set_axis(varcorr_index(rows))
+    return rows, columns
+
+
+def draws_by_label(idata, spec) -> dict:
+    """{label: the draws flattened, chain-major} of every row of :func:`summary`."""
+    fixed, names = fixed_draws(idata, spec)
+    out = {name: fixed[..., k].ravel() for k, name in enumerate(names)}
+    rows, columns = varcorr_draws(idata, spec)
+    out.update({label: column.ravel() for label, column in zip(varcorr_index(rows), columns)})
+    for d in spec.scalar_dpars:
+        if not (spec.has_sigma and d.name == RESIDUAL):
+            out[d.name] = np.asarray(idata.posterior[d.name].values).ravel()
+    return out
 
 
 def varcorr_index(rows) -> pd.Index:
