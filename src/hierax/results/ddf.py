@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hierax._programs import program_cache
 from hierax.errors import ModelError
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -49,10 +50,9 @@ class Satterthwaite:
     their asymptotic covariance (``A``)."""
 
     def __init__(self, fit):
-        import jax
         import jax.numpy as jnp
 
-        from hierax.linalg.pls import factorise, prepare
+        from hierax.linalg.pls import prepare
 
         out, spec = fit.output, fit.spec
         if fit.method not in ("reml", "ml") or out.sigma is None or spec.se is not None:
@@ -60,19 +60,9 @@ class Satterthwaite:
                              f"fit is {fit.method!r}" + (" with known sds (se())" if spec.se is not None else ""))
         y = np.asarray(spec.y, float) - (0.0 if spec.offset is None else np.asarray(spec.offset, float))
         shape, data = prepare(np.asarray(spec.X, float), y, list(spec.blocks))
-        n, p, reml = shape.n, shape.p, bool(out.reml)
-
-        def parts(varpar):
-            f = factorise(varpar[:-1], data, shape)
-            sigma2 = varpar[-1] ** 2
-            RX_inv = jax.scipy.linalg.solve_triangular(f.RX, jnp.eye(p), lower=True)
-            deviance = f.log_det_L + f.r2 / sigma2 + (n - p if reml else n) * (_LOG_2PI + jnp.log(sigma2))
-            return deviance + (f.log_det_RX if reml else 0.0), sigma2 * RX_inv.T @ RX_inv
-
         varpar = jnp.asarray(np.append(np.asarray(out.theta, float), out.sigma))
-        hessian = np.asarray(jax.jit(jax.hessian(lambda v: parts(v)[0]))(varpar))
-        self.vcov = np.asarray(parts(varpar)[1])
-        self.jacobian = np.asarray(jax.jit(jax.jacfwd(lambda v: parts(v)[1]))(varpar))
+        hessian, vcov, jacobian = _derivatives(shape, bool(out.reml))(varpar, data)
+        hessian, self.vcov, self.jacobian = np.asarray(hessian), np.asarray(vcov), np.asarray(jacobian)
         try:
             self.A = 2.0 * np.linalg.inv(hessian)
         except np.linalg.LinAlgError:
@@ -113,6 +103,31 @@ class Satterthwaite:
 def tests_for(fit, df: str):
     """The test machinery of ``df``'s method at ``fit``'s estimates."""
     return {"satterthwaite": Satterthwaite, "kenward-roger": KenwardRoger}[check_method(df)](fit)
+
+
+@program_cache(maxsize=16)
+def _derivatives(shape, reml: bool):
+    """(varpar, data) -> (the deviance's Hessian, Phi, dPhi/dvarpar), compiled once per model shape
+    (a power simulation's refits reuse it)."""
+    import jax
+    import jax.numpy as jnp
+
+    from hierax.linalg.pls import factorise
+
+    n, p = shape.n, shape.p
+
+    def parts(varpar, data):
+        f = factorise(varpar[:-1], data, shape)
+        sigma2 = varpar[-1] ** 2
+        RX_inv = jax.scipy.linalg.solve_triangular(f.RX, jnp.eye(p), lower=True)
+        deviance = f.log_det_L + f.r2 / sigma2 + (n - p if reml else n) * (_LOG_2PI + jnp.log(sigma2))
+        return deviance + (f.log_det_RX if reml else 0.0), sigma2 * RX_inv.T @ RX_inv
+
+    def derivatives(varpar, data):
+        return (jax.hessian(lambda v: parts(v, data)[0])(varpar), parts(varpar, data)[1],
+                jax.jacfwd(lambda v: parts(v, data)[1])(varpar))
+
+    return jax.jit(derivatives)
 
 
 def fixef_table(fit, df: str, level: float = 0.95) -> pd.DataFrame:

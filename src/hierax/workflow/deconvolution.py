@@ -65,23 +65,26 @@ class Deconvolution:
                              "normal_mean": mean + shrink * (self.estimates - mean)})
 
     def plot(self, ax=None):
-        """The NPMLE's atoms (stems) against the fitted normal population's density, with the
-        group estimates as a rug."""
+        """The NPMLE's atoms (stems, their probabilities on the left axis) against the fitted
+        normal population's density (right axis), with the group estimates as a rug."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 3.5))
         keep = self.mass > 1e-4
-        width = np.min(np.diff(self.grid)) if len(self.grid) > 1 else 1.0
-        ax.bar(self.grid[keep], self.mass[keep] / width, width=width, color="C0", alpha=0.8,
-               label="NPMLE of the population (mass / grid step)")
-        mean, sd = self.normal
-        u = np.linspace(self.grid[0], self.grid[-1], 400)
-        ax.plot(u, stats.norm.pdf(u, mean, sd), color="C1", label=f"normal population N({mean:.2f}, {sd:.2f}²)")
+        ax.vlines(self.grid[keep], 0.0, self.mass[keep], color="C0", lw=2, label="NPMLE: probability of each atom")
         ax.plot(self.estimates, np.zeros(len(self.estimates)), "|", color="k", markersize=10, label="group estimates")
         ax.set_xlabel("group mean")
-        ax.set_ylabel("density")
-        ax.legend(frameon=False, fontsize=8)
+        ax.set_ylabel("NPMLE probability")
+        ax.set_ylim(bottom=0.0)
+        mean, sd = self.normal
+        u = np.linspace(self.grid[0], self.grid[-1], 400)
+        other = ax.twinx()
+        other.plot(u, stats.norm.pdf(u, mean, sd), color="C1", label=f"normal population N({mean:.2f}, {sd:.2f}²)")
+        other.set_ylabel("normal density")
+        other.set_ylim(bottom=0.0)
+        handles = ax.get_legend_handles_labels()[0] + other.get_legend_handles_labels()[0]
+        ax.legend(handles, [h.get_label() for h in handles], frameon=False, fontsize=8, loc="upper left")
         return ax
 
 
