@@ -77,6 +77,7 @@ bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/fresh_process.py --repeats 5
 	$(BIN)/python benchmarks/missing_scale.py
 	$(BIN)/python benchmarks/crt_power.py
+	$(BIN)/python benchmarks/npmle_radon.py
 
 clean:
 	rm -rf $(VENV) $(VENV313) $(PEERS) build dist src/*.egg-info

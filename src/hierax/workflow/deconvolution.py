@@ -102,7 +102,7 @@ def npmle(estimates, se, grid: int = 300, tol: float = 1e-6, max_iterations: int
     like = stats.norm.pdf(y.to_numpy()[:, None], u[None, :], s.to_numpy()[:, None])      # (J, m)
     w, iterations = _squarem(like, tol, max_iterations)
     f = like @ w
-    gradient = (like / f[:, None]).mean(axis=0)
+    gradient = _gradient(w, like)
     posterior = (like * (w * u)[None, :]).sum(axis=1) / f
     mean, sd = _normal_population(y.to_numpy(), s.to_numpy())
     normal_loglik = float(np.sum(stats.norm.logpdf(y, mean, np.sqrt(sd ** 2 + s ** 2))))
@@ -110,9 +110,13 @@ def npmle(estimates, se, grid: int = 300, tol: float = 1e-6, max_iterations: int
                          normal_loglik, float(gradient.max()), iterations)
 
 
+def _gradient(w, like):
+    """Lindsay's gradient D(u_k) = (1/J) sum_j phi_jk / f_j, two products with the likelihoods."""
+    return like.T @ (1.0 / (like @ w)) / like.shape[0]
+
+
 def _em(w, like):
-    f = like @ w
-    return w * (like / f[:, None]).mean(axis=0)
+    return w * _gradient(w, like)
 
 
 def _squarem(like, tol: float, max_iterations: int):
@@ -127,8 +131,7 @@ def _squarem(like, tol: float, max_iterations: int):
         alpha = -np.sqrt(np.sum(r ** 2) / max(np.sum(v ** 2), 1e-300))
         trial = np.clip(w - 2.0 * alpha * r + alpha ** 2 * v, 0.0, None)
         w = _em(trial / trial.sum(), like) if alpha < -1.0 else w2
-        f = like @ w
-        if (like / f[:, None]).mean(axis=0).max() <= 1.0 + tol:
+        if _gradient(w, like).max() <= 1.0 + tol:
             return w, iteration
     raise ModelError(f"the NPMLE did not reach its optimality condition in {max_iterations} iterations; "
                      "raise max_iterations or coarsen the grid")
