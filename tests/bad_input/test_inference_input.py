@@ -64,6 +64,14 @@ CASES = [
          "'mancl-derouen'"),
     Case("population_averaged_of_nuts", lambda: hx.population_averaged(_nuts("y ~ x + (1 | g)")), ModelError,
          "method='reml', 'ml' or 'laplace'", "method='laplace'"),
+    Case("kenward_roger_of_an_ml_fit", lambda: hx.fit("y ~ x + (1 | g)", DATA, method="ml")
+         .fixef(df="kenward-roger"), ModelError, "defined at REML estimates", "method='reml'"),
+    Case("gee_with_weights", lambda: hx.gee("y | weights(w) ~ x + (1 | g)", DATA), ModelError,
+         "without weights()", "drop them from the formula"),
+    Case("deconvolve_a_slope_model", lambda: hx.deconvolve(hx.fit("y ~ x + (1 + x | g)", DATA, method="reml")),
+         ModelError, "one random intercept", "hx.npmle(estimates, se)"),
+    Case("hypothesis_of_a_reml_fit", lambda: hx.hypothesis(_reml(), "x > 0"), ModelError, "posterior draws",
+         "method='nuts'"),
     Case("icc_of_a_reml_fit", lambda: hx.fit("y ~ x + (1 | g)", DATA, method="reml").icc(), None,
          check=lambda table: list(table.index) == ["adjusted", "unadjusted"]),
 ]

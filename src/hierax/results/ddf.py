@@ -163,9 +163,10 @@ class KenwardRoger:
 
     def __init__(self, fit):
         out, spec = fit.output, fit.spec
-        if fit.method not in ("reml", "ml") or out.sigma is None or spec.se is not None:
-            raise ModelError(f"Kenward-Roger's df are for linear mixed models fitted by method='reml' or 'ml'; this fit "
-                             f"is {fit.method!r}")
+        if fit.method != "reml" or out.sigma is None or spec.se is not None:
+            raise ModelError(f"Kenward-Roger's adjustment is defined at REML estimates (pbkrtest refits an ML fit by "
+                             f"REML); this fit is {fit.method!r}: refit with method='reml', or use "
+                             "df='satterthwaite'")
         n = spec.num_obs
         if n > self.MAX_ROWS:
             raise ModelError(f"Kenward-Roger's adjustment forms the n x n covariance of the data ({n:,} rows, more "

@@ -158,9 +158,10 @@ def deconvolve(fit, grid: int = 300) -> Deconvolution:
     spec = fit.spec
     if spec.family.name != "gaussian" or spec.link.name != "identity" or len(spec.blocks) != 1 \
             or spec.blocks[0].num_terms != 1 or spec.blocks[0].terms[0] != "(Intercept)" \
-            or "(Intercept)" not in spec.fixed_names:
+            or "(Intercept)" not in spec.fixed_names or spec.weights is not None or spec.se is not None \
+            or spec.dpar_predictors:
         raise ModelError("deconvolve() takes a gaussian fit with an intercept and one random intercept, "
-                         "y ~ ... + (1 | g); for other models, pass group estimates and ses to hx.npmle(estimates, se)")
+                         "y ~ ... + (1 | g), without weights, se() or a formula for sigma; for other models, pass group estimates and ses to hx.npmle(estimates, se)")
     table = fit.fixef()
     beta = table["estimate"].to_numpy()
     sigma = fit.sigma if hasattr(fit, "output") else float(fit.summary().loc["sigma", "estimate"])

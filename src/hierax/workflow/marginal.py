@@ -43,6 +43,10 @@ def _statsmodels_family(family: str, link: str):
 
 
 def _one_cluster_factor(spec):
+    if spec.weights is not None or spec.offset is not None or spec.se is not None or spec.incomplete \
+            or spec.dpar_predictors:
+        raise ModelError("GEE and population-averaged effects take a formula without weights(), an offset, se(), "
+                         "cens()/trunc() or formulas for other parameters; drop them from the formula")
     if len(spec.blocks) != 1:
         groups = [b.group for b in spec.blocks] or "none"
         raise ModelError(f"GEE needs one grouping factor to define the clusters; the formula has {groups}: write "
