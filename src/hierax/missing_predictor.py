@@ -105,6 +105,11 @@ class JointFit(FitResult):
                              "use fit.imputed() for the imputed values")
         return super().predict(newdata, kind, new_groups, level, seed)
 
+    def _variance_parts(self):
+        raise ModelError("variance components, ICC and R² of a model with latent predictors (mi(), me()) are not "
+                         "available yet: its design moves with the imputed values, draw by draw; fit.varcorr() has "
+                         "the group variances")
+
     def posterior_predictive(self, seed: int | None = None):
         raise ModelError("replicated data sets of a model with latent predictors (mi(), me()) are not available yet "
                          "(an imputed "

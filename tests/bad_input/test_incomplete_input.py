@@ -156,6 +156,7 @@ MISSING_PREDICTORS = [
          "other methods and tools take one response"),
     Case("mi_x_save_refuses", lambda: _save(_joint()()), HieraxError, "not available yet",
          "fit.idata.to_netcdf(path)"),
+    Case("mi_x_icc_refuses", lambda: _joint()().icc(), ModelError, "latent predictors", "fit.varcorr()"),
     Case("mi_x_predict_fitted_rows", lambda: _joint()().predict(), ModelError, "an imputed x differs by draw",
          "pass newdata"),
 ]

@@ -124,7 +124,16 @@ def test_a_nuts_fit_gives_posterior_intervals_around_the_reml_values():
     assert list(table.columns) == ["estimate", "sd", "q05", "q95"]
     reference = REFERENCE["sleepstudy"]["icc"]["ICC_adjusted"]
     assert table.loc["adjusted", "q05"] < reference < table.loc["adjusted", "q95"]
-    assert set(fit.r2().index) == {"marginal", "conditional"}
+    assert set(fit.r2().index) == {"marginal", "conditional", "bayes"}
+    # bayes_R2 by hand from the draws: ypred = X beta + Z b at each draw (brms's formula)
+    post = fit.idata.posterior
+    beta = post["beta"].values.reshape(-1, 2)
+    b = post["b_Subject"].values.reshape((len(beta),) + post["b_Subject"].values.shape[2:])
+    block = fit.spec.blocks[0]
+    ypred = beta @ fit.spec.X.T + np.einsum("sli,li->sl", b[:, block.group_index, :], block.Z)
+    e = fit.spec.y[None, :] - ypred
+    by_hand = ypred.var(axis=1, ddof=1) / (ypred.var(axis=1, ddof=1) + e.var(axis=1, ddof=1))
+    assert fit.r2().loc["bayes", "estimate"] == pytest.approx(by_hand.mean(), rel=1e-10)
 
 
 @pytest.mark.parametrize("formula, family, message", [

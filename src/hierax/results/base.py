@@ -127,10 +127,17 @@ class FittedModel(abc.ABC):
 
     def r2(self, level: float = 0.9) -> pd.DataFrame:
         """Nakagawa's R² on the latent scale, as ``performance::r2_nakagawa``: ``marginal`` (the
-        fixed effects' share of the variance) and ``conditional`` (fixed and group effects')."""
+        fixed effects' share of the variance) and ``conditional`` (fixed and group effects'); for a
+        NUTS fit also ``bayes``, Gelman et al.'s (2019) R² on the response scale (brms's
+        ``bayes_R2``: the expected response's variance over its sum with the residuals')."""
         from hierax.results import variance
 
-        return variance.as_table(variance.r2(self._variance_parts()), self.has_draws, level)
+        values = variance.r2(self._variance_parts())
+        if self.has_draws:
+            from hierax.results.predict import bayes_r2_draws
+
+            values["bayes"] = bayes_r2_draws(self)
+        return variance.as_table(values, self.has_draws, level)
 
     def posterior_predictive(self, seed: int | None = None):
         """A copy of ``idata`` with a ``posterior_predictive`` group: one replicated data set per

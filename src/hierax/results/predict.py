@@ -375,3 +375,30 @@ def posterior_predictive(fit, seed: int | None = None):
                        coords={"chain": post["chain"].values, "draw": post["draw"].values,
                                "obs": np.arange(design.num_obs)})
     return _arviz.with_groups(fit.idata, posterior_predictive=group)
+
+
+def bayes_r2_draws(fit) -> np.ndarray:
+    """Gelman, Goodrich, Gabry and Vehtari's (2019) R² at every posterior draw, as brms's
+    ``bayes_R2``: var(ypred) / (var(ypred) + var(y - ypred)) over the fitted rows, ypred the
+    expected response with the draw's group effects (a binomial model's in counts), accumulated
+    over chunks of rows."""
+    spec = fit.spec
+    draws = parameter_draws(fit, np.random.default_rng(0), 0)
+    design = observed_design(spec)
+    S = draws.beta.shape[0]
+    none = [_new_level_effects(draws.cov[k], nb, "population", np.random.default_rng(0))
+            for k, nb in enumerate(design.blocks)]
+    y = np.asarray(spec.y, float)
+    sums = np.zeros((4, S))                 # sum ypred, ypred^2, e, e^2
+    chunk = max(1, ROWS_PER_CHUNK_DRAWS // S)
+    for start in range(0, design.num_obs, chunk):
+        rows = slice(start, min(start + chunk, design.num_obs))
+        ypred = _draws_of("mean", draws, spec, design, none, rows, jax.random.PRNGKey(0))
+        if spec.family.needs_trials:
+            ypred = ypred * np.asarray(design.trials[rows], float)
+        e = y[rows][None, :] - ypred
+        sums += np.stack([ypred.sum(1), (ypred ** 2).sum(1), e.sum(1), (e ** 2).sum(1)])
+    n = design.num_obs
+    var_ypred = (sums[1] - sums[0] ** 2 / n) / (n - 1)
+    var_e = (sums[3] - sums[2] ** 2 / n) / (n - 1)
+    return var_ypred / (var_ypred + var_e)
