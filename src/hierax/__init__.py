@@ -34,14 +34,14 @@ _LAZY = {
        for name in ("Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "Gamma",
                     "Beta", "LKJ")},
     **{name: ("hierax.workflow", name)
-       for name in ("compare", "compare_pooling", "conditional_effects", "deconvolve", "gee", "hypothesis", "npmle", "logo", "loo", "model", "pool_fits", "population_averaged",
+       for name in ("bootstrap", "compare", "compare_pooling", "conditional_effects", "deconvolve", "gee", "hypothesis", "npmle", "logo", "loo", "model", "pool_fits", "population_averaged",
                     "recover", "sample_prior", "sample_prior_predictive", "sbc", "simulate", "waic")},
 }
 
 __all__ = [
     "fit", "FitResult", "MixedFit", "lrt", "parse_formula", "bf",
     "sample_prior", "sample_prior_predictive", "compare_pooling", "loo", "waic", "compare", "logo",
-    "model", "simulate", "recover", "sbc", "pool_fits", "gee", "population_averaged", "npmle", "deconvolve", "hypothesis", "conditional_effects",
+    "model", "simulate", "recover", "sbc", "pool_fits", "gee", "population_averaged", "npmle", "deconvolve", "hypothesis", "conditional_effects", "bootstrap",
     "HieraxError", "FormulaError", "DataError", "ModelError", "ModeWarning",
     "Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "Gamma", "Beta", "LKJ",
 ]

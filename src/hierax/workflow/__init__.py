@@ -1,6 +1,7 @@
 """Workflow around a fit: prior and posterior predictive, prediction, pooling, simulation, calibration,
 comparison."""
 
+from hierax.workflow.bootstrap import Bootstrap, bootstrap
 from hierax.workflow.compare import LooResult, compare, loo, waic
 from hierax.workflow.deconvolution import Deconvolution, deconvolve, npmle
 from hierax.workflow.effects import ConditionalEffects, conditional_effects
@@ -13,5 +14,5 @@ from hierax.workflow.prior import sample_prior, sample_prior_predictive
 from hierax.workflow.sbc import SBCResult, sbc
 from hierax.workflow.simulate import Model, Simulated, model, recover, simulate
 
-__all__ = ["ConditionalEffects", "conditional_effects", "Deconvolution", "deconvolve", "hypothesis", "npmle", "LogoResult", "LooResult", "Model", "PooledFit", "PoolingComparison", "SBCResult", "Simulated", "compare", "compare_pooling", "gee", "logo", "loo",
+__all__ = ["Bootstrap", "bootstrap", "ConditionalEffects", "conditional_effects", "Deconvolution", "deconvolve", "hypothesis", "npmle", "LogoResult", "LooResult", "Model", "PooledFit", "PoolingComparison", "SBCResult", "Simulated", "compare", "compare_pooling", "gee", "logo", "loo",
            "model", "population_averaged", "pool_fits", "recover", "sample_prior", "sample_prior_predictive", "sbc", "simulate", "waic"]
