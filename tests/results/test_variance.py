@@ -5,15 +5,15 @@
 import json
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import hierax as hx
 from hierax.errors import ModelError
 from hierax.model import layout
-from hierax.results import variance
+from hierax.results import _arviz, variance
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = json.loads((HERE.parent / "reference" / "variance_decomposition.json").read_text())
@@ -103,11 +103,11 @@ def test_nuts_draws_give_the_point_formula_at_each_draw():
 
     class Draws:
         spec, has_draws = reml.spec, True
-        idata = az.from_dict(posterior={
-            layout.FIXED_VARIABLE: np.tile(reml.output.beta, (2, 3, 1)),
-            layout.variable("sd", block): np.tile(sd, (2, 3, 1)),
-            layout.variable("cor", block): np.full((2, 3, 1), cov[0, 1] / (sd[0] * sd[1])),
-            layout.RESIDUAL_SD: np.full((2, 3), reml.output.sigma)})
+        idata = _arviz.results(posterior=xr.Dataset({
+            layout.FIXED_VARIABLE: (("chain", "draw", "fixed"), np.tile(reml.output.beta, (2, 3, 1))),
+            layout.variable("sd", block): (("chain", "draw", "term"), np.tile(sd, (2, 3, 1))),
+            layout.variable("cor", block): (("chain", "draw", "pair"), np.full((2, 3, 1), cov[0, 1] / (sd[0] * sd[1]))),
+            layout.RESIDUAL_SD: (("chain", "draw"), np.full((2, 3), reml.output.sigma))}))
 
     drawn = variance.draw_components(Draws())
     assert drawn.fixed == pytest.approx(np.full(6, components.fixed), rel=1e-12)

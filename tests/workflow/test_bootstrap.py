@@ -17,16 +17,16 @@ def fit():
 
 
 def test_refits_centre_on_the_estimates_and_spread_as_their_standard_errors(fit):
-    """120 refits: each fixed effect's bootstrap mean within 3.5 bootstrap se of the estimate
-    (REML's beta is unbiased), and its bootstrap sd within 25% of the REML se (the sd of 120
-    normal draws is within about 20% of sigma with probability 0.99)."""
-    boot = hx.bootstrap(fit, lambda f: f.fixef()["estimate"], n=120, seed=2)
+    """60 refits: each fixed effect's bootstrap mean within 3.5 bootstrap se of the estimate
+    (REML's beta is unbiased), and its bootstrap sd within 30% of the REML se (the sd of 60
+    normal draws is within about 25% of sigma with probability 0.99)."""
+    boot = hx.bootstrap(fit, lambda f: f.fixef()["estimate"], n=60, seed=2)
     table = fit.fixef()
-    assert boot.failed == 0 and len(boot.draws) == 120
+    assert boot.failed == 0 and len(boot.draws) == 60
     means, sds = boot.draws.mean(), boot.draws.std(ddof=1)
     for term in table.index:
-        assert abs(means[term] - table.loc[term, "estimate"]) < 3.5 * sds[term] / np.sqrt(120)
-        assert sds[term] == pytest.approx(table.loc[term, "se"], rel=0.25)
+        assert abs(means[term] - table.loc[term, "estimate"]) < 3.5 * sds[term] / np.sqrt(60)
+        assert sds[term] == pytest.approx(table.loc[term, "se"], rel=0.3)
 
 
 def test_an_icc_gets_a_percentile_interval(fit):

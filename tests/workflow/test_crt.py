@@ -33,11 +33,11 @@ def test_design_effect_and_effective_sample_size():
 @pytest.mark.parametrize("clusters, icc, size, effect", [(6, 0.01, 20, 0.5), (6, 0.2, 20, 1.0), (20, 0.05, 30, 0.3),
                                                          (40, 0.2, 10, 0.4)])
 def test_simulated_power_matches_the_design_effect_formula(clusters, icc, size, effect):
-    """250 simulated trials per cell, REML with Satterthwaite's df: within 3.5 Monte Carlo se of
+    """150 simulated trials per cell, REML with Satterthwaite's df: within 3.5 Monte Carlo se of
     the noncentral-t power with the design effect (clusters 6..40, ICC 0.01..0.2)."""
-    simulated = power(FORMULA, _gaussian(effect, icc), "treatment", clusters, size, nsim=250, seed=7)
+    simulated = power(FORMULA, _gaussian(effect, icc), "treatment", clusters, size, nsim=150, seed=7)
     expected = analytic_power(effect, 1.0, icc, clusters, size)
-    assert abs(simulated.power - expected) < 3.5 * np.sqrt(expected * (1 - expected) / 250)
+    assert abs(simulated.power - expected) < 3.5 * np.sqrt(expected * (1 - expected) / 150)
     assert simulated.failed == 0
 
 
@@ -48,15 +48,15 @@ def test_an_executor_gives_the_same_trials():
     assert np.array_equal(serial.p_values, spread.p_values)
 
 
-@pytest.mark.parametrize("scenario", ["K20_m30_OR2", "K10_m30_OR2", "K20_m30_null"])
+@pytest.mark.parametrize("scenario", ["K10_m30_OR2", "K20_m30_null"])     # K20_m30_OR2 too in the JSON
 def test_binary_power_matches_lme4s_simulation(scenario):
-    """Bernoulli outcome, Laplace fits and Wald z tests as glmer's: 300 trials against lme4's
-    2,000, within 3.5 combined Monte Carlo se (the null scenario checks the test's size)."""
+    """Bernoulli outcome, Laplace fits and Wald z tests as glmer's: 200 trials against lme4's
+    2,000, within 3.5 combined Monte Carlo se (200 trials; the null scenario checks the test's size)."""
     entry = json.loads(REFERENCE.read_text())[scenario]
     inputs = entry["inputs"]
     params = {"(Intercept)": float(inputs["b0"]), "treatment": float(inputs["b1"]),
               "sd[cluster][(Intercept)]": float(inputs["sd_u"])}
-    result = power(FORMULA, params, "treatment", int(inputs["K"]), int(inputs["m"]), family="bernoulli", nsim=300,
+    result = power(FORMULA, params, "treatment", int(inputs["K"]), int(inputs["m"]), family="bernoulli", nsim=200,
                    seed=11)
     theirs = float(entry["power"])
     se = np.sqrt(result.mc_se ** 2 + float(entry["mc_se"]) ** 2)
