@@ -30,18 +30,20 @@ _LAZY = {
     "FitResult": ("hierax.results", "FitResult"),
     "MixedFit": ("hierax.results.mixedfit", "MixedFit"),
     "lrt": ("hierax.results.mixedfit", "likelihood_ratio_test"),
+    "anova": ("hierax.results.anova", "anova"),
     **{name: ("hierax.model.priors", name)
        for name in ("Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "Gamma",
                     "Beta", "LKJ")},
     **{name: ("hierax.workflow", name)
-       for name in ("bootstrap", "compare", "compare_pooling", "conditional_effects", "deconvolve", "gee", "hypothesis", "npmle", "logo", "loo", "model", "pool_fits", "population_averaged",
+       for name in ("bootstrap", "compare", "compare_pooling", "conditional_effects", "deconvolve", "gee", "avg_comparisons", "avg_predictions", "avg_slopes", "hypothesis", "npmle", "logo", "loo", "model", "pool_fits", "population_averaged",
                     "recover", "sample_prior", "sample_prior_predictive", "sbc", "simulate", "waic")},
 }
 
 __all__ = [
-    "fit", "FitResult", "MixedFit", "lrt", "parse_formula", "bf",
+    "fit", "FitResult", "MixedFit", "lrt", "anova", "parse_formula", "bf",
     "sample_prior", "sample_prior_predictive", "compare_pooling", "loo", "waic", "compare", "logo",
-    "model", "simulate", "recover", "sbc", "pool_fits", "gee", "population_averaged", "npmle", "deconvolve", "hypothesis", "conditional_effects", "bootstrap",
+    "model", "simulate", "recover", "sbc", "pool_fits", "gee", "population_averaged", "npmle", "deconvolve", "hypothesis", "conditional_effects", "bootstrap", "avg_comparisons", "avg_slopes",
+    "avg_predictions",
     "HieraxError", "FormulaError", "DataError", "ModelError", "ModeWarning",
     "Normal", "StudentT", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "Gamma", "Beta", "LKJ",
 ]

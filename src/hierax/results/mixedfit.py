@@ -126,6 +126,13 @@ class MixedFit(FittedModel):
                              "lower": estimate - z * se, "upper": estimate + z * se},
                             index=pd.Index(names, name="term"))
 
+    def anova(self, type=3, df: str = "satterthwaite") -> pd.DataFrame:
+        """lmerTest's anova table: an F test of each fixed-effect term with Satterthwaite's or
+        Kenward-Roger's df (type 3, or sequential type 1; :func:`hierax.results.anova.anova`)."""
+        from hierax.results.anova import anova
+
+        return anova(self, type=type, df=df)
+
     def contrast(self, L, df: str = "satterthwaite") -> pd.DataFrame:
         """A test of the fixed effects' contrast ``L`` (a vector, or a matrix of several
         contrasts tested jointly) with small-sample df, as lmerTest's ``contest``: for a vector,

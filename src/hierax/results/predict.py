@@ -402,3 +402,60 @@ def bayes_r2_draws(fit) -> np.ndarray:
     var_ypred = (sums[1] - sums[0] ** 2 / n) / (n - 1)
     var_e = (sums[3] - sums[2] ** 2 / n) / (n - 1)
     return var_ypred / (var_ypred + var_e)
+
+
+def bound_draws(fit, newdata, effects: bool, rng: np.random.Generator | None = None) -> tuple:
+    """(draws, design) for the expected response on ``newdata`` at every posterior draw (NUTS) or
+    at the estimates (REML/ML/Laplace: one draw, the group effects at their conditional modes, as
+    lme4's ``predict``): the draws bound to the rows of every formula. ``effects=False`` sets every
+    level's effects to zero (brms's ``re_formula = NA``); with effects, a level the fit never saw
+    is an error, because no effect of it was estimated."""
+    spec = fit.spec
+    refuse_truncated_draws(spec.truncation, "expected responses")
+    draws = _posterior_draws(fit) if fit.has_idata else _point_draws(fit)
+    if not effects:
+        draws = _without_effects(draws)
+    design = _encode_mean(fit, newdata)
+    if effects:
+        _refuse_unknown_effects(spec.blocks, design)
+    rng = np.random.default_rng(0) if rng is None else rng
+    return _bind_formulas(spec, draws, newdata, "error" if effects else "population", rng), design
+
+
+def _refuse_unknown_effects(blocks, design: NewDesign) -> None:
+    for block, new_block in zip(blocks, design.blocks):
+        unseen = sorted({str(v) for v in new_block.new_labels if v is not None})
+        if unseen:
+            raise DataError(f"{len(unseen)} level(s) of {block.group!r} were not in the fit "
+                            f"({', '.join(map(repr, unseen[:5]))}), so their group effects are unknown; average over "
+                            "fitted levels, or leave the group effects out (re=False: every effect at zero)")
+
+
+def _without_effects(draws: ParameterDraws) -> ParameterDraws:
+    zero = tuple(np.zeros_like(b) for b in draws.b)
+    formulas = {name: _without_effects(sub) for name, sub in draws.formulas.items()}
+    return dataclasses.replace(draws, b=zero, formulas=formulas)
+
+
+def expected_draws(spec, draws: ParameterDraws, design: NewDesign, rows: slice) -> np.ndarray:
+    """(S, rows) expected response (``kind="mean"``) of bound ``draws`` on ``rows`` of ``design``;
+    no level is new (:func:`bound_draws` refused or zeroed them)."""
+    none = [([], None) for _ in design.blocks]
+    eta = linear_predictor_draws(draws, design, none, rows)
+    return _means(spec, draws, design, eta, rows)
+
+
+def expected_at(spec, point: ParameterDraws, design: NewDesign):
+    """The expected response on every row of ``design`` as a JAX function of the fixed effects
+    beta (p,), everything else held at the single draw ``point``: what the delta method
+    differentiates (marginaleffects' jacobian, here exact)."""
+    rows = slice(0, design.num_obs)
+    none = [([], None) for _ in design.blocks]
+    held = linear_predictor_draws(dataclasses.replace(point, beta=np.zeros_like(point.beta)), design, none, rows)
+    X, held = jnp.asarray(design.X), jnp.asarray(held)
+
+    def mean(beta):
+        eta = (X @ beta)[None, :] + held
+        return spec.family.mean(_family_params(spec, point, eta, rows), _aux(design, rows))[0]
+
+    return mean
