@@ -36,8 +36,8 @@ def _nuts(formula, family="gaussian"):
 
 CASES = [
     Case("icc_without_group_terms", lambda: _nuts("y ~ x").icc(), ModelError, "no group terms", "(1 | g)"),
-    Case("r2_of_a_gamma_model", lambda: _nuts("pos ~ x + (1 | g)", "gamma").r2(), ModelError,
-         "not available yet for the gamma family", "gaussian (identity)"),
+    Case("r2_of_a_student_model", lambda: _nuts("pos ~ x + (1 | g)", "student").r2(), ModelError,
+         "not available yet for the student family", "gaussian (identity)"),
     Case("components_with_weights", lambda: _nuts("y | weights(w) ~ x + (1 | g)").variance_components(), ModelError,
          "weights, an offset", "fit.varcorr()"),
     Case("df_method_unknown", lambda: _reml().fixef(df="kenward"), ModelError, "is not a method",
