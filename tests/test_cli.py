@@ -63,6 +63,16 @@ def test_reml_fit_prints_lme4_style_summary(tmp_path, capsys):
     assert "Random effects" in printed and "Fixed effects" in printed and "converged" in printed
 
 
+def test_reml_fit_prints_small_sample_df_anova_and_icc(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    write_data(data)
+    assert main(["fit", "y ~ x + (1 | g)", "--data", str(data), "--method", "reml", "--ddf", "kenward-roger",
+                 "--icc"]) == 0
+    printed = capsys.readouterr().out
+    assert "Fixed effects, kenward-roger df:" in printed and "Type III anova, kenward-roger df:" in printed
+    assert "Pr(>F)" in printed and "ICC:" in printed and "R²:" in printed and "adjusted" in printed
+
+
 # -- a fast command: nothing heavy loads before the arguments are parsed (issue 15) ---------------
 def run_python(code: str, **env) -> str:
     """``python -c CODE`` in a fresh process; its standard output."""

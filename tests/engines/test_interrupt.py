@@ -103,31 +103,45 @@ def test_the_chunk_in_flight_is_abandoned(monkeypatch):
     assert cut.interrupted and cut.positions.shape == (CHAINS, 100, 3)
 
 
-# Seed 2 of the funnel with this configuration: warm-up passes at 0.8, and 53 of the first
-# sampling run's transitions diverge, so warm-up's end runs again at 0.95 and sampling restarts
-# (and finishes without divergences).
+# The funnel with this configuration, at a seed where warm-up passes at 0.8 and the first sampling
+# run's transitions diverge, so that warm-up's end runs again at 0.95 and sampling restarts (and
+# finishes without divergences). Which seeds do that depends on the platform's floating-point
+# rounding (seed 2 did on one machine, 48 on another), so the fixture finds one.
 FUNNEL = NUTSConfig(chains=CHAINS, warmup=200, draws=200, chunk=50, escalate=(0.95, 0.99))
 FIRST_RUN_CHUNKS = 4
 
 
-def test_escalation_left_to_finish_restarts_sampling_once():
-    full = sample_nuts(jax.random.PRNGKey(2), funnel, starts(10, 0.5), FUNNEL)
-    assert [phase for phase, _, _ in full.escalations] == ["sampling"] and full.target_accept == 0.95
+@pytest.fixture(scope="module")
+def escalating():
+    """(key, full run) of the first seed whose run escalates once, in sampling, to 0.95."""
+    for seed in (2, 48, *range(300)):           # the seeds known to do it first
+        key = jax.random.PRNGKey(seed)
+        full = sample_nuts(key, funnel, starts(10, 0.5), FUNNEL)
+        if [phase for phase, _, _ in full.escalations] == ["sampling"] and full.target_accept == 0.95:
+            return key, full
+    pytest.fail("no seed below 300 makes the funnel's first sampling run diverge and its second pass")
 
 
-def test_an_interrupt_in_a_restarted_sampling_run_keeps_that_runs_draws():
-    full = sample_nuts(jax.random.PRNGKey(2), funnel, starts(10, 0.5), FUNNEL)
-    cut = sample_nuts(jax.random.PRNGKey(2), funnel, starts(10, 0.5), FUNNEL,
-                      after_sampling_chunks(FIRST_RUN_CHUNKS + 1), keep_interrupted=True)
+def test_escalation_left_to_finish_restarts_sampling_once(escalating):
+    _, full = escalating
+    assert not full.interrupted and full.positions.shape == (CHAINS, 200, 10)
+    assert full.diverging.sum() == 0           # the restarted run's draws, at 0.95
+
+
+def test_an_interrupt_in_a_restarted_sampling_run_keeps_that_runs_draws(escalating):
+    key, full = escalating
+    cut = sample_nuts(key, funnel, starts(10, 0.5), FUNNEL, after_sampling_chunks(FIRST_RUN_CHUNKS + 1),
+                      keep_interrupted=True)
     assert cut.interrupted and cut.positions.shape == (CHAINS, 50, 10)
     assert cut.target_accept == 0.95 and cut.escalations == full.escalations
     np.testing.assert_array_equal(cut.positions, full.positions[:, :50])
 
 
-def test_an_interrupt_while_warmup_runs_again_keeps_the_run_it_was_to_replace():
+def test_an_interrupt_while_warmup_runs_again_keeps_the_run_it_was_to_replace(escalating):
     """Ctrl-C after a finished run whose divergences made the target rise, before the restarted
     run drew anything: that finished run is kept, whole, at its own target."""
+    key, _ = escalating
     rewarming = interrupt_when(lambda phase, calls: phase == "warmup" and calls["sampling"] == FIRST_RUN_CHUNKS)
-    cut = sample_nuts(jax.random.PRNGKey(2), funnel, starts(10, 0.5), FUNNEL, rewarming, keep_interrupted=True)
+    cut = sample_nuts(key, funnel, starts(10, 0.5), FUNNEL, rewarming, keep_interrupted=True)
     assert cut.interrupted and cut.positions.shape == (CHAINS, 200, 10)
     assert cut.target_accept == 0.8 and cut.escalations == () and cut.diverging.sum() > 0

@@ -113,12 +113,22 @@ def _add_fit(fit: argparse.ArgumentParser) -> None:
     fit.add_argument("--nAGQ", dest="nagq", type=whole_number(1, 100, example=5), default=1,
                      help="--method laplace: quadrature nodes per level, lme4's nAGQ (default: 1, the Laplace "
                           "approximation; more for one grouping factor with one effect, such as (1 | g))")
+    fit.add_argument("--ddf", default=None, type=str.lower, choices=DDF_CHOICES,
+                     help="--method reml / ml: also print the fixed effects with small-sample df, se and p "
+                          "(lmerTest's Satterthwaite, pbkrtest's Kenward-Roger; REML only) and the type III anova "
+                          "table")
+    fit.add_argument("--icc", action="store_true",
+                     help="also print how the variance divides: variance components, ICC and R² (Nakagawa; "
+                          "posterior means and intervals for --method nuts)")
     _add_nuts_options(fit)
     fit.add_argument("--out", default=None, help="save the fit (netCDF) to this file (default: not saved)")
     fit.add_argument("--report", default=None, help="write an HTML report of the fit to this file (default: none)")
     fit.add_argument("--force", action="store_true", help="overwrite --out and --report if they exist")
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+
+# --ddf's methods (hierax.results.ddf)
+DDF_CHOICES = ("satterthwaite", "kenward-roger")
 
 # --collapse's words for hierax.fit's collapse=
 COLLAPSE_CHOICES = {"auto": None, "exact": True, "laplace": "laplace", "none": False}

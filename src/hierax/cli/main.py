@@ -66,6 +66,7 @@ def run_fit(args) -> int:
     if args.method == "map" and (args.out or args.report):
         raise HieraxError("--out and --report need posterior draws or a frequentist fit; a posterior mode has "
                           "neither (use --method nuts, or reml / laplace)")
+    _check_answers(args)
     out = check_output(args.out, args.force, "--out", "fit.nc")
     report = check_output(args.report, args.force, "--report", "report.html")
     check_distinct({"--out": out, "--report": report}, {"the data file": _file_source(args.data)})
@@ -79,12 +80,35 @@ def run_fit(args) -> int:
     data = _load(args.data)
     fit = _fit(args, data, nuts)
     interrupted = _print(fit)
+    _print_answers(fit, args)
     if out is not None:
         from hierax.results.io import save
 
         print(f"\nsaved to {save(fit, out, overwrite=args.force, data=data)}")
     _write_report(fit, report, args.force, not args.no_progress)
     return INTERRUPTED if interrupted else 0
+
+
+def _check_answers(args) -> None:
+    """--ddf and --icc, refused before the data are read where the method cannot give them."""
+    if args.ddf is not None and args.method not in ("reml", "ml"):
+        raise HieraxError(f"--ddf is for linear mixed models fitted by --method reml or ml, not {args.method}; "
+                          "use --method reml, or leave out --ddf")
+    if args.ddf == "kenward-roger" and args.method == "ml":
+        raise HieraxError("--ddf kenward-roger needs a REML fit (pbkrtest refits ML fits by REML); use --method reml, "
+                          "or --ddf satterthwaite")
+    if args.icc and args.method == "map":
+        raise HieraxError("--icc needs posterior draws or a frequentist fit, not a posterior mode; use --method nuts, "
+                          "or reml / laplace")
+
+
+def _print_answers(fit, args) -> None:
+    from hierax.cli.report import print_small_sample, print_variance
+
+    if args.ddf is not None:
+        print_small_sample(fit, args.ddf)
+    if args.icc:
+        print_variance(fit)
 
 
 def _nuts_options(args) -> dict:

@@ -90,3 +90,21 @@ def print_map_fit(fit) -> None:
     print("\nEstimates (the mode; no uncertainty: use --method nuts for posterior means and intervals):")
     print(format_table(fit.summary()[["estimate"]]))
     _print_diagnostics(fit.warnings, "no group sd at the boundary.")
+
+
+def print_small_sample(fit, ddf: str) -> None:
+    """The fixed effects with small-sample df and the type III anova table (lmerTest's)."""
+    print(f"\nFixed effects, {ddf} df:")
+    print(format_table(fit.fixef(df=ddf)))
+    print(f"\nType III anova, {ddf} df:")
+    print(format_table(fit.anova(df=ddf)))
+
+
+def print_variance(fit) -> None:
+    """Variance components, ICC and R² on the latent scale (Nakagawa et al. 2017)."""
+    print("\nVariance components (latent scale):")
+    print(format_table(fit.variance_components()))
+    print("\nICC:")
+    print(format_table(fit.icc()))
+    print("\nR²:")
+    print(format_table(fit.r2()))

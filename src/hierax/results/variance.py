@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from hierax.errors import ModelError
+from hierax.model.layout import RESIDUAL_SD
 
 
 class Components(NamedTuple):
@@ -97,7 +98,7 @@ def _gamma(dpars, b0):
 
 
 def _sigma_squared(dpars, b0):
-    return np.asarray(dpars["sigma"]) ** 2
+    return np.asarray(dpars[RESIDUAL_SD]) ** 2
 
 
 def _constant(value):
@@ -130,23 +131,23 @@ DISTRIBUTION_VARIANCE: dict[tuple, Distribution] = {
 }
 
 # families hierax fits whose residual variance is not defined here, and why
-NOT_DEFINED = {
-    "student": "insight 0.19.0 gives glmmTMB's t_family sigma itself, its catch-all for a family it has no "
-               "branch for: a sd where a variance belongs",
-    "zero_inflated_poisson": "insight 0.19.0 mixes the full model's row predictions (zero probability, and "
-                             "conditional mean with the group effects) with the null model's mean",
-    "zero_inflated_negbinomial": "insight 0.19.0 mixes the full model's row predictions (zero probability, and "
-                                 "conditional mean with the group effects) with the null model's mean",
-    "hurdle_poisson": "insight 0.19.0 takes the truncated poisson's variance function at sigma(m) and leaves "
-                      "the hurdle probability out",
-    "hurdle_negbinomial": "insight 0.19.0 takes the truncated negative binomial's variance at the null model's "
-                          "mean and leaves the hurdle probability out",
-    "beta": "insight 0.19.0 takes exp() of the null model's logit intercept as the beta's mean (its own later "
-            "versions revise the formula), and Nakagawa et al. (2017) give none: no variance here is checked against "
-            "an established one",
-    "weibull": "insight 0.19.0 gives sigma(m) itself, its catch-all for a family it has no branch for",
-    "exponential": "insight 0.19.0 gives sigma(m) itself, its catch-all for a family it has no branch for",
-}
+NOT_DEFINED = dict(   # keywords: the family "beta" is not the fixed effects' posterior variable
+    student="insight 0.19.0 gives glmmTMB's t_family sigma itself, its catch-all for a family it has no "
+            "branch for: a sd where a variance belongs",
+    zero_inflated_poisson="insight 0.19.0 mixes the full model's row predictions (zero probability, and "
+                          "conditional mean with the group effects) with the null model's mean",
+    zero_inflated_negbinomial="insight 0.19.0 mixes the full model's row predictions (zero probability, and "
+                              "conditional mean with the group effects) with the null model's mean",
+    hurdle_poisson="insight 0.19.0 takes the truncated poisson's variance function at sigma(m) and leaves "
+                   "the hurdle probability out",
+    hurdle_negbinomial="insight 0.19.0 takes the truncated negative binomial's variance at the null model's "
+                       "mean and leaves the hurdle probability out",
+    beta="insight 0.19.0 takes exp() of the null model's logit intercept as the beta's mean (its own later "
+         "versions revise the formula), and Nakagawa et al. (2017) give none: no variance here is checked against "
+         "an established one",
+    weibull="insight 0.19.0 gives sigma(m) itself, its catch-all for a family it has no branch for",
+    exponential="insight 0.19.0 gives sigma(m) itself, its catch-all for a family it has no branch for",
+)
 
 
 def null_intercept(spec) -> float:
@@ -253,7 +254,7 @@ def _estimate_dpars(fit) -> dict:
     phi = np.asarray(getattr(output, "phi", np.zeros(0)), dtype=float)
     dpars = {d.name: float(LINKS[d.link].inverse(value)) for d, value in zip(fit.spec.scalar_dpars, phi)}
     if output.sigma is not None:
-        dpars["sigma"] = float(output.sigma)
+        dpars[RESIDUAL_SD] = float(output.sigma)
     return dpars
 
 
