@@ -131,14 +131,18 @@ def _observed(X, blocks, offset, trials, num_obs: int) -> NewDesign:
 
 
 def _check_new_levels(blocks, design: NewDesign, new_groups: str) -> None:
-    if new_groups != "error":
-        return
+    if new_groups == "error":
+        _refuse_unseen(blocks, design, "; pass new_groups='sample' to draw them from the population, or "
+                                       "'population' for its mean")
+
+
+def _refuse_unseen(blocks, design: NewDesign, fix: str) -> None:
+    """A DataError naming a grouping factor's levels the fit never saw, and ``fix``."""
     for block, new_block in zip(blocks, design.blocks):
         unseen = sorted({str(v) for v in new_block.new_labels if v is not None})
         if unseen:
             raise DataError(f"{len(unseen)} level(s) of {block.group!r} were not in the fit "
-                            f"({', '.join(map(repr, unseen[:5]))}); pass new_groups='sample' to draw "
-                            "them from the population, or 'population' for its mean")
+                            f"({', '.join(map(repr, unseen[:5]))}){fix}")
 
 
 def parameter_draws(fit, rng: np.random.Generator, num_draws: int) -> ParameterDraws:
@@ -417,18 +421,10 @@ def bound_draws(fit, newdata, effects: bool, rng: np.random.Generator | None = N
         draws = _without_effects(draws)
     design = _encode_mean(fit, newdata)
     if effects:
-        _refuse_unknown_effects(spec.blocks, design)
+        _refuse_unseen(spec.blocks, design, ", so their group effects are unknown; average over fitted levels, or "
+                                            "leave the group effects out (re=False: every effect at zero)")
     rng = np.random.default_rng(0) if rng is None else rng
     return _bind_formulas(spec, draws, newdata, "error" if effects else "population", rng), design
-
-
-def _refuse_unknown_effects(blocks, design: NewDesign) -> None:
-    for block, new_block in zip(blocks, design.blocks):
-        unseen = sorted({str(v) for v in new_block.new_labels if v is not None})
-        if unseen:
-            raise DataError(f"{len(unseen)} level(s) of {block.group!r} were not in the fit "
-                            f"({', '.join(map(repr, unseen[:5]))}), so their group effects are unknown; average over "
-                            "fitted levels, or leave the group effects out (re=False: every effect at zero)")
 
 
 def _without_effects(draws: ParameterDraws) -> ParameterDraws:
