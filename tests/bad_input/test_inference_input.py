@@ -1,6 +1,7 @@
 """Bad-input table for what turns a fit into an answer (issue 19): variance components, ICC and
 R² (``fit.variance_components()``, ``fit.icc()``, ``fit.r2()``) and small-sample df
-(``fit.fixef(df=...)``, ``fit.contrast(L)``). See ``conftest.py`` for what a row asserts."""
+(``fit.fixef(df=...)``, ``fit.contrast(L)``, ``hx.anova``) and average marginal effects
+(``hx.avg_comparisons``, ``hx.avg_slopes``, ``hx.avg_predictions``). See ``conftest.py`` for what a row asserts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 import hierax as hx
-from hierax.errors import ModelError
+from hierax.errors import DataError, HieraxError, ModelError
 
 from .conftest import Case, params, run_case
 
@@ -74,6 +75,16 @@ CASES = [
          "method='nuts'"),
     Case("icc_of_a_reml_fit", lambda: hx.fit("y ~ x + (1 | g)", DATA, method="reml").icc(), None,
          check=lambda table: list(table.index) == ["adjusted", "unadjusted"]),
+    Case("anova_of_a_nuts_fit", lambda: hx.anova(_nuts("y ~ x + (1 | g)")), ModelError, "anova", "hx.hypothesis"),
+    Case("anova_type_two", lambda: hx.anova(_reml(), type=2), ModelError, "type", "3"),
+    Case("avg_comparisons_of_a_grouping_factor", lambda: hx.avg_comparisons(_reml(), variables="g"), ModelError,
+         "not predictors", "['x']"),
+    Case("avg_slopes_with_a_zero_step", lambda: hx.avg_slopes(_reml(), eps=0), HieraxError,
+         "eps must be a positive number", "the slope's step"),
+    Case("avg_predictions_by_a_missing_column", lambda: hx.avg_predictions(_reml(), by="county"), DataError,
+         "by names column(s) ['county']", "its columns are"),
+    Case("avg_comparisons_at_a_new_group", lambda: hx.avg_comparisons(_reml(), newdata=DATA.assign(g="new")),
+         DataError, "were not in the fit", "re=False"),
 ]
 
 
