@@ -175,6 +175,108 @@ def central_se(make_model, q, beta, V, base_labels):
     return np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
 
 
+def draw_summaries(make, draws, levels, key, t0):
+    """Each query at every posterior draw (vcov=False): the draws' mean, sd and quantiles per row."""
+    per_q = {q: [] for q in QUERIES}
+    lab0 = {}
+    fx = draws.select(FIXED).to_numpy()
+    rd = draws.select([f"r_district[{lev}]" for lev in levels]).to_numpy()
+    for s in range(draws.height):
+        m = make(fx[s], eff=rd[s])
+        for q in QUERIES:
+            df = run(m, q, vcov=False)
+            lab = labels(df, q)
+            if s == 0:
+                lab0[q] = lab
+            else:
+                assert lab == lab0[q], (q, s)
+            per_q[q].append(df["estimate"].to_numpy())
+        if (s + 1) % 100 == 0:
+            print(f"[{time.time() - t0:7.1f}s] draws {key}: {s + 1}", flush=True)
+    out = {}
+    for q in QUERIES:
+        E = np.vstack(per_q[q])                      # draws x rows
+        rec = dict(lab0[q])
+        rec["mean"] = E.mean(axis=0).tolist()
+        rec["sd"] = E.std(axis=0, ddof=1).tolist()
+        rec["q025"] = np.quantile(E, 0.025, axis=0).tolist()
+        rec["q975"] = np.quantile(E, 0.975, axis=0).tolist()
+        rec["first_draws"] = E[:3].tolist()
+        out[q] = rec
+    return out
+
+
+def describe(data, hand, runtime):
+    """The JSON's header: versions, the model, the adapter and the parametrisation in words."""
+    return {
+        "generator": "tests/reference/marginaleffects_contraception.py",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"marginaleffects": md.version("marginaleffects"), "polars": pl.__version__,
+                     "numpy": np.__version__, "python": platform.python_version()},
+        "runtime_s": round(runtime, 1),
+        "age_sd_used_by_sd_contrast": float(data["age"].std()),
+        "model": ("use ~ age + I(age^2) + urban + livch + (1 | district), bernoulli, logit link; "
+                  "fixed effects in the order " + ", ".join(FIXED) + " (treatment coding, "
+                  "reference levels urban N and livch 0). Data: data/contraception.csv (1934 rows; "
+                  "livch and district read as text, cast to polars Enum with levels N,Y / 0,1,2,3+ / "
+                  "the 60 district labels of the Laplace file)."),
+        "adapter": ("a marginaleffects.classes.model.ModelAbstract subclass filled through ModelVault "
+                    "(coef = the 7 fixed effects, coefnames, vcov, modeldata = the data as polars, "
+                    f"formula '{FORMULA}'); get_exog returns newdata unchanged; get_predict builds X "
+                    "by hand from the (counterfactual) columns age, age^2, urban==Y, livch==1/2/3+, "
+                    "eta = X @ params + district effect of the row's district, and returns "
+                    "pl.DataFrame(rowid, estimate = 1/(1+exp(-eta))). re_true: the district effect "
+                    "is the row's; re_false: zero. The district effects are not coefficients: "
+                    "the delta method holds them fixed (marginaleffects on lme4/glmmTMB does the same)."),
+        "parametrisation": (
+            "estimates are on the response scale (probability); comparison/slope semantics are "
+            "marginaleffects 0.6.0's avg_* ('...avg' estimands: difference = mean(hi) - mean(lo), "
+            "ratio = mean(hi)/mean(lo), lnor = log(odds(mean(hi))/odds(mean(lo))), lift = "
+            "(mean(hi) - mean(lo))/mean(lo), dydx = mean((hi-lo)/eps), eyex = mean((hi-lo)/eps * "
+            "x/y), dyex = mean((hi-lo)/eps * x), with y the prediction at the observed row); "
+            "numeric contrasts are centred (x +- 0.5 for +1, x +- sd/2 for 'sd', sd = polars "
+            "std (ddof=1) of age in modeldata); slopes are centred differences with eps = 1e-4 "
+            "absolute (x +- eps/2); [a, b] sets every row to a (lo) and b (hi); categorical "
+            "'reference' = each level against the first, 'sequential' = each against the previous; "
+            "by groups are formed after marginaleffects sorts newdata by the by column (Enum "
+            "level order), so groups come out in level order."),
+        "point": ("coef = Laplace beta, vcov = vcov_beta, district effects = district_modes. "
+                  "std_error is marginaleffects' delta method: jacobian by one-sided (forward) "
+                  "finite differences, step max(|beta_i| * sqrt(machine eps), 1e-10) (autodiff is "
+                  "not used: the adapter provides no get_autodiff_args). std_error_central: the same "
+                  "delta method with a central-difference jacobian of marginaleffects' own estimates "
+                  "(step 1e-5 * max(1, |beta_i|)), accurate to ~1e-7 relative; use it to test an exact "
+                  "jacobian tightly. The one-sided std_error is noisy for the slopes (Q4, Q5, Q9): the "
+                  "forward step on beta (~1e-11 for age's coefficients) is divided into a difference "
+                  "already divided by eps = 1e-4, so cancellation leaves it ~1e-3 relative off the exact "
+                  "value (see hand_check); for the comparisons it is ~1e-6 off."),
+        "draws": ("for each of the 400 rows of data/contraception_draws.csv: coef = its 7 fixed "
+                  "effects, district effects = its r_district[...] columns, the query run with "
+                  "vcov=False; per output row: mean, sd (ddof=1), numpy quantiles 0.025 and 0.975 "
+                  "(linear method) over the draws; first_draws = the first 3 draws' estimates."),
+        "queries_note": ("Q1 passes variables=['age','urban','livch'] explicitly: with variables=None "
+                         "marginaleffects would take every formula variable, district included (60 "
+                         "levels > its limit of 25 -> error). All nine queries ran. CAUTION Q7: "
+                         "marginaleffects 0.6.0 labels every lift contrast 'liftavg' (no level names) "
+                         "and averages within (term, contrast[, by]) labels, so the three sequential "
+                         "contrasts of Q7 are POOLED into one row: (mean of the 3n hi predictions - "
+                         "mean of the 3n lo predictions) / mean of the 3n lo predictions, hi levels "
+                         "1,2,3+ and lo levels 0,1,2 (checked by hand below). That is an artefact, not a "
+                         "per-contrast lift. Q7_pairs gives the per-contrast answer: one avg_comparisons "
+                         "call per sequential pair, variables={'livch': [lo, hi]}, comparison='lift', "
+                         "rows in the order 1-0, 2-1, 3+-2, with the pair named in the added column "
+                         "'pair'."),
+        "labels_note": ("labels are marginaleffects': numeric +1 -> '+1'; 'sd' with ratio -> "
+                        "'(x+sd/2) / (x-sd/2)'; [a,b] -> 'b - a' (e.g. '10 - -10'); categorical "
+                        "'Y - N', '1 - 0'; lnor -> 'ln(odds(Y) / odds(N))'; lift -> 'liftavg' "
+                        "(no level names); slopes 'dY/dX', 'eY/eX', 'dY/eX'. avg_predictions has no "
+                        "term/contrast columns."),
+        "hand_check": {"description": ("numbers recomputed with numpy only (counterfactual means of "
+                                       "expit(X beta + district mode)) on the point inputs, "
+                                       "against marginaleffects' point estimates"), **hand},
+    }
+
+
 def main():
     t0 = time.time()
     data, laplace, levels, draws = read_inputs()
@@ -270,101 +372,10 @@ def main():
                   f"diff {v['abs_diff']:.2e}")
 
         # (b) posterior draws
-        per_q = {q: [] for q in QUERIES}
-        lab0 = {}
-        fx = draws.select(FIXED).to_numpy()
-        rd = draws.select([f"r_district[{lev}]" for lev in levels]).to_numpy()
-        for s in range(draws.height):
-            m = make(fx[s], eff=rd[s])
-            for q in QUERIES:
-                df = run(m, q, vcov=False)
-                lab = labels(df, q)
-                if s == 0:
-                    lab0[q] = lab
-                else:
-                    assert lab == lab0[q], (q, s)
-                per_q[q].append(df["estimate"].to_numpy())
-            if (s + 1) % 100 == 0:
-                print(f"[{time.time() - t0:7.1f}s] draws {key}: {s + 1}", flush=True)
-        draw_out[key] = {}
-        for q in QUERIES:
-            E = np.vstack(per_q[q])                      # draws x rows
-            rec = dict(lab0[q])
-            rec["mean"] = E.mean(axis=0).tolist()
-            rec["sd"] = E.std(axis=0, ddof=1).tolist()
-            rec["q025"] = np.quantile(E, 0.025, axis=0).tolist()
-            rec["q975"] = np.quantile(E, 0.975, axis=0).tolist()
-            rec["first_draws"] = E[:3].tolist()
-            draw_out[key][q] = rec
+        draw_out[key] = draw_summaries(make, draws, levels, key, t0)
 
     runtime = time.time() - t0
-    header = {
-        "generator": "tests/reference/marginaleffects_contraception.py",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": {"marginaleffects": md.version("marginaleffects"), "polars": pl.__version__,
-                     "numpy": np.__version__, "python": platform.python_version()},
-        "runtime_s": round(runtime, 1),
-        "age_sd_used_by_sd_contrast": float(data["age"].std()),
-        "model": ("use ~ age + I(age^2) + urban + livch + (1 | district), bernoulli, logit link; "
-                  "fixed effects in the order " + ", ".join(FIXED) + " (treatment coding, "
-                  "reference levels urban N and livch 0). Data: data/contraception.csv (1934 rows; "
-                  "livch and district read as text, cast to polars Enum with levels N,Y / 0,1,2,3+ / "
-                  "the 60 district labels of the Laplace file)."),
-        "adapter": ("a marginaleffects.classes.model.ModelAbstract subclass filled through ModelVault "
-                    "(coef = the 7 fixed effects, coefnames, vcov, modeldata = the data as polars, "
-                    f"formula '{FORMULA}'); get_exog returns newdata unchanged; get_predict builds X "
-                    "by hand from the (counterfactual) columns age, age^2, urban==Y, livch==1/2/3+, "
-                    "eta = X @ params + district effect of the row's district, and returns "
-                    "pl.DataFrame(rowid, estimate = 1/(1+exp(-eta))). re_true: the district effect "
-                    "is the row's; re_false: zero. The district effects are not coefficients: "
-                    "the delta method holds them fixed (marginaleffects on lme4/glmmTMB does the same)."),
-        "parametrisation": (
-            "estimates are on the response scale (probability); comparison/slope semantics are "
-            "marginaleffects 0.6.0's avg_* ('...avg' estimands: difference = mean(hi) - mean(lo), "
-            "ratio = mean(hi)/mean(lo), lnor = log(odds(mean(hi))/odds(mean(lo))), lift = "
-            "(mean(hi) - mean(lo))/mean(lo), dydx = mean((hi-lo)/eps), eyex = mean((hi-lo)/eps * "
-            "x/y), dyex = mean((hi-lo)/eps * x), with y the prediction at the observed row); "
-            "numeric contrasts are centred (x +- 0.5 for +1, x +- sd/2 for 'sd', sd = polars "
-            "std (ddof=1) of age in modeldata); slopes are centred differences with eps = 1e-4 "
-            "absolute (x +- eps/2); [a, b] sets every row to a (lo) and b (hi); categorical "
-            "'reference' = each level against the first, 'sequential' = each against the previous; "
-            "by groups are formed after marginaleffects sorts newdata by the by column (Enum "
-            "level order), so groups come out in level order."),
-        "point": ("coef = Laplace beta, vcov = vcov_beta, district effects = district_modes. "
-                  "std_error is marginaleffects' delta method: jacobian by one-sided (forward) "
-                  "finite differences, step max(|beta_i| * sqrt(machine eps), 1e-10) (autodiff is "
-                  "not used: the adapter provides no get_autodiff_args). std_error_central: the same "
-                  "delta method with a central-difference jacobian of marginaleffects' own estimates "
-                  "(step 1e-5 * max(1, |beta_i|)), accurate to ~1e-7 relative; use it to test an exact "
-                  "jacobian tightly. The one-sided std_error is noisy for the slopes (Q4, Q5, Q9): the "
-                  "forward step on beta (~1e-11 for age's coefficients) is divided into a difference "
-                  "already divided by eps = 1e-4, so cancellation leaves it ~1e-3 relative off the exact "
-                  "value (see hand_check); for the comparisons it is ~1e-6 off."),
-        "draws": ("for each of the 400 rows of data/contraception_draws.csv: coef = its 7 fixed "
-                  "effects, district effects = its r_district[...] columns, the query run with "
-                  "vcov=False; per output row: mean, sd (ddof=1), numpy quantiles 0.025 and 0.975 "
-                  "(linear method) over the draws; first_draws = the first 3 draws' estimates."),
-        "queries_note": ("Q1 passes variables=['age','urban','livch'] explicitly: with variables=None "
-                         "marginaleffects would take every formula variable, district included (60 "
-                         "levels > its limit of 25 -> error). All nine queries ran. CAUTION Q7: "
-                         "marginaleffects 0.6.0 labels every lift contrast 'liftavg' (no level names) "
-                         "and averages within (term, contrast[, by]) labels, so the three sequential "
-                         "contrasts of Q7 are POOLED into one row: (mean of the 3n hi predictions - "
-                         "mean of the 3n lo predictions) / mean of the 3n lo predictions, hi levels "
-                         "1,2,3+ and lo levels 0,1,2 (checked by hand below). That is an artefact, not a "
-                         "per-contrast lift. Q7_pairs gives the per-contrast answer: one avg_comparisons "
-                         "call per sequential pair, variables={'livch': [lo, hi]}, comparison='lift', "
-                         "rows in the order 1-0, 2-1, 3+-2, with the pair named in the added column "
-                         "'pair'."),
-        "labels_note": ("labels are marginaleffects': numeric +1 -> '+1'; 'sd' with ratio -> "
-                        "'(x+sd/2) / (x-sd/2)'; [a,b] -> 'b - a' (e.g. '10 - -10'); categorical "
-                        "'Y - N', '1 - 0'; lnor -> 'ln(odds(Y) / odds(N))'; lift -> 'liftavg' "
-                        "(no level names); slopes 'dY/dX', 'eY/eX', 'dY/eX'. avg_predictions has no "
-                        "term/contrast columns."),
-        "hand_check": {"description": ("numbers recomputed with numpy only (counterfactual means of "
-                                       "expit(X beta + district mode)) on the point inputs, "
-                                       "against marginaleffects' point estimates"), **hand},
-    }
+    header = describe(data, hand, runtime)
     out = {"header": header,
            "queries": {q: ({"function": f, "calls": kw, "note": "one call per kwargs; rows "
                             "concatenated; column 'pair' = 'hi - lo' added by this script"}
