@@ -277,6 +277,78 @@ def describe(data, hand, runtime):
     }
 
 
+def hand_checks(model, data, beta, V, point, key):
+    """Some of marginaleffects' point answers recomputed with numpy alone (counterfactual means of
+    expit(X beta + district effect)), and two standard errors by an exact jacobian."""
+    Xp = model.design(data)
+    off = model.district_effects[model.district_index(data)]
+    expit = lambda e: 1 / (1 + np.exp(-e))
+
+    def p_at(**set_):
+        d = data.with_columns(**{k: pl.lit(v) if not isinstance(v, np.ndarray) else pl.Series(v)
+                                 for k, v in set_.items()})
+        return expit(model.design(d) @ beta + off)
+
+    age = data["age"].to_numpy()
+    sd = float(np.std(age, ddof=1))
+    h = {}
+    q1 = point["Q1"]
+    i_urb = [i for i, t in enumerate(q1["term"]) if t == "urban"][0]
+    h["Q1 urban Y - N"] = (float(np.mean(p_at(urban="Y") - p_at(urban="N"))), q1["estimate"][i_urb])
+    i_age = [i for i, t in enumerate(q1["term"]) if t == "age"][0]
+    h["Q1 age +1"] = (float(np.mean(p_at(age=age + 0.5) - p_at(age=age - 0.5))), q1["estimate"][i_age])
+    h["Q3 age sd ratio (sd ddof=1 of the data)"] = (
+        float(np.mean(p_at(age=age + sd / 2)) / np.mean(p_at(age=age - sd / 2))),
+        point["Q3"]["estimate"][0])
+    p0 = expit(Xp @ beta + off)
+    h["Q4 dydx vs analytic mean p(1-p)(b_age + 2 b_age2 age)"] = (
+        float(np.mean(p0 * (1 - p0) * (beta[1] + 2 * beta[2] * age))), point["Q4"]["estimate"][0])
+    urb = data["urban"].cast(pl.String).to_numpy()
+    q6 = point["Q6"]
+    for lev in URBAN:
+        h[f"Q6 mean p, urban={lev}"] = (float(np.mean(p0[urb == lev])),
+                                        q6["estimate"][q6["urban"].index(lev)])
+    liv = data["livch"].cast(pl.String).to_numpy()
+    his = np.concatenate([p_at(livch=b) for b in LIVCH[1:]])
+    los = np.concatenate([p_at(livch=a) for a in LIVCH[:-1]])
+    h["Q7 pooled: (mean(p at 1,2,3+ stacked) - mean(p at 0,1,2 stacked)) / mean(p at 0,1,2)"] = (
+        float((his.mean() - los.mean()) / los.mean()), point["Q7"]["estimate"][0])
+    for j, (a, b) in enumerate(zip(LIVCH[:-1], LIVCH[1:])):
+        pa, pb = p_at(livch=a), p_at(livch=b)
+        h[f"Q7_pairs {b} vs {a}: (mean p({b}) - mean p({a})) / mean p({a})"] = (
+            float((pb.mean() - pa.mean()) / pa.mean()), point["Q7_pairs"]["estimate"][j])
+    # the delta method with an exact jacobian (numpy, chain rule) for two rows
+    def exact_se(rows_hi, rows_lo, step=1.0):
+        (Xh, ph), (Xl, pl_) = rows_hi, rows_lo
+        g = ((ph * (1 - ph))[:, None] * Xh - (pl_ * (1 - pl_))[:, None] * Xl).mean(axis=0) / step
+        return float(np.sqrt(g @ V @ g))
+
+    def at(**set_):
+        d = data.with_columns(**{k: pl.lit(v) if not isinstance(v, np.ndarray) else pl.Series(v)
+                                 for k, v in set_.items()})
+        X = model.design(d)
+        return X, expit(X @ beta + off)
+
+    se_checks = {
+        "Q1 urban Y - N": (exact_se(at(urban="Y"), at(urban="N")), q1["std_error"][i_urb],
+                           q1["std_error_central"][i_urb]),
+        "Q4 dydx": (exact_se(at(age=age + EPS / 2), at(age=age - EPS / 2), EPS),
+                    point["Q4"]["std_error"][0], point["Q4"]["std_error_central"][0]),
+    }
+    out = {k: {"numpy": a, "marginaleffects": b, "abs_diff": abs(a - b)} for k, (a, b) in h.items()}
+    out["std_error, exact jacobian (numpy) vs std_error and std_error_central"] = {
+        k: {"exact": a, "std_error": b, "std_error_central": c,
+            "rel_diff_std_error": abs(b / a - 1), "rel_diff_std_error_central": abs(c / a - 1)}
+        for k, (a, b, c) in se_checks.items()}
+    for k, v in out.items():
+        if "numpy" not in v:
+            print(f"  {k}: {v}")
+            continue
+        print(f"  hand check {key} {k}: numpy {v['numpy']:.15g} me {v['marginaleffects']:.15g} "
+              f"diff {v['abs_diff']:.2e}")
+    return out
+
+
 def main():
     t0 = time.time()
     data, laplace, levels, draws = read_inputs()
@@ -304,72 +376,7 @@ def main():
         print(f"[{time.time() - t0:7.1f}s] point {key} done", flush=True)
 
         # hand checks (numpy only, no marginaleffects)
-        Xp = model.design(data)
-        off = model.district_effects[model.district_index(data)]
-        expit = lambda e: 1 / (1 + np.exp(-e))
-
-        def p_at(**set_):
-            d = data.with_columns(**{k: pl.lit(v) if not isinstance(v, np.ndarray) else pl.Series(v)
-                                     for k, v in set_.items()})
-            return expit(model.design(d) @ beta + off)
-
-        age = data["age"].to_numpy()
-        sd = float(np.std(age, ddof=1))
-        h = {}
-        q1 = point[key]["Q1"]
-        i_urb = [i for i, t in enumerate(q1["term"]) if t == "urban"][0]
-        h["Q1 urban Y - N"] = (float(np.mean(p_at(urban="Y") - p_at(urban="N"))), q1["estimate"][i_urb])
-        i_age = [i for i, t in enumerate(q1["term"]) if t == "age"][0]
-        h["Q1 age +1"] = (float(np.mean(p_at(age=age + 0.5) - p_at(age=age - 0.5))), q1["estimate"][i_age])
-        h["Q3 age sd ratio (sd ddof=1 of the data)"] = (
-            float(np.mean(p_at(age=age + sd / 2)) / np.mean(p_at(age=age - sd / 2))),
-            point[key]["Q3"]["estimate"][0])
-        p0 = expit(Xp @ beta + off)
-        h["Q4 dydx vs analytic mean p(1-p)(b_age + 2 b_age2 age)"] = (
-            float(np.mean(p0 * (1 - p0) * (beta[1] + 2 * beta[2] * age))), point[key]["Q4"]["estimate"][0])
-        urb = data["urban"].cast(pl.String).to_numpy()
-        q6 = point[key]["Q6"]
-        for lev in URBAN:
-            h[f"Q6 mean p, urban={lev}"] = (float(np.mean(p0[urb == lev])),
-                                            q6["estimate"][q6["urban"].index(lev)])
-        liv = data["livch"].cast(pl.String).to_numpy()
-        his = np.concatenate([p_at(livch=b) for b in LIVCH[1:]])
-        los = np.concatenate([p_at(livch=a) for a in LIVCH[:-1]])
-        h["Q7 pooled: (mean(p at 1,2,3+ stacked) - mean(p at 0,1,2 stacked)) / mean(p at 0,1,2)"] = (
-            float((his.mean() - los.mean()) / los.mean()), point[key]["Q7"]["estimate"][0])
-        for j, (a, b) in enumerate(zip(LIVCH[:-1], LIVCH[1:])):
-            pa, pb = p_at(livch=a), p_at(livch=b)
-            h[f"Q7_pairs {b} vs {a}: (mean p({b}) - mean p({a})) / mean p({a})"] = (
-                float((pb.mean() - pa.mean()) / pa.mean()), point[key]["Q7_pairs"]["estimate"][j])
-        # the delta method with an exact jacobian (numpy, chain rule) for two rows
-        def exact_se(rows_hi, rows_lo, step=1.0):
-            (Xh, ph), (Xl, pl_) = rows_hi, rows_lo
-            g = ((ph * (1 - ph))[:, None] * Xh - (pl_ * (1 - pl_))[:, None] * Xl).mean(axis=0) / step
-            return float(np.sqrt(g @ V @ g))
-
-        def at(**set_):
-            d = data.with_columns(**{k: pl.lit(v) if not isinstance(v, np.ndarray) else pl.Series(v)
-                                     for k, v in set_.items()})
-            X = model.design(d)
-            return X, expit(X @ beta + off)
-
-        se_checks = {
-            "Q1 urban Y - N": (exact_se(at(urban="Y"), at(urban="N")), q1["std_error"][i_urb],
-                               q1["std_error_central"][i_urb]),
-            "Q4 dydx": (exact_se(at(age=age + EPS / 2), at(age=age - EPS / 2), EPS),
-                        point[key]["Q4"]["std_error"][0], point[key]["Q4"]["std_error_central"][0]),
-        }
-        hand[key] = {k: {"numpy": a, "marginaleffects": b, "abs_diff": abs(a - b)} for k, (a, b) in h.items()}
-        hand[key]["std_error, exact jacobian (numpy) vs std_error and std_error_central"] = {
-            k: {"exact": a, "std_error": b, "std_error_central": c,
-                "rel_diff_std_error": abs(b / a - 1), "rel_diff_std_error_central": abs(c / a - 1)}
-            for k, (a, b, c) in se_checks.items()}
-        for k, v in hand[key].items():
-            if "numpy" not in v:
-                print(f"  {k}: {v}")
-                continue
-            print(f"  hand check {key} {k}: numpy {v['numpy']:.15g} me {v['marginaleffects']:.15g} "
-                  f"diff {v['abs_diff']:.2e}")
+        hand[key] = hand_checks(model, data, beta, V, point[key], key)
 
         # (b) posterior draws
         draw_out[key] = draw_summaries(make, draws, levels, key, t0)
