@@ -119,3 +119,17 @@ def test_laplace_fits_are_refused():
     fit = hx.fit("incidence | trials(size) ~ factor(period) + (1 | herd)", data, family="binomial", method="laplace")
     with pytest.raises(ModelError, match="method='reml' or 'ml'"):
         fit.fixef(df="satterthwaite")
+
+
+FSTAT_DDF = json.loads((Path(__file__).parents[1] / "reference" / "fstat_ddf.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", sorted(FSTAT_DDF))
+def test_f_denominator_df_follows_lmertests_rule(case):
+    """The F test's denominator df from its contrasts' df, each branch of lmerTest's
+    get_Fstat_ddf (one contrast, equal df, a df <= 2 giving 2, the general 2 E / (E - q)):
+    tests/reference/fstat_ddf.R. Models with such df are rare, so no fitted model reaches them."""
+    from hierax.results.ddf import f_denominator_df
+
+    expected = FSTAT_DDF[case]
+    assert f_denominator_df(expected["nu"]) == pytest.approx(expected["ddf"][0], rel=1e-12)

@@ -19,7 +19,8 @@ how the variance parameters are written (a reparametrisation changes g and H ali
 
 A test of several contrasts at once (the rows of L, an F test) follows lmerTest's ``contestMD``:
 the contrasts rotated to be independent (the eigenvectors of L Phi L'), a df for each, and the
-F statistic's denominator df from their mean, 2 E / (E - q) with E = sum nu_m / (nu_m - 2).
+F statistic's denominator df from their mean, 2 E / (E - q) with E = sum nu_m / (nu_m - 2)
+(:func:`f_denominator_df`, with lmerTest's special cases).
 """
 
 from __future__ import annotations
@@ -94,10 +95,24 @@ class Satterthwaite:
         values, vectors = np.linalg.eigh(L @ self.vcov @ L.T)
         rotated = vectors.T @ L                     # independent contrasts, variances ``values``
         F = float(np.sum((rotated @ self.beta) ** 2 / values) / q)
-        nu = np.array([self.df(row) for row in rotated])
-        E = float(np.sum(np.where(nu > 2.0, nu / (nu - 2.0), 0.0)))
-        den_df = 2.0 * E / (E - q) if E > q else np.nan
+        den_df = f_denominator_df(np.array([self.df(row) for row in rotated]))
         return {"num_df": q, "den_df": den_df, "F": F, "p": float(stats.f.sf(F, q, den_df))}
+
+
+def f_denominator_df(nu) -> float:
+    """The F statistic's denominator df from the df ``nu`` of its q independent contrasts, as
+    lmerTest 3.1's ``get_Fstat_ddf``: nu itself for one contrast, their mean where they are equal
+    (within 1e-8), 2 where any is at most 2 (E = sum nu / (nu - 2) is then not a mean of
+    positive terms), else 2 E / (E - q)."""
+    nu = np.asarray(nu, dtype=float)
+    if len(nu) == 1:
+        return float(nu[0])
+    if np.all(np.abs(np.diff(nu)) < 1e-8):
+        return float(np.mean(nu))
+    if np.any(nu <= 2.0):
+        return 2.0
+    E = float(np.sum(nu / (nu - 2.0)))
+    return 2.0 * E / (E - len(nu))
 
 
 def tests_for(fit, df: str):
