@@ -40,6 +40,14 @@ class LogoResult:
                 f"(se {self.se:.1f}); per level in .table)")
 
 
+class FoldsFailed(HieraxError):
+    """Some folds of :func:`logo` failed: ``finished`` holds the table of those that did not."""
+
+    def __init__(self, message: str, finished: pd.DataFrame):
+        super().__init__(message)
+        self.finished = finished
+
+
 def logo(model, group: str | None = None, levels=None, chains: int = 2, warmup: int = 500, draws: int = 500,
          seed: int = 0, executor=None, progress: bool = True) -> LogoResult:
     """Leave each level of ``group`` (default: the first group term's) out in turn, refit, score it.
@@ -55,8 +63,13 @@ def logo(model, group: str | None = None, levels=None, chains: int = 2, warmup: 
     refit = RefitSpec(model.formula, model.data, model.family, model.link, model.spec_priors(), chains, warmup, draws)
     seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(chosen))
     arguments = [(refit, block.name, level, int(s)) for level, s in zip(chosen, seeds)]
-    results = fan_out(run_fold, arguments, executor, progress, "leave one group out")
-    table = pd.DataFrame(results, columns=["level", "n", "elpd", "divergent"]).set_index("level")
+    fanned = fan_out(run_fold, arguments, executor, progress, "leave one group out")
+    table = pd.DataFrame(fanned.results, columns=["level", "n", "elpd", "divergent"]).set_index("level")
+    if fanned.failed:      # a sum over some of the folds is not the elpd: refuse it, keep what finished
+        failed = "; ".join(f"{chosen[k]!r}: {error}" for k, error in fanned.failed[:3])
+        raise FoldsFailed(f"leave one group out: {len(fanned.failed)} of {len(chosen)} folds failed ({failed}), so "
+                          "there is no total elpd; the folds that finished are in this error's .finished table; "
+                          "fix the cause and rerun those levels (levels=...)", table)
     return LogoResult(table, float(table["elpd"].sum()), float(np.sqrt(len(table)) * table["elpd"].std(ddof=1)),
                       block.group)
 

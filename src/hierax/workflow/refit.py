@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from hierax.errors import HieraxError
+
 
 @dataclass(frozen=True)
 class RefitSpec:
@@ -69,14 +71,50 @@ def worker_cached(build, *key):
     return _CACHE[key]
 
 
-def fan_out(function, arguments: list, executor, progress: bool, label: str) -> list:
-    """``function(*a)`` for each ``a`` here in turn, or over ``executor``; results in order."""
+@dataclass(frozen=True)
+class FannedOut:
+    """What :func:`fan_out` brings back: ``results`` of the tasks that finished, in the order of
+    their arguments, ``done`` their positions among the arguments, and ``failed`` a
+    (position, "ErrorType: message") pair for each task that raised."""
+
+    results: list
+    done: list
+    failed: list
+
+
+def fan_out(function, arguments: list, executor, progress: bool, label: str) -> FannedOut:
+    """``function(*a)`` for each ``a``, here in turn or over ``executor`` (any
+    ``concurrent.futures.Executor``: processes, threads, Dask's ``client.get_executor()``),
+    each result taken as it finishes.
+
+    A task that raises is recorded in ``failed`` and the others go on: one simulation that breaks,
+    or a worker lost for good, costs that task and not the finished ones. (Dask reruns a lost
+    worker's tasks on the others by itself; a process pool whose worker dies fails the tasks it
+    had not finished.) A KeyboardInterrupt still stops the whole run. Where every task fails,
+    the first error is raised: then the fault is the model's or the code's, not one task's.
+    """
     from tqdm.auto import tqdm
 
     bar = dict(desc=label, unit="fit", disable=None if progress else True, leave=False)
+    outcomes = {}
     if executor is None:
-        return [function(*a) for a in tqdm(arguments, **bar)]
-    futures = [executor.submit(function, *a) for a in arguments]
-    for _ in tqdm(as_completed(futures), total=len(futures), **bar):
-        pass
-    return [f.result() for f in futures]
+        for position, a in enumerate(tqdm(arguments, **bar)):
+            outcomes[position] = _outcome(lambda: function(*a))
+    else:
+        futures = {executor.submit(function, *a): position for position, a in enumerate(arguments)}
+        for future in tqdm(as_completed(futures), total=len(futures), **bar):
+            outcomes[futures[future]] = _outcome(future.result)
+    done = [k for k in sorted(outcomes) if not isinstance(outcomes[k], BaseException)]
+    failed = [(k, f"{type(outcomes[k]).__name__}: {outcomes[k]}") for k in sorted(outcomes) if k not in done]
+    if arguments and not done:
+        raise HieraxError(f"{label}: all {len(arguments)} tasks failed; the first with {failed[0][1]}") \
+            from outcomes[failed[0][0]]
+    return FannedOut([outcomes[k] for k in done], done, failed)
+
+
+def _outcome(call):
+    """``call()``'s result, or the Exception it raised (not a KeyboardInterrupt: that stops the run)."""
+    try:
+        return call()
+    except Exception as error:          # noqa: BLE001  (any task's failure is recorded, fan_out's docstring)
+        return error

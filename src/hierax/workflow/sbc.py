@@ -7,14 +7,24 @@ that made the data) shows as a non-uniform rank histogram.
 
 Each simulation runs the same compiled sampler: the simulated response and the centring weights
 are runtime arguments of the log density, so a worker compiles once, whatever the number of
-simulations it runs. ``executor`` takes any ``concurrent.futures.Executor`` (processes,
-Dask's or Ray's); with processes, use the "spawn" start method (a forked JAX process can hang):
-``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))``.
+simulations it runs. ``executor`` takes any ``concurrent.futures.Executor``:
+
+- processes, with the "spawn" start method (a forked JAX process can hang):
+  ``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))``;
+- a Dask cluster, local or remote: ``distributed.Client(...).get_executor()`` (tested with a
+  two-worker ``LocalCluster``: a worker lost mid-run has its tasks run again on the others);
+- Ray, through an object with ``submit(fn, *args)`` returning
+  ``ray.remote(fn).remote(*args).future()`` (a ``concurrent.futures.Future``; not tested here).
+
+Results are taken as they finish; a simulation that fails is recorded (``SBCResult.failed``)
+and the others are kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +37,7 @@ from hierax.model import layout
 from hierax.model.layout import PARAMS
 
 GROUP_EFFECTS_RANKED = 3      # per block: the first levels' effects are ranked too
+FAILED_COLUMNS = ["simulation", "seed", "error"]
 
 
 @dataclass(frozen=True)
@@ -39,16 +50,20 @@ class SBCResult:
     num_draws : posterior draws each rank is taken among (after thinning).
     divergent : divergent transitions per simulation.
     seconds : wall time of the whole run.
+    failed : one row per simulation that raised instead of finishing (its ``simulation`` number,
+        ``seed`` and ``error``), left out of ``ranks``; empty when every simulation ran.
     """
 
     ranks: pd.DataFrame
     num_draws: int
     divergent: np.ndarray
     seconds: float
+    failed: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=FAILED_COLUMNS))
 
     def __repr__(self) -> str:
         verdict = "passed" if self.passed() else "FAILED"
-        return (f"SBCResult({len(self.ranks)} simulations, {self.ranks.shape[1]} parameters, ranks among "
+        failed = f" ({len(self.failed)} more failed: see .failed)" if len(self.failed) else ""
+        return (f"SBCResult({len(self.ranks)} simulations{failed}, {self.ranks.shape[1]} parameters, ranks among "
                 f"{self.num_draws} draws, {int(np.sum(self.divergent))} divergent transitions, {self.seconds:.1f} s; "
                 f"uniformity {verdict} (see .uniformity(), .plot()))")
 
@@ -89,9 +104,15 @@ def sbc(model, num_simulations: int = 100, chains: int = 2, warmup: int = 300, d
     num_simulations : data sets to simulate and fit.
     chains, warmup, draws : NUTS settings of each fit; ``thin`` keeps every ``thin``-th draw, so
         ranks are taken among chains x draws / thin draws (less autocorrelated).
-    executor : a ``concurrent.futures.Executor`` to fan out over; None runs here, in turn.
+    executor : a ``concurrent.futures.Executor`` to fan out over (a process pool, or a Dask
+        cluster's ``client.get_executor()``); None runs here, in turn. Each worker compiles the
+        sampler once; results are kept as they finish.
     fit_priors : priors to fit with instead of the model's (the data are still simulated from
         the model's): to show what a mis-specified fit does to the ranks.
+
+    A simulation that raises (or whose worker is lost for good) is left out of the ranks with a
+    warning and listed in ``.failed``; the others are kept. Where every one fails, the first
+    error is raised.
     """
     if num_simulations < 2:
         raise HieraxError("num_simulations must be at least 2")
@@ -100,9 +121,14 @@ def sbc(model, num_simulations: int = 100, chains: int = 2, warmup: int = 300, d
     refit = RefitSpec(model.formula, model.data, model.family, model.link, model.spec_priors(), chains, warmup, draws)
     seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=num_simulations)]
     start = time.perf_counter()
-    results = fan_out(run_simulation, [(refit, fit_priors, thin, s) for s in seeds], executor, progress, "SBC")
-    ranks = pd.DataFrame([r[0] for r in results])
-    return SBCResult(ranks, chains * draws // thin, np.array([r[1] for r in results]), time.perf_counter() - start)
+    fanned = fan_out(run_simulation, [(refit, fit_priors, thin, s) for s in seeds], executor, progress, "SBC")
+    ranks = pd.DataFrame([r[0] for r in fanned.results], index=fanned.done)
+    failed = pd.DataFrame([(k, seeds[k], error) for k, error in fanned.failed], columns=FAILED_COLUMNS)
+    if len(failed):
+        warnings.warn(f"SBC: {len(failed)} of {num_simulations} simulations failed and are left out of the ranks "
+                      f"(see .failed); the first: {failed['error'].iloc[0]}", UserWarning, stacklevel=2)
+    return SBCResult(ranks, chains * draws // thin, np.array([r[1] for r in fanned.results]),
+                     time.perf_counter() - start, failed)
 
 
 def run_simulation(refit: RefitSpec, fit_priors: dict | None, thin: int, seed: int) -> tuple[dict, int]:
