@@ -76,6 +76,7 @@ bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/reml.py --repeats 5 --timeout 600
 	$(BIN)/python benchmarks/laplace.py --repeats 5
 	$(BIN)/python benchmarks/sbc_radon.py --simulations 100 --workers 2
+	$(BIN)/python benchmarks/sbc_cluster.py --simulations 200
 	$(BIN)/python benchmarks/threads.py --repeats 3
 	$(BIN)/python benchmarks/families.py --timeout 1200 --repeats 3
 	$(BIN)/python benchmarks/laplace_scale.py --repeats 3
