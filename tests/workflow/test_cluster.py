@@ -1,4 +1,5 @@
-"""Many fits on a cluster (issue 20): SBC through a two-worker Dask ``LocalCluster``'s executor
+"""Many fits on a cluster (issue 20): SBC (and power by simulation) through a two-worker Dask
+``LocalCluster``'s executor
 gives the ranks of a run here, compiles once per worker, and a worker killed mid-run costs no
 finished result, the run completing on the workers left."""
 
@@ -82,3 +83,14 @@ def test_a_worker_killed_mid_run_loses_no_finished_result(client, model):
     assert set(client.run(os.getpid).values()) != set(before.values())
     assert there.failed.empty and len(there.ranks) == count
     pd.testing.assert_frame_equal(here.ranks, there.ranks)
+
+
+def test_power_by_simulation_over_a_dask_cluster_matches_a_run_here(client):
+    """A cluster-randomised trial's power (``hierax.workflow.crt.power``) fans out the same way."""
+    from hierax.workflow.crt import power
+    from tests.workflow.test_crt import FORMULA, _gaussian
+
+    here = power(FORMULA, _gaussian(0.3, 0.05), "treatment", 8, 10, nsim=6, seed=3)
+    there = power(FORMULA, _gaussian(0.3, 0.05), "treatment", 8, 10, nsim=6, seed=3, executor=client.get_executor())
+    assert there.failed == 0
+    assert list(there.p_values) == list(here.p_values)

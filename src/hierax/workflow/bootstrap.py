@@ -20,6 +20,7 @@ import pandas as pd
 
 from hierax.errors import HieraxError, ModelError
 from hierax.model.layout import PARAMS
+from hierax.workflow.refit import fan_out
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,8 @@ def bootstrap(fit, statistic, n: int = 200, seed: int = 0, executor=None) -> Boo
         raise ModelError(f"n={n!r}: give the number of refits, at least 2 (200 for a 90% interval)")
     estimate = _as_series(statistic(fit))
     seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(n) % (2 ** 31 - 1)]
-    results = list(executor.map(_one_refit, [fit] * n, [statistic] * n, seeds) if executor is not None
-                   else map(_one_refit, [fit] * n, [statistic] * n, seeds))
-    kept = [r for r in results if r is not None]
+    fanned = fan_out(_one_refit, [(fit, statistic, s) for s in seeds], executor, False, "bootstrap")
+    kept = [r for r in fanned.results if r is not None]      # a refit lost with its worker counts as failed
     if not kept:
         raise ModelError("every bootstrap refit failed; check that the model fits data simulated from itself")
     return Bootstrap(estimate, pd.DataFrame(kept).reset_index(drop=True), n - len(kept))

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from hierax.errors import DataError, ModelError
+from hierax.workflow.refit import fan_out
 
 
 def design_effect(icc: float, cluster_size: float, cv: float = 0.0) -> float:
@@ -139,10 +140,10 @@ def power(formula: str, params: dict, term: str, clusters: int, cluster_size: in
     if family == "gaussian":        # a placeholder response that varies (the model refuses a constant one)
         design["y"] = np.random.default_rng(seed).normal(size=len(design))
     seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(nsim) % (2 ** 31 - 1)]
-    arguments = ([formula] * nsim, [design] * nsim, [params] * nsim, [term] * nsim, [family] * nsim, [df] * nsim,
-                 seeds)
-    p_values = np.array(list(executor.map(one_trial, *arguments) if executor is not None
-                             else map(one_trial, *arguments)), dtype=float)
+    arguments = [(formula, design, params, term, family, df, s) for s in seeds]
+    fanned = fan_out(one_trial, arguments, executor, False, "power")
+    p_values = np.full(nsim, np.nan)          # a trial lost with its worker counts as a failed fit
+    p_values[fanned.done] = fanned.results
     failed = int(np.isnan(p_values).sum())
     significant = int(np.sum(p_values < alpha))          # a failed fit counts as not significant
     share = significant / nsim
