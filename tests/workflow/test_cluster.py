@@ -1,7 +1,6 @@
-"""Many fits on a cluster (issue 20): SBC (and power by simulation) through a two-worker Dask
-``LocalCluster``'s executor
-gives the ranks of a run here, compiles once per worker, and a worker killed mid-run costs no
-finished result, the run completing on the workers left."""
+"""Many fits on a cluster (issue 20): SBC and power by simulation through a two-worker Dask
+``LocalCluster``'s executor give the results of a run here, SBC compiles once per worker, and a
+worker killed mid-run costs no finished result, the run completing on the workers left."""
 
 from __future__ import annotations
 
