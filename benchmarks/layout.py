@@ -1,9 +1,10 @@
 """How hierax lays chains out on a 2-core machine, measured (issue 5, sampler engineering).
 
 Runs each model in fresh processes, 4 chains x 1,000 + 1,000, with the chains spread over 4, 2 or
-1 JAX CPU devices (``--xla_force_host_platform_device_count``): 4 devices hold one chain each and
-run without vmap (hierax's default); 2 and 1 vectorise 2 and 4 chains per device with vmap, the
-layout of NumPyro's ``chain_method="vectorized"``. Each process fits twice (the second fit has
+1 JAX CPU devices (``--xla_force_host_platform_device_count``): 4 devices hold one chain each
+(hierax's default); on 2 and 1 the chains run in turns, 2 and 4 a device (since session 21,
+``hierax.engines.steps.in_slots``; before, vectorised with vmap, the layout of NumPyro's
+``chain_method="vectorized"``), so every layout gives the same draws. Each process fits twice (the second fit has
 everything compiled, so it times the sampling alone) and reports both times and the first fit's
 min bulk ESS. The compilation cache is off, so every first fit compiles.
 

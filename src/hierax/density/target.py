@@ -391,7 +391,7 @@ def _spread(fn, count: int, broadcast: tuple):
     devices = device_layout(count)[0] if count < _draw_devices() else _draw_devices()
     while count % devices:
         devices -= 1
-    mapped = parallel(fn, broadcast, devices, vectorise=False)
+    mapped = parallel(fn, broadcast, devices)
 
     def run(*args):
         split = [a if b else jax.tree_util.tree_map(lambda x: np.reshape(x, (devices, 1, -1) + x.shape[1:]), a)

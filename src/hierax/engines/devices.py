@@ -1,4 +1,4 @@
-"""Where the chains run: spread over the CPU devices, one chain per device where they divide.
+"""Where the chains run: spread over the CPU devices, one chain per device at a time.
 
 A plain layer under the NUTS engine (:mod:`hierax.engines.nuts`): a layout (devices used,
 chains per device), the compiled map of a per-chain function over it, and moving chain-stacked
@@ -23,10 +23,11 @@ def device_layout(chains: int) -> tuple[int, int]:
     return devices, chains // devices
 
 
-def parallel(fn, broadcast: tuple, devices: int, vectorise: bool, compiler_options=None):
-    """``fn`` over the chains: jit of a shard_map over ``devices`` devices, each holding a block
-    (1, chains per device, ...) of every argument not marked in ``broadcast`` (those are shared),
-    and vmap over the chains of a block if ``vectorise``, else its one chain taken out.
+def parallel(fn, broadcast: tuple, devices: int, compiler_options=None):
+    """``fn`` (one chain) over ``devices`` devices, one chain each: jit of a shard_map whose
+    blocks are (1, 1, ...) of every argument not marked in ``broadcast`` (those are shared), the
+    chain taken out. More chains than devices run in turns (:func:`hierax.engines.steps.in_slots`),
+    never vectorised: a chain's arithmetic must not depend on the layout.
 
     Why jit of shard_map and not pmap (which is the same underneath): jit takes per-program XLA
     ``compiler_options``, so the chunk can be compiled for a short compile or a fast run.
@@ -34,13 +35,8 @@ def parallel(fn, broadcast: tuple, devices: int, vectorise: bool, compiler_optio
     mesh = _mesh(devices)
 
     def per_device(*args):
-        args = [a if b else jax.tree_util.tree_map(lambda x: x[0], a) for a, b in zip(args, broadcast)]
-        if vectorise:
-            out = jax.vmap(fn, in_axes=tuple(None if b else 0 for b in broadcast))(*args)
-        else:
-            args = [a if b else jax.tree_util.tree_map(lambda x: x[0], a) for a, b in zip(args, broadcast)]
-            out = jax.tree_util.tree_map(lambda x: x[None], fn(*args))
-        return jax.tree_util.tree_map(lambda x: x[None], out)
+        args = [a if b else jax.tree_util.tree_map(lambda x: x[0, 0], a) for a, b in zip(args, broadcast)]
+        return jax.tree_util.tree_map(lambda x: x[None, None], fn(*args))
 
     specs = tuple(P() if b else P(_AXIS) for b in broadcast)
     mapped = jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=P(_AXIS), check_vma=False)

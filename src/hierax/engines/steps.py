@@ -8,6 +8,7 @@ a schedule of (stage, window_end) rows, so that a chunk of any phase is one comp
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
 import jax
@@ -58,8 +59,9 @@ def build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool, 
     that the chunk holds one copy of the density's gradient, not two (a q = 2 collapsed
     gradient alone takes 0.7 s to compile).
 
-    No vmap over a single chain per device (the usual case): vmap batches the tree-building while
-    loops, which doubled the trace and added half again to the chunk's compile, a first fit's cost.
+    No vmap over chains: one chain a device, more in turns (:func:`in_slots`). vmap batches the
+    tree-building while loops, which doubled the trace and added half again to the chunk's
+    compile, and its arithmetic differs from one chain's in the last bits.
     ``quick_compile``: XLA's older CPU fusion emitters, which compile in two thirds of the time and
     run up to half again slower (:mod:`hierax.engines.quick`), for fits that are mostly compiling.
     """
@@ -120,10 +122,41 @@ def build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool, 
 
         return jax.lax.scan(one_step, adapt, (keys, schedule))
 
-    devices, vectorise = layout[0], layout[1] > 1
+    devices, per_device = layout
     options = quick_options() if quick_compile else None
-    return Steps(reset, parallel(start, (False, True), devices, vectorise, options),
-                  parallel(chunk, (False, False, True, True, True, True, True), devices, vectorise, options))
+    starts, chunks = (False, True), (False, False, True, True, True, True, True)
+    return Steps(reset, in_slots(parallel(start, starts, devices, options), starts, per_device),
+                 in_slots(parallel(chunk, chunks, devices, options), chunks, per_device))
+
+
+_SLOTS = ThreadPoolExecutor(8, thread_name_prefix="hierax-slot")      # :func:`in_slots`'s dispatchers
+
+
+def in_slots(program, broadcast: tuple, per_device: int):
+    """``program`` (one chain a device, :func:`hierax.engines.devices.parallel`) run on arguments
+    holding ``per_device`` chains a device: on each slot of chains in turn, the outputs joined.
+
+    Why not vmap over a device's chains: a chain's draws must not depend on how the chains are
+    laid out over the devices (the same seed, the same draws on one device or four), and XLA
+    compiles a batched program's arithmetic differently in the last bits, which NUTS's
+    trajectories magnify within a few hundred iterations. Run in slots, every chain runs the
+    same compiled program wherever it is. The slots are dispatched from threads of their own, so
+    that slots on one device run side by side on the cores (4 chains on one device on 2 cores:
+    cbpp 2.0 -> 1.5 s); slots on several devices still take turns on each (4 chains on 2
+    devices: 2.1 s against 1.2 s on 4 devices, ``benchmarks/layout.py``). Arguments not marked
+    in ``broadcast`` are (devices, per_device, ...)."""
+    if per_device == 1:
+        return program
+
+    def slot(args, k):
+        return program(*[a if shared else jax.tree_util.tree_map(lambda x: x[:, k:k + 1], a)
+                         for a, shared in zip(args, broadcast)])
+
+    def run(*args):
+        outputs = list(_SLOTS.map(lambda k: slot(args, k), range(per_device)))
+        return jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts, axis=1), *outputs)
+
+    return run
 
 
 def strong(tree):
