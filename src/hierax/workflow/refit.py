@@ -95,6 +95,7 @@ def fan_out(function, arguments: list, executor, progress: bool, label: str) -> 
     """
     from tqdm.auto import tqdm
 
+    check_executor(executor)
     bar = dict(desc=label, unit="fit", disable=None if progress else True, leave=False)
     outcomes = {}
     if executor is None:
@@ -110,6 +111,20 @@ def fan_out(function, arguments: list, executor, progress: bool, label: str) -> 
         raise HieraxError(f"{label}: all {len(arguments)} tasks failed; the first with {failed[0][1]}") \
             from outcomes[failed[0][0]]
     return FannedOut([outcomes[k] for k in done], done, failed)
+
+
+def check_executor(executor) -> None:
+    """Refuse what cannot fan the fits out, before any fit: an executor's ``submit`` must return
+    ``concurrent.futures`` futures. A Dask ``Client`` has a ``submit`` of its own, whose futures
+    are Dask's: its ``get_executor()`` is the one to pass."""
+    if executor is None:
+        return
+    if callable(getattr(executor, "get_executor", None)):
+        raise HieraxError("executor= is a Dask client: pass client.get_executor(), its concurrent.futures executor")
+    if not callable(getattr(executor, "submit", None)):
+        raise HieraxError(f"executor={executor!r} is not an executor: give a concurrent.futures.Executor (a "
+                          "ProcessPoolExecutor with the 'spawn' start method, or a Dask client's "
+                          "client.get_executor()), or None to run the fits here in turn")
 
 
 def _outcome(call):
