@@ -59,9 +59,8 @@ def build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool, 
     that the chunk holds one copy of the density's gradient, not two (a q = 2 collapsed
     gradient alone takes 0.7 s to compile).
 
-    No vmap over chains: one chain a device, more in turns (:func:`in_slots`). vmap batches the
-    tree-building while loops, which doubled the trace and added half again to the chunk's
-    compile, and its arithmetic differs from one chain's in the last bits.
+    No vmap over chains (one a device, more in turns: :func:`in_slots`): it doubled the trace, added
+    half again to the compile, and its arithmetic differs from one chain's in the last bits.
     ``quick_compile``: XLA's older CPU fusion emitters, which compile in two thirds of the time and
     run up to half again slower (:mod:`hierax.engines.quick`), for fits that are mostly compiling.
     """
@@ -124,9 +123,13 @@ def build_steps(logdensity_fn: Callable, max_tree_depth: int, dense_mass: bool, 
 
     devices, per_device = layout
     options = quick_options() if quick_compile else None
-    starts, chunks = (False, True), (False, False, True, True, True, True, True)
-    return Steps(reset, in_slots(parallel(start, starts, devices, options), starts, per_device),
-                 in_slots(parallel(chunk, chunks, devices, options), chunks, per_device))
+    return Steps(reset, in_slots(parallel(start, _START_SHARED, devices, options), _START_SHARED, per_device),
+                 in_slots(parallel(chunk, _CHUNK_SHARED, devices, options), _CHUNK_SHARED, per_device))
+
+
+# which arguments of start (positions, aux) and chunk (adapt, keys, schedule, aux, target, freeze,
+# fresh) every chain shares; the others have a chain axis
+_START_SHARED, _CHUNK_SHARED = (False, True), (False, False, True, True, True, True, True)
 
 
 _SLOTS = ThreadPoolExecutor(8, thread_name_prefix="hierax-slot")      # :func:`in_slots`'s dispatchers
