@@ -106,7 +106,8 @@ def fan_out(function, arguments: list, executor, progress: bool, label: str) -> 
         for future in tqdm(as_completed(futures), total=len(futures), **bar):
             outcomes[futures[future]] = _outcome(future.result)
     done = [k for k in sorted(outcomes) if not isinstance(outcomes[k], BaseException)]
-    failed = [(k, f"{type(outcomes[k]).__name__}: {outcomes[k]}") for k in sorted(outcomes) if k not in done]
+    failed = [(k, f"{type(outcomes[k]).__name__}: {outcomes[k]}") for k in sorted(outcomes)
+              if isinstance(outcomes[k], BaseException)]
     if arguments and not done:
         raise HieraxError(f"{label}: all {len(arguments)} tasks failed; the first with {failed[0][1]}") \
             from outcomes[failed[0][0]]
