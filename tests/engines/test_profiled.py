@@ -25,6 +25,13 @@ def _reference(theta, data, shape, reml):
 
 def _problem(structure, seed=0):
     """Crossed grouping factors with the given (levels, effects, correlated) per block."""
+    X, y, blocks, theta = problem_inputs(structure, seed)
+    shape, data = pls.prepare(X, y, blocks)
+    return jnp.asarray(theta), data, shape
+
+
+def problem_inputs(structure, seed=0):
+    """X, y, the blocks and a theta inside the parameter space, for ``_problem``."""
     rng = np.random.default_rng(seed)
     n = 500
     x, z = rng.normal(size=n), rng.normal(size=n)
@@ -37,10 +44,9 @@ def _problem(structure, seed=0):
         Z = np.column_stack(columns[:effects])
         y = y + np.sum(Z * rng.normal(size=(levels, effects))[group], axis=1)
         blocks.append(Block.from_index(Z, group, levels, correlated))
-    shape, data = pls.prepare(X, y, blocks)
-    lower = pls.theta_lower(shape.entries)
-    theta = np.where(lower == 0, rng.uniform(0.2, 1.5, shape.num_theta), rng.uniform(-0.5, 0.5, shape.num_theta))
-    return jnp.asarray(theta), data, shape
+    lower = pls.theta_lower(pls.theta_entries(blocks))
+    theta = np.where(lower == 0, rng.uniform(0.2, 1.5, len(lower)), rng.uniform(-0.5, 0.5, len(lower)))
+    return X, y, blocks, theta
 
 
 STRUCTURES = {

@@ -16,15 +16,22 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize
 
+from hierax.engines import lmm_newton, lmm_start, profiled_wide
 from hierax.engines.profiled import deviance_and_gradient
 from hierax.errors import DataError
+from hierax.linalg import wide
 from hierax.linalg.pls import (
-    block_factors, conditional_variances, prepare, random_effects, solution, theta_lower, theta_start, user_terms,
+    block_factors, conditional_variances, cross_products, listed, random_effects, schur_products, solution,
+    theta_lower, theta_start, user_terms,
 )
 
 SINGULAR_BELOW = 1e-4      # a relative sd (theta on the diagonal) this small is at the boundary
 GRADIENT_TOLERANCE = 1e-3  # |projected gradient| of the deviance above this: not converged
 EXACT_FIT = 1e-10          # residuals of y on X below this, relative to |y|: reproduced exactly
+# Up to this many first-block products of the Schur complement (``pls.schur_products``) are listed
+# once and the objective is compiled (InstEval: 3.6 million); beyond, as in ratings data, they are
+# formed at each evaluation on the host (``hierax.linalg.wide``; ml-1m's shape: 460 million).
+LISTED_PRODUCTS_UP_TO = 30_000_000
 
 
 class Optimisation(NamedTuple):
@@ -66,7 +73,8 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
     ----------
     X : (n, p) fixed-effects design; y : (n,) response; offset : optional (n,).
     blocks : sequence of :class:`hierax.design.block.Block`.
-    start : theta to start from (default: lme4's, identity factors).
+    start : theta to start from (default: lme4's, identity factors; for a ratings-sized crossed
+        model, the theta of a subsample, ``hierax.engines.lmm_start``).
 
     Raises
     ------
@@ -76,9 +84,14 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
     """
     y = np.asarray(y, float) - (0.0 if offset is None else np.asarray(offset, float))
     check_response_varies(np.asarray(X, float), y, offset is not None)
-    shape, data = prepare(np.asarray(X, float), y, blocks)
+    shape, cross = cross_products(np.asarray(X, float), y, blocks)
     lower = theta_lower(shape.entries)
     theta0 = theta_start(shape.entries) if start is None else np.asarray(start, float)
+    if shape.rest_width and schur_products(cross.C21, shape.terms[0]) > LISTED_PRODUCTS_UP_TO:
+        if start is None:
+            theta0 = _subsample_start(X, y, blocks, shape, reml, lower)
+        return _fit_wide(wide.split(cross, shape), shape, reml, theta0, lower)
+    data = listed(cross, shape)
 
     def fun(theta):
         value, grad = deviance_and_gradient(jnp.asarray(theta), data, shape, reml)
@@ -89,12 +102,63 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
         estimates_at = pool.submit(lambda: solution.lower(jnp.asarray(theta0), data, shape).compile())
         result = _restart_from_edge(fun, _minimise(fun, theta0, lower), lower)
         estimates_at = estimates_at.result()
+    theta, record = _record(result, theta0, lower, "scipy L-BFGS-B (exact gradient)")
+    f, u = estimates_at(jnp.asarray(theta), data)
+    return _estimates(theta, f, u, shape, reml, record,
+                      lambda sigma2: conditional_variances(f, theta, sigma2, data, shape))
+
+
+def _fit_wide(data: wide.WideData, shape, reml: bool, theta0, lower, estimates: bool = True):
+    """The same fit with the Schur complement's products formed at each evaluation, on the host
+    (``hierax.linalg.wide``): for ratings-sized crossed models, whose products do not fit in memory.
+
+    From a subsample's start (``estimates=True``) Newton's method (``lmm_newton``) takes half
+    L-BFGS-B's evaluations; L-BFGS-B where it fails, and for the subsample itself
+    (``estimates=False``: theta alone, from lme4's start).
+    """
+    def fun(theta):
+        return profiled_wide.deviance_and_gradient(theta, data, shape, reml)
+
+    result = lmm_newton.minimise(fun, theta0, shape.entries) if estimates else None
+    if result is not None:
+        theta, record = _record(result, theta0, lower, "Newton (exact gradient, finite-difference start Hessian, "
+                                "BFGS updates; products formed per evaluation)", converged=True)
+    else:
+        result = _restart_from_edge(fun, _minimise(fun, theta0, lower), lower)
+        if not estimates:
+            return np.asarray(result.x, float)
+        theta, record = _record(result, theta0, lower, "scipy L-BFGS-B (exact gradient; products formed per "
+                                "evaluation)")
+    f, u = wide.factorisation(theta, data, shape)
+    return _estimates(theta, f, u, shape, reml, record,
+                      lambda sigma2: wide.conditional_variances(f, theta, sigma2, data, shape))
+
+
+def _subsample_start(X, y, blocks, shape, reml: bool, lower) -> np.ndarray:
+    """theta of the model fitted to a subsample (``lmm_start``), or lme4's start where there is
+    no smaller subsample or its fit fails (a start only: the fit is of the whole data)."""
+    smaller = lmm_start.subsample(np.asarray(X, float), y, blocks, shape)
+    if smaller is not None:
+        sub_shape, sub_cross = cross_products(*smaller)
+        sub_lower = theta_lower(sub_shape.entries)
+        try:
+            fitted = _fit_wide(wide.split(sub_cross, sub_shape), sub_shape, reml, theta_start(sub_shape.entries),
+                               sub_lower, estimates=False)
+            return lmm_start.usable_start(fitted, lower)
+        except (np.linalg.LinAlgError, ValueError):
+            pass
+    return theta_start(shape.entries)
+
+
+def _record(result, theta0, lower, optimiser: str, converged: bool | None = None):
+    """theta and the optimisation record. ``converged`` when the optimiser's own criterion is
+    trusted (Newton's decrement); otherwise the projected exact gradient below
+    ``GRADIENT_TOLERANCE``."""
     theta, value, grad = np.asarray(result.x, float), float(result.fun), np.asarray(result.jac, float)
-    projected = _projected_gradient(theta, grad, lower)
-    record = Optimisation("scipy L-BFGS-B (exact gradient)", theta0, theta, value, int(result.nfev),
-                          int(result.nit), bool(np.max(np.abs(projected), initial=0.0) < GRADIENT_TOLERANCE),
-                          str(result.message), grad)
-    return _estimates(theta, estimates_at(jnp.asarray(theta), data), data, shape, reml, value, record)
+    if converged is None:
+        converged = bool(np.max(np.abs(_projected_gradient(theta, grad, lower)), initial=0.0) < GRADIENT_TOLERANCE)
+    return theta, Optimisation(optimiser, theta0, theta, value, int(result.nfev), int(result.nit), converged,
+                               str(result.message), grad)
 
 
 def check_response_varies(X: np.ndarray, y: np.ndarray, has_offset: bool) -> None:
@@ -146,8 +210,7 @@ def _projected_gradient(theta, grad, lower):
     return np.where(at_bound, 0.0, grad)
 
 
-def _estimates(theta, solved, data, shape, reml, value, record) -> LMMOutput:
-    f, u = solved
+def _estimates(theta, f, u, shape, reml, record, variances_at) -> LMMOutput:
     n, p = shape.n, shape.p
     sigma2 = float(f.r2) / (n - p if reml else n)
     RX_inv = np.linalg.inv(np.asarray(f.RX))
@@ -155,9 +218,5 @@ def _estimates(theta, solved, data, shape, reml, value, record) -> LMMOutput:
     factors = block_factors(theta, shape.entries, user_terms(shape))
     singular = tuple(t for t, (k, i, j) in enumerate(shape.entries) if i == j and theta[t] < SINGULAR_BELOW)
     modes = random_effects(u, theta, shape)
-
-    def variances():
-        return conditional_variances(f, theta, sigma2, data, shape)
-
     return LMMOutput(theta, shape.entries, np.asarray(f.beta), vcov, float(np.sqrt(sigma2)), factors,
-                     modes, variances, value, reml, record, singular)
+                     modes, lambda: variances_at(sigma2), record.objective, reml, record, singular)

@@ -105,8 +105,19 @@ def shape_of(blocks, n: int, p: int) -> Shape:
                  theta_entries(blocks), order, n, p)
 
 
-def prepare(X: np.ndarray, y: np.ndarray, blocks) -> tuple[Shape, PLSData]:
-    """Order the blocks, form the cross-products and the list of first-block products."""
+class CrossProducts(NamedTuple):
+    """The cross-products of [Z X y] that every route needs, in NumPy and SciPy (blocks in
+    ``Shape`` order)."""
+
+    D11: np.ndarray          # (L1, q1, q1): per-level blocks of Z1'Z1
+    C21: sp.csc_matrix       # (Q2, Q1): Z2'Z1
+    tail: np.ndarray         # (Q2 + p + 1, Q2 + p + 1): cross-products of [Z2 X y]
+    ZtR: np.ndarray          # (Q, p + 1): Z'[X y]
+    RtR: np.ndarray          # (p + 1, p + 1): [X y]'[X y]
+
+
+def cross_products(X: np.ndarray, y: np.ndarray, blocks) -> tuple[Shape, CrossProducts]:
+    """Order the blocks (largest first) and form the cross-products of [Z X y], Z sparse."""
     shape = shape_of(blocks, len(y), X.shape[1])
     ordered = [blocks[k] for k in shape.order]
     first, n = ordered[0], len(y)
@@ -117,12 +128,31 @@ def prepare(X: np.ndarray, y: np.ndarray, blocks) -> tuple[Shape, PLSData]:
     Z1, Z2 = Z[:, :Q1], Z[:, Q1:]
     D11 = np.stack([np.stack([np.bincount(first.group_index, first.Z[:, i] * first.Z[:, j], minlength=L1)
                               for j in range(q1)], axis=-1) for i in range(q1)], axis=1)      # (L1, q1, q1)
-    C21 = (Z2.T @ Z1).tocsc()
     Z2R = Z2.T @ R
     tail = np.block([[(Z2.T @ Z2).toarray(), Z2R], [Z2R.T, R.T @ R]])
-    data = PLSData(jnp.asarray(D11), _schur_terms(C21, D11, q1), jsparse.BCOO.from_scipy_sparse(C21.tocoo()),
-                   jnp.asarray(tail), jnp.asarray(Z.T @ R), jnp.asarray(R.T @ R))
-    return shape, data
+    return shape, CrossProducts(D11, (Z2.T @ Z1).tocsc(), tail, Z.T @ R, R.T @ R)
+
+
+def prepare(X: np.ndarray, y: np.ndarray, blocks) -> tuple[Shape, PLSData]:
+    """Order the blocks, form the cross-products and the list of first-block products."""
+    shape, c = cross_products(X, y, blocks)
+    return shape, listed(c, shape)
+
+
+def listed(c: CrossProducts, shape: Shape) -> PLSData:
+    """The cross-products as JAX arrays, with the first-block products listed."""
+    return PLSData(jnp.asarray(c.D11), _schur_terms(c.C21, c.D11, shape.terms[0]),
+                   jsparse.BCOO.from_scipy_sparse(c.C21.tocoo()), jnp.asarray(c.tail), jnp.asarray(c.ZtR),
+                   jnp.asarray(c.RtR))
+
+
+def schur_products(C21: sp.csc_matrix, q1: int) -> int:
+    """How many first-block products ``_schur_terms`` would list before summing: for each level,
+    its entries in C21 squared (q1 effects each). Ratings data make this huge (a user who rated
+    1,000 items gives a million), which is when ``hierax.linalg.wide`` forms the products at each
+    evaluation instead of listing them."""
+    per_level = np.diff(C21.indptr).reshape(-1, q1).sum(axis=1)
+    return int(np.sum(per_level.astype(np.int64) ** 2))
 
 
 def _sparse_z(blocks, n: int) -> sp.csc_matrix:

@@ -1,0 +1,128 @@
+"""The profiled REML/ML deviance and its exact gradient for ratings-sized crossed models, on the host.
+
+The same objective as ``hierax.engines.profiled`` (read its docstring for the derivation), built
+from ``hierax.linalg.wide``'s pieces: the first block eliminated per level, the tail matrix
+B = C_TT - C_T1 blockdiag(M_l) C_1T with its middle term formed at each evaluation, and the
+Cholesky factor L of S = Lambda~' B Lambda~ + diag(I_Q2, 0). Then
+
+    D(theta) = sum_l log|A11_l| + sum_i w_i log L_ii^2 + constant,
+    dD/dS   = L^-T diag(w) L^-1 = G_S   (dpotri over the Q2 x Q2 block, p + 1 solves for the rest).
+
+What differs is the way back to the first block's theta. ``profiled`` gathers G_B = Lambda~ G_S
+Lambda~' at the listed products; here there is no list, so for each first-block entry e of theta
+the derivative of the middle term, C21 blockdiag(dM_l/d theta_e) C12, is formed the way the
+middle term itself is (one more product of the same cost; one for a scalar first block) and
+contracted with G_B:
+
+    dD/d theta_e = sum_l [tr(A11_l^-1 dA11_l) + tr(Mbar_l dM_l)] - <G_B22, C21 blockdiag(dM_l) C12>,
+
+where Mbar_l, the rest of dD/dM_l, comes from the first block's rows of [X y] (small). The
+per-level derivatives are written out: with dT = E (the unit matrix at the entry),
+dA = E' D T + T' D E and dM = E A^-1 T' + T A^-1 E' - T A^-1 dA A^-1 T'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from hierax.engines.profiled import _weights
+from hierax.linalg import wide
+from hierax.linalg.pls import Shape
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def deviance_and_gradient(theta, data: wide.WideData, shape: Shape, reml: bool, known_scale: bool = False):
+    """The REML criterion (or -2 log likelihood) at theta and its exact gradient, as NumPy.
+
+    ``known_scale`` as in ``hierax.engines.profiled.deviance_and_gradient``. Where the tail is not
+    positive definite (theta far outside the data's support) the value is NaN, as there.
+    """
+    theta = np.asarray(theta, float)
+    P = wide.pieces(theta, data, shape)
+    if not P.ok:
+        return float("nan"), np.full(len(theta), np.nan)
+    Q2 = shape.rest_width
+    w = _weights(shape, reml)
+    log_diag = 2.0 * np.log(np.diagonal(P.L))
+    dof = w[-1]
+    if known_scale:
+        r2 = P.L[-1, -1] ** 2
+        value = P.log_det_11 + float(np.sum(w[:-1] * log_diag[:-1]) + r2 + dof * _LOG_2PI)
+        w = w.copy()
+        w[-1] = r2
+    else:
+        value = P.log_det_11 + float(np.sum(w * log_diag) + dof * (1.0 + _LOG_2PI - np.log(dof)))
+    G_S = _log_diagonal_cotangent(P.L, w, Q2)
+    Y = wide.scale_left(G_S.T, P.scale, P.Ts, shape, transpose=False).T      # G_S Lambda~'
+    G_B = wide.scale_left(Y, P.scale, P.Ts, shape, transpose=False)         # Lambda~ G_S Lambda~'
+    T_bar = [None] + _rest_factor_gradients(Y, P.B, shape)
+    grad = np.zeros(len(theta))
+    first = shape.order[0]
+    Mbar = _first_block_cotangent(G_B, P, data, shape)
+    for t, (k, i, j) in enumerate(shape.entries):
+        if k == first:
+            grad[t] = _first_entry_gradient(i, j, P, Mbar, G_B[:Q2, :Q2], data, shape)
+        else:
+            grad[t] = T_bar[shape.order.index(k)][i, j]
+    return value, grad
+
+
+def _log_diagonal_cotangent(L, w, Q2: int):
+    """L^-T diag(w) L^-1 with w = 1 over the first Q2 rows (``profiled._log_diagonal_cotangent``).
+
+    L's upper triangle is not read (``wide.pieces`` leaves it as it was)."""
+    m = L.shape[0]
+    E = np.zeros((m, m - Q2))
+    E[np.arange(Q2, m), np.arange(m - Q2)] = 1.0
+    Y = scipy.linalg.solve_triangular(L, E, lower=True, trans=1)
+    G = (Y * w[Q2:]) @ Y.T
+    if Q2:
+        G[:Q2, :Q2] += wide._inverse(L[:Q2, :Q2])
+    return G
+
+
+def _rest_factor_gradients(Y, B, shape: Shape) -> list:
+    """dD/dT_k for the blocks after the first: 2 sum_l [Y B']_(k,l) (``profiled._Lambda``)."""
+    out, start = [], 0
+    for L, q in zip(shape.levels[1:], shape.terms[1:]):
+        y = Y[start:start + L * q].reshape(L, q, -1)
+        b = B[start:start + L * q].reshape(L, q, -1)
+        out.append(2.0 * np.einsum("ljs,lis->ij", y, b))
+        start += L * q
+    return out
+
+
+def _first_block_cotangent(G_B, P: wide.Pieces, data: wide.WideData, shape: Shape):
+    """dD/dM_l from the tail's [X y] rows and columns (the middle term's share is separate)."""
+    Q2, p, L1, q1 = shape.rest_width, shape.p, shape.levels[0], shape.terms[0]
+    R1 = P.R1
+    bar = np.einsum("lip,pq,ljq->lij", R1, G_B[Q2:, Q2:], R1)
+    if Q2:
+        MR1_bar = data.cross.C21.T @ (2.0 * G_B[:Q2, Q2:])
+        bar = bar + np.einsum("lip,ljp->lij", MR1_bar.reshape(L1, q1, p + 1), R1)
+    return -bar
+
+
+def _first_entry_gradient(i: int, j: int, P: wide.Pieces, Mbar, G_B22, data: wide.WideData, shape: Shape):
+    T1, D = P.Ts[0], data.cross.D11
+    q1 = T1.shape[0]
+    E = np.zeros((q1, q1))
+    E[i, j] = 1.0
+    DT = np.einsum("lij,jk->lik", D, T1)
+    dA = np.einsum("ji,ljk->lik", E, DT)
+    dA = dA + np.swapaxes(dA, 1, 2)                                      # E' D T + T' D E
+    AT = np.einsum("lij,kj->lik", P.A11_inv, T1)                         # A^-1 T'
+    TAdAAT = np.einsum("ij,ljk,lkm->lim", T1, np.einsum("lij,ljk->lik", P.A11_inv, dA), AT)
+    dM = np.einsum("ij,ljk->lik", E, AT)
+    dM = dM + np.swapaxes(dM, 1, 2) - TAdAAT
+    value = np.einsum("lij,lji->", P.A11_inv, dA) + np.einsum("lij,lji->", Mbar, dM)
+    if shape.rest_width:
+        # a scalar first block's dM_l share theta's sign: the product is then +-F F' (dsyrk)
+        sign = 1.0 if np.all(dM >= 0) else -1.0 if np.all(dM <= 0) else 0.0
+        if q1 == 1 and sign:
+            value -= sign * np.einsum("ij,ij->", G_B22, wide.middle(sign * dM, data, positive=True))
+        else:
+            value -= np.einsum("ij,ij->", G_B22, wide.middle(dM, data, positive=False))
+    return float(value)

@@ -1,0 +1,62 @@
+"""A whole REML/ML fit by the host route (products formed per evaluation, a subsample's start,
+Newton steps) against the listed-products route on the same ratings-shaped data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hierax._threads import blas_limit
+from hierax.design.block import Block
+from hierax.engines import lmm, lmm_newton, lmm_start
+
+
+def _ratings(users=2000, items=900, seed=0):
+    """Crossed users x items with power-law activity (every item rated at least once)."""
+    rng = np.random.default_rng(seed)
+    per_user = np.minimum(3 + np.floor(rng.pareto(1.5, users) * 6).astype(int), items)
+    user = np.repeat(np.arange(users), per_user)
+    popularity = rng.pareto(1.0, items) + 1.0
+    item = np.concatenate([rng.choice(items, k, replace=False, p=popularity / popularity.sum()) for k in per_user])
+    seen = np.unique(item)
+    item = np.searchsorted(seen, item)
+    x = rng.normal(size=len(user))
+    y = (3.0 + 0.3 * x + rng.normal(0, 0.5, users)[user] + rng.normal(0, 0.7, len(seen))[item]
+         + rng.normal(size=len(user)))
+    X = np.column_stack([np.ones(len(user)), x])
+    blocks = [Block.from_index(np.ones((len(user), 1)), user, users, False, "user"),
+              Block.from_index(np.ones((len(user), 1)), item, len(seen), False, "item")]
+    return X, y, blocks
+
+
+@pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
+def test_host_route_fit_equals_the_listed_route(reml, monkeypatch):
+    X, y, blocks = _ratings()
+    assert blocks[0].num_levels > blocks[1].num_levels > 2 * lmm_start.LEVELS_KEPT   # a subsample start
+    with blas_limit():                   # as hx.fit runs it (two BLAS threads per xdist worker crawl)
+        listed = lmm.fit_lmm(X, y, blocks, reml=reml)
+        monkeypatch.setattr(lmm, "LISTED_PRODUCTS_UP_TO", 0)
+        host = lmm.fit_lmm(X, y, blocks, reml=reml)
+    assert host.optimisation.optimiser.startswith("Newton")
+    assert host.optimisation.converged
+    assert not np.allclose(host.optimisation.start, 1.0)              # started from the subsample
+    assert host.objective == pytest.approx(listed.objective, abs=1e-6)
+    np.testing.assert_allclose(host.theta, listed.theta, rtol=1e-4)
+    np.testing.assert_allclose(host.beta, listed.beta, rtol=1e-6)
+    assert host.sigma == pytest.approx(listed.sigma, rel=1e-6)
+    for got, want in zip(host.random_effects, listed.random_effects):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    for got, want in zip(host.random_variances(), listed.random_variances()):
+        np.testing.assert_allclose(got, want, rtol=1e-4)
+
+
+def test_newton_flips_negative_diagonals_to_lme4s_convention():
+    entries = ((0, 0, 0), (0, 1, 0), (0, 1, 1), (1, 0, 0))
+    theta = np.array([-0.5, 0.2, 0.3, -0.7])
+    np.testing.assert_array_equal(lmm_newton._positive_diagonals(theta, entries), [0.5, -0.2, 0.3, 0.7])
+
+
+def test_newton_gives_up_on_a_hessian_that_is_not_positive_definite():
+    def saddle(theta):
+        return float(theta[0] ** 2 - theta[1] ** 2), np.array([2 * theta[0], -2 * theta[1]])
+    assert lmm_newton.minimise(saddle, np.array([0.3, 0.2]), ((0, 0, 0), (1, 0, 0))) is None

@@ -1,0 +1,80 @@
+"""The host route for ratings-sized crossed models against the listed-products route.
+
+``hierax.engines.profiled_wide`` forms the Schur complement's middle term at each evaluation
+(``hierax.linalg.wide``) instead of listing its products; value, gradient and estimates must be
+those of ``hierax.engines.profiled`` and ``hierax.linalg.pls``, whichever first-block levels are
+held dense.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hierax.engines import profiled, profiled_wide
+from hierax.linalg import pls, wide
+from tests.engines.test_profiled import STRUCTURES, problem_inputs
+
+CROSSED = [name for name, structure in STRUCTURES.items() if len(structure) > 1]
+SPLITS = {"all sparse": 2.0, "all dense": -1.0, "some dense": 0.5}
+
+
+def _both(name, share, monkeypatch):
+    monkeypatch.setattr(wide, "HEAVY_SHARE", share)
+    X, y, blocks, theta = problem_inputs(STRUCTURES[name])
+    shape, data = pls.prepare(X, y, blocks)
+    wide_shape, wide_data = wide.prepare(X, y, blocks)
+    assert wide_shape == shape
+    return theta, (data, shape), wide_data
+
+
+@pytest.mark.parametrize("known_scale", [False, True], ids=["profiled", "known scale"])
+@pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
+@pytest.mark.parametrize("split", list(SPLITS))
+@pytest.mark.parametrize("name", CROSSED)
+def test_value_and_gradient_equal_the_listed_route(name, split, reml, known_scale, monkeypatch):
+    theta, (data, shape), wide_data = _both(name, SPLITS[split], monkeypatch)
+    value, grad = profiled.deviance_and_gradient(jnp.asarray(theta), data, shape, reml, known_scale)
+    wide_value, wide_grad = profiled_wide.deviance_and_gradient(theta, wide_data, shape, reml, known_scale)
+    assert wide_value == pytest.approx(float(value), rel=1e-12)
+    np.testing.assert_allclose(wide_grad, np.asarray(grad), rtol=1e-9, atol=1e-9 * float(np.max(np.abs(grad))))
+
+
+@pytest.mark.parametrize("name", CROSSED)
+def test_estimates_equal_the_listed_route(name, monkeypatch):
+    theta, (data, shape), wide_data = _both(name, SPLITS["some dense"], monkeypatch)
+    f, u = pls.solution(jnp.asarray(theta), data, shape)
+    wide_f, wide_u = wide.factorisation(theta, wide_data, shape)
+    for field in ("beta", "r2", "log_det_L", "log_det_RX", "cu", "RZX"):
+        np.testing.assert_allclose(getattr(wide_f, field), np.asarray(getattr(f, field)), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(wide_u, np.asarray(u), rtol=1e-9, atol=1e-10)
+    sigma2 = float(f.r2) / (shape.n - shape.p)
+    expected = pls.conditional_variances(f, theta, sigma2, data, shape)
+    for got, want in zip(wide.conditional_variances(wide_f, theta, sigma2, wide_data, shape), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_pair_chunks_do_not_change_the_quadratic_forms(monkeypatch):
+    X, y, blocks, theta = problem_inputs(STRUCTURES["vector first, vector rest"])
+    shape, data = wide.prepare(X, y, blocks)
+    C21, L1, q1 = data.cross.C21, shape.levels[0], shape.terms[0]
+    P = np.random.default_rng(1).normal(size=(C21.shape[0],) * 2)
+    whole = wide.first_block_quadratic(P, C21, L1, q1)
+    monkeypatch.setattr(wide, "PAIR_CHUNK", 7)
+    np.testing.assert_allclose(wide.first_block_quadratic(P, C21, L1, q1), whole, rtol=1e-12)
+    dense = C21.toarray()
+    expected = np.stack([dense[:, l * q1:(l + 1) * q1].T @ P @ dense[:, l * q1:(l + 1) * q1] for l in range(L1)])
+    np.testing.assert_allclose(whole, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["crossed scalar blocks", "scalar first, vector rest", "vector first, vector rest"])
+def test_negative_diagonals_give_the_listed_routes_gradient(name, monkeypatch):
+    """Newton steps may cross zero (the deviance depends on a column's sign only through T T'):
+    a negative first-block diagonal makes every dM_l negative, a product of -F F'."""
+    theta, (data, shape), wide_data = _both(name, SPLITS["some dense"], monkeypatch)
+    theta = theta * np.array([-1.0 if i == j else 1.0 for _, i, j in shape.entries])
+    value, grad = profiled.deviance_and_gradient(jnp.asarray(theta), data, shape, True)
+    wide_value, wide_grad = profiled_wide.deviance_and_gradient(theta, wide_data, shape, True)
+    assert wide_value == pytest.approx(float(value), rel=1e-12)
+    np.testing.assert_allclose(wide_grad, np.asarray(grad), rtol=1e-9, atol=1e-9 * float(np.max(np.abs(grad))))
