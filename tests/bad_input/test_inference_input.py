@@ -31,6 +31,19 @@ def _big_reml():
     return hx.fit("y ~ x + (1 | g)", frame, method="reml")
 
 
+def _satterthwaite_beyond_listed_products():
+    """A crossed model whose Schur-complement products exceed the listing threshold (set to 0
+    here, as ratings data exceed it) refuses Satterthwaite's df rather than list them."""
+    from hierax.engines import lmm
+
+    saved = lmm.LISTED_PRODUCTS_UP_TO
+    lmm.LISTED_PRODUCTS_UP_TO = 0
+    try:
+        return hx.fit("y ~ x + (1 | g) + (1 | h)", DATA, method="reml").fixef(df="satterthwaite")
+    finally:
+        lmm.LISTED_PRODUCTS_UP_TO = saved
+
+
 def _nuts(formula, family="gaussian"):
     return hx.fit(formula, DATA, family=family, chains=1, warmup=40, draws=10, seed=1, progress=False)
 
@@ -53,6 +66,8 @@ CASES = [
          "one per fixed effect"),
     Case("contrast_rows_dependent", lambda: _reml().contrast([[0.0, 1.0], [0.0, 3.0]]), ModelError, "rank 1",
          "drop the dependent rows"),
+    Case("satterthwaite_beyond_listed_products", _satterthwaite_beyond_listed_products, ModelError,
+         "ratings-sized crossed model", "df=None"),
     Case("kenward_roger_beyond_its_rows", lambda: _big_reml().fixef(df="kenward-roger"), ModelError,
          "n x n covariance", "df='satterthwaite'"),
     Case("gee_with_two_grouping_factors", lambda: hx.gee("y ~ x + (1 | g) + (1 | h)", DATA), ModelError,

@@ -78,3 +78,18 @@ def test_negative_diagonals_give_the_listed_routes_gradient(name, monkeypatch):
     wide_value, wide_grad = profiled_wide.deviance_and_gradient(theta, wide_data, shape, True)
     assert wide_value == pytest.approx(float(value), rel=1e-12)
     np.testing.assert_allclose(wide_grad, np.asarray(grad), rtol=1e-9, atol=1e-9 * float(np.max(np.abs(grad))))
+
+
+def test_reused_middle_terms_and_pieces_give_fresh_results(monkeypatch):
+    """``wide.Memo`` reuses the middle term across a step in another block's theta, and the last
+    pieces: results must equal a fresh evaluation's, whatever the order."""
+    theta, (data, shape), wide_data = _both("scalar first, vector rest", SPLITS["some dense"], monkeypatch)
+    other = theta.copy()
+    other[-1] += 0.1                              # an entry of the second block: the middle term is reused
+    for point in (theta, other, theta, other):
+        _, _, fresh = _both("scalar first, vector rest", SPLITS["some dense"], monkeypatch)
+        expected = profiled_wide.deviance_and_gradient(point, fresh, shape, True)
+        value, grad = profiled_wide.deviance_and_gradient(point, wide_data, shape, True)
+        assert value == expected[0]
+        np.testing.assert_array_equal(grad, expected[1])
+    assert len(wide_data.memo.middles) == 2

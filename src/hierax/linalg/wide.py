@@ -39,6 +39,24 @@ HEAVY_SHARE = 1.0 / 12.0     # a level with more than this share of Q2 entries i
 PAIR_CHUNK = 20_000_000      # level pairs gathered at once by ``first_block_quadratic``
 
 
+class Memo:
+    """The last middle terms and the last evaluation's pieces, kept for reuse: a step in a theta
+    entry of another block leaves the middle term as it was (finite differences for Newton's
+    start Hessian, ``hierax.engines.lmm_newton``), and the estimates are taken at the point
+    evaluated last. Two middle terms (M's and its derivative's) and one evaluation are kept."""
+
+    def __init__(self):
+        self.middles: dict = {}
+        self.last: tuple | None = None      # (theta's bytes, Pieces)
+
+    def middle(self, key: bytes, make):
+        if key not in self.middles:
+            if len(self.middles) >= 2:
+                self.middles.pop(next(iter(self.middles)))
+            self.middles[key] = make()
+        return self.middles[key]
+
+
 class WideData(NamedTuple):
     """The cross-products and C21 split into dense heavy and sparse light first-block levels."""
 
@@ -47,6 +65,7 @@ class WideData(NamedTuple):
     light: np.ndarray            # the others
     C21_heavy: np.ndarray        # (Q2, heavy levels x q1)
     C21_light: sp.csr_matrix     # (Q2, light levels x q1)
+    memo: Memo                   # reused results (not data: a fresh one per split)
 
 
 def prepare(X: np.ndarray, y: np.ndarray, blocks) -> tuple[Shape, WideData]:
@@ -61,7 +80,7 @@ def split(cross: CrossProducts, shape: Shape) -> WideData:
     is_heavy = entries > HEAVY_SHARE * Q2
     heavy, light = np.flatnonzero(is_heavy), np.flatnonzero(~is_heavy)
     return WideData(cross, heavy, light, cross.C21[:, _columns(heavy, q1)].toarray(),
-                    cross.C21[:, _columns(light, q1)].tocsr())
+                    cross.C21[:, _columns(light, q1)].tocsr(), Memo())
 
 
 def _columns(levels: np.ndarray, q1: int) -> np.ndarray:
@@ -73,8 +92,13 @@ def middle(weights: np.ndarray, data: WideData, positive: bool) -> np.ndarray:
 
     ``positive``: every W_l is positive semidefinite (M_l; for a scalar first block also its
     derivative), so the heavy part is F F' with F = C21 blockdiag(V_l), W_l = V_l V_l', by
-    ``dsyrk`` at half a general product's cost.
+    ``dsyrk`` at half a general product's cost. The result is shared (``Memo``): do not modify it.
     """
+    key = np.asarray(weights, float).tobytes() + bytes([positive])
+    return data.memo.middle(key, lambda: _middle(weights, data, positive))
+
+
+def _middle(weights: np.ndarray, data: WideData, positive: bool) -> np.ndarray:
     q1 = weights.shape[1]
     heavy, Q2 = data.C21_heavy, data.C21_heavy.shape[0]
     if not len(data.heavy):
@@ -134,7 +158,15 @@ class Pieces(NamedTuple):
 
 
 def pieces(theta: np.ndarray, data: WideData, shape: Shape) -> Pieces:
-    """Eliminate the first block and factorise what is left (the tail)."""
+    """Eliminate the first block and factorise what is left (the tail); the last theta's pieces
+    are reused (``Memo``)."""
+    key = np.asarray(theta, float).tobytes()
+    if data.memo.last is None or data.memo.last[0] != key:
+        data.memo.last = (key, _pieces(theta, data, shape))
+    return data.memo.last[1]
+
+
+def _pieces(theta: np.ndarray, data: WideData, shape: Shape) -> Pieces:
     c = data.cross
     Ts = factors(np.asarray(theta, float), shape)
     T1, L1, q1, p, Q2 = Ts[0], shape.levels[0], shape.terms[0], shape.p, shape.rest_width

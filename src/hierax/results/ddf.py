@@ -53,14 +53,22 @@ class Satterthwaite:
     def __init__(self, fit):
         import jax.numpy as jnp
 
-        from hierax.linalg.pls import prepare
+        from hierax.engines.lmm import LISTED_PRODUCTS_UP_TO
+        from hierax.linalg.pls import cross_products, listed, schur_products
 
         out, spec = fit.output, fit.spec
         if fit.method not in ("reml", "ml") or out.sigma is None or spec.se is not None:
             raise ModelError(f"Satterthwaite's df are for linear mixed models fitted by method='reml' or 'ml'; this "
                              f"fit is {fit.method!r}" + (" with known sds (se())" if spec.se is not None else ""))
         y = np.asarray(spec.y, float) - (0.0 if spec.offset is None else np.asarray(spec.offset, float))
-        shape, data = prepare(np.asarray(spec.X, float), y, list(spec.blocks))
+        shape, cross = cross_products(np.asarray(spec.X, float), y, list(spec.blocks))
+        products = schur_products(cross.C21, shape.terms[0]) if shape.rest_width else 0
+        if products > LISTED_PRODUCTS_UP_TO:
+            raise ModelError(f"Satterthwaite's and Kenward-Roger's df need the deviance's second derivatives through the "
+                             f"listed Schur-complement products, and this model has {products:,} of them (a "
+                             f"ratings-sized crossed model; hierax fits it without listing them): use df=None for Wald "
+                             f"z tests, which its thousands of levels per grouping factor make accurate")
+        data = listed(cross, shape)
         varpar = jnp.asarray(np.append(np.asarray(out.theta, float), out.sigma))
         hessian, vcov, jacobian = _derivatives(shape, bool(out.reml))(varpar, data)
         hessian, self.vcov, self.jacobian = np.asarray(hessian), np.asarray(vcov), np.asarray(jacobian)
