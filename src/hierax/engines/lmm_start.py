@@ -11,9 +11,9 @@ estimates are those of the whole data, to the same convergence tolerance.
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from hierax.design.block import Block
+import numpy as np
 
 LEVELS_KEPT = 400          # levels of the widest block after the first kept in the subsample
 SMALLEST_START = 0.05      # a relative sd the subsample puts nearer 0 starts here (not on the bound)
@@ -32,10 +32,10 @@ def subsample(X: np.ndarray, y: np.ndarray, blocks, shape, seed: int = 0):
     return X[rows], y[rows], [_on_subset(block, rows) for block in blocks]
 
 
-def _on_subset(block: Block, rows: np.ndarray) -> Block:
+def _on_subset(block, rows: np.ndarray):
+    """The block (``hierax.design.block.Block``) on those rows, its levels those observed there."""
     levels, index = np.unique(block.group_index[rows], return_inverse=True)
-    return Block(block.name, block.group, block.terms, tuple(block.levels[i] for i in levels),
-                 block.Z[rows], index.ravel(), block.correlated)
+    return replace(block, levels=tuple(block.levels[i] for i in levels), Z=block.Z[rows], group_index=index.ravel())
 
 
 def usable_start(theta: np.ndarray, lower: np.ndarray) -> np.ndarray:

@@ -11,17 +11,23 @@ MovieLens-sized data set hundreds of millions: the list no longer fits in memory
 
 * **heavy levels** (many entries): their columns of C21 are held dense, and their part of G is a
   dense product by BLAS (``dsyrk``: Q2^2 / 2 multiply-adds a column, at BLAS speed);
-* **light levels**: their columns stay sparse, and their part is SciPy's sparse product
-  (about k^2 multiply-adds a level, far slower each).
+* **light levels**: their columns stay sparse, and their products, about k^2 / 2 a level, are
+  added into the dense result directly (``hierax.linalg.gram``; SciPy's sparse product where the
+  first block has several effects).
 
-A level is heavy when its k exceeds ``HEAVY_SHARE`` of Q2, where the two costs meet on a
-2-core machine (measured on the synthetic ml-1m of ``benchmarks/ratings_data.py``: sparse
-products cost about 75 times a BLAS multiply-add). The split changes the speed, not the result.
+A level is heavy when its k exceeds ``HEAVY_SHARE`` of Q2. One thread, on the synthetic data of
+``benchmarks/ratings_data.py``, the middle term took (dense part + sparse part, seconds):
+
+    share of Q2      all sparse   1/4          1/8          1/12         1/17
+    ml-1m's shape    0.39         0.05 + 0.38  0.15 + 0.24  0.27 + 0.18  0.47 + 0.10
+    ml-10m's shape   9.9          -            -            2.3 + 7.6    -
+
+so 1/8; near it the time hardly changes. The split changes the speed, not the result.
 Memory is C21 (its nonzeros) plus the dense columns plus a few Q2 x Q2 matrices.
 
-Everything here is NumPy and SciPy: at these sizes a dense Cholesky of Q2 x Q2 (ml-1m: 3,706)
-and the products dominate, and LAPACK and BLAS run them as fast as XLA would, with no
-compilation. ``hierax.engines.profiled_wide`` builds the objective and its gradient from these
+Everything here runs on the host, in NumPy, SciPy and ``gram``'s one compiled loop: at these
+sizes a dense Cholesky of Q2 x Q2 (ml-1m: 3,706) and the products dominate, and LAPACK and BLAS
+run them as fast as XLA would, with no compilation. ``hierax.engines.profiled_wide`` builds the objective and its gradient from these
 pieces; the model, the estimates and the answers are those of ``pls``.
 """
 
@@ -33,9 +39,10 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from hierax.linalg import gram
 from hierax.linalg.pls import CrossProducts, Factorisation, Shape, cross_products, factors
 
-HEAVY_SHARE = 1.0 / 12.0     # a level with more than this share of Q2 entries in C21 is dense
+HEAVY_SHARE = 1.0 / 8.0      # a level with more than this share of Q2 entries in C21 is dense
 PAIR_CHUNK = 20_000_000      # level pairs gathered at once by ``first_block_quadratic``
 
 
@@ -64,7 +71,8 @@ class WideData(NamedTuple):
     heavy: np.ndarray            # first-block levels held dense
     light: np.ndarray            # the others
     C21_heavy: np.ndarray        # (Q2, heavy levels x q1)
-    C21_light: sp.csr_matrix     # (Q2, light levels x q1)
+    C21_light: sp.csc_matrix     # (Q2, light levels x q1), row indices sorted
+    light_starts: np.ndarray     # where each light column's entries in each row tile begin (``gram``)
     memo: Memo                   # reused results (not data: a fresh one per split)
 
 
@@ -79,8 +87,9 @@ def split(cross: CrossProducts, shape: Shape) -> WideData:
     entries = np.diff(cross.C21.indptr).reshape(-1, q1).max(axis=1)
     is_heavy = entries > HEAVY_SHARE * Q2
     heavy, light = np.flatnonzero(is_heavy), np.flatnonzero(~is_heavy)
-    return WideData(cross, heavy, light, cross.C21[:, _columns(heavy, q1)].toarray(),
-                    cross.C21[:, _columns(light, q1)].tocsr(), Memo())
+    C21_light = gram.sorted_csc(cross.C21[:, _columns(light, q1)])
+    return WideData(cross, heavy, light, cross.C21[:, _columns(heavy, q1)].toarray(), C21_light,
+                    gram.tile_starts(C21_light), Memo())
 
 
 def _columns(levels: np.ndarray, q1: int) -> np.ndarray:
@@ -104,15 +113,18 @@ def _middle(weights: np.ndarray, data: WideData, positive: bool) -> np.ndarray:
     if not len(data.heavy):
         G = np.zeros((Q2, Q2))
     elif positive:
-        G = scipy.linalg.blas.dsyrk(1.0, _times_blocks(heavy, _roots(weights[data.heavy])), lower=1)
-        symmetrise(G)
+        # F F' as (F')' F' with F' Fortran-ordered (no copy); LAPACK's upper triangle, transposed,
+        # is the lower triangle of a C-ordered matrix, which ``gram`` adds to row by row
+        F = _times_blocks(heavy, _roots(weights[data.heavy]))
+        G = scipy.linalg.blas.dsyrk(1.0, F.T, trans=1, lower=0).T
     else:
-        G = _times_blocks(heavy, weights[data.heavy]) @ heavy.T
-    if len(data.light):
-        blocks = sp.block_diag(list(weights[data.light]), format="csr") if q1 > 1 else \
-            sp.diags(weights[data.light, 0, 0])
-        G += (data.C21_light @ blocks @ data.C21_light.T).toarray()
-    return G
+        G = np.tril(_times_blocks(heavy, weights[data.heavy]) @ heavy.T)
+    if len(data.light) and q1 == 1:
+        gram.add_lower_gram(data.C21_light, weights[data.light, 0, 0], G, data.light_starts)
+    elif len(data.light):
+        blocks = sp.block_diag(list(weights[data.light]), format="csr")
+        G += np.tril((data.C21_light @ blocks @ data.C21_light.T).toarray())
+    return symmetrise(G)
 
 
 def symmetrise(A: np.ndarray, tile: int = 512) -> np.ndarray:
