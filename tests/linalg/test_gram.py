@@ -36,3 +36,13 @@ def test_refuses_an_output_it_cannot_add_to_in_place():
     C = gram.sorted_csc(sp.random(5, 4, density=0.5, random_state=2, format="csc"))
     with pytest.raises(ValueError, match="C-ordered"):
         gram.add_lower_gram(C, np.ones(4), np.zeros((5, 5), order="F"), gram.tile_starts(C))
+
+
+@pytest.mark.parametrize("tile", [1, 4, 512])
+def test_quadratic_forms_equal_the_dense_ones(tile):
+    C = gram.sorted_csc(sp.random(17, 9, density=0.4, random_state=6, format="csc") * 2.0)
+    P = np.random.default_rng(7).normal(size=(17, 17))
+    P = P + P.T
+    dense = C.toarray()
+    np.testing.assert_allclose(gram.quadratic_forms(C, P, gram.tile_starts(C, tile)),
+                               np.einsum("au,ab,bu->u", dense, P, dense), rtol=1e-12, atol=1e-12)

@@ -22,3 +22,27 @@ def lower_gram_by_tiles(indptr, indices, data, weights, starts, out):   # pragma
                     last = b1 if J < I else p + 1       # in a diagonal tile, b <= a only
                     for q in range(b0, last):
                         row[indices[q]] += wa * data[q]
+
+
+@numba.njit(cache=True, nogil=True)
+def quadratic_by_tiles(indptr, indices, data, starts, P, out):          # pragma: no cover (compiled)
+    """out[u] += sum over column u's entries a, b of C[a, u] P[a, b] C[b, u], P symmetric, by the
+    tiles of ``lower_gram_by_tiles``: each pair below the diagonal twice, each diagonal one once."""
+    tiles = starts.shape[1] - 1
+    for I in range(tiles):
+        for J in range(I + 1):
+            for u in range(len(indptr) - 1):
+                a0, a1 = starts[u, I], starts[u, I + 1]
+                b0, b1 = starts[u, J], starts[u, J + 1]
+                if a0 == a1 or b0 == b1:
+                    continue
+                for p in range(a0, a1):
+                    a = indices[p]
+                    row = P[a]
+                    below = 0.0
+                    for q in range(b0, b1 if J < I else p):      # row indices below a (distinct, sorted)
+                        below += row[indices[q]] * data[q]
+                    total = 2.0 * below
+                    if J == I:
+                        total += row[a] * data[p]
+                    out[u] += data[p] * total

@@ -32,9 +32,17 @@ def add_lower_gram(C: sp.csc_matrix, weights: np.ndarray, out: np.ndarray, start
     _kernel()(C.indptr, C.indices, C.data, np.ascontiguousarray(weights, dtype=np.float64), starts, out)
 
 
+def quadratic_forms(C: sp.csc_matrix, P: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """c_u' P c_u for every column c_u of C, P symmetric (Q x Q, C-ordered), by the same tiles."""
+    out = np.zeros(C.shape[1])
+    _quadratic_kernel()(C.indptr, C.indices, C.data, starts, np.ascontiguousarray(P), out)
+    return out
+
+
 def sorted_csc(C) -> sp.csc_matrix:
+    """C in CSC with each column's row indices distinct and sorted (what the loops assume)."""
     C = sp.csc_matrix(C, copy=True)
-    C.sort_indices()
+    C.sum_duplicates()
     return C
 
 
@@ -56,3 +64,10 @@ def _kernel():
     from hierax.linalg._gram_kernel import lower_gram_by_tiles
 
     return lower_gram_by_tiles
+
+
+@functools.cache
+def _quadratic_kernel():
+    from hierax.linalg._gram_kernel import quadratic_by_tiles
+
+    return quadratic_by_tiles

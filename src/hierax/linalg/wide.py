@@ -276,7 +276,11 @@ def conditional_variances(f: Factorisation, theta, sigma2: float, data: WideData
     scale = rest_scale(Ts, shape)
     tilde = scale_left(scale_left(S22_inv, None if scale is None else scale[:Q2], Ts, shape, False).T,
                        None if scale is None else scale[:Q2], Ts, shape, False).T           # Lambda_2 S22^-1 Lambda_2'
-    quad = first_block_quadratic(tilde, data.cross.C21, L1, q1)                              # C12_l (.) C21_l
+    if q1 == 1:                                                                            # C12_l (.) C21_l
+        C21 = gram.sorted_csc(data.cross.C21)
+        quad = gram.quadratic_forms(C21, tilde, gram.tile_starts(C21))[:, None, None]
+    else:
+        quad = first_block_quadratic(tilde, data.cross.C21, L1, q1)
     inner = np.einsum("ji,ljk,kc->lic", Ts[0], quad, Ts[0])
     var_u1 = A11_inv + A11_inv @ inner @ A11_inv
     out, start = {shape.order[0]: sigma2 * np.einsum("ci,lij,cj->lc", Ts[0], var_u1, Ts[0])}, 0
