@@ -11,7 +11,7 @@ from hierax.design.block import Block
 from hierax.engines import lmm, lmm_newton, lmm_start
 
 
-def _ratings(users=2000, items=900, seed=0):
+def _ratings(users=2000, items=900, seed=0, item_sd=0.7):
     """Crossed users x items with power-law activity (every item rated at least once)."""
     rng = np.random.default_rng(seed)
     per_user = np.minimum(3 + np.floor(rng.pareto(1.5, users) * 6).astype(int), items)
@@ -21,7 +21,7 @@ def _ratings(users=2000, items=900, seed=0):
     seen = np.unique(item)
     item = np.searchsorted(seen, item)
     x = rng.normal(size=len(user))
-    y = (3.0 + 0.3 * x + rng.normal(0, 0.5, users)[user] + rng.normal(0, 0.7, len(seen))[item]
+    y = (3.0 + 0.3 * x + rng.normal(0, 0.5, users)[user] + rng.normal(0, item_sd, len(seen))[item]
          + rng.normal(size=len(user)))
     X = np.column_stack([np.ones(len(user)), x])
     blocks = [Block.from_index(np.ones((len(user), 1)), user, users, False, "user"),
@@ -60,3 +60,16 @@ def test_newton_gives_up_on_a_hessian_that_is_not_positive_definite():
     def saddle(theta):
         return float(theta[0] ** 2 - theta[1] ** 2), np.array([2 * theta[0], -2 * theta[1]])
     assert lmm_newton.minimise(saddle, np.array([0.3, 0.2]), ((0, 0, 0), (1, 0, 0))) is None
+
+
+def test_host_route_finds_a_variance_near_zero_as_the_listed_route_does(monkeypatch):
+    """Items with no variance of their own: the optimum is at or near the boundary (here 0.024)."""
+    X, y, blocks = _ratings(item_sd=0.0, seed=2)
+    with blas_limit():
+        listed = lmm.fit_lmm(X, y, blocks)
+        monkeypatch.setattr(lmm, "LISTED_PRODUCTS_UP_TO", 0)
+        host = lmm.fit_lmm(X, y, blocks)
+    assert host.objective == pytest.approx(listed.objective, abs=1e-6)
+    assert host.objective <= listed.objective + 1e-6
+    np.testing.assert_allclose(host.theta, listed.theta, atol=2e-3)
+    assert np.all(host.theta >= 0)

@@ -119,16 +119,18 @@ def _fit_wide(data: wide.WideData, shape, reml: bool, theta0, lower, estimates: 
     def fun(theta):
         return profiled_wide.deviance_and_gradient(theta, data, shape, reml)
 
-    result = lmm_newton.minimise(fun, theta0, shape.entries) if estimates else None
-    if result is not None:
-        theta, record = _record(result, theta0, lower, "Newton (exact gradient, finite-difference start Hessian, "
-                                "BFGS updates; products formed per evaluation)", converged=True)
+    newton = lmm_newton.minimise(fun, theta0, shape.entries) if estimates else None
+    if newton is not None:
+        result = _restart_from_edge(fun, newton, lower)      # a relative sd at 0 that a restart leaves
+        optimiser = ("Newton (exact gradient, finite-difference start Hessian, BFGS updates" if result is newton
+                     else "Newton, then scipy L-BFGS-B from the boundary (exact gradient")
     else:
         result = _restart_from_edge(fun, _minimise(fun, theta0, lower), lower)
         if not estimates:
             return np.asarray(result.x, float)
-        theta, record = _record(result, theta0, lower, "scipy L-BFGS-B (exact gradient; products formed per "
-                                "evaluation)")
+        optimiser = "scipy L-BFGS-B (exact gradient"
+    theta, record = _record(result, theta0, lower, optimiser + "; products formed per evaluation)",
+                            converged=True if result is newton else None)
     f, u = wide.factorisation(theta, data, shape)
     return _estimates(theta, f, u, shape, reml, record,
                       lambda sigma2: wide.conditional_variances(f, theta, sigma2, data, shape))
