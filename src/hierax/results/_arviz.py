@@ -35,6 +35,23 @@ def uses_datatree() -> bool:
     return int(metadata.version("arviz").split(".")[0]) >= 1
 
 
+@functools.cache
+def legacy_arviz():
+    """ArviZ 0.23, imported on first use, with its Numba path turned off.
+
+    ArviZ 0.23 uses Numba whenever it is installed, and hierax installs it (for
+    ``hierax.linalg.gram``); with NumPy >= 2.4 its Numba ``mcse_sd`` fails (``float`` of a
+    one-element array, arviz/stats/diagnostics.py). Off (``az.Numba.disable_numba()``, ArviZ's own
+    switch), ArviZ 0.23 computes as it does where Numba is absent, for hierax and for the rest of
+    the process. ArviZ 1.x does not use Numba this way and is left alone.
+    """
+    import arviz as az
+
+    if not uses_datatree():
+        az.Numba.disable_numba()
+    return az
+
+
 def results(**groups: xr.Dataset):
     """The result container from named groups (``posterior=...``, ``sample_stats=...``):
     ArviZ 0.23's ``InferenceData``, or a ``DataTree`` with one child per group under ArviZ 1.x."""
@@ -42,7 +59,7 @@ def results(**groups: xr.Dataset):
 
     if uses_datatree():
         return xr.DataTree.from_dict(groups)
-    import arviz as az
+    az = legacy_arviz()
 
     return az.InferenceData(**groups)
 
@@ -73,7 +90,7 @@ def with_groups(idata, **groups: xr.Dataset):
         for name, dataset in groups.items():
             out[name] = xr.DataTree(dataset)
         return out
-    import arviz as az
+    az = legacy_arviz()
 
     out = idata.copy()
     for name, dataset in groups.items():
@@ -102,7 +119,7 @@ def from_netcdf(path):
 
     if uses_datatree():
         return xr.load_datatree(str(path), engine=NETCDF_ENGINE)
-    import arviz as az
+    az = legacy_arviz()
 
     return az.from_netcdf(str(path), engine=NETCDF_ENGINE)
 
@@ -112,9 +129,7 @@ def _stats():
         import arviz_stats
 
         return arviz_stats
-    import arviz
-
-    return arviz
+    return legacy_arviz()
 
 
 # Tail ESS is the smaller of the ESS of the 5% and 95% quantiles (Vehtari et al. 2021, Stan,
@@ -146,7 +161,7 @@ def bfmi(idata) -> np.ndarray:
         import arviz_stats
 
         return np.atleast_1d(np.asarray(arviz_stats.bfmi(idata)["energy"]))
-    import arviz as az
+    az = legacy_arviz()
 
     return np.atleast_1d(np.asarray(az.bfmi(idata)))
 
@@ -177,7 +192,7 @@ def psis(log_weights: np.ndarray) -> tuple[float, np.ndarray]:
 
         smoothed, k = array_stats.psislw(-log_weights, r_eff=1.0)
     else:
-        import arviz as az
+        az = legacy_arviz()
 
         smoothed, k = az.psislw(log_weights, reff=1.0)
     k = float(np.asarray(k))
@@ -200,7 +215,7 @@ def loo(idata) -> Loo:
 
         result = arviz_stats.loo(idata, pointwise=True)
         return Loo(result.elpd, result.se, result.p, result.pareto_k, result.good_k, result)
-    import arviz as az
+    az = legacy_arviz()
 
     result = az.loo(idata, pointwise=True)
     return Loo(result.elpd_loo, result.se, result.p_loo, result.pareto_k, getattr(result, "good_k", None), result)
@@ -250,7 +265,7 @@ def compare(idatas: dict, ic: str = "loo") -> pd.DataFrame:
         raise ValueError(f"ic must be 'loo' or 'waic', got {ic!r}")
     columns = [c.format(ic=ic) for c in COMPARE_COLUMNS]
     if not uses_datatree():
-        import arviz as az
+        az = legacy_arviz()
 
         return az.compare(idatas, ic=ic)[columns]
     import arviz_stats
