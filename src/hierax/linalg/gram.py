@@ -29,13 +29,14 @@ def add_lower_gram(C: sp.csc_matrix, weights: np.ndarray, out: np.ndarray, start
     """
     if not (out.flags.c_contiguous and out.flags.writeable) or out.dtype != np.float64:
         raise ValueError("add_lower_gram adds in place to a writeable C-ordered float64 matrix")
-    _kernel()(C.indptr, C.indices, C.data, np.ascontiguousarray(weights, dtype=np.float64), starts, out)
+    _kernel()(C.indptr, C.indices, C.data, np.ascontiguousarray(weights, dtype=np.float64), starts, out,
+              np.zeros(0), False)
 
 
 def quadratic_forms(C: sp.csc_matrix, P: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """c_u' P c_u for every column c_u of C, P symmetric (Q x Q, C-ordered), by the same tiles."""
     out = np.zeros(C.shape[1])
-    _quadratic_kernel()(C.indptr, C.indices, C.data, starts, np.ascontiguousarray(P), out)
+    _kernel()(C.indptr, C.indices, C.data, np.zeros(0), starts, np.ascontiguousarray(P, dtype=np.float64), out, True)
     return out
 
 
@@ -61,13 +62,6 @@ def tile_starts(C: sp.csc_matrix, tile: int = TILE) -> np.ndarray:
 def _kernel():
     """The compiled loop (``_gram_kernel``), imported on first use: Numba's import and compilation
     cost nothing to fits that never need it."""
-    from hierax.linalg._gram_kernel import lower_gram_by_tiles
+    from hierax.linalg._gram_kernel import by_tiles
 
-    return lower_gram_by_tiles
-
-
-@functools.cache
-def _quadratic_kernel():
-    from hierax.linalg._gram_kernel import quadratic_by_tiles
-
-    return quadratic_by_tiles
+    return by_tiles

@@ -27,8 +27,9 @@ Memory is C21 (its nonzeros) plus the dense columns plus a few Q2 x Q2 matrices.
 
 Everything here runs on the host, in NumPy, SciPy and ``gram``'s one compiled loop: at these
 sizes a dense Cholesky of Q2 x Q2 (ml-1m: 3,706) and the products dominate, and LAPACK and BLAS
-run them as fast as XLA would, with no compilation. ``hierax.engines.profiled_wide`` builds the objective and its gradient from these
-pieces; the model, the estimates and the answers are those of ``pls``.
+run them as fast as XLA would, with no compilation. ``hierax.engines.profiled_wide`` builds the
+objective and its gradient from these pieces; the model, the estimates and the answers are those
+of ``pls``.
 """
 
 from __future__ import annotations
