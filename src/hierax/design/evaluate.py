@@ -67,12 +67,8 @@ def as_categorical(series: pd.Series, levels: tuple | None = None) -> Categorica
     codes, uniques = pd.factorize(series, use_na_sentinel=False)   # label each distinct value once
     uniques = list(uniques)
     if levels is None:
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            present = set(series.dropna().unique())
-            raw = [c for c in series.cat.categories if c in present]
-        else:
-            raw = sorted((v for v in uniques if not pd.isna(v)), key=_sort_key)
-        levels = tuple(level_label(v) for v in raw)
+        declared = tuple(series.cat.categories) if isinstance(series.dtype, pd.CategoricalDtype) else None
+        levels = ordered_levels(uniques, declared)
     index = {level: i for i, level in enumerate(levels)}
     labels = [level_label(v) for v in uniques]
     position = np.array([index.get(label, -1) for label in labels], dtype=np.int32)
@@ -82,6 +78,20 @@ def as_categorical(series: pd.Series, levels: tuple | None = None) -> Categorica
                         f"{list(levels[:8])}); a fixed effect has no coefficient for a new level: drop those rows, "
                         "or refit with data that include the level")
     return Categorical(position[codes], tuple(levels))
+
+
+def ordered_levels(values, declared: tuple | None = None) -> tuple:
+    """The level labels of the distinct raw ``values`` (missing ones ignored): in the ``declared``
+    order of a pandas categorical's categories, else sorted (numbers numerically), as R's
+    ``factor()`` orders them. Shared by :func:`as_categorical` and the out-of-core scan
+    (``hierax.design.summary``), which meets the values a chunk at a time."""
+    present = [v for v in values if not pd.isna(v)]
+    if declared is not None:
+        present = set(present)
+        raw = [c for c in declared if c in present]
+    else:
+        raw = sorted(present, key=_sort_key)
+    return tuple(level_label(v) for v in raw)
 
 
 def _sort_key(value):
