@@ -1,7 +1,8 @@
 """Fit a linear mixed model by REML or ML: optimise the profiled deviance over theta.
 
 The optimiser is SciPy's L-BFGS-B with the exact gradient of the float64 objective (written out
-in ``hierax.engines.profiled``) and the bounds theta_diag >= 0. The optimisation record keeps the
+in ``hierax.engines.profiled``) and the bounds theta_diag >= 0, then Newton's steps on that
+gradient from where it stops (``_polished``), which take theta from about 1e-6 to about 1e-11. The optimisation record keeps the
 start, the end, the number of evaluations, the optimiser's message and the gradient at the end,
 so a fit can be audited; the convergence check uses that exact gradient (projected onto the
 bounds), not a finite-difference Hessian as lme4's does.
@@ -85,11 +86,25 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
     y = np.asarray(y, float) - (0.0 if offset is None else np.asarray(offset, float))
     check_response_varies(np.asarray(X, float), y, offset is not None)
     shape, cross = cross_products(np.asarray(X, float), y, blocks)
+    subsample = None if start is not None else (lambda: _subsample_start(X, y, blocks, shape, reml,
+                                                                           theta_lower(shape.entries)))
+    return fit_cross_products(shape, cross, reml, start, subsample)
+
+
+def fit_cross_products(shape, cross, reml: bool = True, start: np.ndarray | None = None,
+                       subsample_start=None) -> LMMOutput:
+    """:func:`fit_lmm` from the cross-products of [Z X y] (``pls.cross_products``; y less any
+    offset), which is all the fit reads of the rows: sums over chunks of out-of-core data give it
+    too (``hierax.outofcore``).
+
+    ``subsample_start`` (a function of nothing returning theta) gives a ratings-sized crossed
+    model its start where ``start`` is None; without it such a model starts from lme4's start.
+    """
     lower = theta_lower(shape.entries)
     theta0 = theta_start(shape.entries) if start is None else np.asarray(start, float)
     if shape.rest_width and schur_products(cross.C21, shape.terms[0]) > LISTED_PRODUCTS_UP_TO:
-        if start is None:
-            theta0 = _subsample_start(X, y, blocks, shape, reml, lower)
+        if start is None and subsample_start is not None:
+            theta0 = subsample_start()
         return _fit_wide(wide.split(cross, shape), shape, reml, theta0, lower)
     data = listed(cross, shape)
 
@@ -100,7 +115,7 @@ def fit_lmm(X: np.ndarray, y: np.ndarray, blocks, reml: bool = True, offset: np.
     with ThreadPoolExecutor(max_workers=1) as pool:
         # XLA compiles on one core: the estimates' function compiles while the optimiser runs
         estimates_at = pool.submit(lambda: solution.lower(jnp.asarray(theta0), data, shape).compile())
-        result = _restart_from_edge(fun, _minimise(fun, theta0, lower), lower)
+        result = _restart_from_edge(fun, _minimise(fun, theta0, lower, shape.entries), lower, shape.entries)
         estimates_at = estimates_at.result()
     theta, record = _record(result, theta0, lower, "scipy L-BFGS-B (exact gradient)")
     f, u = estimates_at(jnp.asarray(theta), data)
@@ -167,26 +182,51 @@ def check_response_varies(X: np.ndarray, y: np.ndarray, has_offset: bool) -> Non
     """Refuse a response with no residual variation: the profiled deviance then has sigma = 0,
     the optimiser meets log(0), and the sds come out NaN with a warning from NumPy, which names
     neither the cause nor the fix. ``y`` is the response less any offset."""
+    if not len(y):
+        return
+    residual = np.max(np.abs(y - X @ np.linalg.lstsq(X, y, rcond=None)[0])) if X.shape[1] else np.inf
+    check_residuals(float(np.min(y)), float(np.max(y)), float(residual), has_offset)
+
+
+def check_residuals(low: float, high: float, residual: float, has_offset: bool) -> None:
+    """:func:`check_response_varies` from the response's least and greatest values and the size of
+    its least-squares residuals (their largest, or for out-of-core data their root mean square)."""
     what = "the response less the offset" if has_offset else "the response"
-    scale = np.max(np.abs(y), initial=0.0)           # relative, so that data at any scale (1e-12, 1e9) pass
-    if len(y) and np.ptp(y) <= EXACT_FIT * scale:    # rounding aside (y less an offset)
-        raise DataError(f"{what} is constant (every value is {y[0]:.6g}): there is no variation to split into group "
+    scale = max(abs(low), abs(high))                 # relative, so that data at any scale (1e-12, 1e9) pass
+    if high - low <= EXACT_FIT * scale:              # rounding aside (y less an offset)
+        raise DataError(f"{what} is constant (every value is {low:.6g}): there is no variation to split into group "
                         "and residual variance; check that the formula names the right response column")
-    if X.shape[1]:
-        residual = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-        if np.max(np.abs(residual)) <= EXACT_FIT * scale:
-            raise DataError(f"the fixed effects reproduce {what} exactly (every residual is zero), so the group and "
-                            "residual variances are zero and cannot be estimated; check that the response is not "
-                            "computed from the predictors")
+    if residual <= EXACT_FIT * scale:
+        raise DataError(f"the fixed effects reproduce {what} exactly (every residual is zero), so the group and "
+                        "residual variances are zero and cannot be estimated; check that the response is not "
+                        "computed from the predictors")
 
 
-def _minimise(fun, theta0, lower):
+def _minimise(fun, theta0, lower, entries=None):
+    """L-BFGS-B, then (given the theta ``entries``) Newton's steps from where it stops (:func:`_polished`)."""
     bounds = [(0.0 if np.isfinite(lo) else None, None) for lo in lower]
-    return minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-                    options={"ftol": 1e-12, "gtol": 1e-10, "maxiter": 2000, "maxcor": 20})
+    result = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
+                      options={"ftol": 1e-12, "gtol": 1e-10, "maxiter": 2000, "maxcor": 20})
+    return result if entries is None else _polished(fun, result, entries)
 
 
-def _restart_from_edge(fun, result, lower, rounds: int = 3):
+def _polished(fun, result, entries):
+    """Newton's steps (``lmm_newton``) from L-BFGS-B's end, kept unless they fail.
+
+    L-BFGS-B stops where its line search, on values alone, meets the deviance's rounding noise:
+    there the exact gradient can still be 1e-4, and theta is good to about 1e-6, so the same rows
+    in another order (or summed in chunks, out of core) stop elsewhere. Newton's steps on the
+    exact gradient take theta to about 1e-11 for m + 2 more evaluations (m thetas). Their
+    deviance may exceed L-BFGS-B's by rounding noise (``lmm_newton.NOISE``), never by more.
+    """
+    newton = lmm_newton.minimise(fun, result.x, entries)
+    if newton is None or not newton.fun <= result.fun + lmm_newton.NOISE * max(abs(result.fun), 1.0):
+        return result
+    return newton._replace(nfev=int(result.nfev) + newton.nfev, nit=int(result.nit) + newton.nit,
+                           message=f"{result.message}; then {newton.message}")
+
+
+def _restart_from_edge(fun, result, lower, entries=None, rounds: int = 3):
     """Leave the boundary when that lowers the deviance.
 
     A diagonal theta at 0 can be a stationary point that is not a minimum: the deviance depends on
@@ -199,7 +239,7 @@ def _restart_from_edge(fun, result, lower, rounds: int = 3):
         edge = np.isfinite(lower) & (theta < SINGULAR_BELOW)
         if not edge.any():
             return result
-        retry = _minimise(fun, np.where(edge, 0.1, theta), lower)
+        retry = _minimise(fun, np.where(edge, 0.1, theta), lower, entries)
         if retry.fun >= result.fun - 1e-10 * max(abs(result.fun), 1.0):
             return result
         result = retry
