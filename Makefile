@@ -18,7 +18,7 @@ VENV313 := .venv313
 $(STAMP): pyproject.toml $(DEFAULT_STACK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(DEFAULT_STACK) -e ".[test,bench,parquet]"
+	$(BIN)/python -m pip install --quiet -c $(DEFAULT_STACK) -e ".[test,bench,parquet,dask]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -48,7 +48,7 @@ test: $(STAMP) browser
 $(VENV313)/.installed: pyproject.toml
 	$(PY313) -m venv $(VENV313)
 	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV313)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test,parquet]" "pymc>=6" "bambi>=0.21"
+	$(VENV313)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test,parquet,dask]" "pymc>=6" "bambi>=0.21"
 	$(VENV313)/bin/python -m pip list --format=freeze | grep -iE '^(arviz|jax|jaxlib|blackjax|numpy|pandas|xarray|pymc|bambi)[-_a-z]*=='
 	touch $@
 

@@ -31,14 +31,17 @@ MAY_IMPORT = {
     "datasets": set(),
     "config": {"engines"},                              # the frozen option records (NUTSConfig)
     "sampler": {"config", "model", "density", "engines", "results"},
-    "api": STAGES - {"api"} | {"results", "missing", "missing_predictor"},   # fit() composes the stages
+    "api": STAGES - {"api"} | {"results", "missing", "missing_predictor", "outofcore"},   # fit() composes the stages
+    # out-of-core data: the design learned over chunks, the sums' spec and the engine that fits from them
+    "outofcore": {"formula", "design", "model", "linalg", "engines", "config"},
     # mi(x): the joint model of an outcome and its imputed predictors, sampled by the NUTS engine
     "missing_predictor": {"formula", "design", "model", "density", "engines", "config", "results", "missing",
                           "latent_sampler"},
     # its two ways of sampling (every latent value, or the collapsed joint), as sampler.py is a plain fit's
     "latent_sampler": {"config", "model", "density", "engines"},
     "missing": {"formula", "design", "results"},        # y | mi(): the observed rows fitted, the missing drawn
-    "results": STAGES - {"api", "sampler"},             # never workflow or report (nor api, plots, cli)
+    # never workflow or report (nor api, plots, cli); outofcore for predictions on Dask frames
+    "results": STAGES - {"api", "sampler"} | {"outofcore"},
     "workflow": STAGES | {"results"},                   # consumers of plots only in a lazy .plot() (below)
     "plots": PUBLIC | {"results", "workflow"},          # consumers: the public API, results and workflow,
     "report": PUBLIC | {"results", "workflow", "plots"},  # each consumer the ones before it

@@ -30,6 +30,7 @@ from hierax.model.build import build_model
 from hierax.model.layout import PARAMS
 from hierax.model.scaling import unit_scaled
 from hierax.model.separation import check_separation
+from hierax.outofcore.source import is_out_of_core
 from hierax.results import FitResult
 from hierax.results.base import FittedModel
 from hierax.results.diagnostics import laplace_warnings, mixed_warnings, nuts_warnings
@@ -156,6 +157,8 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
              "max_tree_depth": max_tree_depth, "parameterisation": parameterisation, "collapse": collapse,
              "progress": progress, "warm_start": warm_start, "nAGQ": nAGQ}
     release_if_crowded()
+    if is_out_of_core(data):
+        return _note_unused_priors(_fit_out_of_core(formula, data, family, method, link), priors, engine, method)
     whole = as_formula(formula)
     if isinstance(whole, MvBf) or _calls(whole, "me"):      # latent predictors: the joint model, by NUTS
         return _fit_joint(formula, data, family, method, link, priors, seed, chains, warmup, draws, target_accept,
@@ -168,10 +171,26 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
     result = engine.fit_fn(**{name: given[name] for name in engine.arguments})
     if split is not None and len(split[1]):
         result = with_imputations(result, split[1], result.seed)
+    return _note_unused_priors(result, priors, engine, method)
+
+
+def _note_unused_priors(result, priors, engine: Engine, method: str):
     if priors and not engine.takes_priors:
         note = f"priors are not used by method={method!r} (they apply to method='nuts')"
         result = dataclasses.replace(result, warnings=result.warnings + (note,))
     return result
+
+
+def _fit_out_of_core(formula, data, family, method, link) -> MixedFit:
+    """A Dask frame or Parquet files: the fit from sums over their chunks (``hierax.outofcore``)."""
+    from hierax.outofcore.fit import fit_lmm_summarised
+
+    if method not in ("reml", "ml"):
+        raise ModelError(f"out-of-core data (a Dask frame or Parquet files) are fitted by method='reml' or 'ml' so "
+                         f"far, not {method!r}; fit a data frame in memory for method={method!r}")
+    text, design, spec, output, timing = fit_lmm_summarised(formula, data, family, method, link)
+    return MixedFit(text, spec.family.name, spec.link.name, method, spec, design.info, output,
+                    mixed_warnings(output, spec), timing, _versions(), None)
 
 
 def _calls(formula, func: str) -> list:

@@ -30,7 +30,7 @@ import pandas as pd
 from hierax.design.block import Block
 from hierax.design.build import DesignInfo, _response, as_pandas, term_matrix
 from hierax.design.columns import FACTOR_CALLS, check_data_columns
-from hierax.design.evaluate import Categorical, evaluate, is_categorical_series, level_label, ordered_levels
+from hierax.design.evaluate import evaluate, is_categorical_series, level_label, ordered_levels
 from hierax.design.newdata import encode_newdata
 from hierax.errors import DataError, ModelError
 from hierax.formula.nodes import BinOp, Call, Name, Neg, Paren, to_text

@@ -30,7 +30,7 @@ def check_identifiable(design, family) -> None:
         _check_weights(design.weights)
     if family.location and design.se is None:          # a residual scale beside the group effects
         for block in design.random:
-            _check_block_against_residual(block, design.num_obs)
+            check_block_against_residual(block, design.num_obs)
     if family.location:
         _check_response_varies(design)
         _warn_two_valued(design)
@@ -39,10 +39,16 @@ def check_identifiable(design, family) -> None:
 def _check_response_varies(design) -> None:
     """A constant response has no variance to split: REML meets log(0), NUTS wanders at tree depth."""
     y = design.y if design.offset is None else design.y - design.offset
-    scale = np.max(np.abs(y), initial=0.0)
-    if len(y) and np.ptp(y) <= 1e-12 * scale:
-        what = "the response less the offset" if design.offset is not None else "the response"
-        raise DataError(f"{what} is constant ({design.response_name!r}: every value is {y[0]:.6g}): there is no "
+    if len(y):
+        refuse_constant_response(float(np.min(y)), float(np.max(y)), design.response_name, design.offset is not None)
+
+
+def refuse_constant_response(low: float, high: float, name: str, has_offset: bool) -> None:
+    """The check of :func:`_check_response_varies` from the response's least and greatest values
+    (less the offset), as out-of-core data give them (``hierax.model.summarised``)."""
+    if high - low <= 1e-12 * max(abs(low), abs(high)):
+        what = "the response less the offset" if has_offset else "the response"
+        raise DataError(f"{what} is constant ({name!r}: every value is {low:.6g}): there is no "
                         "variation to model; check that the formula names the right response column")
 
 
@@ -66,7 +72,7 @@ def _refuse_rows(bad: np.ndarray, values: np.ndarray, rule: str, fix: str) -> No
                         f"values {values[rows[:5]].tolist()}). {fix}")
 
 
-def _check_block_against_residual(block, num_obs: int) -> None:
+def check_block_against_residual(block, num_obs: int) -> None:
     """lme4's checks nobs.vs.nlev and nobs.vs.nRE: with one observation per effect, a group's
     variance and the residual variance enter the likelihood only through their sum."""
     effects = block.num_levels * block.num_terms
@@ -81,9 +87,13 @@ def _check_block_against_residual(block, num_obs: int) -> None:
 
 
 def _warn_two_valued(design) -> None:
-    values = np.unique(design.y)
+    warn_two_valued(np.unique(design.y), design.response_name)
+
+
+def warn_two_valued(values, name: str) -> None:
+    """Warn where the response's distinct ``values`` (all, or the first three) are two."""
     if values.size == 2:
         warnings.warn(
-            f"the response {design.response_name!r} takes only two values ({values[0]:g} and {values[1]:g}); "
+            f"the response {name!r} takes only two values ({values[0]:g} and {values[1]:g}); "
             "a gaussian model treats them as numbers on a line. For a binary outcome use family='bernoulli'",
             UserWarning, stacklevel=4)

@@ -55,6 +55,17 @@ class Predictor:
 
 
 @dataclass(frozen=True)
+class RowsElsewhere:
+    """Where a model's rows are when they never come into memory (``hierax.outofcore``: a Dask
+    frame, Parquet files): their number and their sums (the fit's sufficient statistics,
+    ``hierax.outofcore.statistics.Statistics``). The spec's row arrays then have no rows, and
+    whatever needs the rows themselves asks :meth:`ModelSpec.require_rows` first."""
+
+    num_obs: int
+    sums: object
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the log density needs, and nothing about formulas or data frames."""
 
@@ -78,10 +89,20 @@ class ModelSpec:
     censoring: object = None            # cens(): hierax.design.incomplete.Censoring, or None
     truncation: object = None           # trunc(): hierax.design.incomplete.Truncation, or None
     count_grid: int = 0                 # counts 0..count_grid-1 that a censored count's F sums over (cdf.py)
+    rows_elsewhere: RowsElsewhere | None = None     # out-of-core data: y, X and the blocks' rows are empty
 
     @property
     def num_obs(self) -> int:
-        return len(self.y)
+        return len(self.y) if self.rows_elsewhere is None else self.rows_elsewhere.num_obs
+
+    def require_rows(self, what: str) -> None:
+        """Refuse ``what`` (a sentence's subject) for a model of out-of-core data, whose rows the
+        spec does not hold: computed from its empty arrays it would be silently wrong."""
+        if self.rows_elsewhere is not None:
+            raise ModelError(f"{what} needs the fit's rows, and this model was fitted to out-of-core data (a Dask "
+                             "frame or Parquet files) whose rows stay out of memory; pass the rows wanted as "
+                             "newdata= where the method takes it (e.g. fit.predict(newdata=frame)), or fit a sample "
+                             "in memory")
 
     @property
     def scalar_dpars(self) -> tuple:

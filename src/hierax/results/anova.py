@@ -135,6 +135,7 @@ def hypotheses(fit, type=3) -> dict:
     terms = TermColumns(fit.design_info, fit.spec.fixed_names)
     X = np.asarray(fit.spec.X, float)
     if check_type(type) == 1 or X.shape[1] <= 1 or len(terms.terms) <= 1:
+        fit.spec.require_rows("type I (sequential) hypotheses (they read X'X)")
         return type_one(X, terms)
     return type_three(terms)
 

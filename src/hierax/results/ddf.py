@@ -54,14 +54,13 @@ class Satterthwaite:
         import jax.numpy as jnp
 
         from hierax.engines.lmm import LISTED_PRODUCTS_UP_TO
-        from hierax.linalg.pls import cross_products, listed, schur_products
+        from hierax.linalg.pls import listed, schur_products
 
         out, spec = fit.output, fit.spec
         if fit.method not in ("reml", "ml") or out.sigma is None or spec.se is not None:
             raise ModelError(f"Satterthwaite's df are for linear mixed models fitted by method='reml' or 'ml'; this "
                              f"fit is {fit.method!r}" + (" with known sds (se())" if spec.se is not None else ""))
-        y = np.asarray(spec.y, float) - (0.0 if spec.offset is None else np.asarray(spec.offset, float))
-        shape, cross = cross_products(np.asarray(spec.X, float), y, list(spec.blocks))
+        shape, cross = _cross_products(spec)
         products = schur_products(cross.C21, shape.terms[0]) if shape.rest_width else 0
         if products > LISTED_PRODUCTS_UP_TO:
             raise ModelError(f"Satterthwaite's and Kenward-Roger's df need the deviance's second derivatives through the "
@@ -105,6 +104,18 @@ class Satterthwaite:
         F = float(np.sum((rotated @ self.beta) ** 2 / values) / q)
         den_df = f_denominator_df(np.array([self.df(row) for row in rotated]))
         return {"num_df": q, "den_df": den_df, "F": F, "p": float(stats.f.sf(F, q, den_df))}
+
+
+def _cross_products(spec):
+    """The model's cross-products of [Z X y] (y less any offset): formed from the rows, or for
+    out-of-core data, the sums the fit was made from."""
+    from hierax.linalg.pls import cross_products
+
+    if spec.rows_elsewhere is not None:
+        sums = spec.rows_elsewhere.sums
+        return sums.shape, sums.cross
+    y = np.asarray(spec.y, float) - (0.0 if spec.offset is None else np.asarray(spec.offset, float))
+    return cross_products(np.asarray(spec.X, float), y, list(spec.blocks))
 
 
 def f_denominator_df(nu) -> float:
@@ -191,6 +202,7 @@ class KenwardRoger:
                              f"REML); this fit is {fit.method!r}: refit with method='reml', or use "
                              "df='satterthwaite'")
         n = spec.num_obs
+        spec.require_rows("Kenward-Roger's adjustment (the n x n covariance of the data)")
         if n > self.MAX_ROWS:
             raise ModelError(f"Kenward-Roger's adjustment forms the n x n covariance of the data ({n:,} rows, more "
                              f"than {self.MAX_ROWS:,}); use df='satterthwaite', which scales with the data")

@@ -71,6 +71,10 @@ def save(fit, path, overwrite: bool = False, data=None) -> Path:
         raise HieraxError("saving a fit with latent predictors (mi(x), me(x, sdx)) is not available yet; keep its "
                           "posterior with arviz: fit.idata.to_netcdf(path), and each predictor model's "
                           "fit.submodels[k].idata likewise")
+    if fit.spec.rows_elsewhere is not None:
+        raise HieraxError("saving a fit of out-of-core data (a Dask frame or Parquet files) is not available yet: a "
+                          "saved fit restores from its data's columns, which these fits do not hold; keep the "
+                          "tables (fit.summary(), fit.ranef()) with pandas, or refit from the files")
     path = check_target(Path(path), overwrite)
     if fit.method == "map":
         raise HieraxError("a posterior mode (method='map') has no draws to save; fit with method='nuts' (or "

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from hierax.outofcore.source import is_out_of_core
 from hierax.config import check_seed
 from hierax.design.block import Block
 from hierax.design.newdata import NewDesign, encode_newdata
@@ -64,7 +65,13 @@ class ParameterDraws:
 
 def predict(fit, newdata=None, kind: str = "mean", new_groups: str = "sample", level: float = 0.95,
             seed: int | None = None, num_draws: int = 1000) -> pd.DataFrame:
-    """Predictions with intervals; see :meth:`hierax.FitResult.predict`."""
+    """Predictions with intervals; see :meth:`hierax.FitResult.predict`. For out-of-core new data
+    (a Dask frame, Parquet files), a Dask frame of each partition's predictions."""
+    if newdata is not None and is_out_of_core(newdata):
+        from hierax.outofcore.predict import predict_partitions
+
+        return predict_partitions(predict, fit, newdata, kind=kind, new_groups=new_groups, level=level, seed=seed,
+                                  num_draws=num_draws)
     if kind not in KINDS:
         raise HieraxError(f"kind must be one of {KINDS}, got {kind!r}")
     if new_groups not in NEW_GROUPS:
@@ -122,6 +129,7 @@ def _encode_mean(fit, newdata) -> NewDesign:
 
 def observed_design(spec) -> NewDesign:
     """The fit's own rows, as a NewDesign."""
+    spec.require_rows("a prediction for the fit's own rows (no newdata)")
     return _observed(spec.X, spec.blocks, spec.offset, spec.trials, spec.num_obs)
 
 

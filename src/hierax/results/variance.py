@@ -202,6 +202,7 @@ def components(spec, beta, covariances: dict, dpars: dict | None = None, b0: flo
         raise ModelError("variance components, ICC and R² of a model with weights, an offset or a formula for a "
                          "distributional parameter are not available yet (the rows' residual variances differ); "
                          "fit.varcorr() has the group variances")
+    spec.require_rows("variance components, ICC and R² (the fixed effects' variance over the rows)")
     beta = np.asarray(beta, dtype=float)
     X = np.asarray(spec.X, dtype=float)
     covariance_of_x = np.atleast_2d(np.cov(X, rowvar=False)) if X.shape[1] else np.zeros((0, 0))
