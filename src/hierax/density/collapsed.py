@@ -38,11 +38,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from hierax._programs import program_cache
+from hierax.density.collapsed_sums import statistics
 from hierax.density.collapsed_blocked import blocked_loglik, blocked_shape, blocked_stats, draw_blocked_effects
 from hierax.linalg.small import backward_solve, forward_solve, small_cholesky
 from hierax.density.logdensity import (
     combined_weights, constrain_hyper, hyper_layout, hyper_priors, log_prior_hyper, scalar_links,
 )
+from hierax.errors import ModelError
 from hierax.model.spec import ModelSpec
 from hierax.model.layout import RESIDUAL_SD, PARAMS
 
@@ -87,12 +89,24 @@ def why_not_collapsible(spec: ModelSpec) -> str | None:
 def group_stats(spec: ModelSpec, y: np.ndarray | None = None, weight: np.ndarray | None = None) -> GroupStats:
     """The per-level cross-products of ``spec`` (or of response ``y`` and row weights ``weight``
     with its design), in NumPy: O(n (q + p)^2) once per data set."""
+    return collapsed_statistics(spec, y, weight)[0]
+
+
+def collapsed_statistics(spec: ModelSpec, y: np.ndarray | None = None, weight: np.ndarray | None = None):
+    """(GroupStats, the start's crude fit) of ``spec``, by exact sums (``collapsed_sums``): the
+    same bits for rows in memory as for out-of-core data (``spec.rows_elsewhere``), whose sums
+    over chunks come with it, for their own response and no row weights."""
+    if spec.rows_elsewhere is not None:
+        if y is not None or weight is not None:
+            raise ModelError("a model of out-of-core data samples its own response with every row: another response "
+                             "or row weights need the rows in memory")
+        return spec.rows_elsewhere.sums.group
     block = spec.blocks[0]
     y = spec.y if y is None else np.asarray(y, dtype=float)
     if spec.offset is not None:
         y = y - spec.offset
     w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
-    return level_stats(spec.X, block.Z, block.group_index, block.num_levels, y, w, least_squares(spec.X, y, w))
+    return statistics(spec.X, block.Z, block.group_index, block.num_levels, y, w)
 
 
 def least_squares(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -154,13 +168,15 @@ def padded_levels(levels: int) -> int:
     return next(power * k // 4 for k in (5, 6, 7, 8) if power * k // 4 >= levels)
 
 
-def runtime_data(spec: ModelSpec, y=None, weight=None) -> dict:
+def runtime_data(spec: ModelSpec, y=None, weight=None, stats: GroupStats | None = None) -> dict:
     """The density's runtime argument: the data's statistics (levels padded, for one grouping
-    factor) and the priors."""
-    weight = combined_weights(spec, weight)
+    factor) and the priors. Out-of-core data (``spec.rows_elsewhere``) bring their statistics
+    summed over chunks (``hierax.outofcore``)."""
+    if spec.rows_elsewhere is None:
+        weight = combined_weights(spec, weight)
     if len(spec.blocks) > 1:
         return {"stats": blocked_stats(spec, y, weight), "priors": hyper_priors(spec)}
-    stats = padded(group_stats(spec, y, weight))
+    stats = padded(group_stats(spec, y, weight) if stats is None else stats)
     return {"stats": jax.tree_util.tree_map(jnp.asarray, stats), "priors": hyper_priors(spec)}
 
 

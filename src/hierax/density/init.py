@@ -24,6 +24,7 @@ from hierax.model.layout import PARAMS, POSITION
 def crude_fit(spec: ModelSpec) -> tuple[np.ndarray, float]:
     """Fixed-effect start and a scale: least squares and the residual sd for a family whose mean
     is a location (gaussian, student; lognormal on log y), the link of the mean response otherwise."""
+    spec.require_rows("a crude fit by least squares")
     X, y = spec.X, spec.y
     p = X.shape[1]
     if spec.family.location:
@@ -57,19 +58,24 @@ def initial_position(rng_key, spec: ModelSpec):
     return _dispersed(spec, lambda shape, width: jax.random.uniform(next(keys), shape, minval=-width, maxval=width))
 
 
-def initial_positions(rng_key, spec: ModelSpec, chains: int, effects: bool = True) -> dict:
+def initial_positions(rng_key, spec: ModelSpec, chains: int, effects: bool = True, crude=None) -> dict:
     """Dispersed starts for ``chains`` chains (leading axis), as :func:`initial_position` makes
     them, in NumPy from a raw uint32 key: nothing to compile and nothing of the data in a compiled
-    program. ``effects=False`` leaves out the group effects (a collapsed model has none)."""
+    program. ``effects=False`` leaves out the group effects (a collapsed model has none).
+    ``crude``: (beta, residual sd, each column's sd) in place of :func:`crude_fit`'s (the
+    collapsed sampler's, from its exact sums: ``hierax.density.collapsed_sums.Crude``)."""
     rng = np.random.default_rng(np.asarray(rng_key, dtype=np.uint32).ravel().tolist())
-    return _dispersed(spec, lambda shape, width: rng.uniform(-width, width, (chains,) + tuple(shape)), effects)
+    return _dispersed(spec, lambda shape, width: rng.uniform(-width, width, (chains,) + tuple(shape)), effects, crude)
 
 
-def _dispersed(spec: ModelSpec, jitter, effects: bool = True) -> dict:
+def _dispersed(spec: ModelSpec, jitter, effects: bool = True, crude=None) -> dict:
     """The crude fit's point, each coordinate moved by ``jitter(shape, half_width)`` (uniform)."""
-    beta, scale = crude_fit(spec)
+    if crude is None:
+        beta, scale = crude_fit(spec)
+        x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
+    else:
+        beta, scale, x_sd = crude.beta, (crude.scale if crude.scale > 0 else 1.0), crude.x_sd
     shapes = position_shapes(spec)
-    x_sd = np.std(spec.X, axis=0) if spec.X.shape[1] else np.zeros(0)
     position = {PARAMS.fixed: beta + jitter(beta.shape, 1.0) * (0.1 * scale / np.where(x_sd > 0, x_sd, 1.0))}
     if spec.scalar_dpars:
         position[POSITION.scalars] = {d.name: LINKS[d.link].forward(d.start(spec.y, scale)) + jitter((), 0.5)

@@ -32,7 +32,7 @@ import numpy as np
 from hierax._programs import program_cache
 from hierax.density.centering import describe_centering, make_retune
 from hierax.density.collapsed import (
-    collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
+    collapsed_statistics, collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
     why_not_collapsible,
 )
 from hierax.density import embedded
@@ -142,7 +142,7 @@ class Target:
         spec = self.spec
         coefficients = spec.X.shape[1] + sum(block.num_terms for block in spec.blocks)
         effects = sum(block.num_levels * block.num_terms for block in spec.blocks)
-        return len(spec.y) * coefficients + effects <= _CHEAP_GRADIENT
+        return spec.num_obs * coefficients + effects <= _CHEAP_GRADIENT
 
     def initial(self, rng_key, chains: int) -> dict:
         """Dispersed starting positions, a leading chain axis on every leaf."""
@@ -218,13 +218,23 @@ class CollapsedTarget(Target):
         super().__init__(spec, jit)
         self._structure = collapsed_structure(spec)
         self.logdensity = make_collapsed_logdensity(self._structure)
+        self._own = None
 
     def initial(self, rng_key, chains: int) -> dict:
-        return initial_positions(rng_key, self.spec, chains, effects=False)
+        crude = self._statistics()[1] if len(self.spec.blocks) == 1 else None
+        return initial_positions(rng_key, self.spec, chains, effects=False, crude=crude)
 
     def runtime(self, data: dict | None = None) -> dict:
         data = {k: v for k, v in (data or {}).items() if v is not None}
+        if not data and len(self.spec.blocks) == 1:
+            return runtime_data(self.spec, stats=self._statistics()[0])
         return runtime_data(self.spec, data.get("y"), data.get("weight"))
+
+    def _statistics(self):
+        """The spec's own (GroupStats, crude fit), formed once (``collapsed.collapsed_statistics``)."""
+        if self._own is None:
+            self._own = collapsed_statistics(self.spec)
+        return self._own
 
     def batch_size(self, total: int) -> int:
         """Up to 500 draws, fewer for many levels, since the vectorised effect draws hold a few
