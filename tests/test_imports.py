@@ -33,7 +33,7 @@ MAY_IMPORT = {
     "sampler": {"config", "model", "density", "engines", "results"},
     "api": STAGES - {"api"} | {"results", "missing", "missing_predictor", "outofcore"},   # fit() composes the stages
     # out-of-core data: the design learned over chunks, the sums' spec and the engine that fits from them
-    "outofcore": {"formula", "design", "model", "linalg", "engines", "config"},
+    "outofcore": {"formula", "design", "model", "density", "linalg", "engines", "config"},
     # mi(x): the joint model of an outcome and its imputed predictors, sampled by the NUTS engine
     "missing_predictor": {"formula", "design", "model", "density", "engines", "config", "results", "missing",
                           "latent_sampler"},

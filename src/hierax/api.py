@@ -158,7 +158,7 @@ def fit(formula: str, data, family: str = "gaussian", method: str = "nuts", prio
              "progress": progress, "warm_start": warm_start, "nAGQ": nAGQ}
     release_if_crowded()
     if is_out_of_core(data):
-        return _note_unused_priors(_fit_out_of_core(formula, data, family, method, link), priors, engine, method)
+        return _note_unused_priors(_fit_out_of_core(engine, given), priors, engine, method)
     whole = as_formula(formula)
     if isinstance(whole, MvBf) or _calls(whole, "me"):      # latent predictors: the joint model, by NUTS
         return _fit_joint(formula, data, family, method, link, priors, seed, chains, warmup, draws, target_accept,
@@ -181,14 +181,23 @@ def _note_unused_priors(result, priors, engine: Engine, method: str):
     return result
 
 
-def _fit_out_of_core(formula, data, family, method, link) -> MixedFit:
-    """A Dask frame or Parquet files: the fit from sums over their chunks (``hierax.outofcore``)."""
+def _fit_out_of_core(engine: Engine, given: dict) -> FittedModel:
+    """A Dask frame or Parquet files: the fit from sums over their chunks (``hierax.outofcore``):
+    REML/ML, or NUTS with the group effects integrated out (the collapsed sampler's statistics
+    are sums too)."""
     from hierax.outofcore.fit import fit_lmm_summarised
 
+    method = given["method"]
+    if method == "nuts":
+        if given["collapse"] is False or given["warm_start"] is not None:
+            raise ModelError("out-of-core data are sampled with the group effects integrated out (collapse=None) and "
+                             "without warm_start: both other choices read every row at every step")
+        return _fit_nuts(**{name: given[name] for name in engine.arguments})
     if method not in ("reml", "ml"):
-        raise ModelError(f"out-of-core data (a Dask frame or Parquet files) are fitted by method='reml' or 'ml' so "
-                         f"far, not {method!r}; fit a data frame in memory for method={method!r}")
-    text, design, spec, output, timing = fit_lmm_summarised(formula, data, family, method, link)
+        raise ModelError(f"out-of-core data (a Dask frame or Parquet files) are fitted by method='reml', 'ml' or "
+                         f"'nuts' so far, not {method!r}; fit a data frame in memory for method={method!r}")
+    text, design, spec, output, timing = fit_lmm_summarised(given["formula"], given["data"], given["family"], method,
+                                                           given["link"])
     return MixedFit(text, spec.family.name, spec.link.name, method, spec, design.info, output,
                     mixed_warnings(output, spec), timing, _versions(), None)
 
@@ -235,10 +244,15 @@ def _fit_nuts(formula, data, family, link, priors, seed, chains, warmup, draws, 
     timing = {}
     start = time.perf_counter()
     formula = str(as_bf(formula))           # a distributional formula as text: "y ~ x; sigma ~ x"
-    design, spec = build_model(formula, data, family, link, priors, parameterisation)
+    if is_out_of_core(data):                  # sums over the chunks where the rows are: hierax.outofcore
+        from hierax.outofcore.fit import nuts_model
+
+        formula, design, spec, sampled, scale = nuts_model(formula, data, family, link, priors, parameterisation)
+    else:
+        design, spec = build_model(formula, data, family, link, priors, parameterisation)
+        sampled, scale = unit_scaled(spec)    # columns far from unit scale sampled on it: model/scaling.py
     warm = _warm_state(warm_start, formula, spec)
     timing["setup"] = time.perf_counter() - start
-    sampled, scale = unit_scaled(spec)        # columns far from unit scale sampled on it: model/scaling.py
     from hierax.sampler import SpecSampler       # BlackJAX loads with the first NUTS fit
 
     if collapse is None and warm is not None and not warm.collapsed:
@@ -332,8 +346,12 @@ def _warm_state(warm_start, formula: str, spec):
 
 
 def used_columns(formula: str, data):
-    """The columns of ``data`` that ``formula`` names (kept with a fit, and saved with it)."""
+    """The columns of ``data`` that ``formula`` names (kept with a fit, and saved with it); None
+    for out-of-core data, whose rows stay where they are."""
     from hierax.design import as_pandas
+
+    if is_out_of_core(data):
+        return None
 
     return as_pandas(data)[list(as_bf(formula).variables)].copy()
 

@@ -51,8 +51,14 @@ def _reml():
 
 
 CASES = [
-    Case("nuts_on_parquet_files", lambda: hx.fit("y ~ x + (1 | g)", parts()), ModelError,
-         "method='reml' or 'ml' so far", "fit a data frame in memory"),
+    Case("laplace_on_parquet_files", lambda: hx.fit("n ~ x + (1 | g)", parts(), family="poisson", method="laplace"),
+         ModelError, "'reml', 'ml' or 'nuts' so far", "fit a data frame in memory"),
+    Case("nuts_every_effect_out_of_core", lambda: hx.fit("y ~ x + (1 | g)", parts(), collapse=False), ModelError,
+         "integrated out", "collapse=None"),
+    Case("nuts_two_grouping_factors_out_of_core", lambda: hx.fit("y ~ x + (1 | g) + (1 | n)", parts(), chains=1),
+         ModelError, "one grouping factor so far", "method='reml'"),
+    Case("nuts_loo_out_of_core", lambda: hx.loo(hx.fit("y ~ x + (1 | g)", parts(), chains=2, warmup=30, draws=10,
+                                                        seed=1)), HieraxError, "out-of-core data", "a sample of the rows"),
     Case("poisson_on_parquet_files", lambda: hx.fit("n ~ x + (1 | g)", parts(), family="poisson", method="reml"),
          ModelError, "family='gaussian'", "fit other families to a data frame in memory"),
     Case("no_file_matches", lambda: hx.fit("y ~ x + (1 | g)", str(folder() / "nothing-*.parquet"), method="reml"),

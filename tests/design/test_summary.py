@@ -55,7 +55,7 @@ def test_chunks_encode_as_the_whole_frame(frame, text):
     if whole.offset is not None:
         np.testing.assert_allclose(np.concatenate([r.offset for r in rows]), whole.offset, rtol=1e-14)
     for k, block in enumerate(whole.random):
-        assert design.blocks[k].levels == block.levels and design.blocks[k].terms == block.terms
+        assert design.random[k].levels == block.levels and design.random[k].terms == block.terms
         np.testing.assert_array_equal(np.concatenate([r.blocks[k].group_index for r in rows]), block.group_index)
         np.testing.assert_allclose(np.concatenate([r.blocks[k].Z for r in rows]), block.Z, rtol=1e-12, atol=1e-12)
 

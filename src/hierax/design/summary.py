@@ -238,13 +238,14 @@ def _stateful_in(node):
 class SummarisedDesign:
     """A design without its rows: how to encode them, and how many there are.
 
-    ``blocks`` are the fit's blocks with every level and no rows (``Z`` and ``group_index`` of
-    length 0); :func:`encode_rows` gives each chunk's.
+    ``random`` are the fit's blocks with every level and no rows (``Z`` and ``group_index`` of
+    length 0), as :class:`~hierax.design.build.Design` names them; :func:`encode_rows` gives each
+    chunk's.
     """
 
     info: DesignInfo
     fixed_names: tuple
-    blocks: tuple
+    random: tuple
     response_name: str
     num_obs: int
 
@@ -305,7 +306,7 @@ def encode_rows(design: SummarisedDesign, data) -> EncodedRows:
     """Encode a chunk (a pandas frame) with the encoding of the whole data."""
     data = as_pandas(data)
     info = design.info
-    new = encode_newdata(info, design.fixed_names, design.blocks, data)
+    new = encode_newdata(info, design.fixed_names, design.random, data)
     y, _, _ = _response(info.formula, data, dict(info.transform_state))
     for block in new.blocks:
         if np.any(block.group_index < 0):        # the scan saw every level: a chunk outside it was not scanned

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -109,20 +110,41 @@ def _base_class(cls: str) -> str:
 @dataclass(frozen=True)
 class _Part:
     """One linear predictor as the rules see it: its classes' names (Intercept/b, or
-    Intercept_sigma/b_sigma), its fixed names as keys write them, design columns and blocks, and
-    the intercept's default location and the rule's scale."""
+    Intercept_sigma/b_sigma), its fixed names as keys write them, the sd of each design column
+    (``x_sds``), its blocks, and the intercept's default location and the rule's scale."""
 
     intercept_class: str
     b_class: str
     names: tuple
-    X: np.ndarray
+    x_sds: tuple
     blocks: tuple
     location: float
     scale: float
     thresholds: int = 0         # an ordinal mean's thresholds, which the Intercept keys name
 
 
-def resolve_priors(design, family, dpars: tuple, user: dict, predictors: tuple = (), thresholds: int = 0) -> PriorTable:
+class DataScales(NamedTuple):
+    """What the default rule reads of the data: the response's location and scale
+    (:func:`~hierax.model.prior_scale.data_scale`) and the sd of each fixed-effect column (n - 1
+    in the denominator; 0 for a column with one row). Out-of-core data give them from moments
+    merged over chunks (``hierax.model.summarised``)."""
+
+    location: float
+    scale: float
+    x_sds: tuple
+
+
+def data_scales(design, family) -> DataScales:
+    """The :class:`DataScales` of a design in memory."""
+    return DataScales(*data_scale(design.y, family), column_sds(design.X))
+
+
+def column_sds(X: np.ndarray) -> tuple:
+    return tuple(float(np.std(X[:, j], ddof=1)) if len(X) > 1 else 0.0 for j in range(X.shape[1]))
+
+
+def resolve_priors(design, family, dpars: tuple, user: dict, predictors: tuple = (), thresholds: int = 0,
+                   scales: DataScales | None = None) -> PriorTable:
     """Apply the default rule, then the user's overrides, most specific key winning.
 
     ``dpars``: the family's parameters estimated as scalars (:class:`~hierax.model.families.Dpar`);
@@ -133,11 +155,11 @@ def resolve_priors(design, family, dpars: tuple, user: dict, predictors: tuple =
     """
     if not isinstance(user, dict):
         raise ModelError("priors must be a dict such as {'b': hx.Normal(0, 1), 'sd': hx.HalfNormal(1)}")
-    location, scale = data_scale(design.y, family)
-    parts = [_Part("Intercept", "b", design.fixed_names, design.X, design.random, location, scale, thresholds)]
+    location, scale, x_sds = data_scales(design, family) if scales is None else scales
+    parts = [_Part("Intercept", "b", design.fixed_names, x_sds, design.random, location, scale, thresholds)]
     for dpar, dpar_design in predictors:
         start = float(np.asarray(LINKS[dpar.link].forward(dpar.start(design.y, scale if family.location else 1.0))))
-        parts.append(_Part(f"Intercept_{dpar.name}", f"b_{dpar.name}", dpar_design.fixed_names, dpar_design.X,
+        parts.append(_Part(f"Intercept_{dpar.name}", f"b_{dpar.name}", dpar_design.fixed_names, column_sds(dpar_design.X),
                            dpar_design.random, round(start, 2), 1.0))
     overrides = _check_overrides(parts, user, dpars, family)
     rows, fixed, sd_priors, cor_priors = [], {}, {}, {}
@@ -175,8 +197,7 @@ def _fixed_priors(part: _Part, overrides: dict, rows: list) -> tuple:
             prior, source = _pick(overrides, [(part.intercept_class, None, None), (part.b_class, name, None)], default)
             rows.append((part.intercept_class, "", name, str(prior), source))
         else:
-            x_sd = float(np.std(part.X[:, j], ddof=1)) if len(part.X) > 1 else 0.0
-            x_sd = x_sd if np.isfinite(x_sd) and x_sd > 0 else 1.0
+            x_sd = part.x_sds[j] if np.isfinite(part.x_sds[j]) and part.x_sds[j] > 0 else 1.0
             default = Normal(0.0, significant(2.5 * part.scale / x_sd))
             prior, source = _pick(overrides, [(part.b_class, name, None), (part.b_class, None, None)], default)
             rows.append((part.b_class, "", name, str(prior), source))

@@ -35,7 +35,12 @@ def data_scale(y, family) -> tuple[float, float]:
     if not family.location or len(y) < 2:
         return 0.0, 1.0
     values = np.asarray(family.transform(np.asarray(y, dtype=float)))
-    scale = float(np.std(values, ddof=1))
-    if not (np.isfinite(scale) and scale > 0):
+    return location_and_scale(float(np.mean(values)), float(np.std(values, ddof=1)))
+
+
+def location_and_scale(mean: float, sd: float) -> tuple[float, float]:
+    """(m, s) of the default rule from the (transformed) response's mean and sd (n - 1 in the
+    denominator): out-of-core data give these from moments merged over chunks."""
+    if not (np.isfinite(sd) and sd > 0):
         return 0.0, 1.0
-    return round_location(float(np.mean(values)), scale), scale
+    return round_location(mean, sd), sd

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from functools import partial
 
 import numpy as np
 
 from hierax._threads import blas_limit
+from hierax.density.collapsed_sums import finish, reference_point
 from hierax.design.summary import Scan, check_summarisable, scan_rows, summarised_design
 from hierax.engines.lmm import check_residuals, fit_cross_products
 from hierax.errors import ModelError
 from hierax.formula import as_bf
+from hierax.model.scaling import unit_scaled
 from hierax.model.summarised import specify_summarised
 from hierax.outofcore.passes import over_partitions
 from hierax.outofcore.source import dask_frame
-from hierax.outofcore.statistics import chunk_statistics, merge_statistics
+from hierax.outofcore.statistics import (
+    add_sums, chunk_level_sums, chunk_reference_sums, chunk_statistics, merge_statistics,
+)
 
 
-def summarise(formula, data, family: str, link: str | None):
-    """(formula as text, the summarised design, the spec with the sums) of out-of-core ``data``."""
+def summarise(formula, data, family: str, link: str | None, priors: dict | None = None, parameterisation=None,
+              bayesian: bool = False):
+    """(formula as text, the summarised design, the spec with the sums, the Dask frame) of
+    out-of-core ``data``: the scan and the statistics pass."""
     bf = as_bf(formula)
     if bf.dpars:
         raise ModelError("a formula for a distributional parameter (sigma ~ x) is not available for out-of-core data; "
@@ -30,10 +37,29 @@ def summarise(formula, data, family: str, link: str | None):
     scan = over_partitions(frame, partial(scan_rows, mean), Scan.merge)
     design = summarised_design(mean, scan)
     sums = over_partitions(frame, partial(chunk_statistics, design), merge_statistics)
-    y = sums.response
-    spec = specify_summarised(design, family, link, y.low, y.high, sums.distinct, sums.R, mean.offset is not None,
-                              sums)
-    return str(bf), design, spec
+    spec = specify_summarised(design, family, link, sums, priors, parameterisation, bayesian)
+    return str(bf), design, spec, frame
+
+
+def nuts_model(formula, data, family: str, link: str | None, priors: dict | None, parameterisation):
+    """(formula text, design, spec, the spec the sampler samples, its columns' scales) of
+    out-of-core data for NUTS. Two more passes form the collapsed sampler's statistics by exact
+    sums on the sampled columns (``model.scaling.unit_scaled``): the reference point's equations,
+    then the per-level sums around it (``density.collapsed_sums``), the same bits as
+    ``density.collapsed.collapsed_statistics`` gives the same rows in memory."""
+    text, design, spec, frame = summarise(formula, data, family, link, priors, parameterisation, bayesian=True)
+    if len(spec.blocks) != 1:
+        raise ModelError(f"method='nuts' on out-of-core data takes one grouping factor so far (this model has "
+                         f"{len(spec.blocks)}); fit it by method='reml', or a data frame in memory by NUTS")
+    sampled, scale = unit_scaled(spec)
+    rows = sampled.rows_elsewhere
+    bounds = rows.sums.bounds()
+    reference = over_partitions(frame, partial(chunk_reference_sums, design, scale, bounds), add_sums)
+    beta_ref = reference_point(reference, bounds)
+    level = over_partitions(frame, partial(chunk_level_sums, design, scale, bounds, beta_ref), add_sums)
+    group = finish(level, bounds, beta_ref)
+    sampled = dataclasses.replace(sampled, rows_elsewhere=dataclasses.replace(rows, sums=rows.sums._replace(group=group)))
+    return text, design, spec, sampled, scale
 
 
 def fit_lmm_summarised(formula, data, family: str = "gaussian", method: str = "reml", link: str | None = None):
@@ -46,7 +72,7 @@ def fit_lmm_summarised(formula, data, family: str = "gaussian", method: str = "r
     if method not in ("reml", "ml"):
         raise ModelError(f"out-of-core data are fitted by method='reml' or 'ml', not {method!r}")
     start = time.perf_counter()
-    text, design, spec = summarise(formula, data, family, link)
+    text, design, spec, _ = summarise(formula, data, family, link)
     if not spec.blocks:
         raise ModelError("the formula has no group terms such as (1 | g); a linear model without them needs no REML")
     sums = spec.rows_elsewhere.sums

@@ -43,7 +43,7 @@ def pointwise_loglik_draws(spec: ModelSpec, params: dict, batch_values: int = 5_
     effects; None when it would exceed :data:`LOGLIK_LIMIT` values (then LOO is not available
     from the fit, and the fit says so)."""
     chains, draws = jax.tree_util.tree_leaves(params)[0].shape[:2]
-    if chains * draws * spec.num_obs > LOGLIK_LIMIT:
+    if chains * draws * spec.num_obs > LOGLIK_LIMIT or spec.rows_elsewhere is not None:
         return None
     loglik, arrays = _batch_loglik(structure_of(spec)), model_arrays(spec)
     flat = jax.tree_util.tree_map(lambda x: x.reshape((chains * draws,) + x.shape[2:]), params)
@@ -138,8 +138,9 @@ def build_inference_data(spec: ModelSpec, output, response_name: str, params: di
     }
     sample_stats = _dataset({k: (("chain", "draw"), v) for k, v in stats.items()}, {})
     obs = {"obs": np.arange(spec.num_obs)}
-    observed = xr.Dataset({response_name: xr.DataArray(spec.y, dims=("obs",))}, coords=obs)
-    groups = dict(posterior=_dataset(variables, coords), sample_stats=sample_stats, observed_data=observed)
+    groups = dict(posterior=_dataset(variables, coords), sample_stats=sample_stats)
+    if spec.rows_elsewhere is None:         # out-of-core data: the rows stay where they are
+        groups["observed_data"] = xr.Dataset({response_name: xr.DataArray(spec.y, dims=("obs",))}, coords=obs)
     if loglik is not None:
         groups["log_likelihood"] = _dataset({response_name: (("chain", "draw", "obs"), loglik)}, obs)
     return _arviz.results(**groups)

@@ -122,6 +122,11 @@ def num_parameters(fit) -> int:
 
 
 def _check(fit) -> None:
+    if fit.has_draws and "log_likelihood" not in fit.idata:
+        why = ("it was fitted to out-of-core data, whose rows stay out of memory" if fit.spec.rows_elsewhere is not None
+               else f"its {fit.spec.num_obs:,} rows x draws exceed what a fit keeps")
+        raise HieraxError(f"LOO and WAIC need each row's log-likelihood at every draw, which this fit does not hold: "
+                          f"{why}; compare models fitted in memory to a sample of the rows")
     if not fit.has_draws or "log_likelihood" not in fit.idata:
         raise HieraxError("LOO and WAIC need posterior draws with a log-likelihood (method='nuts'); for "
                           "REML/ML fits compare nested models with hx.lrt or use AIC/BIC")
