@@ -78,25 +78,26 @@ def child_equal(folder: Path, nuts: dict) -> dict:
 
     files = paths(folder, 2)
     frame = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
-    memory = {"reml": hx.fit(FORMULA, frame, method="reml"), "nuts": hx.fit(FORMULA, frame, **nuts)}
+    memory = {"reml": hx.fit(FORMULA, frame, method="reml").output,
+              "nuts": hx.fit(FORMULA, frame, **nuts).idata.posterior}        # the fits' draws, not the fits
     del frame
     local, client = cluster()
     try:
-        chunked = {"reml": hx.fit(FORMULA, files, method="reml"), "nuts": hx.fit(FORMULA, files, **nuts)}
+        a, b = memory["reml"], hx.fit(FORMULA, files, method="reml").output
+        relative = max(float(np.max(np.abs(x / y - 1.0))) for x, y in
+                       ((b.theta, a.theta), (b.beta, a.beta), (np.array([b.objective]), np.array([a.objective])),
+                        (np.array([b.sigma]), np.array([a.sigma]))))
+        posterior = hx.fit(FORMULA, files, **nuts).idata.posterior
     finally:
         client.close()
         local.close()
-    a, b = memory["reml"].output, chunked["reml"].output
-    relative = max(float(np.max(np.abs(x / y - 1.0))) for x, y in
-                   ((b.theta, a.theta), (b.beta, a.beta), (np.array([b.objective]), np.array([a.objective])),
-                    (np.array([b.sigma]), np.array([a.sigma]))))
-    draws = max(float(np.max(np.abs(chunked["nuts"].idata.posterior[v].values - d.values)))
-                for v, d in memory["nuts"].idata.posterior.data_vars.items())
+    draws = max(float(np.max(np.abs(posterior[v].values - d.values))) for v, d in memory["nuts"].data_vars.items())
     return {"reml_relative": relative, "nuts_draws_difference": draws}
 
 
-def run_child(*args) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *map(str, args)], capture_output=True, text=True)
+def run_child(settings: list, *args) -> dict:
+    out = subprocess.run([sys.executable, __file__, *settings, "--child", *map(str, args)], capture_output=True,
+                         text=True)
     if out.returncode:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -118,6 +119,8 @@ def main() -> None:
         result = child_equal(folder, nuts) if kind == "equal" else child_fit(folder, int(rest[0]), rest[1], nuts)
         print(json.dumps(result))
         return
+    settings = ["--data-dir", str(folder), "--chains", str(args.chains), "--warmup", str(args.warmup),
+                "--draws", str(args.draws)]
     sizes = [int(s) for s in args.sizes.split(",")]
     if not folder.exists():
         subprocess.run([sys.executable, str(HERE / "outofcore_data.py"), str(folder), str(max(max(sizes), 2) * PER_FILE)],
@@ -128,7 +131,7 @@ def main() -> None:
     print(f"{'rows':>12} {'method':>6} {'seconds':>9} {'client peak GB':>15}  notes")
     for size in sizes:
         for method in ("reml", "nuts"):
-            r = results[size, method] = run_child("fit", size, method)
+            r = results[size, method] = run_child(settings, "fit", size, method)
             notes = r.get("error", "")
             if "min_ess_bulk" in r:
                 notes = f"min bulk ESS {r['min_ess_bulk']:.0f}, max R-hat {r['max_r_hat']:.3f}; " \
@@ -137,7 +140,7 @@ def main() -> None:
                 notes = f"passes {r['timing']['setup']:.1f} s, optimisation {r['timing']['optimisation']:.1f} s"
             print(f"{size * PER_FILE:>12,} {method:>6} {r.get('seconds', float('nan')):>9.1f} "
                   f"{r.get('peak_gb', float('nan')):>15.2f}  {notes}")
-    equal = run_child("equal")
+    equal = run_child(settings, "equal")
     print(f"2,000,000 rows both ways: REML largest relative difference {equal.get('reml_relative', float('nan')):.2e}; "
           f"NUTS largest difference of the draws {equal.get('nuts_draws_difference', float('nan')):.2e}"
           + (f" ({equal['error']})" if "error" in equal else ""))

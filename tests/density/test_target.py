@@ -55,6 +55,22 @@ def test_draws_become_parameters_with_every_level_whatever_the_batch(collapse):
     np.testing.assert_array_equal(again[PARAMS.effects]["g"], params[PARAMS.effects]["g"])
 
 
+def test_a_parameter_with_very_many_draws_is_kept_in_float32(monkeypatch):
+    """Beyond ``KEPT_IN_FLOAT64_UP_TO`` values (here lowered to 20), a parameter's draws are kept
+    in float32: the same draws, rounded once; smaller parameters stay float64."""
+    from hierax.density import target as module
+
+    target = choose_target(spec_of("y ~ x + (1 + x | g)"))
+    starts = target.initial(np.array([0, 1], np.uint32), 2)
+    positions = jax.tree_util.tree_map(lambda x: np.repeat(np.asarray(x)[:, None], 3, axis=1), starts)
+    keys, aux = split_keys(np.array([0, 2], np.uint32), 6), target.runtime()
+    full = target.params(positions, aux, keys)
+    monkeypatch.setattr(module, "KEPT_IN_FLOAT64_UP_TO", 20)         # 6 draws x 5 levels x 2 effects = 60
+    kept = target.params(positions, aux, keys)
+    assert kept[PARAMS.effects]["g"].dtype == np.float32 and kept[PARAMS.fixed].dtype == np.float64
+    np.testing.assert_array_equal(kept[PARAMS.effects]["g"], full[PARAMS.effects]["g"].astype(np.float32))
+
+
 def test_runtime_data_replace_the_response_without_a_new_target():
     target = choose_target(spec_of("count ~ x + (1 | g)", "poisson"))
     start = jax.tree_util.tree_map(lambda x: x[0], target.initial(np.array([0, 1], np.uint32), 1))
