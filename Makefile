@@ -86,6 +86,7 @@ bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/crt_power.py
 	$(BIN)/python benchmarks/npmle_radon.py
 	$(BIN)/python benchmarks/ratings.py
+	$(BIN)/python benchmarks/outofcore.py
 
 clean:
 	rm -rf $(VENV) $(VENV313) $(PEERS) build dist src/*.egg-info
