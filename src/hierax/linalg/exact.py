@@ -48,9 +48,13 @@ def pieces(values: np.ndarray, exponents: tuple) -> list:
     rest = np.asarray(values, dtype=float)
     out = []
     for g in exponents:
-        q = np.rint(np.ldexp(rest, -g))
+        if abs(g) < 900:                              # a power of two scales exactly; a product is 5x ldexp's speed
+            q = np.rint(rest * 2.0 ** -g)
+            rest = rest - q * 2.0 ** g                # exact: what is below the grid
+        else:
+            q = np.rint(np.ldexp(rest, -g))
+            rest = rest - np.ldexp(q, g)
         out.append(q)
-        rest = rest - np.ldexp(q, g)                  # exact: what is below the grid
     return out
 
 
