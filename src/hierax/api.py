@@ -290,7 +290,10 @@ def _nuts_result(formula, data, design, spec, scale, sampler, output, seed: int,
     columns, of which the sampler saw ``X / scale``), diagnostics in words; an interrupted run's
     says so first, and in a warning."""
     start = time.perf_counter()
-    params = sampler.params(output, split_keys(seed_key(seed), 1, 1)[0])
+    lazy = None
+    if is_out_of_core(data):                # the effects drawn when read: hierax.outofcore.lazy
+        from hierax.outofcore.lazy import lazy_effects as lazy
+    params = sampler.params(output, split_keys(seed_key(seed), 1, 1)[0], lazy)
     params = {**params, PARAMS.fixed: params[PARAMS.fixed] / scale}
     idata = build_inference_data(spec, output, design.response_name, params)
     chains, draws = output.diverging.shape

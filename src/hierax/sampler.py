@@ -203,12 +203,15 @@ class SpecSampler:
             after.result()
         return self.target.compile_constrainer(positions, aux, self._batch())
 
-    def params(self, output, rng_key) -> dict:
+    def params(self, output, rng_key, lazy=None) -> dict:
         """Constrained parameters of every draw (NumPy, leading chain and draw axes), the group
-        effects included: drawn from their conditional (with ``rng_key``) when collapsed."""
+        effects included: drawn from their conditional (with ``rng_key``) when collapsed, or
+        left to ``lazy`` (``CollapsedTarget.params``: an out-of-core fit's Dask array)."""
         chains, draws = jax.tree_util.tree_leaves(output.positions)[0].shape[:2]
         keys = split_keys(rng_key, chains * draws)
         compiled = self._compiled.result() if self.collapsed and self._compiled is not None else None
+        if lazy is not None:
+            return self.target.params(output.positions, output.aux, keys, compiled, self._batch(), lazy=lazy)
         return self.target.params(output.positions, output.aux, keys, compiled, self._batch())
 
     def _batch(self) -> int:

@@ -50,6 +50,11 @@ def _reml():
     return hx.fit("y ~ x + (1 | g)", parts(), method="reml")
 
 
+@functools.cache
+def _nuts():
+    return hx.fit("y ~ x + (1 | g)", parts(), chains=2, warmup=30, draws=10, seed=1)
+
+
 CASES = [
     Case("laplace_on_parquet_files", lambda: hx.fit("n ~ x + (1 | g)", parts(), family="poisson", method="laplace"),
          ModelError, "'reml', 'ml' or 'nuts' so far", "fit a data frame in memory"),
@@ -95,6 +100,22 @@ CASES = [
         y=(DATA["y"] > 0).astype(float))), method="reml"), None, warns="takes only two values"),
     Case("dask_frame_predictions", lambda: _reml().predict(newdata=lazy(DATA.head(30)), seed=2), None,
          check=lambda table: isinstance(table, dd.DataFrame) and len(table.compute()) == 30),
+    Case("ppc_stats_of_a_reml_fit", lambda: _reml().ppc_stats(data=lazy()), HieraxError, "need posterior draws",
+         "kind='response'"),
+    Case("ppc_stats_without_the_rows", lambda: _nuts().ppc_stats(), HieraxError, "holds no rows",
+         "fit.ppc_stats(data=...)"),
+    Case("ppc_stats_of_rows_without_the_response", lambda: _nuts().ppc_stats(data=lazy(DATA.drop(columns="y"))),
+         HieraxError, "no column of the response 'y'", "pass the rows with the response"),
+    Case("ppc_stats_unknown_statistic", lambda: _nuts().ppc_stats(data=lazy(), stats=("median",)), HieraxError,
+         "stats must be some of", "one pass"),
+    Case("ppc_stats_level_out_of_range", lambda: _nuts().ppc_stats(data=lazy(), level=1.5), HieraxError,
+         "level must be between 0 and 1", "between 0 and 1"),
+    Case("posterior_predict_without_rows", lambda: _nuts().posterior_predict(None), HieraxError,
+         "needs the rows to replicate", "pass newdata"),
+    Case("posterior_predict_zero_draws", lambda: _nuts().posterior_predict(lazy(), num_draws=0), HieraxError,
+         "num_draws must be a positive whole number", "positive whole number"),
+    Case("posterior_predict_of_a_dask_frame", lambda: _nuts().posterior_predict(lazy(DATA.head(30)), num_draws=3),
+         None, check=lambda table: isinstance(table, dd.DataFrame) and table.compute().shape == (30, 4)),
 ]
 
 

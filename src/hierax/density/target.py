@@ -27,15 +27,19 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from hierax._programs import program_cache
 from hierax.density.centering import describe_centering, make_retune
 from hierax.density.collapsed import (
-    collapsed_statistics, collapsed_structure, draw_all_effects, make_collapsed_logdensity, padded_levels, runtime_data,
+    collapsed_statistics, collapsed_structure, draw_all_effects, make_collapsed_logdensity, runtime_data,
     why_not_collapsible,
 )
 from hierax.density import embedded
+from hierax.density.effect_chunks import (
+    chunk_statistics, chunk_width, draw_all, effect_chunks, effect_sampler, hyperparameters,
+)
 from hierax.density.embedded import why_not_embeddable
 from hierax.density.embedded_correction import CHECK_NODES, check_log_ratio, correction_nodes, fitted_correction
 from hierax.density.init import conditional_coordinates, coordinate_groups, curvature_fallback, initial_positions
@@ -250,21 +254,65 @@ class CollapsedTarget(Target):
 
     def batch_size(self, total: int) -> int:
         """Up to 500 draws, fewer for many levels, since the vectorised effect draws hold a few
-        dozen intermediate arrays of draws x levels x q (1 GB at 500 draws of 10,000 levels)."""
+        dozen intermediate arrays of draws x levels x q (1 GB at 500 draws of 10,000 levels);
+        with one grouping factor, the levels of a chunk (``hierax.density.effect_chunks``)."""
         blocks = self.spec.blocks
-        effects = sum((padded_levels(b.num_levels) if len(blocks) == 1 else b.num_levels) * b.num_terms
-                      for b in blocks)
+        if len(blocks) == 1:
+            effects = chunk_width(blocks[0].num_levels) * blocks[0].num_terms
+        else:
+            effects = sum(b.num_levels * b.num_terms for b in blocks)
         return max(1, min(_BATCH, _EFFECTS_PER_CALL // effects, total))
 
     def constrainer(self):
+        """Several grouping factors: ``(positions, keys, aux) -> params``, effects drawn jointly;
+        one: ``(positions, keys, stats) -> b`` of a chunk of levels (:meth:`params`)."""
+        if len(self.spec.blocks) == 1:
+            return effect_sampler(self._structure, self._jit)
         return _effect_sampler(self._structure, self._jit)
+
+    def compile_constrainer(self, positions, aux, batch: int):
+        if len(self.spec.blocks) > 1:
+            return super().compile_constrainer(positions, aux, batch)
+        block = self.spec.blocks[0]
+        stats = chunk_statistics(jax.tree_util.tree_map(np.asarray, aux["stats"]), 0, 0, chunk_width(block.num_levels))
+
+        def shaped(x):
+            return jax.ShapeDtypeStruct((batch,) + x.shape[1:], x.dtype)
+
+        part = jax.tree_util.tree_map(shaped, positions)
+        keys = jax.ShapeDtypeStruct((batch, 2), np.uint32)
+        return self.constrainer().lower(part, keys, jax.tree_util.tree_map(jnp.asarray, stats)).compile()
+
+    def params(self, positions, aux, keys, constrain=None, batch: int | None = None, lazy=None) -> dict:
+        """As :meth:`Target.params`; with one grouping factor the effects are drawn chunk by chunk
+        of levels (``hierax.density.effect_chunks``), and ``lazy``, if given, makes them instead:
+        ``lazy(chunks)`` of their :class:`EffectChunks` returns what the posterior holds (a Dask
+        array of the chunks, for out-of-core data)."""
+        if len(self.spec.blocks) > 1:
+            if lazy is not None:
+                raise HieraxError("lazy effect draws need a model with one grouping factor")
+            return super().params(positions, aux, keys, constrain, batch)
+        flat, chains, draws = _flatten_draws(positions)
+        total = chains * draws
+        block = self.spec.blocks[0]
+        params = hyperparameters(self._structure, flat)
+        dtype = _kept(np.dtype(np.float64), total, (block.num_levels, block.num_terms))
+        chunks = effect_chunks(self._structure, flat, keys, aux["stats"], block.num_levels,
+                               batch or self.batch_size(total), dtype, self._jit)
+        params = jax.tree_util.tree_map(lambda x: x.reshape((chains, draws) + x.shape[1:]), params)
+        if lazy is not None:
+            params[PARAMS.effects] = {block.name: lazy(chunks, chains, draws)}
+        else:
+            b = draw_all(chunks, constrain)
+            params[PARAMS.effects] = {block.name: b.reshape((chains, draws) + b.shape[1:])}
+        return params
 
     def describe(self, aux) -> dict:
         return {b.name: {"choice": "collapsed", "mean_weight": None, "centered": 0, "noncentered": 0}
                 for b in self.spec.blocks}
 
     def _finish(self, params: dict) -> dict:
-        for block in self.spec.blocks:       # the padded levels' effects (module collapsed) are cut off
+        for block in self.spec.blocks:       # several factors: their effects come unpadded
             params[PARAMS.effects][block.name] = params[PARAMS.effects][block.name][:, :block.num_levels]
         return params
 
@@ -455,7 +503,8 @@ def _laplace_drawer(structure, weigh: bool = True):
 
 @program_cache(maxsize=16)
 def _effect_sampler(structure, jit):
-    """(positions, keys, aux) -> params with ``b`` drawn from its exact conditional, one key a draw."""
+    """(positions, keys, aux) -> params with ``b`` drawn from its exact conditional, one key a
+    draw (several grouping factors: their effects are drawn jointly, not by chunks)."""
     def one(position, key, stats):
         params, _ = constrain_hyper(position, structure.scalars, structure.layout)
         params[PARAMS.effects] = draw_all_effects(key, params, stats, structure)

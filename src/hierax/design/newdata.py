@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hierax.design.build import DesignInfo, as_pandas, check_finite_columns, term_matrix
+from hierax.design.build import DesignInfo, _response, as_pandas, check_finite_columns, term_matrix
 from hierax.design.columns import SHOWN, check_complete, check_unique, check_values, value_roles
 from hierax.design.evaluate import as_categorical, evaluate, is_categorical_series, level_label
 from hierax.errors import DataError
@@ -118,6 +118,17 @@ def _group_labels(g, data) -> np.ndarray:
     for more in labels[1:]:
         joined = np.array([f"{a}:{b}" for a, b in zip(joined, more)], dtype=object)
     return joined
+
+
+def observed_response(info: DesignInfo, data) -> np.ndarray | None:
+    """The response of rows of new ``data``, as the fit encoded its own (a two-level categorical
+    as 0/1); None where ``data`` lacks its columns."""
+    data = as_pandas(data)
+    response = info.formula.response
+    needed = [name for node in (response.value, response.failures) if node is not None for name in names_in(node)]
+    if not all(name in data.columns for name in needed):
+        return None
+    return _response(info.formula, data, dict(info.transform_state))[0]
 
 
 def _trials(formula, data, state, levels) -> np.ndarray | None:

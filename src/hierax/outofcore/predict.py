@@ -24,4 +24,11 @@ def predict_partitions(predict, fit, newdata, **options):
 
 
 def _predict_partition(part, predict, fit, options, meta):
-    return predict(fit, part, **options) if len(part) else meta
+    import dask
+
+    if not len(part):
+        return meta
+    # a lazy posterior (hierax.outofcore.lazy) is drawn here, in this task's thread, not as new
+    # tasks of the cluster the task runs on (whose threads may all be waiting on such tasks)
+    with dask.config.set(scheduler="sync"):
+        return predict(fit, part, **options)

@@ -152,3 +152,24 @@ class FittedModel(abc.ABC):
         from hierax.results.predict import posterior_predictive
 
         return posterior_predictive(self, seed)
+
+    def posterior_predict(self, newdata, num_draws: int = 100, seed: int | None = None):
+        """New responses at the rows of ``newdata`` for ``num_draws`` posterior draws spread over
+        the chains (brms's ``posterior_predict``, with rows as rows): the observed response, where
+        ``newdata`` has it, then a column ``<response>_rep[k]`` per draw k (its chain-major index).
+        For out-of-core ``newdata`` (a Dask frame, Parquet files), a Dask frame partitioned as it is.
+        """
+        from hierax.results.replicate import posterior_predict
+
+        return posterior_predict(self, newdata, num_draws, seed)
+
+    def ppc_stats(self, data=None, stats=("mean", "sd", "min", "max"), num_draws: int = 400,
+                  seed: int | None = None, level: float = 0.9) -> pd.DataFrame:
+        """A posterior predictive check by test statistics (brms's ``pp_check(type = "stat")``):
+        per statistic of the response, its observed value, the mean and central ``level``
+        interval of its replicated values, and the posterior predictive p-value P(T(y_rep) >=
+        T(y)). ``data``: the fit's own rows by default; a Dask frame or Parquet files are reduced
+        over their partitions (an out-of-core fit's own rows must be passed)."""
+        from hierax.results.replicate import ppc_stats
+
+        return ppc_stats(self, data, stats, num_draws, seed, level)

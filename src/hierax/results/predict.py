@@ -109,9 +109,16 @@ def response_draws(fit, newdata, seed: int) -> np.ndarray:
     refuse_truncated_draws(spec.truncation, "imputed responses")
     if spec.se is not None:
         raise HieraxError("a missing response with se() cannot be drawn: its row's measurement sd is unknown")
-    rng = np.random.default_rng(check_seed(seed))
+    return replicated_response(fit, newdata, _posterior_draws(fit), np.random.default_rng(check_seed(seed)))
+
+
+def replicated_response(fit, newdata, draws: ParameterDraws, rng: np.random.Generator) -> np.ndarray:
+    """(draws, rows): a new response at each row of ``newdata`` for each of ``draws`` (posterior
+    draws, all or some: :func:`posterior_draws`); a level the fit never saw gets effects drawn
+    from the fitted population."""
+    spec = fit.spec
     design = _encode_mean(fit, newdata)
-    draws = _bind_formulas(spec, _posterior_draws(fit), newdata, "sample", rng)
+    draws = _bind_formulas(spec, draws, newdata, "sample", rng)
     new_effects = [_new_level_effects(draws.cov[k], block, "sample", rng) for k, block in enumerate(design.blocks)]
     key = jax.random.PRNGKey(int(rng.integers(2**31)))
     return np.asarray(_draws_of("response", draws, spec, design, new_effects, slice(0, design.num_obs), key))
@@ -162,9 +169,20 @@ def parameter_draws(fit, rng: np.random.Generator, num_draws: int) -> ParameterD
 
 
 def _posterior_draws(fit) -> ParameterDraws:
+    return posterior_draws(fit)
+
+
+def posterior_draws(fit, rows=None) -> ParameterDraws:
+    """The posterior's draws (chain-major), or those at the flat indices ``rows``: for a lazy
+    posterior (``hierax.outofcore.lazy``) only those are kept once drawn."""
     post = fit.idata.posterior
     draws = post.sizes["chain"] * post.sizes["draw"]      # explicit: beta may have no columns (p = 0)
-    flat = {name: np.asarray(post[name]).reshape((draws,) + post[name].shape[2:]) for name in post.data_vars}
+
+    def flattened(name):
+        values = post[name].data.reshape((draws,) + post[name].shape[2:])
+        return np.asarray(values if rows is None else values[rows])
+
+    flat = {name: flattened(name) for name in post.data_vars}
     scalars = {d.name: flat[d.name] for d in fit.spec.scalar_dpars}
     if fit.spec.thresholds:                 # (S, K-1): a column per draw, as the scalars
         scalars[PARAMS.thresholds] = flat[layout.THRESHOLDS_VARIABLE]

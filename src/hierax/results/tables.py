@@ -161,17 +161,32 @@ def _group_table(idata, spec, add_fixed: bool) -> pd.DataFrame:
     beta, names = fixed_draws(idata, spec)
     fixed_index = {name: j for j, name in enumerate(names)}
     for block in spec.all_blocks:
-        b = idata.posterior[layout.variable("effects", block)].values  # chain, draw, level, term
-        for k, term in enumerate(block.terms):
-            draws = b[..., k]
-            if add_fixed and term in fixed_index:
-                draws = draws + beta[..., fixed_index[term]][..., None]
-            table = summarize_draws(draws)
+        effects = idata.posterior[layout.variable("effects", block)]  # chain, draw, level, term
+        tables = {term: [] for term in block.terms}
+        for levels in level_chunks(effects, layout.level_dim(block)):
+            b = effects.isel({layout.level_dim(block): levels}).values
+            for k, term in enumerate(block.terms):
+                draws = b[..., k]
+                if add_fixed and term in fixed_index:
+                    draws = draws + beta[..., fixed_index[term]][..., None]
+                tables[term].append(summarize_draws(draws))
+        for term, parts in tables.items():
+            table = pd.concat(parts, ignore_index=True)
             labels = pd.DataFrame({"group": block.group, "level": list(block.levels), "term": term})
             frames.append(pd.concat([labels, table], axis=1))
     if not frames:
         return pd.DataFrame(columns=["group", "level", "term"] + STAT_COLUMNS)
     return pd.concat(frames, ignore_index=True)
+
+
+def level_chunks(effects, level_dim: str) -> list:
+    """Slices of the levels, one per chunk where ``effects`` (a posterior DataArray) is a lazy Dask
+    array (an out-of-core fit's, ``hierax.outofcore.lazy``), so that tables are made a chunk's
+    draws at a time; all levels at once for draws in memory."""
+    if not effects.chunks:
+        return [slice(None)]
+    edges = np.cumsum((0,) + effects.chunks[effects.dims.index(level_dim)])
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def family_params(idata, spec) -> pd.DataFrame:
