@@ -13,7 +13,12 @@ Targets (issue 20, item 1):
 - on the 2,000,000-row subset read both ways (pandas in memory, the files through Dask), REML's
   estimates equal to 1e-8 relative and NUTS's draws the same for the same seed.
 
+At ``--workflow-at`` million rows (20) the NUTS fit's process then makes ``fit.ranef()`` (the
+lazy effects drawn chunk by chunk) and ``fit.ppc_stats`` of every row through the cluster, and
+reports their time and the client's peak after each.
+
 Usage: python benchmarks/outofcore.py [--data-dir DIR] [--sizes 1,4,20] [--chains 4 --warmup 1000 --draws 1000]
+       [--workflow-at 20]
 """
 
 from __future__ import annotations
@@ -47,7 +52,9 @@ def cluster():
     return local, Client(local)
 
 
-def child_fit(folder: Path, files: int, method: str, nuts: dict) -> dict:
+def child_fit(folder: Path, files: int, method: str, nuts: dict, workflow: bool) -> dict:
+    """One fit through the cluster; with ``workflow``, then (a NUTS fit) its ranef table, drawn
+    chunk by chunk from the lazy effects, and a posterior predictive check of every row."""
     import hierax as hx
 
     local, client = cluster()
@@ -56,16 +63,27 @@ def child_fit(folder: Path, files: int, method: str, nuts: dict) -> dict:
         settings = nuts if method == "nuts" else {"method": method}
         fit = hx.fit(FORMULA, paths(folder, files), **settings)
         seconds = time.perf_counter() - start
+        out = {"seconds": seconds, "timing": fit.timing, "fixef": fit.fixef()["estimate"].tolist()}
+        if method == "nuts":
+            table = fit.summary()
+            out["min_ess_bulk"] = float(table["ess_bulk"].min())
+            out["max_r_hat"] = float(table["r_hat"].max())
+        out["peak_gb"] = peak_gb()
+        if method == "nuts" and workflow:
+            start = time.perf_counter()
+            effects = fit.ranef()
+            out.update(ranef_seconds=time.perf_counter() - start, ranef_rows=len(effects), ranef_peak_gb=peak_gb())
+            start = time.perf_counter()
+            check = fit.ppc_stats(data=paths(folder, files), num_draws=100, seed=1)
+            out.update(ppc_seconds=time.perf_counter() - start, ppc_peak_gb=peak_gb(), ppc_p=check["p"].to_dict())
     finally:
         client.close()
         local.close()
-    out = {"seconds": seconds, "timing": fit.timing, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-           "fixef": fit.fixef()["estimate"].tolist()}
-    if method == "nuts":
-        table = fit.summary()
-        out["min_ess_bulk"] = float(table["ess_bulk"].min())
-        out["max_r_hat"] = float(table["r_hat"].max())
     return out
+
+
+def peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
 def child_equal(folder: Path, nuts: dict) -> dict:
@@ -111,12 +129,15 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--workflow-at", type=int, default=20,
+                        help="millions of rows at which the NUTS fit's ranef and a predictive check are timed too")
     args = parser.parse_args()
     nuts = {"chains": args.chains, "warmup": args.warmup, "draws": args.draws, "seed": 1}
     folder = Path(args.data_dir)
     if args.child:
         kind, *rest = args.child
-        result = child_equal(folder, nuts) if kind == "equal" else child_fit(folder, int(rest[0]), rest[1], nuts)
+        result = child_equal(folder, nuts) if kind == "equal" else \
+            child_fit(folder, int(rest[0]), rest[1], nuts, rest[2] == "1")
         print(json.dumps(result))
         return
     settings = ["--data-dir", str(folder), "--chains", str(args.chains), "--warmup", str(args.warmup),
@@ -131,7 +152,7 @@ def main() -> None:
     print(f"{'rows':>12} {'method':>6} {'seconds':>9} {'client peak GB':>15}  notes")
     for size in sizes:
         for method in ("reml", "nuts"):
-            r = results[size, method] = run_child(settings, "fit", size, method)
+            r = results[size, method] = run_child(settings, "fit", size, method, int(size == args.workflow_at))
             notes = r.get("error", "")
             if "min_ess_bulk" in r:
                 notes = f"min bulk ESS {r['min_ess_bulk']:.0f}, max R-hat {r['max_r_hat']:.3f}; " \
@@ -140,6 +161,10 @@ def main() -> None:
                 notes = f"passes {r['timing']['setup']:.1f} s, optimisation {r['timing']['optimisation']:.1f} s"
             print(f"{size * PER_FILE:>12,} {method:>6} {r.get('seconds', float('nan')):>9.1f} "
                   f"{r.get('peak_gb', float('nan')):>15.2f}  {notes}")
+            if "ranef_seconds" in r:
+                print(f"{'':>12} {'':>6} then ranef ({r['ranef_rows']:,} rows) {r['ranef_seconds']:.1f} s, client peak "
+                      f"{r['ranef_peak_gb']:.2f} GB; ppc_stats of every row (100 draws) {r['ppc_seconds']:.1f} s, "
+                      f"client peak {r['ppc_peak_gb']:.2f} GB; p-values {r['ppc_p']}")
     equal = run_child(settings, "equal")
     print(f"2,000,000 rows both ways: REML largest relative difference {equal.get('reml_relative', float('nan')):.2e}; "
           f"NUTS largest difference of the draws {equal.get('nuts_draws_difference', float('nan')):.2e}"
