@@ -25,6 +25,7 @@ from hierax.outofcore.source import is_out_of_core
 from hierax.results.predict import posterior_draws, replicated_response
 
 STATISTICS = ("mean", "sd", "min", "max")
+_REDUCTIONS = dict(zip(STATISTICS, ("mean", "std", "min", "max")))      # the frames' methods (std: ddof 1)
 
 
 def posterior_predict(fit, newdata, num_draws: int = 100, seed: int | None = None):
@@ -93,7 +94,7 @@ def ppc_stats(fit, data=None, stats=STATISTICS, num_draws: int = 400, seed: int 
 
 def _reduce(frame, name: str):
     """The statistic of every column (pandas and Dask frames both reduce column by column)."""
-    return {"mean": frame.mean, "sd": frame.std, "min": frame.min, "max": frame.max}[name]()
+    return getattr(frame, _REDUCTIONS[name])()
 
 
 def _table(values, stats, label: str, level: float) -> pd.DataFrame:
