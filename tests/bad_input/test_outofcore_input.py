@@ -114,6 +114,8 @@ CASES = [
          "needs the rows to replicate", "pass newdata"),
     Case("posterior_predict_zero_draws", lambda: _nuts().posterior_predict(lazy(), num_draws=0), HieraxError,
          "num_draws must be a positive whole number", "positive whole number"),
+    Case("ranef_diagnostics_not_a_flag", lambda: _nuts().ranef(diagnostics="no"), HieraxError,
+         "diagnostics must be True or False", "diagnostics=True"),
     Case("posterior_predict_of_a_dask_frame", lambda: _nuts().posterior_predict(lazy(DATA.head(30)), num_draws=3),
          None, check=lambda table: isinstance(table, dd.DataFrame) and table.compute().shape == (30, 4)),
 ]
