@@ -6,6 +6,8 @@ them over the partitions."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,12 +100,19 @@ def test_a_misfitting_model_fails_its_check(data):
 
 
 def test_lazy_effects_on_a_two_worker_cluster(fits, data):
-    """The chunks are drawn on worker processes (what they need pickles) with the same bits."""
+    """The chunks are drawn on worker processes (what they need pickles) with the same bits; the
+    fit and the draws a partition reads go to the workers ahead of the graph (``passes.shared``),
+    so that Dask does not warn of a large graph (the in-memory fit with its rows is 10 MB)."""
     distributed = pytest.importorskip("distributed")
     memory, chunked = fits
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster):
+            distributed.Client(cluster), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         drawn = chunked.idata.posterior["b_g"].values
         predicted = chunked.predict(newdata=dd.from_pandas(data.iloc[::61], npartitions=2), seed=4).compute()
+        replicated = memory.posterior_predict(dd.from_pandas(data.iloc[:40], npartitions=1), num_draws=7, seed=2)
+        replicated = replicated.compute()
     np.testing.assert_array_equal(drawn, memory.idata.posterior["b_g"].values)
     pd.testing.assert_frame_equal(predicted, memory.predict(newdata=data.iloc[::61], seed=4))
+    pd.testing.assert_frame_equal(replicated, memory.posterior_predict(data.iloc[:40], num_draws=7, seed=2))
+    assert not [w for w in caught if "large graph" in str(w.message)]

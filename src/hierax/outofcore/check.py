@@ -8,20 +8,19 @@ seeded by the seed and its partition number, so the frame is the same however it
 
 from __future__ import annotations
 
+from hierax.outofcore.passes import shared
 from hierax.outofcore.source import dask_frame
 
 
 def replicate_partitions(replicate, fit, newdata, draws, rows, seed: int):
     """``replicate(fit, partition, draws, rows, seed, number)`` (a pandas frame of the partition's
     replicated data; ``number`` the partition's) over the partitions of ``newdata``, as a Dask frame."""
-    import dask
-
     frame = dask_frame(newdata, None)
     needed = [c for c in fit.design_info.formula.variables if c in frame.columns]
     frame = frame[needed]
     meta = replicate(fit, frame.head(1, npartitions=-1), draws, rows, seed, 0).iloc[:0]
-    shared = dask.delayed(draws, traverse=False)
-    return frame.map_partitions(_replicate_partition, replicate, fit, shared, rows, seed, meta, meta=meta)
+    return frame.map_partitions(_replicate_partition, replicate, shared(fit), shared(draws), rows, seed, meta,
+                                meta=meta)
 
 
 def _replicate_partition(part, replicate, fit, draws, rows, seed: int, meta, partition_info=None):

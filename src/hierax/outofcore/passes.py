@@ -5,7 +5,7 @@ associatively, so they are combined pairwise in a tree of ``split_every`` at a t
 workers, and only the final sum reaches the client: its memory holds a few summaries at once,
 whatever the number of partitions. The pass runs on Dask's current scheduler: the
 ``distributed.Client`` made last (a local cluster, or any the user connected to), else Dask's
-threads in this process.
+threads in this process. :func:`shared` hands one object (a fit, draws) to every partition's task.
 """
 
 from __future__ import annotations
@@ -34,3 +34,19 @@ def over_partitions(frame, each, merge, split_every: int = SPLIT_EVERY):
 
 def _merge_all(merge, parts: list):
     return reduce(merge, parts)
+
+
+def shared(value):
+    """``value`` once for every partition: sent to the workers of a ``distributed`` client ahead of
+    the graph (a fit with its rows, or 100 draws of 200,000 effects, 80 MB, which a graph should
+    not embed), else one delayed object of the graph."""
+    import dask
+
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):          # no distributed, or no client: the threads share it
+        return dask.delayed(value, traverse=False)
+    return client.scatter(value, broadcast=True, hash=False)     # hash=False: no tokenising of a whole fit
+

@@ -9,6 +9,7 @@ so the intervals of all rows come from one set of draws, as for an in-memory fra
 from __future__ import annotations
 
 from hierax.config import check_seed
+from hierax.outofcore.passes import shared
 from hierax.outofcore.source import dask_frame
 
 
@@ -20,7 +21,7 @@ def predict_partitions(predict, fit, newdata, **options):
     frame = frame[needed]
     options = {**options, "seed": check_seed(options.get("seed"))}
     meta = predict(fit, frame.head(1, npartitions=-1), **options).iloc[:0]
-    return frame.map_partitions(_predict_partition, predict, fit, options, meta, meta=meta)
+    return frame.map_partitions(_predict_partition, predict, shared(fit), options, meta, meta=meta)
 
 
 def _predict_partition(part, predict, fit, options, meta):
