@@ -271,23 +271,18 @@ class CollapsedTarget(Target):
         return _effect_sampler(self._structure, self._jit)
 
     def compile_constrainer(self, positions, aux, batch: int):
+        """With one grouping factor, compiled for a chunk's statistics (its third argument)."""
         if len(self.spec.blocks) > 1:
             return super().compile_constrainer(positions, aux, batch)
-        block = self.spec.blocks[0]
-        stats = chunk_statistics(jax.tree_util.tree_map(np.asarray, aux["stats"]), 0, 0, chunk_width(block.num_levels))
-
-        def shaped(x):
-            return jax.ShapeDtypeStruct((batch,) + x.shape[1:], x.dtype)
-
-        part = jax.tree_util.tree_map(shaped, positions)
-        keys = jax.ShapeDtypeStruct((batch, 2), np.uint32)
-        return self.constrainer().lower(part, keys, jax.tree_util.tree_map(jnp.asarray, stats)).compile()
+        width = chunk_width(self.spec.blocks[0].num_levels)
+        stats = chunk_statistics(jax.tree_util.tree_map(np.asarray, aux["stats"]), 0, 0, width)
+        return super().compile_constrainer(positions, jax.tree_util.tree_map(jnp.asarray, stats), batch)
 
     def params(self, positions, aux, keys, constrain=None, batch: int | None = None, lazy=None) -> dict:
         """As :meth:`Target.params`; with one grouping factor the effects are drawn chunk by chunk
         of levels (``hierax.density.effect_chunks``), and ``lazy``, if given, makes them instead:
-        ``lazy(chunks)`` of their :class:`EffectChunks` returns what the posterior holds (a Dask
-        array of the chunks, for out-of-core data)."""
+        ``lazy(chunks, chains, draws)`` of their :class:`EffectChunks` returns what the posterior
+        holds (a Dask array of the chunks, for out-of-core data)."""
         if len(self.spec.blocks) > 1:
             if lazy is not None:
                 raise HieraxError("lazy effect draws need a model with one grouping factor")
