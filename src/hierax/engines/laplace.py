@@ -99,6 +99,7 @@ class _Data(NamedTuple):
     y: jax.Array
     trials: object        # the likelihood's row data: None, (n,) trials, or a dict of (n,) arrays
     pattern: blocked.Pattern  # the blocked precision's index sums
+    by_level: quadrature.LevelRows | None = None   # one grouping factor: its rows level by level (quadrature)
 
 
 class _Structure(NamedTuple):
@@ -277,9 +278,10 @@ def engine_data(X, y, trials, blocks, offset) -> _Data:
     def device(a):
         return jnp.asarray(np.asarray(a, float))
 
+    by_level = quadrature.level_rows(blocks[0].group_index, blocks[0].num_levels) if len(blocks) == 1 else None
     return _Data(device(X), device(np.zeros(n) if offset is None else offset), jnp.asarray(np.stack(cols, axis=1)),
                  device(np.stack(vals, axis=1)), device(y), jax.tree_util.tree_map(device, trials),
-                 blocked.pattern_of(blocks, blocked.layout_of(blocks)))
+                 blocked.pattern_of(blocks, blocked.layout_of(blocks)), by_level)
 
 
 class _Lambda(NamedTuple):
@@ -367,8 +369,8 @@ def _laplace(x, u, data: _Data, structure: _Structure):
         eta = _linear_predictor(x, u, data, structure)[1]
         phi = _split(x, data, structure)[2]
         value = value + quadrature.correction(
-            lambda e: structure.likelihood(data.y, e, phi, data.trials), eta, V[:, 0], u,
-            F.L11[:, 0, 0] ** 2, data.pattern.first_index, structure.layout.L1, structure.nagq)
+            lambda rows, e: structure.likelihood(rows[0], e, phi, rows[1]), (data.y, data.trials), eta, V[:, 0], u,
+            F.L11[:, 0, 0] ** 2, data.by_level, structure.layout.L1, structure.nagq)
     return value, F
 
 
@@ -468,8 +470,8 @@ def level_log_ratios(x, u, data: _Data, structure: _Structure, nodes: int):
     V = _row_values(Lam, data, structure)
     F = blocked.factor(w, V, data.pattern, structure.layout)
     layout = structure.layout
-    return quadrature.log_ratios(lambda e: structure.likelihood(data.y, e, phi, data.trials), eta, V,
-                                 u.reshape(layout.L1, layout.q1), F.L11, data.pattern.first_index, layout.L1, nodes)
+    return quadrature.log_ratios(lambda rows, e: structure.likelihood(rows[0], e, phi, rows[1]), (data.y, data.trials),
+                                 eta, V, u.reshape(layout.L1, layout.q1), F.L11, data.by_level, layout.L1, nodes)
 
 
 @partial(jax.jit, static_argnames=("structure",))
