@@ -216,3 +216,31 @@ def test_a_correction_that_fails_its_validation_is_not_used(monkeypatch):
                  seed=2)
     described = fit.parameterisation["g"]
     assert described["corrected"] is False and described["correction_error"] > 1e-12
+
+
+def test_the_correction_is_trusted_about_the_corrected_posteriors_mode():
+    """``embedded.quadratic`` holds the quadratic within TRUST_RADIUS posterior sds of where the
+    corrected posterior peaks (``corrected_mode``), not of where it was fitted: a correction that
+    moves the posterior by 2 sds keeps its full value 5.5 sds beyond the new mode's far side of
+    the fitted point (7.5 from it), and is held on the sphere past 6 sds from the new mode."""
+    from hierax.density.embedded import TRUST_RADIUS, quadratic
+    from hierax.density.embedded_correction import corrected_mode
+
+    b, H = np.array([2.0, 0.0]), np.array([[0.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(corrected_mode(b, H), [2.0, 0.0])
+    np.testing.assert_allclose(corrected_mode(np.array([1.0, 1.0]), np.diag([0.5, 0.0])), [2.0, 1.0])
+    np.testing.assert_allclose(corrected_mode(b, np.diag([1.5, 0.0])), [0.0, 0.0])   # no peak: fitted point
+    scale = np.array([[0.5, 0.0], [0.1, 2.0]])        # posterior sds in flat coordinates
+    at = np.array([0.3, -1.0])
+    whiten = np.linalg.inv(scale)
+    correction = {"at": jnp.asarray(at), "value": jnp.asarray(0.7), "gradient": jnp.asarray(whiten.T @ b),
+                  "hessian": jnp.asarray(whiten.T @ H @ whiten), "whiten": jnp.asarray(whiten),
+                  "centre": jnp.asarray(at + scale @ corrected_mode(b, H))}
+
+    def at_z(z):
+        return float(quadratic(jnp.asarray(at + scale @ np.asarray(z, float)), correction))
+
+    assert at_z([7.5, 0.0]) == pytest.approx(0.7 + 2.0 * 7.5)                  # 5.5 sds from the mode: full value
+    assert at_z([-3.5, 0.0]) == pytest.approx(0.7 + 2.0 * -3.5)                # 5.5 sds on the other side
+    assert at_z([2.0 + 9.0, 0.0]) == pytest.approx(0.7 + 2.0 * (2.0 + TRUST_RADIUS))   # held on the sphere
+    assert at_z([2.0 - 9.0, 0.0]) == pytest.approx(0.7 + 2.0 * (2.0 - TRUST_RADIUS))

@@ -22,8 +22,8 @@ smooth per-level terms, so a quadratic at the hyperparameters' mode x0,
 carries its effect on the posterior at no cost a step (:func:`fitted_correction`). The quadratic
 is used only where it matches the quadrature at 2 posterior sds from the mode along each axis
 (within 0.1: with few levels the posterior is too wide and skewed for it, and the plain Laplace
-approximation is sampled), and only within 6 posterior sds of the mode (``embedded.quadratic``:
-beyond, a quadratic could outweigh the density). Whether it carries c is checked, not assumed:
+approximation is sampled), and only within 6 posterior sds of the corrected posterior's mode
+(``embedded.quadratic``: beyond, a quadratic could outweigh the density). Whether it carries c is checked, not assumed:
 at draws spread over the run, the exact c (by a finer quadrature) less the quadratic is the log
 importance ratio of the exact posterior to the one sampled, and its Pareto k and the shifts it
 makes in the means (``hierax.results.diagnostics.laplace_check``) say whether the draws stand for
@@ -118,7 +118,19 @@ def _fit(flat0, scale, aux, structure: EmbeddedStructure, unravel: Unravel, node
             H[i, j] = H[j, i] = (c(axes[i] + axes[j]) - ahead[i] - ahead[j] + centre) / STEP ** 2
     whiten = np.linalg.inv(scale)               # z = whiten (x - x0)
     return {"at": jnp.asarray(flat0), "value": jnp.asarray(centre), "gradient": jnp.asarray(whiten.T @ b),
-            "hessian": jnp.asarray(whiten.T @ H @ whiten), "whiten": jnp.asarray(whiten)}
+            "hessian": jnp.asarray(whiten.T @ H @ whiten), "whiten": jnp.asarray(whiten),
+            "centre": jnp.asarray(flat0 + scale @ corrected_mode(b, H))}
+
+
+def corrected_mode(b, H) -> np.ndarray:
+    """Where the corrected posterior peaks, in whitened z: -|z|^2 / 2 + b'z + z'Hz / 2, the
+    Laplace approximation N(0, I) with the quadratic added, is largest at (I - H)^-1 b (0 where
+    I - H is not positive definite: no peak to centre on). ``embedded.quadratic`` centres the
+    region it trusts the quadratic in there."""
+    precision = np.eye(len(b)) - H
+    if np.any(np.linalg.eigvalsh(precision) <= 0.0):
+        return np.zeros(len(b))
+    return np.linalg.solve(precision, b)
 
 
 def check_log_ratio(position, aux, structure: EmbeddedStructure, nodes: int):
