@@ -6,7 +6,7 @@ rows in 5,000 groups of 20; truth Intercept -0.5, x 1.0, sd(Intercept) 1.0, sd(x
 0.3, x ~ N(0, 1), simulated by ``laplace_scale.simulate("a", seed)``. ``--rows N`` keeps the first
 N rows (whole groups: N a multiple of 20), for quick checks at a smaller size.
 
-Three runs, each in a fresh process of its own (``suite.run_in_session``), ``--chains`` chains x
+Runs, each in a fresh process of its own (``suite.run_in_session``), ``--chains`` chains x
 ``--warmup`` warm-up + ``--draws`` draws (default 4 x 1,000 + 1,000), timed from model building
 to draws in NumPy (compilation included, interpreter start-up and imports not), as ``suite.py``
 and ``families.py`` do:
@@ -20,6 +20,10 @@ and ``families.py`` do:
   ``shift``, how far they move each fixed effect and sd, in posterior sds) is recorded, and had it
   failed the fit would have sampled every effect instead. Float64, an empty compilation cache
   (its first fit of this model on a machine).
+- ``hierax-sized``: the same default sampler in a run sized for 400 ESS (``--sized``, default 4
+  chains x 150 + 250; 1,000 draws give the group effects' minimum about 500), the second reading
+  of target 3's "400 ESS in under 60 s": the time a user waits for that many, not a run of
+  Stan's default length. Its own fresh process and empty cache.
 - ``hierax-full``: ``collapse=False``, every group effect sampled (parameterisation "auto", the
   automatic target_accept: 0.8 here, since the one grouping factor has 5,000 levels), the
   reference the embedded Laplace is judged against.
@@ -50,7 +54,8 @@ on every fixed effect and sd, or its check saying it is not. The results end the
 line of JSON.
 
 Usage: ``python benchmarks/nuts_scale.py [--rows N] [--chains C] [--warmup W] [--draws D]
-[--timeout S] [--tools hierax hierax-full hierax-laplace numpyro] [--seed K]``.
+[--sized C W D] [--timeout S] [--tools hierax hierax-sized hierax-full hierax-laplace numpyro]
+[--seed K]``.
 """
 
 from __future__ import annotations
@@ -82,8 +87,9 @@ GROUP_SIZE, FULL_ROWS = 20, 100_000
 HYPER = ("(Intercept)", "x", "sd[g][(Intercept)]", "sd[g][x]", "cor[g][(Intercept),x]")
 SDS_AND_FIXED = HYPER[:4]        # what the Laplace target is judged on (and what its check's shift covers)
 TRUTH = dict(zip(HYPER, (-0.5, 1.0, 1.0, 0.5, 0.3)))
-TOOLS = ("hierax", "hierax-full", "hierax-laplace", "numpyro")
-DEFAULT_TOOLS = ("hierax", "hierax-full", "numpyro")
+TOOLS = ("hierax", "hierax-sized", "hierax-full", "hierax-laplace", "numpyro")
+DEFAULT_TOOLS = ("hierax", "hierax-sized", "hierax-full", "numpyro")
+SIZED = (4, 150, 250)            # hierax-sized's chains, warm-up and draws: a run sized for 400 ESS
 ESS_TARGET, SECONDS_TARGET, RATIO_TARGET, MCSE_TARGET = 400, 60.0, 3.0, 4.0
 
 
@@ -217,6 +223,8 @@ def main():
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run (default 1800)")
     parser.add_argument("--tools", nargs="+", default=list(DEFAULT_TOOLS), choices=list(TOOLS))
+    parser.add_argument("--sized", type=int, nargs=3, default=list(SIZED), metavar=("CHAINS", "WARMUP", "DRAWS"),
+                        help="hierax-sized's run: the default sampler sized for 400 ESS (default %(default)s)")
     parser.add_argument("--seed", type=int, default=17, help="seed of the simulated data and of every sampler "
                         "(default 17, laplace_scale.py's)")
     args = parser.parse_args()
@@ -243,10 +251,12 @@ def main():
         for tool in args.tools:
             out = work / f"{tool}.npz"
             env = {"HIERAX_CACHE_DIR": str(work / f"cache-{tool}")} if tool != "numpyro" else None  # empty cache
-            result = launch([tool, str(csv), str(out), str(args.seed), str(args.chains), str(args.warmup),
-                             str(args.draws)], args.timeout, python=peers if tool == "numpyro" else sys.executable,
-                            env=env)
+            settings = args.sized if tool == "hierax-sized" else (args.chains, args.warmup, args.draws)
+            result = launch([tool, str(csv), str(out), str(args.seed), *map(str, settings)], args.timeout,
+                            python=peers if tool == "numpyro" else sys.executable, env=env)
             rows.append(tool_row(tool, result, out, args))
+            if tool == "hierax-sized":
+                rows[-1]["note"] = "{} x {} + {}; ".format(*settings) + rows[-1].get("note", "")
     report(rows, args)
 
 
@@ -374,6 +384,19 @@ def _verdicts(by_tool: dict, comparison: list, args) -> list:
         else:
             verdicts.append(f"default sampler: min bulk ESS >= {ESS_TARGET} in < {SECONDS_TARGET:g} s: "
                             f"{ours.get('note')} -> NOT met")
+    sized = by_tool.get("hierax-sized")
+    if sized is not None:
+        chains, warmup, draws = args.sized
+        if "min ESS" in sized:
+            met = sized["min ESS"] >= ESS_TARGET and sized["seconds"] < SECONDS_TARGET
+            fell_back = sized["meta"]["parameterisation"]["g"].get("choice") != "laplace"
+            verdicts.append(f"default sampler sized for {ESS_TARGET} ESS ({chains} x {warmup} + {draws}): min bulk ESS "
+                            f">= {ESS_TARGET} in < {SECONDS_TARGET:g} s: {sized['min ESS']:.0f} in {sized['seconds']:.1f} s"
+                            + (" (its embedded Laplace failed its check: every effect sampled)" if fell_back else "")
+                            + f" -> {'met' if met else 'NOT met'}")
+        else:
+            verdicts.append(f"default sampler sized for {ESS_TARGET} ESS ({chains} x {warmup} + {draws}): "
+                            f"{sized.get('note')} -> NOT met")
     for tool in ("hierax", "hierax-laplace"):
         if tool in by_tool and "numpyro" in by_tool:
             text, value = by_tool[tool].get("vs NumPyro", ""), by_tool[tool].get("vs NumPyro value", np.nan)

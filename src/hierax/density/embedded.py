@@ -112,7 +112,8 @@ def runtime_data(spec: ModelSpec, y=None, weight=None) -> dict:
     its slope and the point x0 it was taken at; zero until :func:`settled` moves them)."""
     y = spec.y if y is None else np.asarray(y, dtype=float)
     weights = combined_weights(spec, None if weight is None else np.asarray(weight, dtype=float))
-    data = engine_data(spec.X, y, row_data(spec, weights), list(spec.blocks), spec.offset)
+    data = engine_data(spec.X, y, row_data(spec, weights), list(spec.blocks), spec.offset,
+                       by_level=len(spec.blocks) == 1)     # the quadrature's correction and check
     width = sum(b.width for b in spec.blocks)
     num_x = len(theta_entries(list(spec.blocks))) + spec.X.shape[1] + len(spec.scalar_dpars) \
         + sum(p.num_fixed for p in spec.dpar_predictors) + spec.thresholds

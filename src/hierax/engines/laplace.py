@@ -164,7 +164,7 @@ def _fit_scaled(X, y, blocks, likelihood, trials, offset, start, nagq: int = 1) 
     """The fit for scaled columns of X, from ``start`` = (beta, phi) of the model without group effects."""
     n, p = X.shape
     structure = structure_of(blocks, likelihood, len(start) - p, nagq)
-    data = engine_data(X, y, trials, blocks, offset)
+    data = engine_data(X, y, trials, blocks, offset, by_level=nagq > 1)
     entries = structure.entries
     x0 = np.concatenate([theta_start(entries), fixed_start(data, likelihood, start)])
     value, _, u = evaluate(jnp.asarray(x0), jnp.zeros(structure.width), data, structure)
@@ -265,7 +265,10 @@ def _hessian_of(gradient, x, step: float = 1e-5) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-def engine_data(X, y, trials, blocks, offset) -> _Data:
+def engine_data(X, y, trials, blocks, offset, by_level: bool = False) -> _Data:
+    """The engine's arrays; with ``by_level`` (one grouping factor, for the quadrature) its rows
+    laid out level by level too. Only where asked: the layout's shapes follow the group sizes, so
+    two data sets of one shape but other sizes would otherwise compile programs of their own."""
     n = X.shape[0]
     cols, vals, start = [], [], 0
     for block in blocks:
@@ -278,10 +281,10 @@ def engine_data(X, y, trials, blocks, offset) -> _Data:
     def device(a):
         return jnp.asarray(np.asarray(a, float))
 
-    by_level = quadrature.level_rows(blocks[0].group_index, blocks[0].num_levels) if len(blocks) == 1 else None
+    layout = quadrature.level_rows(blocks[0].group_index, blocks[0].num_levels) if by_level else None
     return _Data(device(X), device(np.zeros(n) if offset is None else offset), jnp.asarray(np.stack(cols, axis=1)),
                  device(np.stack(vals, axis=1)), device(y), jax.tree_util.tree_map(device, trials),
-                 blocked.pattern_of(blocks, blocked.layout_of(blocks)), by_level)
+                 blocked.pattern_of(blocks, blocked.layout_of(blocks)), layout)
 
 
 class _Lambda(NamedTuple):
