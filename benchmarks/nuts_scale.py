@@ -391,7 +391,8 @@ def _verdicts(by_tool: dict, comparison: list, args) -> list:
             met = sized["min ESS"] >= ESS_TARGET and sized["seconds"] < SECONDS_TARGET
             fell_back = sized["meta"]["parameterisation"]["g"].get("choice") != "laplace"
             verdicts.append(f"default sampler sized for {ESS_TARGET} ESS ({chains} x {warmup} + {draws}): min bulk ESS "
-                            f">= {ESS_TARGET} in < {SECONDS_TARGET:g} s: {sized['min ESS']:.0f} in {sized['seconds']:.1f} s"
+                            f">= {ESS_TARGET} in < {SECONDS_TARGET:g} s: {sized['min ESS']:.0f} in "
+                            f"{sized['seconds']:.1f} s"
                             + (" (its embedded Laplace failed its check: every effect sampled)" if fell_back else "")
                             + f" -> {'met' if met else 'NOT met'}")
         else:

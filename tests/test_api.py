@@ -162,3 +162,18 @@ def test_the_progress_bar_says_compiling_until_warmup_moves(monkeypatch, progres
     monkeypatch.setattr(hierax.api, "tqdm", RecordingBar)
     hx.fit("y ~ x + (1 | g)", DATA, progress=progress, **FAST)
     assert RecordingBar.shown == shown
+
+
+def test_a_polars_frame_fits_and_predicts_as_its_pandas_copy():
+    """polars in, as pandas: the same REML fit to the last bit, and the same predictions (its
+    intervals are simulated: one seed) at polars rows. Polars is a test dependency for this."""
+    pl = pytest.importorskip("polars")
+    rng = np.random.default_rng(4)
+    g = np.repeat(np.arange(10), 8)
+    x = rng.normal(size=80)
+    frame = pd.DataFrame({"y": 1 + x + rng.normal(size=10)[g] + rng.normal(size=80), "x": x,
+                          "g": np.char.add("g", g.astype(str))})
+    ours, theirs = (hx.fit("y ~ x + (1 | g)", d, method="reml") for d in (frame, pl.from_pandas(frame)))
+    pd.testing.assert_frame_equal(theirs.fixef(), ours.fixef())
+    pd.testing.assert_frame_equal(theirs.predict(pl.from_pandas(frame.head(5)), seed=1),
+                                  ours.predict(frame.head(5), seed=1))

@@ -85,7 +85,8 @@ def level_rows(level, num_levels: int) -> LevelRows:
         offset = np.arange(width)[None, :]
         real = offset < counts[levels, None]
         rows = np.where(real, by_level[np.minimum(starts[levels, None] + offset, len(level) - 1)], 0)
-        buckets.append(Bucket(jnp.asarray(rows.astype(np.int32)), jnp.asarray(real), jnp.asarray(levels.astype(np.int32))))
+        buckets.append(Bucket(jnp.asarray(rows.astype(np.int32)), jnp.asarray(real),
+                              jnp.asarray(levels.astype(np.int32))))
         placed.append(levels)
     empty = np.flatnonzero(counts == 0)         # a level without rows sums to 0: placed after the buckets
     sequence = np.concatenate(placed + [empty]) if placed or len(empty) else np.zeros(0, np.int64)
