@@ -23,10 +23,10 @@ carries its effect on the posterior at no cost a step (:func:`fitted_correction`
 is used only where it matches the quadrature at 2 posterior sds from the mode along each axis
 (within 0.1: with few levels the posterior is too wide and skewed for it, and the plain Laplace
 approximation is sampled), and only within 6 posterior sds of the corrected posterior's mode
-(``embedded.quadratic``: beyond, a quadratic could outweigh the density). Whether it carries c is checked, not assumed:
-at draws spread over the run, the exact c (by a finer quadrature) less the quadratic is the log
-importance ratio of the exact posterior to the one sampled, and its Pareto k and the shifts it
-makes in the means (``hierax.results.diagnostics.laplace_check``) say whether the draws stand for
+(``embedded.quadratic``: beyond, a quadratic could outweigh the density). Whether it carries c
+is checked, not assumed: at draws spread over the run, the exact c (by a finer quadrature) less
+the quadratic is the log importance ratio of the exact posterior to the one sampled, and its
+Pareto k and the shifts it makes in the means (``hierax.results.diagnostics.laplace_check``) say whether the draws stand for
 the exact posterior.
 
 **The quadratic from values.** It interpolates the quadrature's own values (each centred at its
