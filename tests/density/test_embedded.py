@@ -173,6 +173,32 @@ def test_quadrature_correction_takes_out_the_laplace_error_across_the_posterior(
     assert after < 0.05, (before, after)  # importance ratios within a few per cent of each other
 
 
+def test_a_fitted_correction_has_the_types_of_the_one_the_steps_were_compiled_with():
+    """The NUTS steps are compiled in the background with ``no_correction``'s zeros in the
+    correction's place (``hierax.sampler``); a fitted correction of other shapes, dtypes or weak
+    types compiled them again on the critical path (5 s of a first fit at 100,000 rows, when its
+    value was a weakly typed float)."""
+    from hierax.density import embedded
+    from hierax.density.embedded_correction import CORRECTION_NODES, fitted_correction
+    from hierax.engines.mode import laplace_start
+
+    target = LaplaceTarget(spec_of("hit ~ x + (1 + x | g)", "bernoulli"))
+    aux = target.runtime()
+    first = jax.tree_util.tree_map(lambda a: np.asarray(a[0]), target.initial(np.array([0, 1], np.uint32), 1))
+    start = laplace_start(target.logdensity, aux, first)
+    unravel = Unravel.of(first)
+    settled = embedded.settled(unravel.unravel(start.mode), aux, target._structure)
+    fitted, _ = fitted_correction(start.mode, np.linalg.cholesky(start.covariance), settled, target._structure,
+                                  unravel, CORRECTION_NODES[2])
+
+    def types(tree):
+        # as jit sees its arguments: a Python float is a weakly typed scalar
+        return jax.tree_util.tree_map(lambda a: (jnp.shape(a), jnp.asarray(a).dtype, jnp.asarray(a).weak_type), tree)
+
+    assert types(fitted) == types(embedded.no_correction(len(start.mode)))
+    assert types(settled) == types(aux)         # Newton's start moved, its types kept
+
+
 def test_collapse_none_chooses_the_corrected_laplace_for_one_large_grouping_factor():
     """``collapse=None`` integrates by the embedded Laplace where ``wants_embedded`` says (one
     grouping factor of >= ``many_levels`` levels, <= 3 effects, parameterisation left "auto"),
