@@ -3,11 +3,7 @@
 import numpy as np
 import pytest
 
-from hierax.engines.schedule import last_slow_window, pieces, retune_points, warmup_schedule
-
-
-def slow_window_ends(schedule):
-    return [i + 1 for i, (stage, end) in enumerate(schedule) if stage == 1 and end]
+from hierax.engines.schedule import last_slow_window, pieces, retune_points, slow_window_ends, warmup_schedule
 
 
 def test_pieces_of_stans_default_warmup():

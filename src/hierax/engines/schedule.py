@@ -3,8 +3,9 @@
 BlackJAX's ``build_schedule`` gives Stan's windows as (stage, window_end) rows: stage 0 a fast
 window (step size only), 1 a slow one (step size and metric), ``window_end`` true on a window's
 last step. The engine (:mod:`hierax.engines.nuts`) runs warm-up in pieces so that it can act
-between them: change coordinates (a retune) after early slow windows, and count the divergent
-transitions of the last slow window, whose rate predicts sampling's.
+between them: pool the chains' metrics at each slow window's end, change coordinates (a retune)
+after early slow windows, and count the divergent transitions of the last slow window, whose rate
+predicts sampling's.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def retune_points(schedule: np.ndarray) -> tuple[int, ...]:
     (benchmarks/README.md, session 8: ESS per second over 16 seeds, mean 67 with both, 53 with
     the first alone, 48 with the second alone).
     """
-    slow_ends = [i + 1 for i, (stage, end) in enumerate(schedule) if stage == 1 and end]
+    slow_ends = slow_window_ends(schedule)
     if len(slow_ends) >= 5:
         return (slow_ends[1], slow_ends[2])
     if len(slow_ends) >= 3:
@@ -52,13 +53,19 @@ def retune_points(schedule: np.ndarray) -> tuple[int, ...]:
     return ()
 
 
+def slow_window_ends(schedule: np.ndarray) -> list[int]:
+    """Where each slow window ends (the row after its last), in order: where the engine pools the
+    chains' metric estimates (:func:`hierax.engines.nuts._pooled`)."""
+    return [i + 1 for i, (stage, end) in enumerate(schedule) if stage == 1 and end]
+
+
 def last_slow_window(schedule: np.ndarray) -> tuple[int, int] | None:
     """(start, end) of the last slow window: the one whose divergences predict sampling's.
 
     Only slow windows are marked where they end; the first starts after the initial fast buffer.
     """
     slow_rows = np.flatnonzero(schedule[:, 0] == 1)
-    ends = [i + 1 for i, (stage, end) in enumerate(schedule) if stage == 1 and end]
+    ends = slow_window_ends(schedule)
     if not ends:
         return None
     starts = [int(slow_rows[0])] + ends[:-1]
@@ -66,6 +73,7 @@ def last_slow_window(schedule: np.ndarray) -> tuple[int, int] | None:
 
 
 def pieces(total: int, cuts: tuple[int, ...], window: tuple[int, int] | None) -> list[tuple[int, int]]:
-    """Warmup's (start, end) pieces: cut at the retune points and around the last slow window."""
+    """Warmup's (start, end) pieces: cut at ``cuts`` (the retune points and the slow windows'
+    ends) and around the last slow window."""
     bounds = sorted({0, total} | set(cuts) | (set(window) if window else set()))
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
