@@ -36,6 +36,7 @@ from hierax.results.diagnostics import laplace_check
 from hierax.results.idata import pointwise_loglik_draws
 
 _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="hierax-compile")
+_SETTLING = ThreadPoolExecutor(1, thread_name_prefix="hierax-settle")     # Target.compile_settle
 
 
 class SamplerState(NamedTuple):
@@ -101,7 +102,7 @@ class SpecSampler:
                                      keep_interrupted)
         logdensity = self.target.logdensity
         density = _whitened(logdensity, unravel)
-        steps = None
+        steps = settling = None
         if self._compiled is None:
             # the first sample: compile the NUTS steps on the other core while the start is found,
             # then the effect sampler (needed only after sampling, so it waits: two cores, and the
@@ -111,7 +112,12 @@ class SpecSampler:
                              {"shift": np.zeros(dim), "scale": np.eye(dim), "inner": aux}, dense_mass=True,
                              quick_compile=self.target.quick_compile)
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux, steps)
+            # and what settling runs, beside both: the start is found meanwhile, and settling
+            # comes before the steps are needed (model (a) of benchmarks/nuts_scale.py: 3-4 s)
+            settling = _SETTLING.submit(self.target.compile_settle, positions, aux)
         whitened_aux, z, at_mode = _whitened_start(logdensity, aux, positions, unravel, init_key)
+        if settling is not None:
+            settling.result()
         aux = self.target.settle(aux, unravel.unravel(whitened_aux["shift"]), whitened_aux["scale"] if at_mode else None)
         whitened_aux = {**whitened_aux, "inner": aux}
         if steps is not None:

@@ -199,6 +199,29 @@ def test_a_fitted_correction_has_the_types_of_the_one_the_steps_were_compiled_wi
     assert types(settled) == types(aux)         # Newton's start moved, its types kept
 
 
+def test_compile_settle_leaves_nothing_for_the_settle_to_compile():
+    """``LaplaceTarget.compile_settle`` runs in a thread of its own while the mode is found
+    (``hierax.sampler``); the settle that follows must find its programs compiled, or the thread
+    bought nothing."""
+    from hierax.density import embedded
+    from hierax.density.embedded_correction import CORRECTION_NODES, _exact_correction
+    from hierax.engines.mode import laplace_start
+
+    # rows of their own: no other test has compiled these shapes
+    target = LaplaceTarget(build_model("hit ~ x + (1 + x | g)", DATA.iloc[:110], "bernoulli")[1])
+    aux = target.runtime()
+    starts = target.initial(np.array([0, 2], np.uint32), 4)
+    first = jax.tree_util.tree_map(lambda a: np.asarray(a[0]), starts)
+    unravel = Unravel.of(first)
+    exact = _exact_correction(target._structure, unravel, CORRECTION_NODES[2])
+    target.compile_settle(starts, aux)
+    compiled = embedded._settled_start._cache_size(), exact._cache_size()
+    start = laplace_start(target.logdensity, aux, first)
+    target.settle(aux, unravel.unravel(start.mode), np.linalg.cholesky(start.covariance))
+    assert target.corrected
+    assert (embedded._settled_start._cache_size(), exact._cache_size()) == compiled
+
+
 def test_collapse_none_chooses_the_corrected_laplace_for_one_large_grouping_factor():
     """``collapse=None`` integrates by the embedded Laplace where ``wants_embedded`` says (one
     grouping factor of >= ``many_levels`` levels, <= 3 effects, parameterisation left "auto"),

@@ -137,7 +137,7 @@ def no_correction(size: int) -> dict:
 TRUST_RADIUS = 6.0
 
 
-def quadratic(flat, correction: dict):
+def quadratic(flat, correction: dict, xp=jnp):
     """A quadratic correction to the log density at a flat position
     (``hierax.density.embedded_correction``), held within ``TRUST_RADIUS`` posterior sds of the
     corrected posterior's mode ``centre``: a point further out (in the whitened coordinates
@@ -148,12 +148,15 @@ def quadratic(flat, correction: dict):
     correction moves the posterior (on ``benchmarks/nuts_scale.py``'s model by 1.7 posterior sds),
     and a sphere about ``at`` cut into the sampled posterior's tail on that side, 4.5 of its own sds
     out: a run of 1,000 draws had two draws past it, where the held value missed the quadrature by
-    up to 1.2 and its check failed (Pareto k 0.70)."""
+    up to 1.2 and its check failed (Pareto k 0.70).
+
+    ``xp``: the array module; NumPy for a correction of NumPy arrays evaluated on the host (its
+    validation), with nothing to compile."""
     offset = flat - correction["centre"]
-    radius = jnp.sqrt(jnp.sum((correction["whiten"] @ offset) ** 2))
-    d = correction["centre"] + offset * jnp.minimum(1.0, TRUST_RADIUS / jnp.maximum(radius, TRUST_RADIUS)) \
+    radius = xp.sqrt(xp.sum((correction["whiten"] @ offset) ** 2))
+    d = correction["centre"] + offset * xp.minimum(1.0, TRUST_RADIUS / xp.maximum(radius, TRUST_RADIUS)) \
         - correction["at"]
-    return correction["value"] + jnp.vdot(correction["gradient"], d) + 0.5 * d @ correction["hessian"] @ d
+    return correction["value"] + xp.vdot(correction["gradient"], d) + 0.5 * d @ correction["hessian"] @ d
 
 
 def _factors(params, structure: EmbeddedStructure) -> dict:

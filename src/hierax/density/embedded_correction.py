@@ -87,13 +87,19 @@ def fitted_correction(flat0, scale, aux, structure: EmbeddedStructure, unravel: 
     error = 0.0
     for column in np.asarray(scale, dtype=float).T:
         for sign in (1.0, -1.0):
-            flat = jnp.asarray(np.asarray(flat0, dtype=float) + sign * VALIDATION_STEP * column)
-            error = max(error, abs(float(exact(flat, aux)) - float(_compiled_quadratic(flat, quadratic_fit))))
-    return (quadratic_fit if error <= TOLERANCE else None), error
+            flat = np.asarray(flat0, dtype=float) + sign * VALIDATION_STEP * column
+            error = max(error, abs(float(exact(jnp.asarray(flat), aux)) - float(quadratic(flat, quadratic_fit, np))))
+    # float64 arrays, none weakly typed: the NUTS steps compiled beforehand with ``no_correction``'s
+    # zeros in its place (``hierax.engines.nuts.prefetch``) serve only an aux of the same types (a
+    # weakly typed value compiled them again: 5 s of a first fit at 100,000 rows)
+    fitted = {name: jnp.asarray(value, dtype=jnp.float64) for name, value in quadratic_fit.items()}
+    return (fitted if error <= TOLERANCE else None), error
 
 
-# one program, not some fifteen small ones run op by op (0.7 s of a first fit)
-_compiled_quadratic = jax.jit(quadratic)
+def warm_correction(flat, aux, structure: EmbeddedStructure, unravel: Unravel, nodes: int) -> None:
+    """Run :func:`fitted_correction`'s program once at ``flat``, so that it is compiled (for
+    positions and ``aux`` of these types) when it runs."""
+    jax.block_until_ready(_exact_correction(structure, unravel, nodes)(jnp.asarray(flat), aux))
 
 
 @program_cache(maxsize=16)
@@ -121,12 +127,8 @@ def _fit(flat0, scale, aux, structure: EmbeddedStructure, unravel: Unravel, node
         for j in range(i):
             H[i, j] = H[j, i] = (c(axes[i] + axes[j]) - ahead[i] - ahead[j] + centre) / STEP ** 2
     whiten = np.linalg.inv(scale)               # z = whiten (x - x0)
-    fitted = {"at": flat0, "value": np.float64(centre), "gradient": whiten.T @ b, "hessian": whiten.T @ H @ whiten,
-              "whiten": whiten, "centre": flat0 + scale @ corrected_mode(b, H)}
-    # float64 arrays, none weakly typed: the NUTS steps compiled beforehand with ``no_correction``'s
-    # zeros in its place (``hierax.engines.nuts.prefetch``) serve only an aux of the same types (a
-    # weakly typed value compiled them again: 5 s of a first fit at 100,000 rows)
-    return {name: jnp.asarray(value, dtype=jnp.float64) for name, value in fitted.items()}
+    return {"at": flat0, "value": np.float64(centre), "gradient": whiten.T @ b, "hessian": whiten.T @ H @ whiten,
+            "whiten": whiten, "centre": flat0 + scale @ corrected_mode(b, H)}
 
 
 def corrected_mode(b, H) -> np.ndarray:

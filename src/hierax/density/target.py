@@ -41,7 +41,9 @@ from hierax.density.effect_chunks import (
     chunk_statistics, chunk_width, draw_all, effect_chunks, effect_sampler, hyperparameters,
 )
 from hierax.density.embedded import why_not_embeddable
-from hierax.density.embedded_correction import CHECK_NODES, check_log_ratio, correction_nodes, fitted_correction
+from hierax.density.embedded_correction import (
+    CHECK_NODES, check_log_ratio, correction_nodes, fitted_correction, warm_correction,
+)
 from hierax.density.init import conditional_coordinates, coordinate_groups, curvature_fallback, initial_positions
 from hierax.density.logdensity import (
     constrain_hyper, constrain_params, default_centering, full_logdensity, hyper_priors, model_arrays, structure_of,
@@ -165,6 +167,10 @@ class Target:
         ``scale``, a Cholesky factor of the posterior covariance there in flat coordinates, is
         given): unchanged here; the embedded Laplace's Newton start and correction move there."""
         return aux
+
+    def compile_settle(self, positions, aux) -> None:
+        """Compile what :meth:`settle` runs, for ``positions`` (with a chain axis) and ``aux`` of
+        these types; nothing here."""
 
     def batch_size(self, total: int) -> int:
         """Draws per call of the constraining function, at most ``total``."""
@@ -389,6 +395,19 @@ class LaplaceTarget(Target):
                                                               unravel, nodes)
         self.corrected = correction is not None
         return aux if correction is None else {**aux, "correction": correction}
+
+    def compile_settle(self, positions, aux) -> None:
+        """Run :meth:`settle`'s programs once, at the first chain's start, so that JAX holds them
+        compiled: the settling and, with one grouping factor, the correction's quadrature and
+        quadratic. Why: the sampler calls this in a thread of its own while the mode is found,
+        and the settle after it no longer compiles on the critical path of a first fit (4 s of
+        compiling at 100,000 rows). ``aux`` need not be settled: settling changes its values, not
+        its types (``tests/density/test_embedded.py``)."""
+        first = jax.tree_util.tree_map(lambda x: np.asarray(x)[0], positions)
+        embedded.settled(first, aux, self._structure)
+        nodes = correction_nodes(self._structure)
+        if nodes is not None:
+            warm_correction(Unravel.ravel(first), aux, self._structure, Unravel.of(first), nodes)
 
     def batch_size(self, total: int) -> int:
         """Fewer draws a call for many rows (each draw's Newton steps hold a few arrays of the
