@@ -110,3 +110,19 @@ def test_draws_equal_the_blocked_engines(name):
     unweighed, no_weight = laplace_one.draw(x, jnp.zeros(structure.width), z.reshape(-1, q), rows, structure, weigh=False)
     np.testing.assert_array_equal(np.asarray(unweighed), np.asarray(u))
     assert np.isnan(float(no_weight))
+
+
+@pytest.mark.parametrize("name", ["bernoulli, two effects", "binomial with trials", "poisson, three effects",
+                                  "negbinomial's shape"])
+def test_level_log_ratios_equal_the_blocked_engines(name):
+    """The quadrature's per-level log ratios from the kernel's own mode, predictor and A equal the
+    blocked engine's, which makes them afresh from the same mode (the embedded Laplace's check)."""
+    structure, data, rows = _problem(*MODELS[name])
+    assert data.by_level is not None
+    x = _point(structure, data, 5)
+    u, eta, A, _ = laplace_one.conditional_mode(x, jnp.zeros(structure.width), rows, structure)
+    nodes = {1: 5, 2: 3, 3: 2}[structure.blocks[0].num_terms]
+    ratios = laplace_one.level_log_ratios(x, u, eta, A, rows, data.by_level, structure, nodes)
+    expected = laplace.level_log_ratios(x, u.reshape(-1), data, structure, nodes)
+    assert ratios.shape == (LEVELS,) and float(jnp.max(jnp.abs(expected))) > 1e-4
+    np.testing.assert_allclose(np.asarray(ratios), np.asarray(expected), rtol=1e-9, atol=1e-12)

@@ -148,15 +148,17 @@ def check_log_ratio(position, aux, structure: EmbeddedStructure, nodes: int):
     (zero where none was fitted). Its spread over the draws is the sampled posterior's error."""
     params, _ = constrain_hyper(position, structure.scalars, structure.layout)
     x = laplace_point(position, params, structure)
-    mode = _mode(x, aux, structure)
     flat = jax.flatten_util.ravel_pytree(position)[0]
-    return jnp.sum(level_log_ratios(x, mode, aux["data"], structure.laplace, nodes)) \
-        - quadratic(flat, aux["correction"])
+    return jnp.sum(_level_log_ratios(x, aux, structure, nodes)) - quadratic(flat, aux["correction"])
 
 
-def _mode(x, aux, structure: EmbeddedStructure):
-    """The conditional mode at x (flat), by the one-factor kernel (``hierax.engines.laplace_one``:
-    within 1e-6 of it, relative) where it applies."""
+def _level_log_ratios(x, aux, structure: EmbeddedStructure, nodes: int):
+    """Per level, the quadrature's log ratio at x, at the conditional mode there: by the one-factor
+    kernel (``hierax.engines.laplace_one``: its mode within 1e-6 of the Laplace engine's,
+    relative, and its predictor and A reused) where it applies."""
+    start = newton_start(x, aux)
     if one.applies(structure.laplace):
-        return one.conditional_mode(x, newton_start(x, aux), aux["rows"], structure.laplace)[0].reshape(-1)
-    return conditional_mode(x, newton_start(x, aux), aux["data"], structure.laplace)
+        u, eta, A, _ = one.conditional_mode(x, start, aux["rows"], structure.laplace)
+        return one.level_log_ratios(x, u, eta, A, aux["rows"], aux["data"].by_level, structure.laplace, nodes)
+    mode = conditional_mode(x, start, aux["data"], structure.laplace)
+    return level_log_ratios(x, mode, aux["data"], structure.laplace, nodes)

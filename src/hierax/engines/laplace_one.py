@@ -50,6 +50,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from hierax.engines import quadrature
 from hierax.linalg.small import backward_solve, forward_solve, small_cholesky
 
 
@@ -265,6 +266,21 @@ def evaluate(x, u0, rows: OneFactorRows, structure):
     if phi.shape[0]:
         grad.append(jax.grad(lambda p: _phi_terms(eta, p, s, h, rows, structure.likelihood))(phi))
     return value, jnp.concatenate(grad), u.reshape(-1)
+
+
+def level_log_ratios(x, u, eta, A, rows: OneFactorRows, by_level, structure, nodes: int):
+    """Per level, log p_l / p_l^Laplace at x, as ``laplace.level_log_ratios``, from what
+    :func:`conditional_mode` returns: its mode u (levels, q), linear predictor ``eta`` and A's
+    entries there. Why: made afresh by the Laplace engine, the predictor, curvature and factor
+    took a third of each of the embedded Laplace's check draws (``by_level``: the rows by level,
+    ``hierax.engines.quadrature.level_rows``)."""
+    theta, _, phi = _split(x, rows, structure)
+    a = _row_values(_factor(theta, structure), rows)
+    R = small_cholesky(A)                            # lower: A_l = L_l L_l'
+    L = jnp.stack([jnp.stack(row, axis=-1) for row in R], axis=-2)                    # (levels, q, q)
+    V = jnp.stack([jnp.broadcast_to(column, eta.shape) for column in a], axis=1)    # (n, q)
+    return quadrature.log_ratios(lambda row_data, e: structure.likelihood(row_data[0], e, phi, row_data[1]),
+                                 (rows.y, rows.trials), eta, V, u, L, by_level, u.shape[0], nodes)
 
 
 def _phi_terms(eta, phi, s, h, rows: OneFactorRows, likelihood):
