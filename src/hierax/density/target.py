@@ -398,10 +398,10 @@ class LaplaceTarget(Target):
 
     def compile_settle(self, positions, aux) -> None:
         """Run :meth:`settle`'s programs once, at the first chain's start, so that JAX holds them
-        compiled: the settling and, with one grouping factor, the correction's quadrature and
-        quadratic. Why: the sampler calls this in a thread of its own while the mode is found,
-        and the settle after it no longer compiles on the critical path of a first fit (4 s of
-        compiling at 100,000 rows). ``aux`` need not be settled: settling changes its values, not
+        compiled: the settling and, with one grouping factor, the correction's quadrature. Why:
+        the sampler calls this in a thread of its own while the mode is found, and the settle
+        after it no longer compiles on the critical path of a first fit (4-5 s of compiling at
+        100,000 rows). ``aux`` need not be settled: settling changes its values, not
         its types (``tests/density/test_embedded.py``)."""
         first = jax.tree_util.tree_map(lambda x: np.asarray(x)[0], positions)
         embedded.settled(first, aux, self._structure)
