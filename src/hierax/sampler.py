@@ -113,7 +113,7 @@ class SpecSampler:
                              quick_compile=self.target.quick_compile)
             self._compiled = _BACKGROUND.submit(self._compile_effects, positions, aux, steps)
             # and what settling runs, beside both: the start is found meanwhile, and settling
-            # comes before the steps are needed (model (a) of benchmarks/nuts_scale.py: 3-4 s)
+            # comes before the steps are needed (model (a) of benchmarks/nuts_scale.py: 4-5 s)
             settling = _SETTLING.submit(self.target.compile_settle, positions, aux)
         whitened_aux, z, at_mode = _whitened_start(logdensity, aux, positions, unravel, init_key)
         if settling is not None:

@@ -199,7 +199,7 @@ class _Driver:
         self.cuts = retune_points(self.schedule) if retune is not None else ()
         self.slow_ends = set(slow_window_ends(self.schedule))
         self.last = ((0, config.warmup) if config.warmup else None) if warm else last_slow_window(self.schedule)
-        self.pieces = pieces(len(self.schedule), tuple(sorted(set(self.cuts) | self.slow_ends)), self.last)
+        self.pieces = pieces(len(self.schedule), self.cuts + tuple(self.slow_ends), self.last)
         self.target, self.rates, self.history = config.target_accept, list(config.escalate), []
         self.fresh = True                   # the first chunk run starts the chains and the adaptation
 
