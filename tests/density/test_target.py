@@ -76,3 +76,18 @@ def test_runtime_data_replace_the_response_without_a_new_target():
     start = jax.tree_util.tree_map(lambda x: x[0], target.initial(np.array([0, 1], np.uint32), 1))
     other = target.runtime({"y": np.zeros(40)})
     assert float(target.logdensity(start, other)) != float(target.logdensity(start, target.runtime()))
+
+
+def test_work_spread_on_the_last_devices_gives_the_same_numbers():
+    """The embedded Laplace's check runs on the last devices, beside the effects' draws on the
+    first ones (``_spread(..., last=True)``): the same outputs as on the first devices."""
+    from hierax.density.target import _spread
+
+    def double(x, shared):
+        return jax.lax.map(lambda v: 2.0 * v + shared, x)
+
+    x = np.arange(8.0).reshape(4, 2)
+    first = _spread(double, 4, (False, True))(x, np.float64(1.0))
+    last = _spread(double, 4, (False, True), last=True)(x, np.float64(1.0))
+    np.testing.assert_array_equal(first, 2.0 * x + 1.0)
+    np.testing.assert_array_equal(last, first)

@@ -122,7 +122,28 @@ def test_level_log_ratios_equal_the_blocked_engines(name):
     x = _point(structure, data, 5)
     u, eta, A, _ = laplace_one.conditional_mode(x, jnp.zeros(structure.width), rows, structure)
     nodes = {1: 5, 2: 3, 3: 2}[structure.blocks[0].num_terms]
-    ratios = laplace_one.level_log_ratios(x, u, eta, A, rows, data.by_level, structure, nodes)
+    ratios = laplace_one.level_log_ratios(x, u, eta, A, rows, structure, nodes)
     expected = laplace.level_log_ratios(x, u.reshape(-1), data, structure, nodes)
     assert ratios.shape == (LEVELS,) and float(jnp.max(jnp.abs(expected))) > 1e-4
     np.testing.assert_allclose(np.asarray(ratios), np.asarray(expected), rtol=1e-9, atol=1e-12)
+
+
+def test_rows_are_laid_out_level_by_level_with_the_padding_masked():
+    """Every row of the data once, in its level's block, its values copied; each padding row a
+    copy of its level's first row with mask 0 (the sums above equal the blocked engine's, which
+    has no padding, so the mask takes it out)."""
+    structure, data, rows = _problem(*MODELS["bernoulli, two effects"])
+    mask, y = np.asarray(rows.mask), np.asarray(rows.y)
+    assert mask.sum() == N and len(mask) > N                      # unequal levels: some padding
+    level = np.asarray(data.pattern.first_index)
+    seen = []
+    for bucket in rows.layout.buckets:
+        block, real = np.asarray(bucket.rows), np.asarray(bucket.real)
+        for positions, kept, lev in zip(block, real, np.asarray(bucket.levels)):
+            first = positions[0]
+            assert np.all(mask[positions] == kept)
+            assert np.all(y[positions[~kept]] == y[first]) and np.all(np.asarray(rows.z[1])[positions[~kept]]
+                                                                      == np.asarray(rows.z[1])[first])
+            seen.append(np.sort(np.asarray(rows.z[1])[positions[kept]]))
+            np.testing.assert_array_equal(seen[-1], np.sort(np.asarray(data.vals)[level == lev, 1]))
+    assert sum(len(v) for v in seen) == N

@@ -42,6 +42,14 @@ def test_every_row_is_in_its_levels_bucket_once():
     assert sorted(order) == list(range(len(sizes)))
 
 
+def test_levels_of_one_size_are_not_padded():
+    """Each bucket is as wide as its largest level, not the ladder's step: 5 levels of 20 rows
+    (the ladder's step is 24) take 20 columns and no padding."""
+    level = np.random.default_rng(1).permutation(np.repeat(np.arange(5), 20))
+    (bucket,) = level_rows(level, 5).buckets
+    assert bucket.rows.shape == (5, 20) and bool(np.all(np.asarray(bucket.real)))
+
+
 def _reference(y, trials, eta, V, u, L, level, nodes):
     """log p_l / p_l^Laplace level by level, directly."""
     q = u.shape[1]

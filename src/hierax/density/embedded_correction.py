@@ -159,6 +159,6 @@ def _level_log_ratios(x, aux, structure: EmbeddedStructure, nodes: int):
     start = newton_start(x, aux)
     if one.applies(structure.laplace):
         u, eta, A, _ = one.conditional_mode(x, start, aux["rows"], structure.laplace)
-        return one.level_log_ratios(x, u, eta, A, aux["rows"], aux["data"].by_level, structure.laplace, nodes)
+        return one.level_log_ratios(x, u, eta, A, aux["rows"], structure.laplace, nodes)
     mode = conditional_mode(x, start, aux["data"], structure.laplace)
     return level_log_ratios(x, mode, aux["data"], structure.laplace, nodes)

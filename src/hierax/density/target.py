@@ -25,6 +25,7 @@ Both take the response and the row weights as runtime data (``runtime({"y": ...,
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -63,6 +64,7 @@ _EFFECTS_PER_CALL = 2_000_000      # draws x levels x q per call of the effect s
 KEPT_IN_FLOAT64_UP_TO = 100_000_000
 _CHEAP_GRADIENT = 1000
 _ROWS_PER_CALL = 2_000_000         # draws x rows per call of the embedded Laplace's effect draws
+_CHECKING = ThreadPoolExecutor(1, thread_name_prefix="hierax-check")    # LaplaceTarget.params
 _CHECK_DRAWS = 400                 # draws at which the embedded Laplace's quadrature check runs
 
 
@@ -430,18 +432,27 @@ class LaplaceTarget(Target):
         (``check_inputs``: the sampler turns it into Pareto k and shifts,
         ``hierax.results.diagnostics.laplace_check``): with one grouping factor, the quadrature's
         log ratios at up to ``_CHECK_DRAWS`` draws spread over the run and every fixed effect and
-        sd there; else the draws' own importance ratios over every effect."""
+        sd there; else the draws' own importance ratios over every effect.
+
+        The quadrature's check runs in a thread of its own beside the effects' draws, on other
+        devices where there are enough (a device runs its programs in turn): each compiles on
+        one core before it runs (1.5-2 s apiece at 100,000 rows), so side by side one compiles
+        while the other runs."""
+        nodes = correction_nodes(self._structure, CHECK_NODES)
+        checking = None
+        if nodes is not None:
+            flat, _, _ = _flatten_draws(positions)
+            total = len(jax.tree_util.tree_leaves(flat)[0])
+            rows = np.unique(np.linspace(0, total - 1, min(total, _CHECK_DRAWS)).astype(int))
+            rows = rows[:len(rows) - len(rows) % _draw_devices()] if len(rows) >= _draw_devices() else rows
+            checked = jax.tree_util.tree_map(lambda x: x[rows], flat)
+            checking = _CHECKING.submit(_ratio_checker(self._structure, nodes, len(rows)), checked, aux)
         params = super().params(positions, aux, keys, constrain, batch)
         joint = params.pop(embedded.LOG_WEIGHT)
-        nodes = correction_nodes(self._structure, CHECK_NODES)
-        if nodes is None:
+        if checking is None:
             self.check_inputs = {"checked": "joint", "log_ratios": np.asarray(joint).ravel(), "values": {}}
             return params
-        flat, _, _ = _flatten_draws(positions)
-        total = len(jax.tree_util.tree_leaves(flat)[0])
-        rows = np.unique(np.linspace(0, total - 1, min(total, _CHECK_DRAWS)).astype(int))
-        rows = rows[:len(rows) - len(rows) % _draw_devices()] if len(rows) >= _draw_devices() else rows
-        ratios = _ratio_checker(self._structure, nodes, len(rows))(jax.tree_util.tree_map(lambda x: x[rows], flat), aux)
+        ratios = checking.result()
         values = dict(zip(self.spec.fixed_names, _at_rows(params[PARAMS.fixed], rows).T))
         for block in self.spec.blocks:
             sd = _at_rows(params[PARAMS.sd][block.name], rows)
@@ -468,14 +479,16 @@ def _draw_devices() -> int:
     return max(1, min(jax.local_device_count(), os.cpu_count() or 1))
 
 
-def _spread(fn, count: int, broadcast: tuple):
+def _spread(fn, count: int, broadcast: tuple, last: bool = False):
     """``fn`` (a batch with a leading axis -> outputs with it) run on ``count`` draws split over
     :func:`_draw_devices` devices (as the chains are: ``hierax.engines.devices.parallel``), fewer
-    devices where they do not divide ``count``."""
+    devices where they do not divide ``count``; the last devices if ``last`` (and there are
+    enough), so that it runs beside work on the first ones."""
     devices = device_layout(count)[0] if count < _draw_devices() else _draw_devices()
     while count % devices:
         devices -= 1
-    mapped = parallel(fn, broadcast, devices)
+    spare = jax.local_device_count() - devices
+    mapped = parallel(fn, broadcast, devices, first=spare if last and spare >= devices else 0)
 
     def run(*args):
         split = [a if b else jax.tree_util.tree_map(lambda x: np.reshape(x, (devices, 1, -1) + x.shape[1:]), a)
@@ -492,7 +505,7 @@ def _ratio_checker(structure, nodes: int, count: int):
     def ratios(positions, aux):
         return jax.lax.map(lambda position: check_log_ratio(position, aux, structure, nodes), positions)
 
-    return _spread(ratios, count, (False, True))
+    return _spread(ratios, count, (False, True), last=True)
 
 
 @program_cache(maxsize=16)

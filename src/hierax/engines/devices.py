@@ -23,7 +23,7 @@ def device_layout(chains: int) -> tuple[int, int]:
     return devices, chains // devices
 
 
-def parallel(fn, broadcast: tuple, devices: int, compiler_options=None):
+def parallel(fn, broadcast: tuple, devices: int, compiler_options=None, first: int = 0):
     """``fn`` (one chain) over ``devices`` devices, one chain each: jit of a shard_map whose
     blocks are (1, 1, ...) of every argument not marked in ``broadcast`` (those are shared), the
     chain taken out. More chains than devices run in turns (:func:`hierax.engines.steps.in_slots`),
@@ -31,8 +31,10 @@ def parallel(fn, broadcast: tuple, devices: int, compiler_options=None):
 
     Why jit of shard_map and not pmap (which is the same underneath): jit takes per-program XLA
     ``compiler_options``, so the chunk can be compiled for a short compile or a fast run.
+    ``first``: the first device used (devices run their programs in turn: work that should run
+    beside another's goes on other devices).
     """
-    mesh = _mesh(devices)
+    mesh = _mesh(devices, first)
 
     def per_device(*args):
         args = [a if b else jax.tree_util.tree_map(lambda x: x[0, 0], a) for a, b in zip(args, broadcast)]
@@ -48,8 +50,8 @@ _AXIS = "chains"
 
 
 @functools.lru_cache(maxsize=None)
-def _mesh(devices: int) -> Mesh:
-    return Mesh(np.asarray(jax.local_devices()[:devices]), (_AXIS,))
+def _mesh(devices: int, first: int = 0) -> Mesh:
+    return Mesh(np.asarray(jax.local_devices()[first:first + devices]), (_AXIS,))
 
 
 def split_chains(tree, layout):
