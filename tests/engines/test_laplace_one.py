@@ -147,3 +147,20 @@ def test_rows_are_laid_out_level_by_level_with_the_padding_masked():
             seen.append(np.sort(np.asarray(rows.z[1])[positions[kept]]))
             np.testing.assert_array_equal(seen[-1], np.sort(np.asarray(data.vals)[level == lev, 1]))
     assert sum(len(v) for v in seen) == N
+
+
+@pytest.mark.parametrize("name", ["bernoulli, two effects", "poisson, three effects", "negbinomial's shape"])
+def test_mode_and_slope_equal_the_blocked_engines(name):
+    """The Newton start's mode and slope du/dx (``embedded.settled``) by the kernel equal the
+    blocked engine's (``embedded._settle``); the slope predicts the mode at a nearby x."""
+    structure, data, rows = _problem(*MODELS[name])
+    x = _point(structure, data, 6)
+    u0 = jnp.zeros(structure.width)
+    mode, slope = laplace_one.mode_and_slope(x, u0, rows, structure)
+    expected = embedded._settle(x, u0, data, structure)
+    scale = 1 + float(jnp.max(jnp.abs(expected["u0"])))
+    np.testing.assert_allclose(np.asarray(mode), np.asarray(expected["u0"]), atol=2e-6 * scale)
+    np.testing.assert_allclose(np.asarray(slope), np.asarray(expected["slope"]), atol=1e-5 * scale)
+    step = 1e-3 * jnp.ones_like(x)
+    moved = laplace.evaluate(x + step, mode, data, structure)[2]
+    assert float(jnp.max(jnp.abs(mode + slope @ step - moved))) < 1e-2 * float(jnp.max(jnp.abs(moved - mode)))
