@@ -215,11 +215,11 @@ def test_compile_settle_leaves_nothing_for_the_settle_to_compile():
     unravel = Unravel.of(first)
     exact = _exact_correction(target._structure, unravel, CORRECTION_NODES[2])
     target.compile_settle(starts, aux)
-    compiled = embedded._settled_start._cache_size(), exact._cache_size()
+    compiled = embedded.settle_program()._cache_size(), exact._cache_size()
     start = laplace_start(target.logdensity, aux, first)
     target.settle(aux, unravel.unravel(start.mode), np.linalg.cholesky(start.covariance))
     assert target.corrected
-    assert (embedded._settled_start._cache_size(), exact._cache_size()) == compiled
+    assert (embedded.settle_program()._cache_size(), exact._cache_size()) == compiled
 
 
 def test_collapse_none_chooses_the_corrected_laplace_for_one_large_grouping_factor():

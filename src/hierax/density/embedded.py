@@ -58,6 +58,7 @@ from hierax.engines import laplace_one as one
 from hierax.engines.laplace import (
     conditional_mode, engine_data, evaluate, factor_at, penalised_deviance, structure_of,
 )
+from hierax.engines.quick import quick_jit
 from hierax.linalg.pls import theta_entries
 from hierax.model.layout import PARAMS, POSITION
 from hierax.model.spec import ModelSpec
@@ -214,14 +215,20 @@ def settled(position, aux, structure: EmbeddedStructure) -> dict:
     u^ there and its slope du^/dx = -A^-1 (d2g / du dx) / 2 (the implicit function theorem, one
     solve with A's factor per coordinate of x), so that :func:`newton_start` is within
     O(|x - x0|^2) of the mode anywhere near x0: two Newton steps instead of four."""
-    return {**aux, **_settled_start(position, aux, structure)}
+    return {**aux, **settle_program()(position, aux, structure)}
 
 
-@functools.partial(jax.jit, static_argnames=("structure",))
+@functools.lru_cache(maxsize=None)
+def settle_program():
+    """:func:`_settled_start` compiled as one program, for a short compile (it runs once a fit:
+    1.4 s to compile at 100,000 rows, against 2.0 s for a fast run, ``hierax.engines.quick``); made
+    on first use, so that importing hierax compiles nothing."""
+    return quick_jit(_settled_start, static_argnames=("structure",))
+
+
 def _settled_start(position, aux, structure: EmbeddedStructure) -> dict:
-    """:func:`settled`'s new entries, as one compiled program: run op by op, its constraining and
-    gathering compiled some sixty small programs (3 s of a first fit at 100,000 rows, beside the
-    NUTS steps compiling)."""
+    """:func:`settled`'s new entries: run op by op, its constraining and gathering compiled some
+    sixty small programs (3 s of a first fit at 100,000 rows, beside the NUTS steps compiling)."""
     params, _ = constrain_hyper(position, structure.scalars, structure.layout)
     x = laplace_point(position, params, structure)
     if one.applies(structure.laplace):        # a smaller program: the one-factor kernel's (1 s to compile, not 4)

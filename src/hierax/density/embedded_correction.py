@@ -51,6 +51,7 @@ from hierax.density.logdensity import constrain_hyper
 from hierax.engines.mode import Unravel
 from hierax.engines import laplace_one as one
 from hierax.engines.laplace import conditional_mode, level_log_ratios
+from hierax.engines.quick import quick_jit
 
 # nodes per effect of the correction's quadrature and of the finer one that checks it, by effects
 # per level (at most 25 and 64 points in all)
@@ -104,8 +105,10 @@ def warm_correction(flat, aux, structure: EmbeddedStructure, unravel: Unravel, n
 
 @program_cache(maxsize=16)
 def _exact_correction(structure: EmbeddedStructure, unravel: Unravel, nodes: int):
-    """c at a flat position by the quadrature at its own modes (``aux`` without a correction)."""
-    return jax.jit(lambda flat, aux: check_log_ratio(unravel.unravel(flat), aux, structure, nodes))
+    """c at a flat position by the quadrature at its own modes (``aux`` without a correction),
+    compiled for a short compile: it runs some thirty times a fit (1.8 s to compile at 100,000
+    rows, against 3.2 s for a fast run, ``hierax.engines.quick``)."""
+    return quick_jit(lambda flat, aux: check_log_ratio(unravel.unravel(flat), aux, structure, nodes))
 
 
 def _fit(flat0, scale, aux, structure: EmbeddedStructure, unravel: Unravel, nodes: int) -> dict:
