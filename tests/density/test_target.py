@@ -78,16 +78,37 @@ def test_runtime_data_replace_the_response_without_a_new_target():
     assert float(target.logdensity(start, other)) != float(target.logdensity(start, target.runtime()))
 
 
-def test_work_spread_on_the_last_devices_gives_the_same_numbers():
+def test_work_spread_on_the_last_devices_gives_the_same_numbers(monkeypatch):
     """The embedded Laplace's check runs on the last devices, beside the effects' draws on the
-    first ones (``_spread(..., last=True)``): the same outputs as on the first devices."""
-    from hierax.density.target import _spread
+    first ones (``_spread(..., last=True)``), where there are devices to spare: the same outputs
+    as on the first devices."""
+    from hierax.density import target
+
+    firsts = []
+
+    def recorded(fn, broadcast, devices, compiler_options=None, first=0):
+        firsts.append((devices, first))
+        return parallel(fn, broadcast, devices, compiler_options, first)
+
+    parallel = target.parallel
+    monkeypatch.setattr(target, "parallel", recorded)
 
     def double(x, shared):
         return jax.lax.map(lambda v: 2.0 * v + shared, x)
 
     x = np.arange(8.0).reshape(4, 2)
-    first = _spread(double, 4, (False, True))(x, np.float64(1.0))
-    last = _spread(double, 4, (False, True), last=True)(x, np.float64(1.0))
+    first = target._spread(double, 4, (False, True))(x, np.float64(1.0))
+    last = target._spread(double, 4, (False, True), last=True)(x, np.float64(1.0))
     np.testing.assert_array_equal(first, 2.0 * x + 1.0)
     np.testing.assert_array_equal(last, first)
+    (devices, at_first), (_, at_last) = firsts
+    spare = jax.local_device_count() - devices
+    assert at_first == 0 and at_last == (spare if spare >= devices else 0)
+
+
+def test_background_work_hands_back_its_value_or_its_error():
+    from hierax.density.target import _Background
+
+    assert _Background(lambda a, b: a + b, 2, 3).result() == 5
+    with pytest.raises(ZeroDivisionError):
+        _Background(lambda: 1 / 0).result()

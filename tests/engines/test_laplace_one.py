@@ -164,3 +164,26 @@ def test_mode_and_slope_equal_the_blocked_engines(name):
     step = 1e-3 * jnp.ones_like(x)
     moved = laplace.evaluate(x + step, mode, data, structure)[2]
     assert float(jnp.max(jnp.abs(mode + slope @ step - moved))) < 1e-2 * float(jnp.max(jnp.abs(moved - mode)))
+
+
+def test_a_level_without_rows_has_no_effect_and_the_rest_are_the_blocked_engines():
+    """A grouping factor's level with no rows (the last of 31 here) sits after the buckets: its
+    sums are 0, its mode 0, and the other levels' values equal the blocked engine's."""
+    from dataclasses import replace
+
+    formula, family = MODELS["bernoulli, two effects"]
+    spec = build_model(formula, DATA, family)[1]
+    block = spec.blocks[0]
+    wider = replace(spec, blocks=(replace(block, levels=tuple(block.levels) + ("unseen",)),))
+    structure = embedded.embedded_structure(wider).laplace
+    aux = embedded.runtime_data(wider)
+    data, rows = aux["data"], aux["rows"]
+    x = _point(structure, data, 7)
+    u0 = jnp.zeros(structure.width)
+    value, grad, mode = laplace.evaluate(x, u0, data, structure)
+    value_one, grad_one, mode_one = laplace_one.evaluate(x, u0, rows, structure)
+    q = block.num_terms
+    assert np.all(np.asarray(mode_one)[-q:] == 0.0)
+    np.testing.assert_allclose(np.asarray(mode_one), np.asarray(mode), atol=2e-6 * (1 + float(jnp.max(jnp.abs(mode)))))
+    np.testing.assert_allclose(float(value_one), float(value), rtol=1e-8)
+    np.testing.assert_allclose(np.asarray(grad_one), np.asarray(grad), rtol=1e-5, atol=1e-5)

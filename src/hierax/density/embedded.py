@@ -218,7 +218,7 @@ def settled(position, aux, structure: EmbeddedStructure) -> dict:
     return {**aux, **settle_program()(position, aux, structure)}
 
 
-@functools.lru_cache(maxsize=None)
+@program_cache(maxsize=1)
 def settle_program():
     """:func:`_settled_start` compiled as one program, for a short compile (it runs once a fit:
     1.4 s to compile at 100,000 rows, against 2.0 s for a fast run, ``hierax.engines.quick``); made

@@ -25,7 +25,7 @@ Both take the response and the row weights as runtime data (``runtime({"y": ...,
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +64,6 @@ _EFFECTS_PER_CALL = 2_000_000      # draws x levels x q per call of the effect s
 KEPT_IN_FLOAT64_UP_TO = 100_000_000
 _CHEAP_GRADIENT = 1000
 _ROWS_PER_CALL = 2_000_000         # draws x rows per call of the embedded Laplace's effect draws
-_CHECKING = ThreadPoolExecutor(1, thread_name_prefix="hierax-check")    # LaplaceTarget.params
 _CHECK_DRAWS = 400                 # draws at which the embedded Laplace's quadrature check runs
 
 
@@ -437,16 +436,13 @@ class LaplaceTarget(Target):
         The quadrature's check runs in a thread of its own beside the effects' draws, on other
         devices where there are enough (a device runs its programs in turn): each compiles on
         one core before it runs (1.5-2 s apiece at 100,000 rows), so side by side one compiles
-        while the other runs."""
+        while the other runs. Where the draws fail (or are interrupted), the check cannot be
+        stopped: it finishes in its daemon thread, unread, and does not hold up the exit."""
         nodes = correction_nodes(self._structure, CHECK_NODES)
-        checking = None
+        checking = rows = None
         if nodes is not None:
-            flat, _, _ = _flatten_draws(positions)
-            total = len(jax.tree_util.tree_leaves(flat)[0])
-            rows = np.unique(np.linspace(0, total - 1, min(total, _CHECK_DRAWS)).astype(int))
-            rows = rows[:len(rows) - len(rows) % _draw_devices()] if len(rows) >= _draw_devices() else rows
-            checked = jax.tree_util.tree_map(lambda x: x[rows], flat)
-            checking = _CHECKING.submit(_ratio_checker(self._structure, nodes, len(rows)), checked, aux)
+            rows, checked = _checked_draws(positions)
+            checking = _Background(_ratio_checker(self._structure, nodes, len(rows)), checked, aux)
         params = super().params(positions, aux, keys, constrain, batch)
         joint = params.pop(embedded.LOG_WEIGHT)
         if checking is None:
@@ -465,6 +461,40 @@ class LaplaceTarget(Target):
         return {b.name: {"choice": "laplace", "mean_weight": None, "centered": 0, "noncentered": 0,
                          "automatic": self.automatic, "corrected": self.corrected,
                          "correction_error": self.correction_error} for b in self.spec.blocks}
+
+
+def _checked_draws(positions):
+    """The draws the embedded Laplace's check runs at (chain-major rows: up to ``_CHECK_DRAWS``
+    spread over the run, as many as the devices divide), and their positions."""
+    flat, _, _ = _flatten_draws(positions)
+    total = len(jax.tree_util.tree_leaves(flat)[0])
+    rows = np.unique(np.linspace(0, total - 1, min(total, _CHECK_DRAWS)).astype(int))
+    rows = rows[:len(rows) - len(rows) % _draw_devices()] if len(rows) >= _draw_devices() else rows
+    return rows, jax.tree_util.tree_map(lambda x: x[rows], flat)
+
+
+class _Background:
+    """``fn(*args)`` in a daemon thread of its own: :meth:`result` waits for it and returns it or
+    raises what it raised. A daemon, so that an abandoned run does not hold up the interpreter's
+    exit (a pool's worker would be joined there)."""
+
+    def __init__(self, fn, *args):
+        self._outcome = {}
+
+        def run():
+            try:
+                self._outcome["value"] = fn(*args)
+            except BaseException as error:  # noqa: BLE001 - handed to the caller by result()
+                self._outcome["error"] = error
+
+        self._thread = threading.Thread(target=run, name="hierax-check", daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["value"]
 
 
 def _at_rows(x, rows):

@@ -40,7 +40,7 @@ value reaches its rows by a broadcast along the width and a per-level sum is a r
 it, both fused into the loops over the rows, where a gather and a scatter-add over the rows in
 data order each made a pass of their own (XLA's CPU backend does not vectorise a loop that
 fuses a gather with log1p or exp, so the gathered values had to be written out first). At
-100,000 rows in 5,000 groups of 20: an evaluation 7.7 -> 6.1 ms on one core, and 18.3 -> 16.4 ms
+100,000 rows in 5,000 groups of 20: an evaluation 7.5 -> 6.2 ms on one core, and 20.7 -> 19.2 ms
 for four chains on four devices of two cores (the embedded Laplace's NUTS step).
 """
 
@@ -74,6 +74,8 @@ def one_factor_rows(data) -> OneFactorRows:
     """This kernel's rows from the Laplace engine's data (``laplace.engine_data`` with
     ``by_level``) of a model with one grouping factor. A padding row copies its level's first row,
     so that its linear predictor is one the likelihood takes (it is masked out of every sum)."""
+    if data.by_level is None:
+        raise ValueError("one_factor_rows needs the rows by level: laplace.engine_data(..., by_level=True)")
     index, buckets, start = [], [], 0
     for bucket in data.by_level.buckets:
         rows, real = np.asarray(bucket.rows), np.asarray(bucket.real)
@@ -107,8 +109,9 @@ def _at_rows(per_level, layout: quadrature.LevelRows):
                  for vp in parts)
 
 
-def _joined(parts):
-    return parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+def _joined(parts, axis: int = 0):
+    """The buckets' parts side by side (one bucket: as it is, no copy)."""
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=axis)
 
 
 def _level_sums(columns, layout: quadrature.LevelRows, levels: int):
@@ -123,12 +126,8 @@ def _level_sums(columns, layout: quadrature.LevelRows, levels: int):
     placed = sum(b.rows.shape[0] for b in layout.buckets)
     if placed < levels:
         sums.append(jnp.zeros((m, levels - placed)))
-    ordered = _joined_levels(sums)[:, layout.order]
+    ordered = _joined(sums, axis=1)[:, layout.order]
     return [ordered[k] for k in range(m)]
-
-
-def _joined_levels(sums):
-    return sums[0] if len(sums) == 1 else jnp.concatenate(sums, axis=1)
 
 
 def _split(x, rows: OneFactorRows, structure):
@@ -319,7 +318,7 @@ def level_log_ratios(x, u, eta, A, rows: OneFactorRows, structure, nodes: int):
     a = _row_values(_factor(theta, structure), rows)
     R = small_cholesky(A)                            # lower: A_l = L_l L_l'
     L = jnp.stack([jnp.stack(row, axis=-1) for row in R], axis=-2)                    # (levels, q, q)
-    V = jnp.stack([jnp.broadcast_to(column, eta.shape) for column in a], axis=1)    # (n, q)
+    V = jnp.stack([jnp.broadcast_to(column, eta.shape) for column in a], axis=1)    # (N, q)
     return quadrature.log_ratios(lambda row_data, e: structure.likelihood(row_data[0], e, phi, row_data[1]),
                                  (rows.y, rows.trials), eta, V, u, L, rows.layout, u.shape[0], nodes)
 
@@ -339,7 +338,6 @@ def mode_and_slope(x, u0, rows: OneFactorRows, structure):
     engine. Why: the embedded Laplace's Newton start (``embedded.settled``) compiled the blocked
     engine's mode, factor and Jacobian, 4 s of a first fit's compiling at 100,000 rows."""
     u, _, A, _ = conditional_mode(x, u0, rows, structure)
-    u = jax.lax.stop_gradient(u)
     q, levels = u.shape[1], u.shape[0]
 
     def score(point):                        # r at u^, as a function of x: (levels, q)
@@ -352,8 +350,8 @@ def mode_and_slope(x, u0, rows: OneFactorRows, structure):
 
     moves = jax.jacfwd(score)(x)                                   # (levels, q, len(x))
     R = small_cholesky(A)
-    slope = jnp.stack([jnp.stack(_solve(R, [moves[:, k, j] for k in range(q)]), axis=1)
-                       for j in range(x.shape[0])], axis=-1)        # (levels, q, len(x))
+    slope = jax.vmap(lambda column: jnp.stack(_solve(R, [column[:, k] for k in range(q)]), axis=1),
+                     in_axes=2, out_axes=2)(moves)                  # (levels, q, len(x))
     return u.reshape(-1), slope.reshape(levels * q, x.shape[0])
 
 

@@ -30,8 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 MAX_NODES = 100
-# quadrature nodes evaluated together over the rows: their per-level sums go through one
-# scatter-add, and a chunk's (nodes, rows) arrays stay small
+# quadrature nodes evaluated together over the rows: one reduction along the levels' rows gives
+# their per-level sums, and a chunk's (nodes, rows) arrays stay small
 NODES_A_PASS = 7
 
 
@@ -46,7 +46,8 @@ def gauss_hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
 class Bucket(NamedTuple):
     """Levels of similar size, their rows laid out level by level: ``rows`` (levels, width) the
     rows' indices, ``real`` where a row is one (False in a short level's padding, which points at
-    row 0), ``levels`` the bucket's levels."""
+    a row of the data: row 0 in :func:`level_rows`'s layout, the padding row itself in the
+    one-factor kernel's, ``hierax.engines.laplace_one``), ``levels`` the bucket's levels."""
 
     rows: jax.Array
     real: jax.Array
@@ -100,7 +101,8 @@ def level_rows(level, num_levels: int) -> LevelRows:
 
 
 def _widths(largest: int) -> list[int]:
-    """Bucket widths 1, 2, 3, 4, 6, 8, 12, 16, ..., up to the first at least ``largest``."""
+    """The ladder's steps 1, 2, 3, 4, 6, 8, 12, 16, ..., up to the first at least ``largest``: a
+    level goes into the bucket of the first step at least its size."""
     ladder, k = [1, 2], 1
     while ladder[-1] < largest:
         ladder += [3 * 2 ** (k - 1), 2 ** (k + 1)]
