@@ -231,7 +231,7 @@ def _settled_start(position, aux, structure: EmbeddedStructure) -> dict:
     sixty small programs (3 s of a first fit at 100,000 rows, beside the NUTS steps compiling)."""
     params, _ = constrain_hyper(position, structure.scalars, structure.layout)
     x = laplace_point(position, params, structure)
-    if one.applies(structure.laplace):        # a smaller program: the one-factor kernel's (1 s to compile, not 4)
+    if one.applies(structure.laplace):        # a smaller program, the one-factor kernel's: 1.4 s to compile, not 4.2
         mode, slope = one.mode_and_slope(x, newton_start(x, aux), aux["rows"], structure.laplace)
         return {"u0": mode, "slope": slope, "x0": x}
     return _settle(x, newton_start(x, aux), aux["data"], structure.laplace)
