@@ -80,7 +80,9 @@ def simulate(model: str, seed: int = 16) -> pd.DataFrame:
 # ---- runners (each in a fresh process of its own)
 
 def run_hierax(model: str, csv: str, out: str, seed: int):
-    import hierax as hx  # configures JAX before anything starts it
+    from peers.common import import_hierax_for_nuts
+
+    hx = import_hierax_for_nuts()  # imports before the clock, as the NumPyro runner's
 
     data = pd.read_csv(csv)
     a, b = PRIORS[DISPERSION[model]]

@@ -110,7 +110,9 @@ def simulate(rows: int, seed: int) -> pd.DataFrame:
 # ---- runners (each in a fresh process of its own)
 
 def run_hierax(tool: str, csv: str, out: str, seed: int, chains: int, warmup: int, draws: int):
-    import hierax as hx  # configures JAX before anything starts it
+    from peers.common import import_hierax_for_nuts
+
+    hx = import_hierax_for_nuts()  # imports before the clock, as the NumPyro runner's
 
     data = pd.read_csv(csv)
     makers = {"Normal": hx.Normal, "HalfStudentT": hx.HalfStudentT}

@@ -97,7 +97,9 @@ ESS_TARGET, SECONDS_TARGET, RATIO_TARGET, MCSE_TARGET = 400, 60.0, 3.0, 4.0
 # ---- runners (each in a fresh process of its own)
 
 def run_hierax(tool: str, csv: str, out: str, seed: int, chains: int, warmup: int, draws: int):
-    import hierax as hx  # configures JAX before anything starts it
+    from peers.common import import_hierax_for_nuts
+
+    hx = import_hierax_for_nuts()  # imports before the clock, as the NumPyro runner's
 
     data = pd.read_csv(csv)
     collapse = {"hierax-laplace": "laplace", "hierax-full": False}.get(tool)

@@ -1,10 +1,10 @@
 """hierax at its defaults (the collapsed sampler where it applies) on one suite model."""
 
-from common import Clock, arguments, write
+from common import Clock, arguments, import_hierax_for_nuts, write
 
 from models import MODELS, load
 
-import hierax as hx  # configures JAX (devices, float64) before anything starts it
+hx = import_hierax_for_nuts()  # imports before the clock, as every peer's runner
 
 
 def priors(p: dict, formula: str) -> dict:
