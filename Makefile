@@ -69,24 +69,12 @@ $(PEERS)/.installed:
 	  "nutpie==0.16.8" "jax>=0.10,<0.11" "matplotlib<3.11"
 	touch $@
 
+# Every benchmark, in the order and with the arguments of benchmarks/bench_all.py (about five hours on
+# the 2-core machine). Each script's log and record go to benchmarks/results/<key of the committed
+# code>/; a later `make bench` on the same code runs only what has not finished, so one run of the
+# list can span sessions. `make bench BENCH_ARGS=--fresh` runs everything again.
 bench: $(STAMP) $(PEERS)/.installed
-	$(BIN)/python benchmarks/suite.py --timeout 180 --timeout-for grouseticks=900 --refits 3
-	$(BIN)/python benchmarks/precision.py
-	$(BIN)/python benchmarks/radon_nuts.py --repeats 3
-	$(BIN)/python benchmarks/reml.py --repeats 5 --timeout 600
-	$(BIN)/python benchmarks/laplace.py --repeats 5
-	$(BIN)/python benchmarks/sbc_radon.py --simulations 100 --workers 2
-	$(BIN)/python benchmarks/sbc_cluster.py --simulations 200
-	$(BIN)/python benchmarks/threads.py --repeats 3
-	$(BIN)/python benchmarks/families.py --timeout 1200 --repeats 3
-	$(BIN)/python benchmarks/laplace_scale.py --repeats 3
-	$(BIN)/python benchmarks/nuts_scale.py
-	$(BIN)/python benchmarks/fresh_process.py --repeats 5
-	$(BIN)/python benchmarks/missing_scale.py
-	$(BIN)/python benchmarks/crt_power.py
-	$(BIN)/python benchmarks/npmle_radon.py
-	$(BIN)/python benchmarks/ratings.py
-	$(BIN)/python benchmarks/outofcore.py
+	$(BIN)/python benchmarks/bench_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV313) $(PEERS) build dist src/*.egg-info
