@@ -52,12 +52,41 @@ def test_a_change_to_the_code_gives_no_key_until_committed_then_a_new_one(bench,
     assert bench.code_key() not in (None, key)
 
 
+def test_an_untracked_file_in_the_code_or_a_rename_into_it_gives_no_key(bench, tmp_path):
+    (tmp_path / "src" / "new.py").write_text("y = 2\n")
+    assert bench.code_key() is None
+    assert len(bench.code_key(committed_only=True)) == 16
+    (tmp_path / "src" / "new.py").unlink()
+    git = ["git", "-C", str(tmp_path)]
+    subprocess.run([*git, "mv", "benchmarks/README.md", "benchmarks/renamed.py"], check=True)
+    assert bench.code_key() is None
+
+
 def test_a_script_is_finished_only_with_exit_status_0_and_the_same_command(bench, tmp_path):
     command = ["benchmarks/suite.py", "--refits", "3"]
     assert not bench.finished(tmp_path, "suite", command)
     for rc, recorded, done in [(1, command, False), (0, command[:-1], False), (0, command, True)]:
         (tmp_path / "suite.json").write_text(json.dumps({"rc": rc, "command": recorded}))
         assert bench.finished(tmp_path, "suite", command) is done
+
+
+def test_a_truncated_record_is_not_finished(bench, tmp_path):
+    (tmp_path / "suite.json").write_text('{"rc": 0, "comm')
+    assert not bench.finished(tmp_path, "suite", ["benchmarks/suite.py"])
+
+
+@pytest.mark.parametrize("line, verdict", [
+    ("radon_slopes      >= 3x the best peer      5.2   True", True),
+    ("target 1 (poisson: faster glmer >= 2x hierax refit): 3.1x, |diff| 2e-07 -> met", True),
+    ("target 2 (sleepstudy: hierax's median at most 2x lme4's): 2.40x -> NOT met", True),
+    ("hierax: ESS/s >= 1.5x NumPyro's: >= 1.2x -> not determined (NumPyro stopped at the timeout)", True),
+    ("MET     ml-10m's shape in under 10 minutes: 7.1 min", True),
+    ("hierax (cached)  cbpp  0.78  1878  parameterisation {'herd': 'auto'}, target_accept 0.95  NaN", False),
+    ("sampler.py:112: UserWarning: 3 divergent transitions: the sampler met curvature", False),
+])
+def test_the_summary_picks_verdicts_not_tables_or_warnings(bench, line, verdict):
+    picked = bool(bench.VERDICT.search(line)) and "warn" not in line.lower()
+    assert picked is verdict
 
 
 def test_make_bench_runs_the_driver():
