@@ -107,16 +107,18 @@ def _fold(keys, chunk):
     return jax.vmap(lambda key: jax.random.fold_in(key, chunk))(keys)
 
 
-def draw_chunk(chunks: EffectChunks, chunk: int, sampler=None) -> np.ndarray:
+def draw_chunk(chunks: EffectChunks, chunk: int, sampler=None, out: np.ndarray | None = None) -> np.ndarray:
     """The effects of chunk ``chunk`` at every draw: (draws, levels of the chunk, q), in
     ``chunks.dtype``. ``sampler``: :func:`effect_sampler`'s function, compiled, if the caller
-    has it (else built here, once per process and structure)."""
+    has it (else built here, once per process and structure). ``out``: where to write them (a
+    view of :func:`draw_all`'s array), so that the largest array of a fit is never held twice."""
     first, last = chunks.bounds[chunk]
     stats = jax.tree_util.tree_map(jnp.asarray, chunk_statistics(chunks.stats, first, last, chunks.width))
     keys = chunk_keys(chunks.keys, chunk)
     sampler = sampler or effect_sampler(chunks.structure, chunks.jit)
     total, batch = chunks.num_draws, chunks.batch
-    out = np.empty((total, last - first, chunks.num_terms), dtype=chunks.dtype)
+    if out is None:
+        out = np.empty((total, last - first, chunks.num_terms), dtype=chunks.dtype)
     for start in range(0, total, batch):
         # the last batch is padded to full size (repeating the first draws), so one compiled
         # function serves every batch; the padding is cut off
@@ -132,7 +134,7 @@ def draw_all(chunks: EffectChunks, sampler=None) -> np.ndarray:
     """Every chunk, drawn now, into one (draws, levels, q) array."""
     out = np.empty((chunks.num_draws, chunks.levels, chunks.num_terms), dtype=chunks.dtype)
     for k, (first, last) in enumerate(chunks.bounds):
-        out[:, first:last] = draw_chunk(chunks, k, sampler)
+        draw_chunk(chunks, k, sampler, out=out[:, first:last])
     return out
 
 
