@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # NUTS fit in a fresh process would time imports (JAX, BlackJAX, ArviZ, xarray and the Dask that
 # xarray loads when it is installed: about 2 s here) that every peer's runner makes before its clock
 # starts. A runner of hierax imports them first, so that the clock excludes imports for every tool.
-HIERAX_NUTS_MODULES = ("hierax.api", "hierax.sampler", "hierax.results.idata", "arviz", "xarray")
+HIERAX_NUTS_MODULES = ("hierax.api", "hierax.sampler", "hierax.missing_predictor", "hierax.results.idata", "arviz",
+                       "xarray")
 
 
 def import_hierax_for_nuts():

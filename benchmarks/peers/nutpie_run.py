@@ -13,6 +13,10 @@ def main():
     args = arguments(__doc__)
     import numpy as np
     import nutpie
+    # what building and compiling the model imports, before the clock as for every tool
+    import jax  # noqa: F401
+    import pymc  # noqa: F401
+    import pytensor.link.jax  # noqa: F401
 
     d = design(args.model, load(args.model))
     with Clock() as clock:
