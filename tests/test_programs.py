@@ -24,6 +24,22 @@ def test_release_only_past_the_crowded_share():
     assert _jitted.cache_info().currsize == 0
 
 
+def test_the_process_maps_are_counted_at_most_once_a_second(monkeypatch):
+    """Counting them reads /proc/self/maps (milliseconds); a small REML refit takes 10-15 ms."""
+    counted = []
+    monkeypatch.setattr(_programs, "memory_maps", lambda: counted.append(1) or 10)
+    monkeypatch.setattr(_programs, "_last_check", [float("-inf")])
+    clock = [100.0]
+    monkeypatch.setattr(_programs, "_now", lambda: clock[0])
+    for _ in range(5):
+        release_if_crowded()
+    assert len(counted) == 1
+    clock[0] += _programs.CHECK_EVERY
+    release_if_crowded()
+    assert len(counted) == 2
+    assert release_if_crowded(held=10**9, limit=100)         # given counts are never skipped
+
+
 def test_unknown_limit_releases_nothing(monkeypatch):
     monkeypatch.setattr(_programs, "_LIMIT_FILE", "/nonexistent/max_map_count")
     _jitted(3)(jnp.ones(3))

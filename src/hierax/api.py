@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -504,6 +505,14 @@ def _run_nuts(sampler, seed, progress: bool, timing, warm=None):
 
 
 def _versions() -> dict:
+    """The versions a result records (a copy: results are independent)."""
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> dict:
+    """Read once: importlib.metadata parses each package's METADATA file, 0.7 ms a package, a
+    quarter of a small REML refit's time when read at every fit."""
     out = {}
     for package in ("hierax", "jax", "blackjax", "arviz"):
         try:
