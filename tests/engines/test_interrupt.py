@@ -6,6 +6,7 @@ flight. Chunks draw with keys of their own position in the run, so the draws kep
 exactly the first draws of the same run left to finish.
 """
 
+import signal
 import threading
 from collections import Counter
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from hierax.engines import nuts
+from hierax.engines.interrupts import interrupts_deferred
 from hierax.engines.nuts import NUTSConfig, sample_nuts
 
 CHAINS = 2
@@ -145,3 +147,74 @@ def test_an_interrupt_while_warmup_runs_again_keeps_the_run_it_was_to_replace(es
     cut = sample_nuts(key, funnel, starts(10, 0.5), FUNNEL, rewarming, keep_interrupted=True)
     assert cut.interrupted and cut.positions.shape == (CHAINS, 200, 10)
     assert cut.target_accept == 0.8 and cut.escalations == () and cut.diverging.sum() > 0
+
+
+@pytest.fixture
+def python_sigint_handler():
+    """SIGINT raises KeyboardInterrupt, as in a program started from a terminal (a background job
+    of a shell without job control, or a test worker, may start with it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_sigint_in_a_deferred_block_is_raised_after_the_block_ends(python_sigint_handler):
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)
+            finished.append(True)               # not reached if the signal raised at once
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_deferred_block_without_a_sigint_raises_nothing_and_keeps_its_exceptions(python_sigint_handler):
+    with interrupts_deferred():
+        pass
+    with pytest.raises(ZeroDivisionError):
+        with interrupts_deferred():
+            1 / 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_handler_of_the_programs_own_is_left_alone():
+    def own(signum, frame):
+        seen.append(signum)
+
+    seen = []
+    previous = signal.signal(signal.SIGINT, own)
+    try:
+        with interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)
+        assert seen == [signal.SIGINT] and signal.getsignal(signal.SIGINT) is own
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_sigint_during_a_chunks_dispatch_abandons_that_chunk_only(monkeypatch, python_sigint_handler):
+    """The SIGINT arrives while the third sampling chunk is dispatched (where JAX would turn the
+    KeyboardInterrupt into a ValueError, as CI saw): the call completes, the interrupt follows it,
+    and the two chunks before it are kept."""
+    original = nuts.build_steps
+
+    def signalling_steps(*args):
+        steps = original(*args)
+        calls = Counter()
+
+        def chunk(adapt, keys, schedule, *rest):
+            sampling = threading.current_thread() is threading.main_thread() and int(schedule[0, 0]) == 2
+            calls["sampling"] += sampling
+            if sampling and calls["sampling"] == 3:
+                try:                            # as JAX's dispatch does around a cache key's __eq__
+                    signal.raise_signal(signal.SIGINT)
+                except BaseException as error:
+                    raise ValueError("Cache keys should be comparable using __eq__") from error
+            return steps.chunk(adapt, keys, schedule, *rest)
+
+        return steps._replace(chunk=chunk)
+
+    full = sample_nuts(jax.random.PRNGKey(0), standard_normal, starts(3), SMALL)
+    monkeypatch.setattr(nuts, "build_steps", signalling_steps)
+    cut = sample_nuts(jax.random.PRNGKey(0), standard_normal, starts(3), SMALL, keep_interrupted=True)
+    assert cut.interrupted and cut.positions.shape == (CHAINS, 100, 3)
+    np.testing.assert_array_equal(cut.positions, full.positions[:, :100])

@@ -26,6 +26,7 @@ from blackjax.mcmc import hmc
 from hierax.engines.devices import device_layout, merge, on_devices, split_chains
 from hierax.engines.settings import NUTSConfig
 from hierax.engines.keys import split_keys
+from hierax.engines.interrupts import interrupts_deferred
 from hierax.engines.metric import curvature_metric
 from hierax.engines.mode import Unravel
 from hierax.engines.schedule import (
@@ -416,11 +417,13 @@ def _pooled(run: _Run, adapt, what: str):
     if what == "metric":
         imm = merge(jax.device_get(adapt.inverse_mass_matrix))
         pooled = np.broadcast_to(imm.mean(axis=0), imm.shape)
-        return adapt._replace(inverse_mass_matrix=on_devices(split_chains(pooled, run.layout), run.layout))
+        with interrupts_deferred():                            # placing on devices compares shardings
+            return adapt._replace(inverse_mass_matrix=on_devices(split_chains(pooled, run.layout), run.layout))
     state = jax.device_get(adapt.step_size_state)          # only what is pooled comes to the host
     average = np.asarray(state.log_step_size_avg)
     pooled = np.full_like(average, average.mean())
-    return adapt._replace(step_size_state=on_devices(state._replace(log_step_size_avg=pooled), run.layout))
+    with interrupts_deferred():
+        return adapt._replace(step_size_state=on_devices(state._replace(log_step_size_avg=pooled), run.layout))
 
 
 def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, freeze=False, fresh=False):
@@ -441,8 +444,10 @@ def _run_phase(run: _Run, adapt, rng_key, schedule, aux, target, phase, freeze=F
     for start in range(0, padded, config.chunk):
         stop = start + config.chunk
         keys = np.stack([split_keys(k, config.chunk, start) for k in chain_keys])
-        adapt, out = run.steps.chunk(adapt, split_chains(keys, run.layout), jnp.asarray(schedule[start:stop]), aux,
-                                     jnp.asarray(target), jnp.asarray(freeze and start == 0), jnp.asarray(fresh))
+        with interrupts_deferred():         # a Ctrl-C in JAX's dispatch would come out as a ValueError
+            adapt, out = run.steps.chunk(adapt, split_chains(keys, run.layout), jnp.asarray(schedule[start:stop]),
+                                         aux, jnp.asarray(target), jnp.asarray(freeze and start == 0),
+                                         jnp.asarray(fresh))
         fresh = False
         yield adapt, out
         if run.progress:
