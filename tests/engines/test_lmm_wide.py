@@ -73,3 +73,42 @@ def test_host_route_finds_a_variance_near_zero_as_the_listed_route_does(monkeypa
     assert host.objective <= listed.objective + 1e-6
     np.testing.assert_allclose(host.theta, listed.theta, atol=2e-3)
     assert np.all(host.theta >= 0)
+
+
+def _cubic(theta):
+    """A smooth test function: a quadratic with a cubic term, value and exact gradient."""
+    a, b = theta
+    value = 3.0 * a * a + 2.0 * a * b + 5.0 * b * b + 0.4 * a ** 3
+    return value, np.array([6.0 * a + 2.0 * b + 1.2 * a * a, 2.0 * a + 10.0 * b])
+
+
+def test_the_hessian_from_values_is_the_hessian_to_the_steps_order():
+    theta = np.array([0.5, 0.3])
+    value, grad = _cubic(theta)
+    calls = []
+
+    def values(point):
+        calls.append(point.copy())
+        return _cubic(point)[0]
+
+    H = lmm_newton._hessian_from_values(values, theta, value, grad, slow=[0])
+    exact = np.array([[6.0 + 2.4 * theta[0], 2.0], [2.0, 10.0]])
+    np.testing.assert_allclose(H, exact, rtol=1e-3)
+    assert not np.allclose(H, exact, rtol=1e-9)                 # a difference, not the derivative itself
+    # the slow theta (0) is stepped after the other, and the cross term follows its step
+    assert [tuple(np.round(c - theta, 12) != 0) for c in calls] == [(False, True), (True, False), (True, True)]
+
+
+def test_newton_from_values_reaches_the_minimum_of_a_smooth_function():
+    result = lmm_newton.minimise(_cubic, np.array([0.4, -0.2]), ((0, 0, 0), (1, 0, 0)),
+                                 value=lambda t: _cubic(t)[0])
+    assert result is not None and result.decrement < lmm_newton.DECREMENT
+    assert result.fun < 1e-8                                     # the minimum is 0, at (0, 0)
+    np.testing.assert_allclose(result.x, [0.0, 0.0], atol=1e-4)
+
+
+def test_newton_differences_gradients_where_the_values_give_no_positive_definite_hessian():
+    """Values that say nothing of the curvature (a constant): the gradients' differences serve."""
+    result = lmm_newton.minimise(_cubic, np.array([0.4, -0.2]), ((0, 0, 0), (1, 0, 0)), value=lambda t: 0.0)
+    assert result is not None and result.fun < 1e-8
+    assert result.nfev >= 1 + 3 + 2                              # the start, three values, two gradients

@@ -134,7 +134,11 @@ def _fit_wide(data: wide.WideData, shape, reml: bool, theta0, lower, estimates: 
     def fun(theta):
         return profiled_wide.deviance_and_gradient(theta, data, shape, reml)
 
-    newton = lmm_newton.minimise(fun, theta0, shape.entries) if estimates else None
+    def value(theta):
+        return profiled_wide.deviance(theta, data, shape, reml)
+
+    first_block = [t for t, (k, _, _) in enumerate(shape.entries) if k == shape.order[0]]
+    newton = lmm_newton.minimise(fun, theta0, shape.entries, value, first_block) if estimates else None
     if newton is not None:
         result = _restart_from_edge(fun, newton, lower)      # a relative sd at 0 that a restart leaves
         optimiser = ("Newton (exact gradient, finite-difference start Hessian, BFGS updates" if result is newton

@@ -44,16 +44,7 @@ def deviance_and_gradient(theta, data: wide.WideData, shape: Shape, reml: bool, 
     if not P.ok:
         return float("nan"), np.full(len(theta), np.nan)
     Q2 = shape.rest_width
-    w = _weights(shape, reml)
-    log_diag = 2.0 * np.log(np.diagonal(P.L))
-    dof = w[-1]
-    if known_scale:
-        r2 = P.L[-1, -1] ** 2
-        value = P.log_det_11 + float(np.sum(w[:-1] * log_diag[:-1]) + r2 + dof * _LOG_2PI)
-        w = w.copy()
-        w[-1] = r2
-    else:
-        value = P.log_det_11 + float(np.sum(w * log_diag) + dof * (1.0 + _LOG_2PI - np.log(dof)))
+    value, w = _value(P, shape, reml, known_scale)
     G_S = _log_diagonal_cotangent(P.L, w, Q2)
     Y = wide.scale_left(G_S.T, P.scale, P.Ts, shape, transpose=False).T      # G_S Lambda~'
     G_B = wide.scale_left(Y, P.scale, P.Ts, shape, transpose=False)         # Lambda~ G_S Lambda~'
@@ -67,6 +58,30 @@ def deviance_and_gradient(theta, data: wide.WideData, shape: Shape, reml: bool, 
         else:
             grad[t] = T_bar[shape.order.index(k)][i, j]
     return value, grad
+
+
+def deviance(theta, data: wide.WideData, shape: Shape, reml: bool, known_scale: bool = False) -> float:
+    """The criterion of ``deviance_and_gradient`` alone: the middle term and the Cholesky factor,
+    without the inverse and the derivative's middle term that the gradient needs (on ml-1m's
+    shape about 0.9 s of an evaluation's 2.2 s, and 0.5 s where the middle term is reused).
+    NaN where the tail is not positive definite."""
+    P = wide.pieces(np.asarray(theta, float), data, shape)
+    return _value(P, shape, reml, known_scale)[0] if P.ok else float("nan")
+
+
+def _value(P: wide.Pieces, shape: Shape, reml: bool, known_scale: bool):
+    """The criterion from the pieces, and the weights of log L_ii^2 in it (``_weights``; with a
+    known scale the last is r^2, the share of the residual's square)."""
+    w = _weights(shape, reml)
+    log_diag = 2.0 * np.log(np.diagonal(P.L))
+    dof = w[-1]
+    if known_scale:
+        r2 = P.L[-1, -1] ** 2
+        value = P.log_det_11 + float(np.sum(w[:-1] * log_diag[:-1]) + r2 + dof * _LOG_2PI)
+        w = w.copy()
+        w[-1] = r2
+        return value, w
+    return P.log_det_11 + float(np.sum(w * log_diag) + dof * (1.0 + _LOG_2PI - np.log(dof))), w
 
 
 def _log_diagonal_cotangent(L, w, Q2: int):
