@@ -93,3 +93,32 @@ def test_reused_middle_terms_and_pieces_give_fresh_results(monkeypatch):
         assert value == expected[0]
         np.testing.assert_array_equal(grad, expected[1])
     assert len(wide_data.memo.middles) == 2
+
+
+def test_scalar_blocks_take_the_gradient_from_the_inverse_factor_alone(monkeypatch):
+    """Every block scalar: no derivative's middle term is formed (``_scalar_gradient``), and the
+    gradient is the general route's."""
+    theta, (_, shape), wide_data = _both("crossed scalar blocks", SPLITS["some dense"], monkeypatch)
+    middles = []
+    original = wide._middle
+    monkeypatch.setattr(wide, "_middle", lambda *args: middles.append(args[0]) or original(*args))
+    value, grad = profiled_wide.deviance_and_gradient(theta, wide_data, shape, True)
+    assert len(middles) == 1                                      # M's, for the value
+    _, _, general = _both("crossed scalar blocks", SPLITS["some dense"], monkeypatch)
+    monkeypatch.setattr(profiled_wide, "_all_scalar", lambda P, shape: False)
+    general_value, general_grad = profiled_wide.deviance_and_gradient(theta, general, shape, True)
+    assert len(middles) == 3                                      # M's and dM's
+    assert value == general_value
+    np.testing.assert_allclose(grad, general_grad, rtol=1e-10)
+
+
+def test_a_later_scalar_block_at_zero_takes_the_general_route(monkeypatch):
+    """(2 / t_k) (L_k - tr) needs t_k != 0: at 0 the general route gives the gradient."""
+    theta, (data, shape), wide_data = _both("crossed scalar blocks", SPLITS["some dense"], monkeypatch)
+    later = [t for t, (k, _, _) in enumerate(shape.entries) if k != shape.order[0]]
+    theta = theta.copy()
+    theta[later[0]] = 0.0
+    value, grad = profiled.deviance_and_gradient(jnp.asarray(theta), data, shape, True)
+    wide_value, wide_grad = profiled_wide.deviance_and_gradient(theta, wide_data, shape, True)
+    assert wide_value == pytest.approx(float(value), rel=1e-12)
+    np.testing.assert_allclose(wide_grad, np.asarray(grad), rtol=1e-9, atol=1e-9 * float(np.max(np.abs(grad))))
