@@ -42,6 +42,9 @@ TIMED = {  # module attribute -> label: the pieces of one evaluation and of the 
     ("hierax.linalg.wide", "middle"): "middle term (dsyrk + sparse product)",
     ("scipy.linalg.lapack", "dpotrf"): "Cholesky (dpotrf)",
     ("scipy.linalg.lapack", "dpotri"): "inverse (dpotri)",
+    ("scipy.linalg.lapack", "dtrtri"): "inverse factor (dtrtri)",
+    ("hierax.linalg.triangular", "dense_norms"): "levels' forms, dense (dtrmm)",
+    ("hierax.linalg.triangular", "sparse_norms"): "levels' forms, sparse",
     ("hierax.linalg.wide", "factorisation"): "estimates at the optimum",
 }
 
