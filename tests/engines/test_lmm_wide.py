@@ -8,7 +8,8 @@ import pytest
 
 from hierax._threads import blas_limit
 from hierax.design.block import Block
-from hierax.engines import lmm, lmm_newton, lmm_start
+from hierax.engines import lmm, lmm_newton, lmm_start, profiled_wide
+from hierax.linalg import wide
 
 
 def _ratings(users=2000, items=900, seed=0, item_sd=0.7):
@@ -36,7 +37,10 @@ def test_host_route_fit_equals_the_listed_route(reml, monkeypatch):
     with blas_limit():                   # as hx.fit runs it (two BLAS threads per xdist worker crawl)
         listed = lmm.fit_lmm(X, y, blocks, reml=reml)
         monkeypatch.setattr(lmm, "LISTED_PRODUCTS_UP_TO", 0)
+        hessians, from_values = [], lmm_newton._hessian_from_values
+        monkeypatch.setattr(lmm_newton, "_hessian_from_values", lambda *a: hessians.append(from_values(*a)) or hessians[-1])
         host = lmm.fit_lmm(X, y, blocks, reml=reml)
+    assert len(hessians) == 1 and hessians[0] is not None          # the start Hessian came from values
     assert host.optimisation.optimiser.startswith("Newton")
     assert host.optimisation.converged
     assert not np.allclose(host.optimisation.start, 1.0)              # started from the subsample
@@ -111,4 +115,19 @@ def test_newton_differences_gradients_where_the_values_give_no_positive_definite
     """Values that say nothing of the curvature (a constant): the gradients' differences serve."""
     result = lmm_newton.minimise(_cubic, np.array([0.4, -0.2]), ((0, 0, 0), (1, 0, 0)), value=lambda t: 0.0)
     assert result is not None and result.fun < 1e-8
-    assert result.nfev >= 1 + 3 + 2                              # the start, three values, two gradients
+    assert result.nfev == 1 + 3 + 2 + result.nit                 # the start, three values, two gradients, steps
+
+
+def test_the_values_hessian_forms_one_new_middle_term(monkeypatch):
+    """The user's (first block's) step last: the item's step reuses the start's middle term and
+    the cross term the user's step's, so three values form one new middle term."""
+    X, y, blocks = _ratings(users=600, items=300)
+    shape, data = wide.prepare(X, y, blocks)
+    theta = np.array([0.5, 0.6])
+    value, grad = profiled_wide.deviance_and_gradient(theta, data, shape, True)
+    first = [t for t, (k, _, _) in enumerate(shape.entries) if k == shape.order[0]]
+    formed, middle = [], wide._middle
+    monkeypatch.setattr(wide, "_middle", lambda *a: formed.append(1) or middle(*a))
+    H = lmm_newton._hessian_from_values(lambda t: profiled_wide.deviance(t, data, shape, True), theta, value,
+                                        grad, first)
+    assert H is not None and len(formed) == 1

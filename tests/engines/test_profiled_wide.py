@@ -112,13 +112,32 @@ def test_scalar_blocks_take_the_gradient_from_the_inverse_factor_alone(monkeypat
     np.testing.assert_allclose(grad, general_grad, rtol=1e-10)
 
 
-def test_a_later_scalar_block_at_zero_takes_the_general_route(monkeypatch):
-    """(2 / t_k) (L_k - tr) needs t_k != 0: at 0 the general route gives the gradient."""
+@pytest.mark.parametrize("near", [0.0, 1e-6])
+def test_a_later_scalar_block_near_zero_takes_the_general_route(near, monkeypatch):
+    """(2 / t_k) (L_k - tr) needs t_k != 0 and loses eps L_k / t_k to cancellation: near 0 the
+    general route gives the gradient."""
     theta, (data, shape), wide_data = _both("crossed scalar blocks", SPLITS["some dense"], monkeypatch)
     later = [t for t, (k, _, _) in enumerate(shape.entries) if k != shape.order[0]]
     theta = theta.copy()
-    theta[later[0]] = 0.0
+    theta[later[0]] = near
     value, grad = profiled.deviance_and_gradient(jnp.asarray(theta), data, shape, True)
     wide_value, wide_grad = profiled_wide.deviance_and_gradient(theta, wide_data, shape, True)
+    assert wide_value == pytest.approx(float(value), rel=1e-12)
+    np.testing.assert_allclose(wide_grad, np.asarray(grad), rtol=1e-9, atol=1e-9 * float(np.max(np.abs(grad))))
+
+
+@pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
+@pytest.mark.parametrize("order", [(1, 2, 0), (2, 0, 1)])
+def test_scalar_blocks_given_smallest_first_equal_the_listed_route(order, reml, monkeypatch):
+    """The user's block order is not the shape's (widest first): entries and blocks must still pair."""
+    monkeypatch.setattr(wide, "HEAVY_SHARE", 0.5)
+    structure = [STRUCTURES["crossed scalar blocks"][k] for k in order]
+    X, y, blocks, theta = problem_inputs(structure)
+    shape, data = pls.prepare(X, y, blocks)
+    _, wide_data = wide.prepare(X, y, blocks)
+    assert shape.order != tuple(range(len(order)))
+    value, grad = profiled.deviance_and_gradient(jnp.asarray(theta), data, shape, reml)
+    wide_value, wide_grad = profiled_wide.deviance_and_gradient(theta, wide_data, shape, reml)
+    assert profiled_wide._all_scalar(wide.pieces(theta, wide_data, shape), shape)
     assert wide_value == pytest.approx(float(value), rel=1e-12)
     np.testing.assert_allclose(wide_grad, np.asarray(grad), rtol=1e-9, atol=1e-9 * float(np.max(np.abs(grad))))
