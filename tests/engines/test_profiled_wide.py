@@ -44,10 +44,16 @@ def test_value_and_gradient_equal_the_listed_route(name, split, reml, known_scal
 @pytest.mark.parametrize("name", CROSSED)
 def test_estimates_equal_the_listed_route(name, monkeypatch):
     theta, (data, shape), wide_data = _both(name, SPLITS["some dense"], monkeypatch)
+    assert np.any(wide_data.order != np.arange(shape.rest_width))       # rows held in another order
     f, u = pls.solution(jnp.asarray(theta), data, shape)
     wide_f, wide_u = wide.factorisation(theta, wide_data, shape)
-    for field in ("beta", "r2", "log_det_L", "log_det_RX", "cu", "RZX"):
+    for field in ("beta", "r2", "log_det_L", "log_det_RX"):
         np.testing.assert_allclose(getattr(wide_f, field), np.asarray(getattr(f, field)), rtol=1e-10, atol=1e-10)
+    # the host route holds the later blocks' rows in another order (``wide.popularity_order``): its
+    # factor's cu and RZX differ, their products (r' S^-1 r and the like) do not
+    for name, product in {"cu'cu": lambda g: g.cu @ g.cu, "RZX'RZX": lambda g: g.RZX.T @ g.RZX,
+                          "RZX'cu": lambda g: g.RZX.T @ g.cu}.items():
+        np.testing.assert_allclose(product(wide_f), np.asarray(product(f)), rtol=1e-10, atol=1e-10, err_msg=name)
     np.testing.assert_allclose(wide_u, np.asarray(u), rtol=1e-9, atol=1e-10)
     sigma2 = float(f.r2) / (shape.n - shape.p)
     expected = pls.conditional_variances(f, theta, sigma2, data, shape)
@@ -141,3 +147,17 @@ def test_scalar_blocks_given_smallest_first_equal_the_listed_route(order, reml, 
     assert profiled_wide._all_scalar(wide.pieces(theta, wide_data, shape), shape)
     assert wide_value == pytest.approx(float(value), rel=1e-12)
     np.testing.assert_allclose(wide_grad, np.asarray(grad), rtol=1e-9, atol=1e-9 * float(np.max(np.abs(grad))))
+
+
+def test_popularity_order_sorts_each_later_blocks_levels_and_keeps_their_rows_together():
+    X, y, blocks, _ = problem_inputs(STRUCTURES["vector first, vector rest"])
+    shape, data = wide.prepare(X, y, blocks)
+    order, per_row = data.order, np.bincount(pls.cross_products(X, y, blocks)[1].C21.indices, minlength=len(data.order))
+    start = 0
+    for L, q in zip(shape.levels[1:], shape.terms[1:]):
+        held = order[start:start + L * q].reshape(L, q)
+        assert np.all((held[:, 0] - start) % q == 0) and np.all(held - held[:, :1] == np.arange(q))   # a level's rows in turn
+        assert set(held.ravel()) == set(range(start, start + L * q))                       # within its block
+        counts = per_row[held].sum(axis=1)
+        assert np.all(np.diff(counts) >= 0)                                                 # fewest first
+        start += L * q
