@@ -7,8 +7,9 @@
 - ml-10m's shape: 10,000,000 ratings of 70,000 users x 10,700 items.
 
 Each fit runs in a fresh process (reading the Parquet file, ``hx.fit``, the summary), with
-hierax's default of one BLAS thread (and, for the 1M case, again with ``HIERAX_THREADS=2``,
-which is faster on a quiet machine and far slower beside a busy process); it reports wall time,
+hierax's default of one BLAS thread (and, for the 1M case, again with ``HIERAX_THREADS`` at the cores,
+which is faster on a quiet machine and far slower beside a busy process; the target is judged with
+every core, as MixedModels.jl's published time was measured); it reports wall time,
 peak memory (the process's maximum resident set), the number of evaluations and where the time
 went (timers wrapped around the pieces of ``hierax.linalg.wide`` and the LAPACK/BLAS calls).
 lme4 evaluates its REML criterion at hierax's estimates in the same run
@@ -137,7 +138,8 @@ def main() -> None:
     verdicts = []
     for case in args.cases.split(","):
         path = data_file(Path(args.data_dir), case)
-        for threads in ((None, 2) if case == "1m" else (None,)):     # 10m: one setting (minutes each)
+        cores = os.cpu_count() or 1
+        for threads in ((None, cores) if case == "1m" and cores > 1 else (None,)):   # 10m: one setting (minutes each)
             r = run_child(path, threads)
             if threads is None:
                 default = r
@@ -148,9 +150,12 @@ def main() -> None:
             for label, seconds in r["spent"].items():
                 print(f"    {label:40s} {seconds:7.2f} s")
             if case == "1m":
+                # judged with every core, as MixedModels.jl's published time was measured (a BLAS of
+                # a thread per core); hierax's default of one thread is shown beside, not judged
+                judged = threads is not None or cores == 1
                 verdicts.append((f"1m {name}: 5x MixedModels.jl's published {MIXEDMODELS_ML1M} s "
-                                 f"(<= {MIXEDMODELS_ML1M / 5:.2f} s)", r["seconds"] <= MIXEDMODELS_ML1M / 5,
-                                 f"{r['seconds']:.1f} s"))
+                                 f"(<= {MIXEDMODELS_ML1M / 5:.2f} s)" + ("" if judged else " [shown, not judged]"),
+                                 r["seconds"] <= MIXEDMODELS_ML1M / 5, f"{r['seconds']:.1f} s"))
             if case == "10m":
                 verdicts.append((f"10m {name}: under 10 minutes and 16 GB", r["seconds"] < 600 and r["peak_gb"] < 16,
                                  f"{r['seconds']:.0f} s, {r['peak_gb']:.1f} GB"))
