@@ -82,11 +82,11 @@ def test_an_interrupt_in_warmup_has_nothing_to_keep(keep):
         sample_nuts(jax.random.PRNGKey(0), standard_normal, starts(3), SMALL, during_warmup, keep_interrupted=keep)
 
 
-def test_the_chunk_in_flight_is_abandoned(monkeypatch):
-    """Ctrl-C while a chunk of draws runs (its call raises): the chunks before it are kept."""
+def at_the_third_sampling_chunk(act):
+    """A ``nuts.build_steps`` whose chunk calls ``act()`` as the third chunk of sampling starts."""
     original = nuts.build_steps
 
-    def interrupting_steps(*args):
+    def steps_that_act(*args):
         steps = original(*args)
         calls = Counter()
 
@@ -95,12 +95,20 @@ def test_the_chunk_in_flight_is_abandoned(monkeypatch):
             sampling = threading.current_thread() is threading.main_thread() and int(schedule[0, 0]) == 2
             calls["sampling"] += sampling
             if sampling and calls["sampling"] == 3:
-                raise KeyboardInterrupt
+                act()
             return steps.chunk(adapt, keys, schedule, *rest)
 
         return steps._replace(chunk=chunk)
 
-    monkeypatch.setattr(nuts, "build_steps", interrupting_steps)
+    return steps_that_act
+
+
+def test_the_chunk_in_flight_is_abandoned(monkeypatch):
+    """Ctrl-C while a chunk of draws runs (its call raises): the chunks before it are kept."""
+    def interrupt():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nuts, "build_steps", at_the_third_sampling_chunk(interrupt))
     cut = sample_nuts(jax.random.PRNGKey(0), standard_normal, starts(3), SMALL, keep_interrupted=True)
     assert cut.interrupted and cut.positions.shape == (CHAINS, 100, 3)
 
@@ -195,26 +203,14 @@ def test_a_sigint_during_a_chunks_dispatch_abandons_that_chunk_only(monkeypatch,
     """The SIGINT arrives while the third sampling chunk is dispatched (where JAX would turn the
     KeyboardInterrupt into a ValueError, as CI saw): the call completes, the interrupt follows it,
     and the two chunks before it are kept."""
-    original = nuts.build_steps
-
-    def signalling_steps(*args):
-        steps = original(*args)
-        calls = Counter()
-
-        def chunk(adapt, keys, schedule, *rest):
-            sampling = threading.current_thread() is threading.main_thread() and int(schedule[0, 0]) == 2
-            calls["sampling"] += sampling
-            if sampling and calls["sampling"] == 3:
-                try:                            # as JAX's dispatch does around a cache key's __eq__
-                    signal.raise_signal(signal.SIGINT)
-                except BaseException as error:
-                    raise ValueError("Cache keys should be comparable using __eq__") from error
-            return steps.chunk(adapt, keys, schedule, *rest)
-
-        return steps._replace(chunk=chunk)
+    def signal_as_jax_sees_it():
+        try:                                    # as JAX's dispatch does around a cache key's __eq__
+            signal.raise_signal(signal.SIGINT)
+        except BaseException as error:
+            raise ValueError("Cache keys should be comparable using __eq__") from error
 
     full = sample_nuts(jax.random.PRNGKey(0), standard_normal, starts(3), SMALL)
-    monkeypatch.setattr(nuts, "build_steps", signalling_steps)
+    monkeypatch.setattr(nuts, "build_steps", at_the_third_sampling_chunk(signal_as_jax_sees_it))
     cut = sample_nuts(jax.random.PRNGKey(0), standard_normal, starts(3), SMALL, keep_interrupted=True)
     assert cut.interrupted and cut.positions.shape == (CHAINS, 100, 3)
     np.testing.assert_array_equal(cut.positions, full.positions[:, :100])
